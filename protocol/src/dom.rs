@@ -1,0 +1,255 @@
+//! What the visitor's page looks like on the wire: the node tree of a full
+//! snapshot, mutation batches, and the small state events (input values,
+//! scroll, viewport) that the DOM itself does not carry.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{NodeId, Seq};
+
+/// An element's namespace. HTML is by far the most common, so it costs one
+/// byte on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ns {
+    Html,
+    Svg,
+    MathMl,
+    Other(String),
+}
+
+impl Ns {
+    pub const SVG_URI: &'static str = "http://www.w3.org/2000/svg";
+    pub const MATHML_URI: &'static str = "http://www.w3.org/1998/Math/MathML";
+    pub const HTML_URI: &'static str = "http://www.w3.org/1999/xhtml";
+
+    /// Maps a DOM `namespaceURI` (None for namespace-less nodes) to [`Ns`].
+    pub fn from_uri(uri: Option<&str>) -> Ns {
+        match uri {
+            None | Some(Ns::HTML_URI) => Ns::Html,
+            Some(Ns::SVG_URI) => Ns::Svg,
+            Some(Ns::MATHML_URI) => Ns::MathMl,
+            Some(other) => Ns::Other(other.to_owned()),
+        }
+    }
+
+    pub fn uri(&self) -> &str {
+        match self {
+            Ns::Html => Ns::HTML_URI,
+            Ns::Svg => Ns::SVG_URI,
+            Ns::MathMl => Ns::MATHML_URI,
+            Ns::Other(uri) => uri,
+        }
+    }
+}
+
+/// One attribute as the visitor's DOM has it, after the visitor has made URL
+/// attributes absolute and masked what must not leave the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attr {
+    pub name: String,
+    pub value: String,
+}
+
+impl Attr {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Attr {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// The live state of a form control, which its attributes do not show
+/// (`value` the user typed, `checked`, an option's `selected`).
+/// A password field's value is always `None` and [`FormState::masked_len`]
+/// carries only its length.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormState {
+    pub value: Option<String>,
+    pub checked: Option<bool>,
+    pub selected: Option<bool>,
+    /// Length of a masked value: the console shows that many placeholder
+    /// characters, the value itself never leaves the page.
+    pub masked_len: Option<u32>,
+}
+
+/// A node of the visitor's document. Children are in document order.
+///
+/// `<template>` elements carry their content's nodes as their children.
+/// `<script>` elements carry no children: their source never leaves the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Node {
+    Document {
+        id: NodeId,
+        /// The document renders in quirks mode (no or an old doctype).
+        quirks: bool,
+        children: Vec<Node>,
+    },
+    Doctype {
+        id: NodeId,
+        name: String,
+        public_id: String,
+        system_id: String,
+    },
+    Element {
+        id: NodeId,
+        /// Lower-case for HTML elements, as written for other namespaces.
+        tag: String,
+        ns: Ns,
+        attrs: Vec<Attr>,
+        state: Option<FormState>,
+        children: Vec<Node>,
+    },
+    Text {
+        id: NodeId,
+        text: String,
+    },
+    Comment {
+        id: NodeId,
+        text: String,
+    },
+}
+
+impl Node {
+    pub fn id(&self) -> NodeId {
+        match self {
+            Node::Document { id, .. }
+            | Node::Doctype { id, .. }
+            | Node::Element { id, .. }
+            | Node::Text { id, .. }
+            | Node::Comment { id, .. } => *id,
+        }
+    }
+
+    pub fn children(&self) -> &[Node] {
+        match self {
+            Node::Document { children, .. } | Node::Element { children, .. } => children,
+            _ => &[],
+        }
+    }
+
+    /// Number of nodes in this subtree, itself included.
+    pub fn count(&self) -> usize {
+        1 + self.children().iter().map(Node::count).sum::<usize>()
+    }
+}
+
+/// A subtree that joined the document, with where it goes: under `parent`,
+/// before `next_sibling` (`None`: as the last child).
+///
+/// Within a batch, adds are ordered so that `parent` and `next_sibling` are
+/// already known to the console when each add is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedNode {
+    pub parent: NodeId,
+    pub next_sibling: Option<NodeId>,
+    pub node: Node,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub id: NodeId,
+    pub name: String,
+    /// `None`: the attribute was removed.
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextChange {
+    pub id: NodeId,
+    pub text: String,
+}
+
+/// Every DOM change observed during one animation frame, coalesced.
+///
+/// The console applies it in field order: `removes`, then `adds` (in list
+/// order), then `attrs`, then `texts`. A moved node appears as a remove and
+/// an add of the same id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MutationBatch {
+    pub removes: Vec<NodeId>,
+    pub adds: Vec<AddedNode>,
+    pub attrs: Vec<AttrChange>,
+    pub texts: Vec<TextChange>,
+}
+
+impl MutationBatch {
+    pub fn is_empty(&self) -> bool {
+        self.removes.is_empty()
+            && self.adds.is_empty()
+            && self.attrs.is_empty()
+            && self.texts.is_empty()
+    }
+}
+
+/// The visitor's window, in CSS pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Viewport {
+    pub width: u32,
+    pub height: u32,
+    pub device_pixel_ratio: f32,
+}
+
+/// A scroll position. `target` is the document's id for the window itself.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScrollPos {
+    pub target: NodeId,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// The whole page at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The page's address (`location.href`), for the console's address line.
+    pub url: String,
+    /// The document's base URL, which every URL attribute was resolved
+    /// against.
+    pub base_url: String,
+    pub viewport: Viewport,
+    /// The root is always a [`Node::Document`].
+    pub root: Node,
+    /// The window's and every scrolled element's position.
+    pub scrolls: Vec<ScrollPos>,
+}
+
+/// Something the agent must see, in the order it happened on the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// Replaces everything the console shows.
+    Snapshot(Snapshot),
+    Mutations(MutationBatch),
+    /// A form control's live state changed (typing, ticking, choosing).
+    Input {
+        id: NodeId,
+        state: FormState,
+    },
+    Scroll(ScrollPos),
+    Viewport(Viewport),
+}
+
+/// An [`Event`] with its place in the session's order. The payload is the
+/// encoded event, kept opaque so the relay forwards it without decoding the
+/// page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFrame {
+    pub seq: Seq,
+    /// The payload is a [`Event::Snapshot`]: a console that lost its place
+    /// can start again from here.
+    pub snapshot: bool,
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+}
+
+impl EventFrame {
+    pub fn new(seq: Seq, event: &Event) -> Result<Self, crate::ProtocolError> {
+        Ok(EventFrame {
+            seq,
+            snapshot: matches!(event, Event::Snapshot(_)),
+            payload: crate::encode(event)?,
+        })
+    }
+
+    pub fn event(&self) -> Result<Event, crate::ProtocolError> {
+        crate::decode(&self.payload)
+    }
+}

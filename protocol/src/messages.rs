@@ -1,0 +1,162 @@
+//! The envelopes: who says what to whom around the [`EventFrame`]s.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AgentId, EventFrame, JoinCode, SessionId};
+
+/// The first frame of every connection (see [`crate::encode_hello`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Hello {
+    Visitor(VisitorHello),
+    Agent(AgentHello),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorHello {
+    /// `location.href` of the page starting the session.
+    pub page_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentHello {
+    /// A development token or a signed agent token.
+    pub token: String,
+    pub code: JoinCode,
+    pub mode: Mode,
+}
+
+/// What the agent may do on the visitor's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Mode {
+    /// See, point and highlight; never click or type.
+    ViewOnly,
+    /// Also click, type and navigate, with the visitor's consent.
+    Shared,
+}
+
+/// Visitor → relay, after the hello.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VisitorMsg {
+    /// Forwarded to every agent the visitor admitted.
+    Event(EventFrame),
+    /// The visitor's answer to [`ToVisitor::AgentJoined`].
+    Consent { agent: AgentId, accepted: bool },
+    /// The visitor ended the session.
+    End,
+}
+
+/// Relay → visitor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToVisitor {
+    /// The session exists; show the visitor its code.
+    Welcome {
+        session: SessionId,
+        code: JoinCode,
+    },
+    /// An agent asks to see the page; the visitor must accept or decline.
+    AgentJoined {
+        agent: AgentId,
+        name: String,
+        mode: Mode,
+    },
+    AgentLeft {
+        agent: AgentId,
+    },
+    /// Someone needs a full snapshot (an agent was admitted or lost its
+    /// place); the visitor sends one as its next event.
+    SnapshotNeeded,
+    Ended {
+        reason: EndReason,
+    },
+    Error(ErrorFrame),
+}
+
+/// Agent → relay, after the hello.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentMsg {
+    /// The console saw a gap it cannot fill and needs a fresh snapshot.
+    Resync,
+    /// The agent leaves; the session goes on for the visitor.
+    Leave,
+}
+
+/// Relay → agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToAgent {
+    /// The code was right; the visitor is being asked for consent.
+    Joined {
+        session: SessionId,
+        agent: AgentId,
+        page_url: String,
+    },
+    /// The visitor accepted; events follow, starting with a snapshot.
+    Admitted,
+    Event(EventFrame),
+    Ended {
+        reason: EndReason,
+    },
+    Error(ErrorFrame),
+}
+
+/// Why a session (or one agent's part in it) ended. Each has a sentence the
+/// console shows the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndReason {
+    VisitorEnded,
+    VisitorDeclined,
+    VisitorDisconnected,
+    AgentLeft,
+    RelayShutdown,
+    Error,
+}
+
+impl EndReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndReason::VisitorEnded => "The visitor ended the session.",
+            EndReason::VisitorDeclined => "The visitor declined the session.",
+            EndReason::VisitorDisconnected => "The visitor's page closed or lost its connection.",
+            EndReason::AgentLeft => "You left the session.",
+            EndReason::RelayShutdown => "The relay is shutting down.",
+            EndReason::Error => "The session ended after an error.",
+        }
+    }
+}
+
+/// A refusal, always with a sentence a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    VersionMismatch,
+    /// The frame could not be decoded, or came out of turn.
+    BadFrame,
+    FrameTooLarge,
+    UnknownCode,
+    Unauthorized,
+    /// The message is not allowed for this peer right now.
+    NotAllowed,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The WebSocket close code that accompanies this error (4000–4999 are
+    /// for applications).
+    pub fn close_code(self) -> u16 {
+        match self {
+            ErrorCode::VersionMismatch => 4001,
+            ErrorCode::BadFrame => 4002,
+            ErrorCode::FrameTooLarge => 4003,
+            ErrorCode::UnknownCode => 4004,
+            ErrorCode::Unauthorized => 4005,
+            ErrorCode::NotAllowed => 4006,
+            ErrorCode::RateLimited => 4007,
+            ErrorCode::Internal => 4500,
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! Golden tests: the exact bytes of every message. A failure here means the
+//! wire format changed: bump `PROTOCOL_VERSION`, note it in its history, and
+//! update the pinned bytes in the same commit.
+
+use protocol::*;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Pins `value`'s encoding to `expected` and checks that it decodes back.
+#[track_caller]
+fn golden<T>(value: T, expected: &str)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let bytes = encode(&value).expect("encodes");
+    assert_eq!(hex(&bytes), expected, "encoding of {value:?} changed");
+    let back: T = decode(&bytes).expect("decodes");
+    assert_eq!(back, value);
+}
+
+fn code() -> JoinCode {
+    JoinCode::parse("042917").expect("valid")
+}
+
+fn sample_tree() -> Node {
+    Node::Document {
+        id: NodeId(1),
+        quirks: false,
+        children: vec![
+            Node::Doctype {
+                id: NodeId(2),
+                name: "html".into(),
+                public_id: String::new(),
+                system_id: String::new(),
+            },
+            Node::Element {
+                id: NodeId(3),
+                tag: "input".into(),
+                ns: Ns::Html,
+                attrs: vec![Attr::new("type", "password")],
+                state: Some(FormState {
+                    masked_len: Some(4),
+                    ..FormState::default()
+                }),
+                children: vec![],
+            },
+            Node::Comment {
+                id: NodeId(4),
+                text: "c".into(),
+            },
+            Node::Text {
+                id: NodeId(5),
+                text: "hi".into(),
+            },
+        ],
+    }
+}
+
+#[test]
+fn hello_is_version_then_body() {
+    let hello = Hello::Agent(AgentHello {
+        token: "t".into(),
+        code: code(),
+        mode: Mode::Shared,
+    });
+    let bytes = encode_hello(&hello).expect("encodes");
+    assert_eq!(
+        hex(&bytes),
+        "920181a54167656e7493a174a6303432393137a6536861726564"
+    );
+    assert_eq!(decode_hello(&bytes).expect("decodes"), hello);
+
+    let visitor = Hello::Visitor(VisitorHello {
+        page_url: "http://a/".into(),
+    });
+    let bytes = encode_hello(&visitor).expect("encodes");
+    assert_eq!(hex(&bytes), "920181a756697369746f7291a9687474703a2f2f612f");
+}
+
+#[test]
+fn hello_of_another_version_is_a_version_mismatch_not_a_decoding_error() {
+    // A future version may change the body entirely; only `[version, _]` is frozen.
+    let future = encode(&(PROTOCOL_VERSION + 1, ("anything", 1, [true]))).expect("encodes");
+    match decode_hello(&future) {
+        Err(ProtocolError::VersionMismatch { ours, theirs }) => {
+            assert_eq!(ours, PROTOCOL_VERSION);
+            assert_eq!(theirs, PROTOCOL_VERSION + 1);
+        }
+        other => panic!("expected a version mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn garbage_is_malformed_never_a_panic() {
+    for bytes in [
+        &b""[..],
+        b"\xc1",
+        b"\x92\x01",
+        b"\xff\xff\xff",
+        b"\x92\x01\x81\xa5Agent\x90",
+    ] {
+        assert!(matches!(
+            decode_hello(bytes),
+            Err(ProtocolError::Malformed(_))
+        ));
+        assert!(decode::<VisitorMsg>(bytes).is_err());
+        assert!(decode::<Event>(bytes).is_err());
+    }
+}
+
+#[test]
+fn visitor_messages() {
+    golden(
+        VisitorMsg::Consent {
+            agent: AgentId(3),
+            accepted: true,
+        },
+        "81a7436f6e73656e749203c3",
+    );
+    golden(VisitorMsg::End, "a3456e64");
+    golden(
+        VisitorMsg::Event(EventFrame {
+            seq: Seq(7),
+            snapshot: false,
+            payload: vec![1, 2],
+        }),
+        "81a54576656e749307c2c4020102",
+    );
+}
+
+#[test]
+fn relay_to_visitor_messages() {
+    golden(
+        ToVisitor::Welcome {
+            session: SessionId("s1".into()),
+            code: code(),
+        },
+        "81a757656c636f6d6592a27331a6303432393137",
+    );
+    golden(
+        ToVisitor::AgentJoined {
+            agent: AgentId(1),
+            name: "Ann".into(),
+            mode: Mode::ViewOnly,
+        },
+        "81ab4167656e744a6f696e65649301a3416e6ea8566965774f6e6c79",
+    );
+    golden(
+        ToVisitor::AgentLeft { agent: AgentId(1) },
+        "81a94167656e744c6566749101",
+    );
+    golden(ToVisitor::SnapshotNeeded, "ae536e617073686f744e6565646564");
+    golden(
+        ToVisitor::Ended {
+            reason: EndReason::VisitorEnded,
+        },
+        "81a5456e64656491ac56697369746f72456e646564",
+    );
+    golden(
+        ToVisitor::Error(ErrorFrame {
+            code: ErrorCode::RateLimited,
+            message: "slow".into(),
+        }),
+        "81a54572726f7292ab526174654c696d69746564a4736c6f77",
+    );
+}
+
+#[test]
+fn agent_messages() {
+    golden(AgentMsg::Resync, "a6526573796e63");
+    golden(AgentMsg::Leave, "a54c65617665");
+    golden(
+        ToAgent::Joined {
+            session: SessionId("s".into()),
+            agent: AgentId(2),
+            page_url: "u".into(),
+        },
+        "81a64a6f696e656493a17302a175",
+    );
+    golden(ToAgent::Admitted, "a841646d6974746564");
+    golden(
+        ToAgent::Ended {
+            reason: EndReason::VisitorDeclined,
+        },
+        "81a5456e64656491af56697369746f724465636c696e6564",
+    );
+}
+
+#[test]
+fn snapshot_event() {
+    golden(
+        Event::Snapshot(Snapshot {
+            url: "u".into(),
+            base_url: "b".into(),
+            viewport: Viewport {
+                width: 800,
+                height: 600,
+                device_pixel_ratio: 1.0,
+            },
+            root: sample_tree(),
+            scrolls: vec![ScrollPos {
+                target: NodeId(1),
+                x: 0.0,
+                y: 10.5,
+            }],
+        }),
+        "81a8536e617073686f7495a175a16293cd0320cd0258ca3f80000081a8446f63756d656e749301c29481a7446f637479706594\
+         02a468746d6ca0a081a7456c656d656e749603a5696e707574a448746d6c9192a474797065a870617373776f726494c0c0c004\
+         9081a7436f6d6d656e749204a16381a4546578749205a26869919301cb0000000000000000cb4025000000000000",
+    );
+}
+
+#[test]
+fn small_events() {
+    golden(
+        Event::Mutations(MutationBatch {
+            removes: vec![NodeId(9)],
+            adds: vec![AddedNode {
+                parent: NodeId(3),
+                next_sibling: None,
+                node: Node::Text {
+                    id: NodeId(10),
+                    text: "x".into(),
+                },
+            }],
+            attrs: vec![AttrChange {
+                id: NodeId(3),
+                name: "class".into(),
+                value: None,
+            }],
+            texts: vec![TextChange {
+                id: NodeId(5),
+                text: "y".into(),
+            }],
+        }),
+        "81a94d75746174696f6e73949109919303c081a454657874920aa178919303a5636c617373c0919205a179",
+    );
+    golden(
+        Event::Input {
+            id: NodeId(3),
+            state: FormState {
+                value: Some("ab".into()),
+                checked: None,
+                selected: None,
+                masked_len: None,
+            },
+        },
+        "81a5496e707574920394a26162c0c0c0",
+    );
+    golden(
+        Event::Scroll(ScrollPos {
+            target: NodeId(1),
+            x: 1.0,
+            y: 2.0,
+        }),
+        "81a65363726f6c6c9301cb3ff0000000000000cb4000000000000000",
+    );
+    golden(
+        Event::Viewport(Viewport {
+            width: 1,
+            height: 2,
+            device_pixel_ratio: 2.0,
+        }),
+        "81a856696577706f7274930102ca40000000",
+    );
+}
+
+#[test]
+fn event_frame_carries_its_event_opaquely() {
+    let event = Event::Scroll(ScrollPos {
+        target: NodeId(1),
+        x: 0.0,
+        y: 5.0,
+    });
+    let frame = EventFrame::new(Seq(42), &event).expect("encodes");
+    assert!(!frame.snapshot);
+    assert_eq!(frame.event().expect("decodes"), event);
+    let snap = EventFrame::new(
+        Seq(1),
+        &Event::Snapshot(Snapshot {
+            url: String::new(),
+            base_url: String::new(),
+            viewport: Viewport {
+                width: 1,
+                height: 1,
+                device_pixel_ratio: 1.0,
+            },
+            root: sample_tree(),
+            scrolls: vec![],
+        }),
+    )
+    .expect("encodes");
+    assert!(snap.snapshot);
+}
+
+#[test]
+fn join_codes_are_six_digits() {
+    assert_eq!(
+        JoinCode::parse("123 456").expect("valid").as_str(),
+        "123456"
+    );
+    assert_eq!(
+        JoinCode::parse("123-456").expect("valid").as_str(),
+        "123456"
+    );
+    assert_eq!(JoinCode::from_number(42).expect("valid").as_str(), "000042");
+    for bad in [
+        "",
+        "12345",
+        "1234567",
+        "12345a",
+        "１２３４５６",
+        "000000\u{0}",
+    ] {
+        assert!(JoinCode::parse(bad).is_err(), "{bad:?} accepted");
+    }
+    assert!(JoinCode::from_number(1_000_000).is_err());
+    // Codes are validated when decoded, too.
+    assert!(decode::<JoinCode>(&encode("12ab56").expect("encodes")).is_err());
+}
+
+#[test]
+fn node_counts_and_ids() {
+    let tree = sample_tree();
+    assert_eq!(tree.count(), 5);
+    assert_eq!(tree.id(), NodeId(1));
+    assert_eq!(Ns::from_uri(Some(Ns::SVG_URI)), Ns::Svg);
+    assert_eq!(Ns::from_uri(None), Ns::Html);
+    assert_eq!(Ns::Svg.uri(), Ns::SVG_URI);
+}
