@@ -1,1 +1,98 @@
-fn main() {}
+//! The demo customer site: serves `www/site/` on its own origin, as a real
+//! customer's web server would, separate from the relay.
+//!
+//! Owns: static serving and one substitution — `{{RELAY}}` in `.html` files
+//! becomes the relay's base URL, so the pages' script tag points at whichever
+//! relay `cargo xtask demo` or the test harness started.
+//! Does not own: anything co-browsing; the pages load the SDK like any site.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use axum::{
+    extract::{Request, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Router,
+};
+use clap::Parser;
+use tower_http::services::ServeDir;
+
+#[derive(Parser)]
+#[command(about = "Serves the demo customer site")]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// The folder of pages (www/site).
+    #[arg(long)]
+    root: PathBuf,
+    /// The relay's base URL, written into the pages' script tag.
+    #[arg(long)]
+    relay: String,
+}
+
+struct Site {
+    root: PathBuf,
+    relay: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.root.join("index.html").is_file(),
+        "{} has no index.html: pass --root www/site",
+        args.root.display()
+    );
+    let site = Arc::new(Site {
+        root: args.root.clone(),
+        relay: args.relay.trim_end_matches('/').to_owned(),
+    });
+    let app = Router::new()
+        .fallback_service(ServeDir::new(&args.root).fallback(axum::routing::get(not_found)))
+        .layer(axum::middleware::from_fn_with_state(
+            site.clone(),
+            html_pages,
+        ))
+        .with_state(site);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The harness reads this line to learn the port.
+    println!("demo-site listening on http://{addr}");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// Serves `.html` pages (and `/`) with `{{RELAY}}` filled in; everything else
+/// goes on to the static files.
+async fn html_pages(
+    State(site): State<Arc<Site>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let file = match path.as_str() {
+        "/" => "index.html".to_owned(),
+        p if p.ends_with(".html") => p.trim_start_matches('/').to_owned(),
+        _ => return next.run(req).await,
+    };
+    // Only plain file names below the root: no `..`, no absolute paths.
+    if file.split('/').any(|part| part.is_empty() || part == "..") {
+        return not_found().await.into_response();
+    }
+    match tokio::fs::read_to_string(site.root.join(&file)).await {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            text.replace("{{RELAY}}", &site.relay),
+        )
+            .into_response(),
+        Err(_) => not_found().await.into_response(),
+    }
+}
+
+async fn not_found() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "not found")
+}

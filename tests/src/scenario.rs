@@ -1,0 +1,275 @@
+//! A co-browsing session driven from outside, through CONTRACT.md's names
+//! only: the visitor's `<cobrowse-ui>` buttons, the console's
+//! `data-cobrowse-state` and `iframe#cobrowse-frame`.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::{
+    browser::{Browser, Tab},
+    services::{Binaries, RelayOptions, Service},
+};
+
+pub const TOKEN: &str = "e2e-dev-token";
+/// The visitor's and the agent's windows differ on purpose.
+pub const VISITOR_SIZE: (u32, u32) = (1200, 800);
+pub const AGENT_SIZE: (u32, u32) = (1440, 900);
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A relay, the demo site and a browser, all stopped on drop.
+pub struct World {
+    pub relay: Service,
+    pub site: Service,
+    pub browser: Browser,
+    root: PathBuf,
+}
+
+impl World {
+    pub async fn start() -> Result<World> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("tests/ has a parent")?
+            .to_path_buf();
+        let dist = root.join("target/dist");
+        if !dist.join("sdk/cobrowse.js").is_file() || !dist.join("agent/index.html").is_file() {
+            bail!("target/dist is incomplete: run `cargo xtask dist` (cargo xtask test does)");
+        }
+        let bins = Binaries::next_to_test()?;
+        let relay = bins.start_relay(&RelayOptions {
+            static_dir: dist,
+            dev_agent_token: Some(TOKEN.into()),
+            ..Default::default()
+        })?;
+        let site = bins.start_site(0, &root.join("www/site"), relay.url())?;
+        let browser = Browser::launch().await?;
+        Ok(World {
+            relay,
+            site,
+            browser,
+            root,
+        })
+    }
+
+    pub async fn visitor(&self, page: &str) -> Result<Tab> {
+        let (w, h) = VISITOR_SIZE;
+        let tab = self
+            .browser
+            .open(&format!("{}/{page}", self.site.url()), w, h)
+            .await?;
+        tab.wait_for(
+            "the SDK to load",
+            "window.Cobrowse && document.readyState === 'complete'",
+            WAIT,
+        )
+        .await?;
+        Ok(tab)
+    }
+
+    pub async fn console(&self, code: &str, mode: &str) -> Result<Tab> {
+        let (w, h) = AGENT_SIZE;
+        let url = format!(
+            "{}/agent/#token={TOKEN}&code={code}&mode={mode}",
+            self.relay.url()
+        );
+        self.browser.open(&url, w, h).await
+    }
+
+    pub fn screenshot_path(&self, name: &str) -> PathBuf {
+        self.root
+            .join("target/e2e-screenshots")
+            .join(format!("{name}.png"))
+    }
+
+    pub async fn stop(self) {
+        self.browser.close().await;
+    }
+}
+
+/// JavaScript: the `<cobrowse-ui>` shadow root's element matching `sel`.
+pub fn ui(sel: &str) -> String {
+    format!("document.querySelector('cobrowse-ui')?.shadowRoot?.querySelector('{sel}')")
+}
+
+/// Presses the page's own "Get live help" button and reads the 6-digit code
+/// the visitor sees in `<cobrowse-ui>`.
+pub async fn start_and_read_code(visitor: &Tab) -> Result<String> {
+    visitor
+        .eval::<Value>("document.getElementById('cobrowse-start').click(); return null;")
+        .await?;
+    let text = visitor
+        .wait_for(
+            "the join code in <cobrowse-ui>",
+            "(document.querySelector('cobrowse-ui')?.shadowRoot?.textContent || '').match(/\\b\\d{6}\\b/)?.[0]",
+            WAIT,
+        )
+        .await?;
+    text.as_str().map(str::to_owned).context("code is a string")
+}
+
+pub async fn console_state(console: &Tab) -> Result<String> {
+    console
+        .eval("return document.documentElement.getAttribute('data-cobrowse-state');")
+        .await
+}
+
+pub async fn wait_state(console: &Tab, state: &str) -> Result<()> {
+    console
+        .wait_for(
+            &format!("the console to be {state}"),
+            &format!("document.documentElement.getAttribute('data-cobrowse-state') === '{state}'"),
+            WAIT,
+        )
+        .await
+        .map(drop)
+}
+
+pub async fn click_ui(visitor: &Tab, attribute: &str) -> Result<()> {
+    let sel = format!("[{attribute}]");
+    visitor
+        .wait_for(
+            &format!("the visitor's {attribute} button"),
+            &ui(&sel),
+            WAIT,
+        )
+        .await?;
+    visitor
+        .eval::<Value>(&format!("{}.click(); return null;", ui(&sel)))
+        .await
+        .map(drop)
+}
+
+/// Starts a session on `page`, joins it from a console and accepts.
+pub async fn live_session(world: &World, page: &str) -> Result<(Tab, Tab)> {
+    let visitor = world.visitor(page).await?;
+    let code = start_and_read_code(&visitor).await?;
+    let console = world.console(&code, "view").await?;
+    wait_state(&console, "waiting").await?;
+    click_ui(&visitor, "data-cobrowse-accept").await?;
+    wait_state(&console, "live").await?;
+    Ok((visitor, console))
+}
+
+/// JavaScript that reduces a document to a comparable JSON tree: what a
+/// person could see or a page could read, with the differences that the
+/// mirror makes on purpose normalised away (URLs made absolute, event
+/// handlers and script sources dropped, the visitor's own UI left out, a
+/// password's value reduced to its length).
+const NORMALISE: &str = r#"
+const norm = (doc) => {
+  const URLS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'cite', 'data', 'background', 'xlink:href']);
+  const abs = (v) => { try { return new URL(v, doc.baseURI).href; } catch (e) { return v; } };
+  const walk = (n) => {
+    switch (n.nodeType) {
+      case 10: return ['doctype', n.name, n.publicId, n.systemId];
+      case 3: return ['text', n.nodeValue];
+      case 8: return ['comment', n.nodeValue];
+      case 1: {
+        const tag = n.localName;
+        if (tag === 'cobrowse-ui') return null;
+        const attrs = [];
+        for (const a of n.attributes) {
+          if (/^on/i.test(a.name)) continue;
+          if (tag === 'script' && (a.name === 'type' || a.name === 'src')) continue;
+          let v = a.value;
+          if (URLS.has(a.name)) v = abs(v);
+          if (a.name === 'srcset') v = v.split(',').map(c => c.trim().split(/\s+/)).map(([u, d]) => abs(u) + (d ? ' ' + d : '')).join(', ');
+          if (tag === 'input' && a.name === 'value' && (n.type || '').toLowerCase() === 'password') v = v.length;
+          attrs.push([a.name, v]);
+        }
+        attrs.sort((a, b) => a[0] < b[0] ? -1 : 1);
+        const kids = [];
+        if (tag !== 'script') {
+          for (const c of (tag === 'template' ? n.content : n).childNodes) {
+            const k = walk(c);
+            if (k) kids.push(k);
+          }
+        }
+        const out = [tag, n.namespaceURI, attrs, kids];
+        if (tag === 'input' || tag === 'textarea' || tag === 'select') {
+          out.push(n.type === 'password' ? n.value.length : n.value);
+          if (tag === 'input') out.push(n.checked);
+        }
+        if (tag === 'option') out.push(n.selected);
+        return out;
+      }
+    }
+    return null;
+  };
+  return [doc.compatMode, Array.from(doc.childNodes).map(walk).filter(Boolean)];
+};
+"#;
+
+pub async fn visitor_dom(visitor: &Tab) -> Result<Value> {
+    visitor
+        .eval(&format!("{NORMALISE} return norm(document);"))
+        .await
+}
+
+pub async fn mirror_dom(console: &Tab) -> Result<Value> {
+    console
+        .eval(&format!(
+            "{NORMALISE} const f = document.querySelector('iframe#cobrowse-frame'); \
+             return f && f.contentDocument ? norm(f.contentDocument) : null;"
+        ))
+        .await
+}
+
+/// Waits until the console's iframe shows the visitor's DOM; on timeout,
+/// names the first difference.
+pub async fn assert_mirrored(visitor: &Tab, console: &Tab) -> Result<()> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (want, got) = (visitor_dom(visitor).await?, mirror_dom(console).await?);
+        if want == got {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the console's iframe does not match the visitor's page:\n{}",
+                first_difference(&want, &got, "document")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Describes where two normalised trees first differ.
+pub fn first_difference(want: &Value, got: &Value, path: &str) -> String {
+    match (want, got) {
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                if x != y {
+                    let label = x
+                        .as_array()
+                        .and_then(|n| n.first())
+                        .and_then(Value::as_str)
+                        .map_or(format!("{i}"), |tag| format!("{i}:{tag}"));
+                    return first_difference(x, y, &format!("{path}/{label}"));
+                }
+            }
+            format!(
+                "at {path}: visitor has {} entries, mirror has {}\n  visitor: {}\n  mirror:  {}",
+                a.len(),
+                b.len(),
+                short(want),
+                short(got)
+            )
+        }
+        _ => format!(
+            "at {path}:\n  visitor: {}\n  mirror:  {}",
+            short(want),
+            short(got)
+        ),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 400 {
+        format!("{}…", &s[..s.floor_char_boundary(400)])
+    } else {
+        s
+    }
+}

@@ -1,0 +1,164 @@
+//! The relay and the demo site as child processes, each on a port of its
+//! own, stopped when dropped. `cargo xtask demo` uses the same code.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+
+/// Where the two service binaries are.
+pub struct Binaries {
+    relay: PathBuf,
+    site: PathBuf,
+}
+
+#[derive(Default)]
+pub struct RelayOptions {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub static_dir: PathBuf,
+    pub dev_agent_token: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub extra_args: Vec<String>,
+}
+
+impl Binaries {
+    /// The binaries in a cargo output folder such as `target/debug`.
+    pub fn in_target(dir: &Path) -> Result<Self> {
+        let bins = Binaries {
+            relay: dir.join("cobrowse-relay"),
+            site: dir.join("demo-site"),
+        };
+        for bin in [&bins.relay, &bins.site] {
+            if !bin.is_file() {
+                bail!(
+                    "{} is missing: build it with `cargo build -p relay -p demo-site` (cargo xtask test does)",
+                    bin.display()
+                );
+            }
+        }
+        Ok(bins)
+    }
+
+    /// The binaries next to the running test executable (`target/debug`).
+    pub fn next_to_test() -> Result<Self> {
+        let exe = std::env::current_exe()?;
+        // target/debug/deps/<test> → target/debug
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .context("test executable has no target folder")?;
+        Binaries::in_target(dir)
+    }
+
+    pub fn start_relay(&self, opts: &RelayOptions) -> Result<Service> {
+        let mut cmd = Command::new(&self.relay);
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{}", opts.port))
+            .arg("--static")
+            .arg(&opts.static_dir);
+        if let Some(token) = &opts.dev_agent_token {
+            cmd.arg("--dev-agent-token").arg(token);
+        }
+        for origin in &opts.allowed_origins {
+            cmd.arg("--allowed-origin").arg(origin);
+        }
+        cmd.args(&opts.extra_args);
+        Service::spawn("relay", cmd, "cobrowse-relay listening on ")
+    }
+
+    pub fn start_site(&self, port: u16, root: &Path, relay_url: &str) -> Result<Service> {
+        let mut cmd = Command::new(&self.site);
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--root")
+            .arg(root)
+            .arg("--relay")
+            .arg(relay_url);
+        Service::spawn("demo-site", cmd, "demo-site listening on ")
+    }
+}
+
+/// A running child process that announced its URL on stdout.
+pub struct Service {
+    name: &'static str,
+    child: Child,
+    url: String,
+}
+
+impl Service {
+    fn spawn(name: &'static str, mut cmd: Command, announce: &str) -> Result<Service> {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {name}: {cmd:?}"))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = mpsc::channel();
+        let announce = announce.to_owned();
+        // Keep draining stdout for the child's whole life so it never blocks.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix(&announce) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(url.trim().to_owned());
+                    }
+                }
+                println!("[{name}] {line}");
+            }
+        });
+        let mut service = Service {
+            name,
+            child,
+            url: String::new(),
+        };
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => service.url = url,
+            Err(_) => {
+                let status = service.child.try_wait().ok().flatten();
+                bail!("{name} did not announce its address within 30 s (exit status: {status:?})");
+            }
+        }
+        Ok(service)
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `host:port` of the base URL.
+    pub fn host(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    /// Blocks until one of `services` exits (or Ctrl-C ends us all).
+    pub fn wait_until_one_exits(services: &mut [&mut Service]) -> Result<()> {
+        loop {
+            for service in services.iter_mut() {
+                if let Some(status) = service.child.try_wait()? {
+                    bail!("{} exited: {status}", service.name);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Stops the process now (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

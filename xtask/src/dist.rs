@@ -1,0 +1,79 @@
+//! `cargo xtask dist`: the browser artifacts, laid out as CONTRACT.md says.
+//!
+//! ```text
+//! target/dist/sdk/    cobrowse.js (script-tag loader) + visitor_wasm.js + visitor_wasm_bg.wasm
+//! target/dist/agent/  the console: index.html, console.css, agent_viewer.js + .wasm
+//! target/dist/npm/    @cobrowse/visitor, ready for `npm pack`
+//! ```
+
+use std::{fs, path::Path, process::Command};
+
+use anyhow::{Context, Result};
+
+use crate::util::{self, run};
+
+pub fn build(root: &Path) -> Result<()> {
+    util::step("building the visitor script and the agent console (wasm32, release)");
+    util::cargo(&[
+        "build",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "visitor-wasm",
+        "-p",
+        "agent-viewer",
+    ])?;
+    let wasm_dir = root.join("target/wasm32-unknown-unknown/release");
+    let dist = root.join("target/dist");
+    let (sdk, agent, npm) = (dist.join("sdk"), dist.join("agent"), dist.join("npm"));
+    for dir in [&sdk, &agent, &npm] {
+        if dir.exists() {
+            fs::remove_dir_all(dir).with_context(|| format!("cleaning {}", dir.display()))?;
+        }
+        fs::create_dir_all(dir)?;
+    }
+
+    bindgen(&wasm_dir.join("visitor_wasm.wasm"), &sdk)?;
+    copy(
+        &root.join("visitor-wasm/js/cobrowse.js"),
+        &sdk.join("cobrowse.js"),
+    )?;
+
+    bindgen(&wasm_dir.join("agent_viewer.wasm"), &agent)?;
+    copy_dir(&root.join("agent-viewer/static"), &agent)?;
+
+    // The npm package: our ESM entry and types, plus the same wasm-bindgen output.
+    copy_dir(&root.join("npm"), &npm)?;
+    for entry in fs::read_dir(&sdk)? {
+        let path = entry?.path();
+        if path.file_name().is_some_and(|n| n != "cobrowse.js") {
+            copy(&path, &npm.join(path.file_name().unwrap_or_default()))?;
+        }
+    }
+    println!("dist: {}", dist.display());
+    Ok(())
+}
+
+fn bindgen(wasm: &Path, out: &Path) -> Result<()> {
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--out-dir"])
+        .arg(out)
+        .arg(wasm))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    fs::copy(from, to)
+        .map(|_| ())
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            copy(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
