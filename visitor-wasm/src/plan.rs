@@ -1,0 +1,331 @@
+//! Turning a frame's worth of DOM mutation records into the order the agent's
+//! console can apply: which ids to remove, which subtrees to add where and in
+//! what order, which attribute and text changes still matter.
+//!
+//! Owns: that decision, over any tree seen through [`DomView`], so it is
+//! unit-tested natively with a fake tree (`plan_tests.rs`). Does not own:
+//! reading `MutationRecord`s or serializing nodes (`mutations.rs`,
+//! `serialize.rs`).
+//!
+//! The planner works from the tree as it is *now*, not by replaying records:
+//! records only say which nodes to look at. A node is classified by its
+//! [`Place`] in the current tree, computed once per node and memoized, so a
+//! batch that touches many siblings walks each ancestor chain once.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+
+use protocol::NodeId;
+
+/// The few questions the planner asks about the page's tree.
+pub trait DomView {
+    type Node: Clone;
+    /// Identity of a node within one flush (the DOM glue numbers JS objects).
+    type Key: Copy + Eq + Hash;
+
+    fn key(&self, node: &Self::Node) -> Self::Key;
+    fn parent(&self, node: &Self::Node) -> Option<Self::Node>;
+    fn next_sibling(&self, node: &Self::Node) -> Option<Self::Node>;
+    /// The id the console already knows this node by (assigned by an earlier
+    /// snapshot or batch). Planning never assigns ids.
+    fn id(&self, node: &Self::Node) -> Option<NodeId>;
+    /// The observed document itself: the root of everything mirrored.
+    fn is_document(&self, node: &Self::Node) -> bool;
+    /// Never mirrored, nor anything inside (the visitor's own UI).
+    fn is_ignored(&self, node: &Self::Node) -> bool;
+    /// Mirrored without its children (`<script>`: its source never leaves).
+    fn hides_children(&self, node: &Self::Node) -> bool;
+}
+
+/// What the mutation records of one flush pointed at, in record order.
+/// Duplicates are fine: the planner removes them.
+#[derive(Debug)]
+pub struct Changes<N> {
+    /// Every node of every record's `addedNodes`.
+    pub added: Vec<N>,
+    /// Every node of every record's `removedNodes`, with the record's target.
+    pub removed: Vec<Removed<N>>,
+    /// An element and the qualified name of an attribute that changed on it.
+    pub attrs: Vec<(N, String)>,
+    /// Text, CDATA and comment nodes whose data changed.
+    pub texts: Vec<N>,
+}
+
+impl<N> Default for Changes<N> {
+    fn default() -> Self {
+        Changes {
+            added: Vec::new(),
+            removed: Vec::new(),
+            attrs: Vec::new(),
+            texts: Vec::new(),
+        }
+    }
+}
+
+impl<N> Changes<N> {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.attrs.is_empty()
+            && self.texts.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct Removed<N> {
+    pub node: N,
+    pub old_parent: N,
+}
+
+/// A subtree to serialize and send, in the order [`Plan::adds`] lists them.
+#[derive(Debug)]
+pub struct PlannedAdd<N> {
+    pub parent: NodeId,
+    /// The nearest following sibling the console will know when this add is
+    /// applied: either a node it already had, or the root of an earlier add.
+    pub next_sibling: Option<N>,
+    pub node: N,
+}
+
+/// The batch to build, in the console's application order.
+#[derive(Debug)]
+pub struct Plan<N> {
+    pub removes: Vec<NodeId>,
+    pub adds: Vec<PlannedAdd<N>>,
+    /// Attribute changes on nodes the console keeps (not on added subtrees,
+    /// which carry their current attributes).
+    pub attrs: Vec<(NodeId, N, String)>,
+    pub texts: Vec<(NodeId, N)>,
+}
+
+/// Where a node stands in the current tree, relative to what the console has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In the document, known to the console, and not moving: its children
+    /// can be placed relative to it.
+    Kept,
+    /// In the document, inside (or the root of) a subtree this batch sends
+    /// whole.
+    Added,
+    /// Not mirrored: detached, ignored, under a `<script>`, or under a node
+    /// the console never got.
+    Outside,
+}
+
+struct Planner<'a, D: DomView> {
+    dom: &'a D,
+    candidates: HashSet<D::Key>,
+    places: HashMap<D::Key, Place>,
+    /// Candidates whose parent is [`Place::Kept`]: the subtrees to send.
+    roots: HashSet<D::Key>,
+}
+
+impl<D: DomView> Planner<'_, D> {
+    /// The node's place, from its parent's (memoized along the way).
+    fn place(&mut self, node: &D::Node) -> Place {
+        let mut chain: Vec<(D::Key, D::Node)> = Vec::new();
+        let mut cur = node.clone();
+        let mut above: Option<(Place, D::Node)> = loop {
+            let key = self.dom.key(&cur);
+            if let Some(&place) = self.places.get(&key) {
+                break Some((place, cur));
+            }
+            let parent = self.dom.parent(&cur);
+            chain.push((key, cur));
+            match parent {
+                Some(p) => cur = p,
+                None => break None,
+            }
+        };
+        while let Some((key, n)) = chain.pop() {
+            let place = self.step(&n, key, above.as_ref());
+            self.places.insert(key, place);
+            above = Some((place, n));
+        }
+        above.map_or(Place::Outside, |(place, _)| place)
+    }
+
+    fn step(&mut self, node: &D::Node, key: D::Key, above: Option<&(Place, D::Node)>) -> Place {
+        match above {
+            Some((Place::Outside, _)) => Place::Outside,
+            _ if self.dom.is_ignored(node) => Place::Outside,
+            Some((Place::Added, _)) => Place::Added,
+            Some((Place::Kept, parent)) => {
+                if self.dom.hides_children(parent) {
+                    Place::Outside
+                } else if self.candidates.contains(&key) {
+                    self.roots.insert(key);
+                    Place::Added
+                } else if self.dom.id(node).is_some() {
+                    Place::Kept
+                } else {
+                    // In the document but never sent (a serialization that
+                    // failed, say): nothing below it can be placed either.
+                    Place::Outside
+                }
+            }
+            None if self.dom.is_document(node) && self.dom.id(node).is_some() => Place::Kept,
+            None => Place::Outside,
+        }
+    }
+
+    /// The nearest following sibling that will be known to the console once
+    /// the batch's earlier adds are applied.
+    fn next_known_sibling(&mut self, node: &D::Node) -> Option<D::Node> {
+        let mut sibling = self.dom.next_sibling(node);
+        while let Some(s) = sibling {
+            match self.place(&s) {
+                Place::Kept => return Some(s),
+                Place::Added if self.roots.contains(&self.dom.key(&s)) => return Some(s),
+                _ => sibling = self.dom.next_sibling(&s),
+            }
+        }
+        None
+    }
+}
+
+/// Plans one batch from the records of one flush.
+pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
+    let mut planner = Planner {
+        dom,
+        candidates: HashSet::new(),
+        places: HashMap::new(),
+        roots: HashSet::new(),
+    };
+
+    let mut candidates = Vec::with_capacity(changes.added.len());
+    for node in changes.added {
+        if planner.candidates.insert(dom.key(&node)) {
+            candidates.push(node);
+        }
+    }
+    // Every candidate must be known before any place is computed: whether a
+    // node is a root or covered depends on its ancestors being candidates.
+    let mut roots = Vec::new();
+    for node in candidates {
+        if planner.place(&node) == Place::Added && planner.roots.contains(&dom.key(&node)) {
+            roots.push(node);
+        }
+    }
+
+    // Only a removal from a kept parent tells the console something: a
+    // parent that is gone or re-sent whole takes its old children with it.
+    let mut removes = Vec::new();
+    let mut removed_ids = HashSet::new();
+    for Removed { node, old_parent } in changes.removed {
+        if let Some(id) = dom.id(&node) {
+            if planner.place(&old_parent) == Place::Kept && removed_ids.insert(id) {
+                removes.push(id);
+            }
+        }
+    }
+    // A re-sent node the console already has must go first, whatever its
+    // removal record said, or the console would hold two copies.
+    for node in &roots {
+        if let Some(id) = dom.id(node) {
+            if removed_ids.insert(id) {
+                removes.push(id);
+            }
+        }
+    }
+
+    let adds = order_adds(&mut planner, roots);
+
+    let mut attrs = Vec::new();
+    let mut seen_attrs = HashSet::new();
+    for (node, name) in changes.attrs {
+        if planner.place(&node) != Place::Kept {
+            continue;
+        }
+        if let Some(id) = dom.id(&node) {
+            if seen_attrs.insert((id, name.clone())) {
+                attrs.push((id, node, name));
+            }
+        }
+    }
+
+    let mut texts = Vec::new();
+    let mut seen_texts = HashSet::new();
+    for node in changes.texts {
+        if planner.place(&node) != Place::Kept {
+            continue;
+        }
+        if let Some(id) = dom.id(&node) {
+            if seen_texts.insert(id) {
+                texts.push((id, node));
+            }
+        }
+    }
+
+    Plan {
+        removes,
+        adds,
+        attrs,
+        texts,
+    }
+}
+
+/// Orders the roots so that each one's next sibling, when it is itself a
+/// root, is added before it: follow each chain of root siblings to its end
+/// and emit it backwards.
+fn order_adds<D: DomView>(
+    planner: &mut Planner<'_, D>,
+    roots: Vec<D::Node>,
+) -> Vec<PlannedAdd<D::Node>> {
+    let dom = planner.dom;
+    let mut pending: HashMap<D::Key, (NodeId, Option<D::Node>)> = HashMap::new();
+    let mut order = Vec::with_capacity(roots.len());
+    for node in roots {
+        let parent_id = dom.parent(&node).and_then(|p| dom.id(&p));
+        let Some(parent_id) = parent_id else {
+            // A root's parent is kept, so it has an id; a tree that says
+            // otherwise is skipped rather than trusted.
+            continue;
+        };
+        let next = planner.next_known_sibling(&node);
+        pending.insert(dom.key(&node), (parent_id, next));
+        order.push(node);
+    }
+
+    let mut adds = Vec::with_capacity(order.len());
+    let mut stack: Vec<D::Node> = Vec::new();
+    let mut on_stack: HashSet<D::Key> = HashSet::new();
+    for node in order {
+        let mut cur = node;
+        on_stack.clear();
+        // Collect the chain of not-yet-emitted roots that follow `cur`.
+        loop {
+            let key = dom.key(&cur);
+            let next_root = match pending.get(&key) {
+                Some((_, Some(next))) if pending.contains_key(&dom.key(next)) => {
+                    Some(next.clone())
+                }
+                Some(_) => None,
+                // Already emitted through an earlier chain.
+                None => break,
+            };
+            stack.push(cur);
+            on_stack.insert(key);
+            match next_root {
+                // Siblings only ever point forward, so this ends; the stack
+                // check guards against a tree that lies.
+                Some(next) if !on_stack.contains(&dom.key(&next)) => cur = next,
+                _ => break,
+            }
+        }
+        while let Some(n) = stack.pop() {
+            if let Some((parent, next_sibling)) = pending.remove(&dom.key(&n)) {
+                adds.push(PlannedAdd {
+                    parent,
+                    next_sibling,
+                    node: n,
+                });
+            }
+        }
+    }
+    adds
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
