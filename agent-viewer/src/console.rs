@@ -1,0 +1,410 @@
+//! One join attempt, from "Connecting…" to "Ended: …". Owns: the console's
+//! states and status sentences, what each relay message does to them, and
+//! when to ask for a resync. Does not own: the socket, timers or the chrome
+//! (`app` feeds this bytes and the time, and sends what it queues), nor
+//! applying events (`mirror`) or ordering them (`sequencer`).
+
+use protocol::{AgentMsg, ErrorFrame, EventFrame, ToAgent};
+
+use crate::log;
+use crate::mirror::{Applied, DomBackend, Mirror};
+use crate::sequencer::Sequencer;
+
+/// The value of the console's `data-cobrowse-state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleState {
+    Login,
+    Joining,
+    Waiting,
+    Live,
+    Ended,
+}
+
+impl ConsoleState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleState::Login => "login",
+            ConsoleState::Joining => "joining",
+            ConsoleState::Waiting => "waiting",
+            ConsoleState::Live => "live",
+            ConsoleState::Ended => "ended",
+        }
+    }
+}
+
+pub const CONNECTING: &str = "Connecting…";
+pub const WAITING_FOR_CONSENT: &str = "Waiting for the visitor to accept…";
+pub const LOADING_PAGE: &str = "The visitor accepted. Loading their page…";
+pub const CONNECTION_LOST: &str = "Connection to the relay lost";
+
+/// The status line of an ended session.
+pub fn ended_status(message: &str) -> String {
+    format!("Ended: {message}")
+}
+
+/// The status line of a live session.
+pub fn live_status(url: &str) -> String {
+    format!("Live — {url}")
+}
+
+pub struct Console<B: DomBackend> {
+    state: ConsoleState,
+    status: String,
+    page_url: Option<String>,
+    mirror: Mirror<B>,
+    sequencer: Sequencer,
+    outbox: Vec<AgentMsg>,
+    snapshots: u64,
+    layout_dirty: bool,
+}
+
+impl<B: DomBackend> Console<B> {
+    /// A join attempt that is connecting.
+    pub fn new(backend: B) -> Self {
+        Console {
+            state: ConsoleState::Joining,
+            status: CONNECTING.to_owned(),
+            page_url: None,
+            mirror: Mirror::new(backend),
+            sequencer: Sequencer::default(),
+            outbox: Vec::new(),
+            snapshots: 0,
+            layout_dirty: false,
+        }
+    }
+
+    pub fn state(&self) -> ConsoleState {
+        self.state
+    }
+
+    pub fn status(&self) -> &str {
+        &self.status
+    }
+
+    /// The visitor page's address, as the relay or the last snapshot said.
+    pub fn page_url(&self) -> Option<&str> {
+        self.page_url.as_deref()
+    }
+
+    pub fn mirror(&self) -> &Mirror<B> {
+        &self.mirror
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.state == ConsoleState::Ended
+    }
+
+    /// How many snapshots were applied: each one gave the iframe a new
+    /// document (which lost whatever listeners the old one had).
+    pub fn snapshots_applied(&self) -> u64 {
+        self.snapshots
+    }
+
+    /// Messages for the relay, oldest first.
+    pub fn take_outbox(&mut self) -> Vec<AgentMsg> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Whether the visitor's window size changed since the last call.
+    pub fn take_layout_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.layout_dirty)
+    }
+
+    /// A binary frame from the relay. One that does not decode is logged and
+    /// ignored: a bad frame must not end the session.
+    pub fn on_bytes(&mut self, bytes: &[u8], now_ms: f64) {
+        match protocol::decode::<ToAgent>(bytes) {
+            Ok(msg) => self.on_message(msg, now_ms),
+            Err(e) => log::warn(&format!("ignored a frame from the relay: {e}")),
+        }
+    }
+
+    pub fn on_message(&mut self, msg: ToAgent, now_ms: f64) {
+        if self.is_over() {
+            return;
+        }
+        match msg {
+            ToAgent::Joined { page_url, .. } => {
+                self.state = ConsoleState::Waiting;
+                self.status = WAITING_FOR_CONSENT.to_owned();
+                self.page_url = Some(page_url);
+            }
+            ToAgent::Admitted => {
+                if self.state != ConsoleState::Live {
+                    self.state = ConsoleState::Waiting;
+                    self.status = LOADING_PAGE.to_owned();
+                }
+            }
+            ToAgent::Event(frame) => self.on_frame(frame, now_ms),
+            ToAgent::Ended { reason } => self.end(reason.describe()),
+            ToAgent::Error(ErrorFrame { code, message }) => {
+                if message.trim().is_empty() {
+                    self.end(&format!("The relay refused the session ({code:?})."));
+                } else {
+                    self.end(&message);
+                }
+            }
+        }
+    }
+
+    /// The clock moved on: a gap may have waited long enough.
+    pub fn on_tick(&mut self, now_ms: f64) {
+        if !self.is_over() && self.sequencer.check_gap(now_ms) {
+            log::warn("events went missing; asking the visitor for a fresh snapshot");
+            self.outbox.push(AgentMsg::Resync);
+        }
+    }
+
+    /// The socket closed. Expected after the session ended; otherwise the
+    /// relay's reason (an application close code carries a sentence) or a
+    /// plain "connection lost".
+    pub fn on_closed(&mut self, code: u16, reason: &str) {
+        if self.is_over() {
+            return;
+        }
+        if (4000..5000).contains(&code) && !reason.trim().is_empty() {
+            self.end(reason);
+        } else {
+            self.end(CONNECTION_LOST);
+        }
+    }
+
+    /// The agent pressed Leave.
+    pub fn leave(&mut self) {
+        if !self.is_over() {
+            self.outbox.push(AgentMsg::Leave);
+            self.end(protocol::EndReason::AgentLeft.describe());
+        }
+    }
+
+    pub fn end(&mut self, message: &str) {
+        self.state = ConsoleState::Ended;
+        self.status = ended_status(message);
+    }
+
+    fn on_frame(&mut self, frame: EventFrame, now_ms: f64) {
+        self.sequencer.push(frame);
+        while let Some(frame) = self.sequencer.pop_ready() {
+            let applied = frame
+                .event()
+                .map_err(crate::ViewerError::from)
+                .and_then(|event| self.mirror.apply(&event));
+            match applied {
+                Ok(Applied::Snapshot) => {
+                    self.snapshots += 1;
+                    self.layout_dirty = true;
+                    self.state = ConsoleState::Live;
+                    let url = self.mirror.url().unwrap_or_default().to_owned();
+                    self.status = live_status(&url);
+                    self.page_url = Some(url);
+                }
+                Ok(Applied::Viewport) => self.layout_dirty = true,
+                Ok(_) => {}
+                Err(e) => {
+                    log::warn(&format!("event {:?} could not be applied: {e}", frame.seq));
+                    if self.sequencer.resync() {
+                        self.outbox.push(AgentMsg::Resync);
+                    }
+                }
+            }
+        }
+        self.on_tick(now_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mirror::fake::FakeDom;
+    use protocol::{
+        AddedNode, AgentId, EndReason, ErrorCode, Event, MutationBatch, Node, NodeId, Seq,
+        SessionId, Snapshot, Viewport,
+    };
+
+    fn console() -> Console<FakeDom> {
+        Console::new(FakeDom::default())
+    }
+
+    fn joined() -> ToAgent {
+        ToAgent::Joined {
+            session: SessionId("s1".into()),
+            agent: AgentId(1),
+            page_url: "https://shop.example/".into(),
+        }
+    }
+
+    fn snapshot(seq: u64, url: &str) -> ToAgent {
+        let event = Event::Snapshot(Snapshot {
+            url: url.into(),
+            base_url: url.into(),
+            viewport: Viewport {
+                width: 800,
+                height: 600,
+                device_pixel_ratio: 1.0,
+            },
+            root: Node::Document {
+                id: NodeId(1),
+                quirks: false,
+                children: vec![],
+            },
+            scrolls: vec![],
+        });
+        ToAgent::Event(EventFrame::new(Seq(seq), &event).expect("encode"))
+    }
+
+    fn mutation(seq: u64, parent: u32) -> ToAgent {
+        let event = Event::Mutations(MutationBatch {
+            adds: vec![AddedNode {
+                parent: NodeId(parent),
+                next_sibling: None,
+                node: Node::Comment {
+                    id: NodeId(50 + seq as u32),
+                    text: "c".into(),
+                },
+            }],
+            ..Default::default()
+        });
+        ToAgent::Event(EventFrame::new(Seq(seq), &event).expect("encode"))
+    }
+
+    fn live() -> Console<FakeDom> {
+        let mut c = console();
+        c.on_message(joined(), 0.0);
+        c.on_message(ToAgent::Admitted, 0.0);
+        c.on_message(snapshot(1, "https://shop.example/cart"), 0.0);
+        assert_eq!(c.state(), ConsoleState::Live);
+        c
+    }
+
+    #[test]
+    fn a_join_goes_connecting_waiting_live() {
+        let mut c = console();
+        assert_eq!((c.state(), c.status()), (ConsoleState::Joining, "Connecting…"));
+        c.on_bytes(&protocol::encode(&joined()).expect("encode"), 0.0);
+        assert_eq!(c.state(), ConsoleState::Waiting);
+        assert_eq!(c.status(), "Waiting for the visitor to accept…");
+        assert_eq!(c.page_url(), Some("https://shop.example/"));
+        c.on_message(ToAgent::Admitted, 0.0);
+        assert_eq!(c.state(), ConsoleState::Waiting, "waiting until a snapshot shows");
+        c.on_message(snapshot(1, "https://shop.example/cart"), 0.0);
+        assert_eq!(c.state(), ConsoleState::Live);
+        assert_eq!(c.status(), "Live — https://shop.example/cart");
+        assert_eq!(c.page_url(), Some("https://shop.example/cart"));
+        assert_eq!(c.snapshots_applied(), 1);
+        assert!(c.take_layout_dirty());
+        assert!(c.take_outbox().is_empty());
+    }
+
+    #[test]
+    fn the_visitor_ending_shows_the_reason() {
+        let mut c = live();
+        c.on_message(
+            ToAgent::Ended {
+                reason: EndReason::VisitorEnded,
+            },
+            0.0,
+        );
+        assert_eq!(c.state(), ConsoleState::Ended);
+        assert_eq!(c.status(), "Ended: The visitor ended the session.");
+        // What comes after the end changes nothing.
+        c.on_message(snapshot(2, "https://x/"), 0.0);
+        c.on_closed(1000, "");
+        assert_eq!(c.status(), "Ended: The visitor ended the session.");
+    }
+
+    #[test]
+    fn an_error_frame_ends_with_its_message_never_a_blank() {
+        let mut c = console();
+        c.on_message(
+            ToAgent::Error(ErrorFrame {
+                code: ErrorCode::VersionMismatch,
+                message: "The relay speaks protocol version 2; reload the console.".into(),
+            }),
+            0.0,
+        );
+        assert_eq!(c.state(), ConsoleState::Ended);
+        assert_eq!(
+            c.status(),
+            "Ended: The relay speaks protocol version 2; reload the console."
+        );
+        let mut c = console();
+        c.on_message(
+            ToAgent::Error(ErrorFrame {
+                code: ErrorCode::UnknownCode,
+                message: " ".into(),
+            }),
+            0.0,
+        );
+        assert_eq!(c.status(), "Ended: The relay refused the session (UnknownCode).");
+    }
+
+    #[test]
+    fn an_unexpected_close_is_a_lost_connection() {
+        let mut c = live();
+        c.on_closed(1006, "");
+        assert_eq!(c.status(), "Ended: Connection to the relay lost");
+        let mut c = console();
+        c.on_closed(4004, "No session has that code.");
+        assert_eq!(c.status(), "Ended: No session has that code.");
+    }
+
+    #[test]
+    fn leaving_tells_the_relay_and_ends() {
+        let mut c = live();
+        c.leave();
+        assert_eq!(c.take_outbox(), vec![AgentMsg::Leave]);
+        assert_eq!(c.status(), "Ended: You left the session.");
+        c.leave();
+        assert!(c.take_outbox().is_empty(), "only once");
+    }
+
+    #[test]
+    fn an_undecodable_frame_is_ignored() {
+        let mut c = live();
+        c.on_bytes(&[0xc1, 0xff, 0x00], 0.0);
+        assert_eq!(c.state(), ConsoleState::Live);
+        assert!(c.take_outbox().is_empty());
+    }
+
+    #[test]
+    fn an_event_that_does_not_decode_asks_for_a_resync_once() {
+        let mut c = live();
+        let bad = |seq| {
+            ToAgent::Event(EventFrame {
+                seq: Seq(seq),
+                snapshot: false,
+                payload: vec![0xc1],
+            })
+        };
+        c.on_message(bad(2), 0.0);
+        c.on_message(bad(3), 0.0);
+        assert_eq!(c.take_outbox(), vec![AgentMsg::Resync]);
+        assert_eq!(c.state(), ConsoleState::Live, "the last page stays on screen");
+    }
+
+    #[test]
+    fn a_mutation_the_mirror_cannot_place_asks_for_a_resync_until_the_next_snapshot() {
+        let mut c = live();
+        c.on_message(mutation(2, 1), 0.0);
+        assert!(c.take_outbox().is_empty(), "a known parent applies");
+        c.on_message(mutation(3, 404), 0.0);
+        c.on_message(mutation(4, 1), 0.0);
+        assert_eq!(c.take_outbox(), vec![AgentMsg::Resync]);
+        c.on_message(snapshot(9, "https://shop.example/again"), 0.0);
+        assert_eq!(c.status(), "Live — https://shop.example/again");
+        c.on_message(mutation(10, 404), 0.0);
+        assert_eq!(c.take_outbox(), vec![AgentMsg::Resync], "a new failure asks again");
+    }
+
+    #[test]
+    fn a_gap_that_stays_open_asks_for_a_resync_on_a_tick() {
+        let mut c = live();
+        c.on_message(mutation(3, 1), 1000.0);
+        c.on_tick(2000.0);
+        assert!(c.take_outbox().is_empty());
+        c.on_tick(3000.0);
+        assert_eq!(c.take_outbox(), vec![AgentMsg::Resync]);
+        c.on_tick(9000.0);
+        assert!(c.take_outbox().is_empty());
+    }
+}

@@ -1,0 +1,550 @@
+//! The mirror: rebuilds the visitor's page from snapshots and keeps it up to
+//! date with mutation batches, input, scroll and viewport events. Owns: the
+//! NodeId → node bookkeeping and the order in which changes are applied.
+//! Does not own: the DOM itself — every write goes through [`DomBackend`]
+//! (only `dom.rs` touches the real iframe), so this logic is tested natively
+//! against a fake — nor the order of frames (see `sequencer`).
+
+#[cfg(target_arch = "wasm32")]
+pub mod dom;
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+
+use protocol::{
+    AttrChange, Event, FormState, MutationBatch, Node, NodeId, Ns, ScrollPos, Snapshot, Viewport,
+};
+
+use crate::log;
+use crate::sanitize::{
+    attr_decision, attr_namespace, doctype_markup, masked_value, AttrDecision, ElementKind,
+    INERT_SCRIPT_TYPE, PLACEHOLDER_TAG,
+};
+use crate::ViewerError;
+
+/// A form control's state as the console shows it: a masked value is already
+/// replaced by its placeholder characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormView {
+    pub value: Option<String>,
+    pub checked: Option<bool>,
+    pub selected: Option<bool>,
+}
+
+impl From<&FormState> for FormView {
+    fn from(state: &FormState) -> Self {
+        FormView {
+            value: match state.masked_len {
+                Some(len) => Some(masked_value(len)),
+                None => state.value.clone(),
+            },
+            checked: state.checked,
+            selected: state.selected,
+        }
+    }
+}
+
+/// The freshly reset document and the doctype its markup created.
+pub struct Reset<N> {
+    pub document: N,
+    pub doctype: Option<N>,
+}
+
+/// The seam between the mirror's bookkeeping and a DOM. Every method is a
+/// single DOM operation; the browser's may fail (invalid names, a node in the
+/// wrong place) and says so with [`ViewerError::Dom`].
+pub trait DomBackend {
+    type Node: Clone;
+
+    /// Replaces the document with an empty one in the visitor's rendering
+    /// mode (`quirks` decides) with the visitor's doctype (`doctype`, its
+    /// markup) where that gives the same mode. The new document holds at
+    /// most a doctype.
+    fn reset_document(
+        &mut self,
+        quirks: bool,
+        doctype: Option<&str>,
+    ) -> Result<Reset<Self::Node>, ViewerError>;
+    fn create_element(&mut self, tag: &str, ns: &Ns) -> Result<Self::Node, ViewerError>;
+    fn create_text(&mut self, text: &str) -> Result<Self::Node, ViewerError>;
+    fn create_comment(&mut self, text: &str) -> Result<Self::Node, ViewerError>;
+    fn create_doctype(
+        &mut self,
+        name: &str,
+        public_id: &str,
+        system_id: &str,
+    ) -> Result<Self::Node, ViewerError>;
+    /// The fragment a `<template>` keeps its content in.
+    fn template_content(&mut self, template: &Self::Node) -> Result<Self::Node, ViewerError>;
+    fn set_attribute(
+        &mut self,
+        element: &Self::Node,
+        ns: Option<&str>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), ViewerError>;
+    fn remove_attribute(
+        &mut self,
+        element: &Self::Node,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<(), ViewerError>;
+    /// Inserts `child` under `parent` before `before` (`None`: last).
+    fn insert(
+        &mut self,
+        parent: &Self::Node,
+        child: &Self::Node,
+        before: Option<&Self::Node>,
+    ) -> Result<(), ViewerError>;
+    /// Takes a node out of its parent (nothing if it has none).
+    fn detach(&mut self, node: &Self::Node);
+    fn set_text(&mut self, node: &Self::Node, text: &str);
+    fn set_form_state(&mut self, element: &Self::Node, state: &FormView);
+    fn scroll_document(&mut self, x: f64, y: f64);
+    fn scroll_element(&mut self, element: &Self::Node, x: f64, y: f64);
+    fn set_viewport(&mut self, viewport: &Viewport);
+}
+
+/// What kind of event was applied, so the console knows what to redraw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Snapshot,
+    Mutations,
+    Input,
+    Scroll,
+    Viewport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Document,
+    Element(ElementKind, NsKind),
+    /// Text, comment, doctype.
+    Leaf,
+}
+
+/// The element's namespace, small enough to copy: only HTML vs. not matters
+/// for how attributes are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NsKind {
+    Html,
+    Foreign,
+}
+
+impl NsKind {
+    fn ns(self) -> Ns {
+        match self {
+            NsKind::Html => Ns::Html,
+            // Only used for `attr_namespace`, which treats every foreign
+            // namespace alike.
+            NsKind::Foreign => Ns::Svg,
+        }
+    }
+}
+
+struct Entry<N> {
+    node: N,
+    kind: Kind,
+    /// Where children go: a template's content fragment, else `node`.
+    container: Option<N>,
+    parent: Option<NodeId>,
+    children: HashSet<NodeId>,
+}
+
+pub struct Mirror<B: DomBackend> {
+    backend: B,
+    nodes: HashMap<NodeId, Entry<B::Node>>,
+    document: Option<NodeId>,
+    url: Option<String>,
+    viewport: Option<Viewport>,
+}
+
+impl<B: DomBackend> Mirror<B> {
+    pub fn new(backend: B) -> Self {
+        Mirror {
+            backend,
+            nodes: HashMap::new(),
+            document: None,
+            url: None,
+            viewport: None,
+        }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// The visitor page's address, from the last snapshot.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// The visitor's window size, from the last snapshot or viewport event.
+    pub fn viewport(&self) -> Option<Viewport> {
+        self.viewport
+    }
+
+    /// The node the mirror holds for `id`, if any.
+    pub fn node(&self, id: NodeId) -> Option<&B::Node> {
+        self.nodes.get(&id).map(|e| &e.node)
+    }
+
+    /// How many of the visitor's nodes the mirror holds.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Applies one event. An error means the mirror no longer matches the
+    /// visitor's page and needs a fresh snapshot.
+    pub fn apply(&mut self, event: &Event) -> Result<Applied, ViewerError> {
+        match event {
+            Event::Snapshot(snapshot) => self.apply_snapshot(snapshot).map(|()| Applied::Snapshot),
+            Event::Mutations(batch) => self.apply_mutations(batch).map(|()| Applied::Mutations),
+            Event::Input { id, state } => {
+                match self.element(*id) {
+                    Some(node) => self.backend.set_form_state(&node, &FormView::from(state)),
+                    None => log::debug(&format!("input for unknown node {id:?} ignored")),
+                }
+                Ok(Applied::Input)
+            }
+            Event::Scroll(pos) => {
+                self.apply_scroll(pos);
+                Ok(Applied::Scroll)
+            }
+            Event::Viewport(viewport) => {
+                self.backend.set_viewport(viewport);
+                self.viewport = Some(*viewport);
+                Ok(Applied::Viewport)
+            }
+        }
+    }
+
+    fn apply_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), ViewerError> {
+        let Node::Document {
+            id,
+            quirks,
+            children,
+        } = &snapshot.root
+        else {
+            return Err(ViewerError::NotADocument);
+        };
+        self.nodes.clear();
+        self.document = None;
+        // The size first, so that the scroll positions below land.
+        self.backend.set_viewport(&snapshot.viewport);
+        self.viewport = Some(snapshot.viewport);
+        self.url = Some(snapshot.url.clone());
+
+        let doctype = children.iter().find_map(|child| match child {
+            Node::Doctype {
+                id,
+                name,
+                public_id,
+                system_id,
+            } => Some((*id, doctype_markup(name, public_id, system_id))),
+            _ => None,
+        });
+        let markup = doctype.as_ref().map(|(_, m)| m.as_str());
+        let reset = self.backend.reset_document(*quirks, markup)?;
+        self.register(*id, reset.document.clone(), Kind::Document, None, None);
+        self.document = Some(*id);
+        let mut doctype_node = reset.doctype;
+
+        for child in children {
+            // The reset already made the visitor's doctype: map it, don't add another.
+            if let (Node::Doctype { id: child_id, .. }, Some(made)) = (child, &doctype_node) {
+                self.register(*child_id, made.clone(), Kind::Leaf, None, Some(*id));
+                doctype_node = None;
+                continue;
+            }
+            if let Err(e) = self.add_child(*id, child, None) {
+                // A snapshot is applied as far as it goes: asking again would
+                // bring the same page back.
+                log::warn(&format!("part of the snapshot was skipped: {e}"));
+            }
+        }
+        for pos in &snapshot.scrolls {
+            self.apply_scroll(pos);
+        }
+        Ok(())
+    }
+
+    fn apply_mutations(&mut self, batch: &MutationBatch) -> Result<(), ViewerError> {
+        if self.document.is_none() {
+            return Err(ViewerError::NoDocument);
+        }
+        for id in &batch.removes {
+            match self.nodes.get(id) {
+                Some(entry) => {
+                    let node = entry.node.clone();
+                    self.backend.detach(&node);
+                    self.forget(*id);
+                }
+                None => log::debug(&format!("remove of unknown node {id:?} ignored")),
+            }
+        }
+        for add in &batch.adds {
+            // A node that is still here moved without a remove: take it out first.
+            let moved = add.node.id();
+            if let Some(entry) = self.nodes.get(&moved) {
+                let node = entry.node.clone();
+                self.backend.detach(&node);
+                self.forget(moved);
+            }
+            let parent = self
+                .nodes
+                .get(&add.parent)
+                .ok_or(ViewerError::UnknownParent(add.parent))?;
+            if let Kind::Element(kind, _) = parent.kind {
+                if !kind.keeps_children() {
+                    log::debug("child of a script ignored");
+                    continue;
+                }
+            }
+            let before = match add.next_sibling {
+                Some(sibling) => Some(
+                    self.nodes
+                        .get(&sibling)
+                        .ok_or(ViewerError::UnknownSibling(sibling))?
+                        .node
+                        .clone(),
+                ),
+                None => None,
+            };
+            self.add_child(add.parent, &add.node, before.as_ref())?;
+        }
+        for change in &batch.attrs {
+            self.apply_attr_change(change);
+        }
+        for change in &batch.texts {
+            match self.nodes.get(&change.id) {
+                Some(entry) if entry.kind == Kind::Leaf => {
+                    let node = entry.node.clone();
+                    self.backend.set_text(&node, &change.text);
+                }
+                _ => log::debug(&format!("text of unknown node {:?} ignored", change.id)),
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_attr_change(&mut self, change: &AttrChange) {
+        let Some(entry) = self.nodes.get(&change.id) else {
+            log::debug(&format!("attribute of unknown node {:?} ignored", change.id));
+            return;
+        };
+        let Kind::Element(kind, ns) = entry.kind else {
+            return;
+        };
+        let node = entry.node.clone();
+        self.set_attr(&node, kind, ns, &change.name, change.value.as_deref());
+    }
+
+    fn apply_scroll(&mut self, pos: &ScrollPos) {
+        if Some(pos.target) == self.document {
+            self.backend.scroll_document(pos.x, pos.y);
+        } else if let Some(node) = self.element(pos.target) {
+            self.backend.scroll_element(&node, pos.x, pos.y);
+        } else {
+            log::debug(&format!("scroll of unknown node {:?} ignored", pos.target));
+        }
+    }
+
+    fn element(&self, id: NodeId) -> Option<B::Node> {
+        self.nodes
+            .get(&id)
+            .filter(|e| matches!(e.kind, Kind::Element(..)))
+            .map(|e| e.node.clone())
+    }
+
+    /// Builds `node`'s subtree and inserts it under `parent` before `before`.
+    fn add_child(
+        &mut self,
+        parent: NodeId,
+        node: &Node,
+        before: Option<&B::Node>,
+    ) -> Result<(), ViewerError> {
+        let container = {
+            let entry = self
+                .nodes
+                .get(&parent)
+                .ok_or(ViewerError::UnknownParent(parent))?;
+            entry.container.clone().unwrap_or_else(|| entry.node.clone())
+        };
+        let child = self.build(node, parent)?;
+        if let Err(e) = self.backend.insert(&container, &child, before) {
+            self.forget(node.id());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Creates `node`'s subtree, detached, and records every id in it as a
+    /// child of `parent`.
+    fn build(&mut self, node: &Node, parent: NodeId) -> Result<B::Node, ViewerError> {
+        match node {
+            Node::Document { .. } => Err(ViewerError::Dom("a document inside a document".into())),
+            Node::Doctype {
+                id,
+                name,
+                public_id,
+                system_id,
+            } => {
+                let made = self.backend.create_doctype(name, public_id, system_id)?;
+                self.register(*id, made.clone(), Kind::Leaf, None, Some(parent));
+                Ok(made)
+            }
+            Node::Text { id, text } => {
+                let made = self.backend.create_text(text)?;
+                self.register(*id, made.clone(), Kind::Leaf, None, Some(parent));
+                Ok(made)
+            }
+            Node::Comment { id, text } => {
+                let made = self.backend.create_comment(text)?;
+                self.register(*id, made.clone(), Kind::Leaf, None, Some(parent));
+                Ok(made)
+            }
+            Node::Element {
+                id,
+                tag,
+                ns,
+                attrs,
+                state,
+                children,
+            } => {
+                let (element, kind) = match self.backend.create_element(tag, ns) {
+                    Ok(element) => (element, ElementKind::of(tag, ns)),
+                    Err(e) => {
+                        log::warn(&format!("element <{tag}> replaced by a placeholder: {e}"));
+                        let element = self.backend.create_element(PLACEHOLDER_TAG, &Ns::Html)?;
+                        (element, ElementKind::Other)
+                    }
+                };
+                let ns_kind = if *ns == Ns::Html {
+                    NsKind::Html
+                } else {
+                    NsKind::Foreign
+                };
+                for attr in attrs {
+                    self.set_attr(&element, kind, ns_kind, &attr.name, Some(&attr.value));
+                }
+                if kind == ElementKind::Script {
+                    self.set_attr(&element, kind, ns_kind, "type", Some(INERT_SCRIPT_TYPE));
+                }
+                let container = if kind == ElementKind::Template {
+                    Some(self.backend.template_content(&element)?)
+                } else {
+                    None
+                };
+                self.register(
+                    *id,
+                    element.clone(),
+                    Kind::Element(kind, ns_kind),
+                    container.clone(),
+                    Some(parent),
+                );
+                if kind.keeps_children() {
+                    let target = container.unwrap_or_else(|| element.clone());
+                    for child in children {
+                        // A child that cannot be built is skipped, not the
+                        // whole subtree: the rest of the page still shows.
+                        let inserted = match self.build(child, *id) {
+                            Ok(made) => self.backend.insert(&target, &made, None),
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = inserted {
+                            self.forget(child.id());
+                            log::warn(&format!("a child of <{tag}> was skipped: {e}"));
+                        }
+                    }
+                }
+                if let Some(state) = state {
+                    // After the children: a select's value needs its options.
+                    self.backend.set_form_state(&element, &FormView::from(state));
+                }
+                Ok(element)
+            }
+        }
+    }
+
+    fn set_attr(
+        &mut self,
+        element: &B::Node,
+        kind: ElementKind,
+        ns: NsKind,
+        name: &str,
+        value: Option<&str>,
+    ) {
+        let attr_ns = attr_namespace(&ns.ns(), name);
+        let result = match value {
+            // A script stays inert whatever happens to its type.
+            None if kind == ElementKind::Script && name.eq_ignore_ascii_case("type") => Ok(()),
+            None => self.backend.remove_attribute(element, attr_ns, name),
+            Some(value) => match attr_decision(kind, name, value) {
+                AttrDecision::Keep => self.backend.set_attribute(element, attr_ns, name, value),
+                AttrDecision::Replace(safe) => {
+                    self.backend.set_attribute(element, attr_ns, name, safe)
+                }
+                AttrDecision::Drop => Ok(()),
+            },
+        };
+        if let Err(e) = result {
+            log::warn(&format!("attribute {name:?} skipped: {e}"));
+        }
+    }
+
+    fn register(
+        &mut self,
+        id: NodeId,
+        node: B::Node,
+        kind: Kind,
+        container: Option<B::Node>,
+        parent: Option<NodeId>,
+    ) {
+        // A duplicate id in bad input: the newer node wins, the older is forgotten.
+        if self.nodes.contains_key(&id) {
+            self.forget(id);
+        }
+        if let Some(parent_entry) = parent.and_then(|p| self.nodes.get_mut(&p)) {
+            parent_entry.children.insert(id);
+        }
+        self.nodes.insert(
+            id,
+            Entry {
+                node,
+                kind,
+                container,
+                parent,
+                children: HashSet::new(),
+            },
+        );
+    }
+
+    /// Forgets a node and everything under it (the DOM nodes go with their
+    /// detached root).
+    fn forget(&mut self, id: NodeId) {
+        let Some(entry) = self.nodes.remove(&id) else {
+            return;
+        };
+        if let Some(parent) = entry.parent.and_then(|p| self.nodes.get_mut(&p)) {
+            parent.children.remove(&id);
+        }
+        let mut stack: Vec<NodeId> = entry.children.into_iter().collect();
+        while let Some(child) = stack.pop() {
+            if let Some(e) = self.nodes.remove(&child) {
+                stack.extend(e.children);
+            }
+        }
+    }
+}
