@@ -1,1 +1,47 @@
-//! placeholder
+//! The co-browsing relay: visitors open sessions, agents join them by code,
+//! and the visitor's page flows to the agents the visitor admitted.
+//!
+//! Owns: the relay's HTTP and WebSocket server, sessions and join codes, the
+//! fan-out, agent authentication, limits, metrics and the static front-ends.
+//! Does not own: the wire format (the `protocol` crate) or what the frames
+//! say about the page (the relay never looks inside an event's payload).
+//!
+//! # Code map
+//!
+//! - `server.rs`: routes, upgrade checks, [`run`] / [`serve`], the hello.
+//! - `visitor.rs`, `agent.rs`: each role's part of the session flow.
+//! - `connection.rs`: one socket: writer task, reading rules, closing.
+//! - `sessions.rs` ([`SessionStore`]) and `bus.rs` ([`Bus`]): the two seams
+//!   a multi-relay backend implements; `memory.rs` is the in-process one.
+//! - `auth.rs`, `config.rs`, `metrics.rs`, `static_files.rs`, `shutdown.rs`,
+//!   `error.rs`: one concern each.
+//!
+//! # Invariants
+//!
+//! - Nothing waits on a peer it does not serve: every delivery is a
+//!   `try_send` into a bounded queue, and a full queue drops that peer.
+//! - A visitor event reaches only agents that visitor admitted.
+//! - A bad peer ends its own connection (and, for a visitor, its own
+//!   session), never another session.
+//! - Errors become frames and close codes only in `error.rs`.
+
+mod agent;
+pub mod auth;
+pub mod bus;
+pub mod config;
+mod connection;
+mod error;
+pub mod memory;
+pub mod metrics;
+mod server;
+pub mod sessions;
+mod shutdown;
+mod static_files;
+mod visitor;
+
+pub use auth::{AgentAuth, AgentIdentity};
+pub use bus::Bus;
+pub use config::{Backend, Config, Limits, LimitsFile, OriginPolicy};
+pub use error::{RejectReason, RelayError};
+pub use server::{run, serve};
+pub use sessions::SessionStore;

@@ -1,1 +1,131 @@
-fn main() {}
+//! `cobrowse-relay`: reads the command line, binds, prints the address and
+//! hands over to [`relay::run`]. Nothing else lives here.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use relay::{AgentAuth, Backend, Config, LimitsFile, OriginPolicy};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// The co-browsing relay.
+#[derive(Debug, Parser)]
+#[command(name = "cobrowse-relay", version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Directory holding sdk/ and agent/ (what `cargo xtask dist` builds).
+    #[arg(long = "static", default_value = "target/dist")]
+    static_dir: PathBuf,
+    /// Keep sessions and the message bus in Redis (not built yet).
+    #[arg(long)]
+    redis: Option<String>,
+    /// TOML file with limits: max_frame_bytes, max_agents_per_session, agent_queue_frames.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Accept agents presenting this token. DEVELOPMENT ONLY.
+    #[arg(long)]
+    dev_agent_token: Option<String>,
+    /// Only pages of this origin may start a visitor session (repeatable).
+    /// Without any, every origin may.
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
+    /// Overrides max_frame_bytes from --config.
+    #[arg(long)]
+    max_frame_bytes: Option<usize>,
+    /// Overrides max_agents_per_session from --config.
+    #[arg(long)]
+    max_agents_per_session: Option<usize>,
+    /// Overrides agent_queue_frames from --config.
+    #[arg(long)]
+    agent_queue_frames: Option<usize>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // Logs go to stderr: stdout carries only the "listening" line, which
+    // scripts and the test harness parse.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+
+    let backend = Backend::from_redis_flag(args.redis.as_deref())?;
+    let file = match &args.config {
+        Some(path) => LimitsFile::read(path)?,
+        None => LimitsFile::default(),
+    };
+    let limits = file.into_limits(&LimitsFile {
+        max_frame_bytes: args.max_frame_bytes,
+        max_agents_per_session: args.max_agents_per_session,
+        agent_queue_frames: args.agent_queue_frames,
+    })?;
+    let auth = match args.dev_agent_token {
+        Some(token) => {
+            let auth = AgentAuth::dev_token(token)?;
+            eprintln!(
+                "\n\
+                 ************************************************************\n\
+                 *  DEVELOPMENT ONLY: --dev-agent-token is set.             *\n\
+                 *  Anyone who knows this one shared token can watch any    *\n\
+                 *  visitor who reads them a code. Never expose this relay. *\n\
+                 ************************************************************\n"
+            );
+            auth
+        }
+        None => AgentAuth::None,
+    };
+    let config = Config {
+        limits,
+        auth,
+        origins: OriginPolicy::from_list(args.allowed_origins),
+        backend,
+        ..Config::new(args.static_dir)
+    };
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "cobrowse-relay listening on http://{addr}")?;
+        out.flush()?;
+    }
+    relay::run(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM where there is one (service managers, containers).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {err}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(err) => {
+                tracing::error!("cannot listen for SIGTERM: {err}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,244 @@
+//! What the relay is told at start-up: limits (from `--config` TOML, then
+//! command-line overrides), the origin policy, agent authentication, where the
+//! static files live and which backend holds sessions.
+//!
+//! Owns: parsing and validating those settings. Does not own: flag parsing
+//! (the binary does that with clap) or acting on the settings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::auth::AgentAuth;
+use crate::RelayError;
+
+/// Limits that protect the relay and its peers from one another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest WebSocket message accepted from a peer. A full snapshot of a
+    /// big page is the largest thing that travels, hence the generous default.
+    pub max_frame_bytes: usize,
+    /// Agents (waiting or admitted) one session may have at once.
+    pub max_agents_per_session: usize,
+    /// Frames queued for one connection before it counts as too slow and is
+    /// dropped: the fan-out never waits for a slow reader.
+    pub agent_queue_frames: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_bytes: 32 * 1024 * 1024,
+            max_agents_per_session: 8,
+            agent_queue_frames: 1024,
+        }
+    }
+}
+
+/// The `--config` file. Every key is optional; unknown keys are an error so
+/// a typo does not silently leave a default in force.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub max_frame_bytes: Option<usize>,
+    pub max_agents_per_session: Option<usize>,
+    pub agent_queue_frames: Option<usize>,
+}
+
+impl LimitsFile {
+    pub fn parse(text: &str) -> Result<Self, RelayError> {
+        toml::from_str(text).map_err(|e| RelayError::Config(e.to_string()))
+    }
+
+    pub fn read(path: &Path) -> Result<Self, RelayError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            RelayError::Config(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            RelayError::Config(m) => {
+                RelayError::Config(format!("in config file {}: {m}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// Applies the file, then `overrides` (the command line wins), and checks
+    /// that every limit is usable.
+    pub fn into_limits(self, overrides: &LimitsFile) -> Result<Limits, RelayError> {
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_frame_bytes: overrides
+                .max_frame_bytes
+                .or(self.max_frame_bytes)
+                .unwrap_or(defaults.max_frame_bytes),
+            max_agents_per_session: overrides
+                .max_agents_per_session
+                .or(self.max_agents_per_session)
+                .unwrap_or(defaults.max_agents_per_session),
+            agent_queue_frames: overrides
+                .agent_queue_frames
+                .or(self.agent_queue_frames)
+                .unwrap_or(defaults.agent_queue_frames),
+        };
+        // Below this not even a hello with a long page URL fits.
+        if limits.max_frame_bytes < 1024 {
+            return Err(RelayError::Config(
+                "max_frame_bytes must be at least 1024".into(),
+            ));
+        }
+        if limits.max_agents_per_session == 0 {
+            return Err(RelayError::Config(
+                "max_agents_per_session must be at least 1".into(),
+            ));
+        }
+        // A zero-capacity queue could hold no frame at all (and tokio's
+        // bounded channel refuses it).
+        if limits.agent_queue_frames == 0 {
+            return Err(RelayError::Config(
+                "agent_queue_frames must be at least 1".into(),
+            ));
+        }
+        Ok(limits)
+    }
+}
+
+/// Which pages may open a visitor session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPolicy {
+    /// Development default: any page may.
+    Any,
+    /// Only pages whose `Origin` is one of these (compared without a
+    /// trailing slash).
+    Only(Vec<String>),
+}
+
+impl OriginPolicy {
+    pub fn from_list(origins: Vec<String>) -> Self {
+        if origins.is_empty() {
+            OriginPolicy::Any
+        } else {
+            OriginPolicy::Only(
+                origins
+                    .into_iter()
+                    .map(|o| o.trim_end_matches('/').to_owned())
+                    .collect(),
+            )
+        }
+    }
+
+    /// `origin` is the request's `Origin` header, if any. Browsers always
+    /// send one on WebSocket upgrades, so its absence is refused when a list
+    /// is configured.
+    pub fn allows(&self, origin: Option<&str>) -> bool {
+        match self {
+            OriginPolicy::Any => true,
+            OriginPolicy::Only(list) => {
+                origin.is_some_and(|o| list.iter().any(|a| a == o.trim_end_matches('/')))
+            }
+        }
+    }
+}
+
+/// Where sessions and the message bus live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In this process: one relay serves a session alone.
+    Memory,
+}
+
+impl Backend {
+    /// From `--redis`: only the in-process backend exists so far, and a
+    /// request for Redis must fail loudly rather than quietly use memory.
+    pub fn from_redis_flag(redis: Option<&str>) -> Result<Self, RelayError> {
+        match redis {
+            None => Ok(Backend::Memory),
+            Some(_) => Err(RelayError::Config(
+                "Redis support is not built yet; run without --redis".into(),
+            )),
+        }
+    }
+}
+
+/// Everything [`crate::run`] needs besides the listener and the shutdown signal.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Holds `sdk/` and `agent/` (usually `target/dist`).
+    pub static_dir: PathBuf,
+    pub limits: Limits,
+    pub auth: AgentAuth,
+    pub origins: OriginPolicy,
+    pub backend: Backend,
+    /// An idle socket is pinged this often; a peer silent for three of these
+    /// (not even a pong) is taken for dead.
+    pub ping_interval: Duration,
+    /// A connection that has not said hello by then is closed.
+    pub hello_timeout: Duration,
+}
+
+impl Config {
+    /// Development defaults: no agent can authenticate, any origin.
+    pub fn new(static_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            static_dir: static_dir.into(),
+            limits: Limits::default(),
+            auth: AgentAuth::None,
+            origins: OriginPolicy::Any,
+            backend: Backend::Memory,
+            ping_interval: Duration::from_secs(20),
+            hello_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_apply_and_flags_override_them() {
+        let file = LimitsFile::parse("max_frame_bytes = 4096\nagent_queue_frames = 16\n")
+            .expect("valid file");
+        let flags = LimitsFile {
+            agent_queue_frames: Some(4),
+            ..LimitsFile::default()
+        };
+        let limits = file.into_limits(&flags).expect("valid limits");
+        assert_eq!(limits.max_frame_bytes, 4096);
+        assert_eq!(limits.agent_queue_frames, 4);
+        assert_eq!(limits.max_agents_per_session, 8);
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error_that_names_the_key() {
+        let err = LimitsFile::parse("max_agents = 3\n").expect_err("unknown key");
+        assert!(err.to_string().contains("max_agents"), "{err}");
+    }
+
+    #[test]
+    fn zero_queue_is_refused() {
+        let file = LimitsFile::parse("agent_queue_frames = 0").expect("parses");
+        let err = file
+            .into_limits(&LimitsFile::default())
+            .expect_err("zero queue");
+        assert!(err.to_string().contains("agent_queue_frames"), "{err}");
+    }
+
+    #[test]
+    fn origin_list_is_exact_but_ignores_a_trailing_slash() {
+        let policy = OriginPolicy::from_list(vec!["http://127.0.0.1:8081/".into()]);
+        assert!(policy.allows(Some("http://127.0.0.1:8081")));
+        assert!(!policy.allows(Some("http://127.0.0.1:8082")));
+        assert!(!policy.allows(Some("http://127.0.0.1:8081.evil.example")));
+        assert!(!policy.allows(None));
+        assert!(OriginPolicy::from_list(vec![]).allows(None));
+    }
+
+    #[test]
+    fn redis_is_refused_with_a_clear_message() {
+        let err = Backend::from_redis_flag(Some("redis://127.0.0.1:6379")).expect_err("no redis");
+        assert!(err
+            .to_string()
+            .contains("Redis support is not built yet; run without --redis"));
+    }
+}

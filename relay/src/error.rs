@@ -1,0 +1,229 @@
+//! The relay's one error type, and the one place where it becomes what a peer
+//! sees: an [`ErrorFrame`] plus a WebSocket close code, an HTTP status, or a
+//! metric label.
+//!
+//! Owns: [`RelayError`] and its mappings. Does not own: deciding *when* to
+//! fail a connection (the role handlers do) or writing the frame (the writer
+//! task in `connection.rs` does).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use protocol::{ErrorCode, ErrorFrame, ProtocolError};
+
+/// Everything that can refuse a request, a connection or a frame.
+///
+/// Messages are written for the person who reads them in a console or a log:
+/// they say what happened and what to do, and never leak internals.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("the peer speaks protocol version {theirs}, this relay speaks {ours}")]
+    VersionMismatch { ours: u16, theirs: u16 },
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    #[error("text frame received; this protocol only uses binary frames")]
+    TextFrame,
+    #[error("frame larger than the relay's limit of {limit} bytes")]
+    FrameTooLarge { limit: usize },
+    #[error("no hello within {seconds} s of connecting")]
+    HelloTimeout { seconds: u64 },
+    #[error("this endpoint is for {expected}s, but the hello came from another role")]
+    WrongRole { expected: &'static str },
+    #[error("frame out of turn: {0}")]
+    OutOfTurn(String),
+    #[error("no live session has this join code")]
+    UnknownCode,
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("the session already has its limit of {limit} agents")]
+    TooManyAgents { limit: usize },
+    #[error("the connection could not keep up and its queue of {capacity} frames filled")]
+    TooSlow { capacity: usize },
+    #[error("origin {origin:?} is not allowed to start a session")]
+    OriginNotAllowed { origin: String },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The label of `rejected_total{reason}`; one per way a peer can be refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    VersionMismatch,
+    BadFrame,
+    FrameTooLarge,
+    UnknownCode,
+    Unauthorized,
+    NotAllowed,
+    TooSlow,
+    Origin,
+    Internal,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 9] = [
+        RejectReason::VersionMismatch,
+        RejectReason::BadFrame,
+        RejectReason::FrameTooLarge,
+        RejectReason::UnknownCode,
+        RejectReason::Unauthorized,
+        RejectReason::NotAllowed,
+        RejectReason::TooSlow,
+        RejectReason::Origin,
+        RejectReason::Internal,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::VersionMismatch => "version_mismatch",
+            RejectReason::BadFrame => "bad_frame",
+            RejectReason::FrameTooLarge => "frame_too_large",
+            RejectReason::UnknownCode => "unknown_code",
+            RejectReason::Unauthorized => "unauthorized",
+            RejectReason::NotAllowed => "not_allowed",
+            RejectReason::TooSlow => "too_slow",
+            RejectReason::Origin => "origin",
+            RejectReason::Internal => "internal",
+        }
+    }
+}
+
+impl RelayError {
+    /// The wire error code; its `close_code()` closes the socket.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RelayError::VersionMismatch { .. } => ErrorCode::VersionMismatch,
+            RelayError::Malformed(_)
+            | RelayError::TextFrame
+            | RelayError::HelloTimeout { .. }
+            | RelayError::WrongRole { .. }
+            | RelayError::OutOfTurn(_) => ErrorCode::BadFrame,
+            RelayError::FrameTooLarge { .. } => ErrorCode::FrameTooLarge,
+            RelayError::UnknownCode => ErrorCode::UnknownCode,
+            RelayError::Unauthorized(_) => ErrorCode::Unauthorized,
+            RelayError::TooManyAgents { .. } | RelayError::OriginNotAllowed { .. } => {
+                ErrorCode::NotAllowed
+            }
+            RelayError::TooSlow { .. } => ErrorCode::RateLimited,
+            RelayError::Config(_) | RelayError::Internal(_) | RelayError::Io(_) => {
+                ErrorCode::Internal
+            }
+        }
+    }
+
+    pub fn reject_reason(&self) -> RejectReason {
+        match self {
+            RelayError::VersionMismatch { .. } => RejectReason::VersionMismatch,
+            RelayError::Malformed(_)
+            | RelayError::TextFrame
+            | RelayError::HelloTimeout { .. }
+            | RelayError::WrongRole { .. }
+            | RelayError::OutOfTurn(_) => RejectReason::BadFrame,
+            RelayError::FrameTooLarge { .. } => RejectReason::FrameTooLarge,
+            RelayError::UnknownCode => RejectReason::UnknownCode,
+            RelayError::Unauthorized(_) => RejectReason::Unauthorized,
+            RelayError::TooManyAgents { .. } => RejectReason::NotAllowed,
+            RelayError::TooSlow { .. } => RejectReason::TooSlow,
+            RelayError::OriginNotAllowed { .. } => RejectReason::Origin,
+            RelayError::Config(_) | RelayError::Internal(_) | RelayError::Io(_) => {
+                RejectReason::Internal
+            }
+        }
+    }
+
+    /// What the peer reads. Internal details stay in the relay's log.
+    pub fn frame(&self) -> ErrorFrame {
+        let message = match self {
+            RelayError::VersionMismatch { ours, theirs } => format!(
+                "This relay speaks protocol version {ours}, but your client speaks version \
+                 {theirs}. Reload the page or update the client so both match."
+            ),
+            RelayError::Config(_) | RelayError::Internal(_) | RelayError::Io(_) => {
+                "The relay had an internal error; please try again.".to_owned()
+            }
+            RelayError::UnknownCode => {
+                "No live session has this code. Check the 6 digits with the visitor; the code \
+                 stops working when the visitor's session ends."
+                    .to_owned()
+            }
+            other => {
+                let mut text = other.to_string();
+                if let Some(first) = text.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                text.push('.');
+                text
+            }
+        };
+        ErrorFrame {
+            code: self.code(),
+            message,
+        }
+    }
+}
+
+impl From<ProtocolError> for RelayError {
+    fn from(err: ProtocolError) -> Self {
+        match err {
+            ProtocolError::VersionMismatch { ours, theirs } => {
+                RelayError::VersionMismatch { ours, theirs }
+            }
+            ProtocolError::Malformed(m) => RelayError::Malformed(m),
+            ProtocolError::InvalidJoinCode => {
+                RelayError::Malformed("invalid join code: expected 6 digits".to_owned())
+            }
+            // Only the relay's own messages are encoded here, so this is our bug.
+            ProtocolError::Encode(m) => RelayError::Internal(m),
+        }
+    }
+}
+
+/// Refusals that happen before a WebSocket upgrade are plain HTTP answers.
+impl IntoResponse for RelayError {
+    fn into_response(self) -> Response {
+        let status = match self.reject_reason() {
+            RejectReason::Origin | RejectReason::Unauthorized => StatusCode::FORBIDDEN,
+            RejectReason::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (status, self.frame().message).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_mismatch_names_both_versions() {
+        let err = RelayError::from(ProtocolError::VersionMismatch { ours: 1, theirs: 7 });
+        let frame = err.frame();
+        assert_eq!(frame.code, ErrorCode::VersionMismatch);
+        assert!(frame.message.contains("version 1"), "{}", frame.message);
+        assert!(frame.message.contains("version 7"), "{}", frame.message);
+    }
+
+    #[test]
+    fn internal_details_do_not_reach_the_peer() {
+        let frame = RelayError::Internal("mutex poisoned at memory.rs:42".into()).frame();
+        assert_eq!(frame.code, ErrorCode::Internal);
+        assert!(!frame.message.contains("memory.rs"));
+    }
+
+    #[test]
+    fn messages_read_as_sentences() {
+        let frame = RelayError::TooManyAgents { limit: 8 }.frame();
+        assert_eq!(frame.message, "The session already has its limit of 8 agents.");
+        assert_eq!(frame.code.close_code(), 4006);
+    }
+
+    #[test]
+    fn every_reason_has_a_distinct_label() {
+        let mut labels: Vec<_> = RejectReason::ALL.iter().map(|r| r.label()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), RejectReason::ALL.len());
+    }
+}

@@ -1,0 +1,387 @@
+//! The in-process backend: a [`SessionStore`] and a [`Bus`] in this relay's
+//! memory. The default, and all a single relay needs.
+//!
+//! Owns: the maps behind both traits. Does not own: anything shared between
+//! relays (that is what a Redis backend is for).
+//!
+//! Both use a `std::sync::Mutex`, not tokio's: no critical section awaits, they
+//! are a few map operations long, and a std mutex is cheaper when uncontended.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use protocol::{AgentId, JoinCode, Mode, SessionId};
+use rand::Rng;
+
+use crate::bus::{Bus, Delivery, Mailbox, Topic};
+use crate::sessions::{AgentState, ConsentOutcome, JoinedSession, NewSession, SessionStore};
+use crate::RelayError;
+
+/// Sessions in this process.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Sessions>>,
+}
+
+#[derive(Debug, Default)]
+struct Sessions {
+    by_code: HashMap<JoinCode, SessionId>,
+    by_id: HashMap<SessionId, Session>,
+}
+
+#[derive(Debug)]
+struct Session {
+    code: JoinCode,
+    page_url: String,
+    /// The last id given out; ids are never reused, so a late consent for an
+    /// agent that left cannot admit a newcomer by mistake.
+    last_agent: u32,
+    agents: BTreeMap<AgentId, AgentState>,
+}
+
+/// Draws before giving up: with a million codes this fails only when the
+/// relay is nearly full, and then retrying longer would not help much.
+const CODE_ATTEMPTS: usize = 64;
+
+/// A poisoned lock means a panic elsewhere mid-update; the maps are still
+/// structurally sound (each update is a single insert or remove), so serving
+/// the other sessions beats failing them all.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn new_session_id() -> SessionId {
+    SessionId(format!("{:032x}", rand::random::<u128>()))
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Live sessions, for tests and diagnostics.
+    pub fn len(&self) -> usize {
+        lock(&self.inner).by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn create(&self, page_url: String) -> Result<NewSession, RelayError> {
+        let mut rng = rand::rng();
+        let mut sessions = lock(&self.inner);
+        for _ in 0..CODE_ATTEMPTS {
+            let code = JoinCode::from_number(rng.random_range(0..1_000_000))?;
+            if sessions.by_code.contains_key(&code) {
+                continue;
+            }
+            let session = new_session_id();
+            sessions.by_code.insert(code.clone(), session.clone());
+            sessions.by_id.insert(
+                session.clone(),
+                Session {
+                    code: code.clone(),
+                    page_url,
+                    last_agent: 0,
+                    agents: BTreeMap::new(),
+                },
+            );
+            return Ok(NewSession { session, code });
+        }
+        Err(RelayError::Internal("no free join code".into()))
+    }
+
+    async fn join(
+        &self,
+        code: &JoinCode,
+        _mode: Mode,
+        max_agents: usize,
+    ) -> Result<JoinedSession, RelayError> {
+        let mut guard = lock(&self.inner);
+        let sessions = &mut *guard;
+        let id = sessions
+            .by_code
+            .get(code)
+            .ok_or(RelayError::UnknownCode)?;
+        let session = sessions
+            .by_id
+            .get_mut(id)
+            .ok_or(RelayError::UnknownCode)?;
+        if session.agents.len() >= max_agents {
+            return Err(RelayError::TooManyAgents { limit: max_agents });
+        }
+        session.last_agent = session.last_agent.saturating_add(1);
+        let agent = AgentId(session.last_agent);
+        session.agents.insert(agent, AgentState::Pending);
+        Ok(JoinedSession {
+            session: id.clone(),
+            agent,
+            page_url: session.page_url.clone(),
+        })
+    }
+
+    async fn consent(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        accepted: bool,
+    ) -> Result<ConsentOutcome, RelayError> {
+        let mut sessions = lock(&self.inner);
+        let Some(s) = sessions.by_id.get_mut(session) else {
+            return Ok(ConsentOutcome::AgentGone);
+        };
+        if agent.0 == 0 || agent.0 > s.last_agent {
+            return Err(RelayError::OutOfTurn(format!(
+                "consent for agent {} which never joined this session",
+                agent.0
+            )));
+        }
+        let outcome = match (s.agents.get(&agent).copied(), accepted) {
+            (None, _) => ConsentOutcome::AgentGone,
+            (Some(AgentState::Admitted), true) => ConsentOutcome::AlreadyAdmitted,
+            (Some(AgentState::Pending), true) => {
+                s.agents.insert(agent, AgentState::Admitted);
+                ConsentOutcome::Admitted
+            }
+            // Declining an admitted agent sends it away too: the visitor
+            // changed their mind.
+            (Some(_), false) => {
+                s.agents.remove(&agent);
+                ConsentOutcome::Declined
+            }
+        };
+        Ok(outcome)
+    }
+
+    async fn agent_state(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> Result<Option<AgentState>, RelayError> {
+        let sessions = lock(&self.inner);
+        Ok(sessions
+            .by_id
+            .get(session)
+            .and_then(|s| s.agents.get(&agent).copied()))
+    }
+
+    async fn remove_agent(&self, session: &SessionId, agent: AgentId) -> Result<bool, RelayError> {
+        let mut sessions = lock(&self.inner);
+        Ok(sessions
+            .by_id
+            .get_mut(session)
+            .is_some_and(|s| s.agents.remove(&agent).is_some()))
+    }
+
+    async fn end(&self, session: &SessionId) -> Result<Vec<AgentId>, RelayError> {
+        let mut sessions = lock(&self.inner);
+        let Some(s) = sessions.by_id.remove(session) else {
+            return Ok(Vec::new());
+        };
+        sessions.by_code.remove(&s.code);
+        Ok(s.agents.into_keys().collect())
+    }
+}
+
+/// Deliveries between connections of this process.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryBus {
+    inner: Arc<BusInner>,
+}
+
+#[derive(Debug, Default)]
+struct BusInner {
+    next_id: AtomicU64,
+    topics: Mutex<HashMap<Topic, Vec<(u64, Mailbox)>>>,
+}
+
+/// Unsubscribes on drop.
+#[derive(Debug)]
+pub struct MemorySubscription {
+    bus: Weak<BusInner>,
+    topic: Topic,
+    id: u64,
+}
+
+impl Drop for MemorySubscription {
+    fn drop(&mut self) {
+        if let Some(bus) = self.bus.upgrade() {
+            let mut topics = lock(&bus.topics);
+            if let Some(subs) = topics.get_mut(&self.topic) {
+                subs.retain(|(id, _)| *id != self.id);
+                if subs.is_empty() {
+                    topics.remove(&self.topic);
+                }
+            }
+        }
+    }
+}
+
+impl MemoryBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Topics with at least one subscriber, for tests and diagnostics.
+    pub fn topic_count(&self) -> usize {
+        lock(&self.inner.topics).len()
+    }
+}
+
+impl Bus for MemoryBus {
+    type Subscription = MemorySubscription;
+
+    async fn subscribe(
+        &self,
+        topic: Topic,
+        mailbox: Mailbox,
+    ) -> Result<MemorySubscription, RelayError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.topics)
+            .entry(topic.clone())
+            .or_default()
+            .push((id, mailbox));
+        Ok(MemorySubscription {
+            bus: Arc::downgrade(&self.inner),
+            topic,
+            id,
+        })
+    }
+
+    async fn publish(&self, topic: &Topic, delivery: Delivery) -> Result<usize, RelayError> {
+        let mut topics = lock(&self.inner.topics);
+        let Some(subs) = topics.get_mut(topic) else {
+            return Ok(0);
+        };
+        // A subscriber that refuses (gone, or just overflowed) is dropped
+        // here; its connection notices on its own and cleans up.
+        subs.retain(|(_, mailbox)| mailbox.deliver(delivery.clone()));
+        let taken = subs.len();
+        if subs.is_empty() {
+            topics.remove(topic);
+        }
+        Ok(taken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::mailbox;
+    use axum::body::Bytes;
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn codes_are_six_digits_and_unique_among_live_sessions() {
+        block(async {
+            let store = MemoryStore::new();
+            let mut codes = std::collections::HashSet::new();
+            for _ in 0..2000 {
+                let s = store.create("https://x/".into()).await.expect("created");
+                assert_eq!(s.code.as_str().len(), 6);
+                assert_eq!(s.session.0.len(), 32);
+                assert!(codes.insert(s.code), "code reused while live");
+            }
+        });
+    }
+
+    #[test]
+    fn agent_ids_start_at_one_and_are_not_reused() {
+        block(async {
+            let store = MemoryStore::new();
+            let s = store.create("u".into()).await.expect("created");
+            let a = store.join(&s.code, Mode::ViewOnly, 8).await.expect("a");
+            assert_eq!(a.agent, AgentId(1));
+            assert!(store.remove_agent(&s.session, a.agent).await.expect("rm"));
+            let b = store.join(&s.code, Mode::ViewOnly, 8).await.expect("b");
+            assert_eq!(b.agent, AgentId(2));
+            assert_eq!(b.page_url, "u");
+        });
+    }
+
+    #[test]
+    fn consent_rules() {
+        block(async {
+            let store = MemoryStore::new();
+            let s = store.create("u".into()).await.expect("created");
+            let a = store.join(&s.code, Mode::ViewOnly, 8).await.expect("a").agent;
+            let c = |agent, ok| store.consent(&s.session, agent, ok);
+            assert!(c(AgentId(9), true).await.is_err(), "never-issued id");
+            assert_eq!(c(a, true).await.expect("ok"), ConsentOutcome::Admitted);
+            assert_eq!(
+                c(a, true).await.expect("ok"),
+                ConsentOutcome::AlreadyAdmitted
+            );
+            assert_eq!(
+                store.agent_state(&s.session, a).await.expect("ok"),
+                Some(AgentState::Admitted)
+            );
+            assert_eq!(c(a, false).await.expect("ok"), ConsentOutcome::Declined);
+            assert_eq!(c(a, true).await.expect("ok"), ConsentOutcome::AgentGone);
+        });
+    }
+
+    #[test]
+    fn agent_limit_and_ending_free_the_code() {
+        block(async {
+            let store = MemoryStore::new();
+            let s = store.create("u".into()).await.expect("created");
+            store.join(&s.code, Mode::Shared, 1).await.expect("first");
+            assert!(matches!(
+                store.join(&s.code, Mode::Shared, 1).await,
+                Err(RelayError::TooManyAgents { limit: 1 })
+            ));
+            assert_eq!(store.end(&s.session).await.expect("end"), vec![AgentId(1)]);
+            assert!(matches!(
+                store.join(&s.code, Mode::Shared, 1).await,
+                Err(RelayError::UnknownCode)
+            ));
+            assert!(store.is_empty());
+        });
+    }
+
+    #[test]
+    fn publish_reaches_subscribers_until_they_unsubscribe() {
+        block(async {
+            let bus = MemoryBus::new();
+            let topic = Topic::Visitor(SessionId("s".into()));
+            let (mb, mut rx) = mailbox(4);
+            let sub = bus.subscribe(topic.clone(), mb).await.expect("sub");
+            let d = Delivery::Encoded(Bytes::from_static(b"hi"));
+            assert_eq!(bus.publish(&topic, d.clone()).await.expect("pub"), 1);
+            assert!(matches!(rx.recv().await, Some(Delivery::Encoded(b)) if b == "hi"));
+            drop(sub);
+            assert_eq!(bus.publish(&topic, d).await.expect("pub"), 0);
+            assert_eq!(bus.topic_count(), 0);
+        });
+    }
+
+    #[test]
+    fn an_overflowing_subscriber_is_dropped_and_others_still_receive() {
+        block(async {
+            let bus = MemoryBus::new();
+            let topic = Topic::Agent(SessionId("s".into()), AgentId(1));
+            let (slow, _slow_rx) = mailbox(1);
+            let (fast, mut fast_rx) = mailbox(8);
+            let _a = bus.subscribe(topic.clone(), slow).await.expect("sub");
+            let _b = bus.subscribe(topic.clone(), fast).await.expect("sub");
+            let d = || Delivery::Encoded(Bytes::from_static(b"e"));
+            assert_eq!(bus.publish(&topic, d()).await.expect("pub"), 2);
+            assert_eq!(bus.publish(&topic, d()).await.expect("pub"), 1);
+            assert_eq!(bus.publish(&topic, d()).await.expect("pub"), 1);
+            for _ in 0..3 {
+                assert!(fast_rx.recv().await.is_some());
+            }
+        });
+    }
+}

@@ -1,0 +1,227 @@
+//! The counters behind `GET /metrics`, rendered in the Prometheus text format.
+//!
+//! Owns: the counters and gauges of this relay process and their rendering.
+//! Does not own: deciding what to count (callers do) or any cross-relay
+//! totals (each relay reports its own; Prometheus sums them).
+//!
+//! Plain atomics: the hot path (one increment per forwarded frame) must not
+//! take a lock, and a hand-written renderer is a few lines.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::error::RejectReason;
+
+/// Which side of a session a frame came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Visitor,
+    Agent,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Visitor => "visitor",
+            Role::Agent => "agent",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Role::Visitor => 0,
+            Role::Agent => 1,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    sessions_active: AtomicI64,
+    sessions_created: AtomicU64,
+    agents_active: AtomicI64,
+    frames_in: [AtomicU64; 2],
+    bytes_in: [AtomicU64; 2],
+    frames_forwarded: AtomicU64,
+    rejected: [AtomicU64; RejectReason::ALL.len()],
+}
+
+/// Keeps a gauge raised for as long as it lives, so every way a connection
+/// ends (including an early return) lowers it again.
+#[must_use]
+pub struct GaugeGuard {
+    metrics: Arc<Metrics>,
+    which: Gauge,
+}
+
+#[derive(Clone, Copy)]
+enum Gauge {
+    Sessions,
+    Agents,
+}
+
+impl Metrics {
+    fn gauge(&self, which: Gauge) -> &AtomicI64 {
+        match which {
+            Gauge::Sessions => &self.sessions_active,
+            Gauge::Agents => &self.agents_active,
+        }
+    }
+
+    pub fn session_started(self: &Arc<Self>) -> GaugeGuard {
+        self.sessions_created.fetch_add(1, Ordering::Relaxed);
+        self.raise(Gauge::Sessions)
+    }
+
+    pub fn agent_joined(self: &Arc<Self>) -> GaugeGuard {
+        self.raise(Gauge::Agents)
+    }
+
+    fn raise(self: &Arc<Self>, which: Gauge) -> GaugeGuard {
+        self.gauge(which).fetch_add(1, Ordering::Relaxed);
+        GaugeGuard {
+            metrics: Arc::clone(self),
+            which,
+        }
+    }
+
+    pub fn frame_in(&self, role: Role, bytes: usize) {
+        self.frames_in[role.index()].fetch_add(1, Ordering::Relaxed);
+        self.bytes_in[role.index()].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn forwarded(&self, frames: u64) {
+        self.frames_forwarded.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    pub fn rejected(&self, reason: RejectReason) {
+        if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
+            self.rejected[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let gauge = |a: &AtomicI64| a.load(Ordering::Relaxed);
+        metric(
+            &mut out,
+            "sessions_active",
+            "gauge",
+            "Visitor sessions open on this relay.",
+            &[("", gauge(&self.sessions_active).to_string())],
+        );
+        metric(
+            &mut out,
+            "sessions_created_total",
+            "counter",
+            "Visitor sessions created since start.",
+            &[("", load(&self.sessions_created).to_string())],
+        );
+        metric(
+            &mut out,
+            "agents_active",
+            "gauge",
+            "Agents connected to a session on this relay.",
+            &[("", gauge(&self.agents_active).to_string())],
+        );
+        let by_role = |counters: &[AtomicU64; 2]| {
+            [Role::Visitor, Role::Agent]
+                .map(|r| (r.label(), load(&counters[r.index()]).to_string()))
+        };
+        let frames = by_role(&self.frames_in);
+        let bytes = by_role(&self.bytes_in);
+        labelled(
+            &mut out,
+            "frames_in_total",
+            "Binary frames received, by sender role.",
+            "role",
+            &frames,
+        );
+        labelled(
+            &mut out,
+            "bytes_in_total",
+            "Bytes of binary frames received, by sender role.",
+            "role",
+            &bytes,
+        );
+        metric(
+            &mut out,
+            "frames_forwarded_total",
+            "counter",
+            "Visitor events delivered to an agent's queue (one per agent).",
+            &[("", load(&self.frames_forwarded).to_string())],
+        );
+        let rejected: Vec<(&str, String)> = RejectReason::ALL
+            .iter()
+            .zip(&self.rejected)
+            .map(|(r, c)| (r.label(), load(c).to_string()))
+            .collect();
+        labelled(
+            &mut out,
+            "rejected_total",
+            "Connections or upgrades refused, by reason.",
+            "reason",
+            &rejected,
+        );
+        out
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.metrics
+            .gauge(self.which)
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, values: &[(&str, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (_, value) in values {
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
+fn labelled(out: &mut String, name: &str, help: &str, label: &str, values: &[(&str, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (key, value) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{key}\"}} {value}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gauges_fall_when_guards_drop() {
+        let m = Arc::new(Metrics::default());
+        let a = m.session_started();
+        let b = m.session_started();
+        drop(a);
+        let text = m.render();
+        assert!(text.contains("\nsessions_active 1\n"), "{text}");
+        assert!(text.contains("\nsessions_created_total 2\n"), "{text}");
+        drop(b);
+        assert!(m.render().contains("\nsessions_active 0\n"));
+    }
+
+    #[test]
+    fn labelled_counters_render_per_label() {
+        let m = Metrics::default();
+        m.frame_in(Role::Visitor, 10);
+        m.frame_in(Role::Visitor, 5);
+        m.rejected(RejectReason::Origin);
+        let text = m.render();
+        assert!(text.contains("frames_in_total{role=\"visitor\"} 2\n"), "{text}");
+        assert!(text.contains("bytes_in_total{role=\"visitor\"} 15\n"), "{text}");
+        assert!(text.contains("frames_in_total{role=\"agent\"} 0\n"), "{text}");
+        assert!(text.contains("rejected_total{reason=\"origin\"} 1\n"), "{text}");
+        assert!(text.contains("# TYPE rejected_total counter\n"), "{text}");
+    }
+}

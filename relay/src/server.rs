@@ -1,0 +1,231 @@
+//! The HTTP side: routes, the upgrade checks that happen before a socket
+//! exists, `run` and graceful shutdown.
+//!
+//! Owns: [`run`], [`serve`], the shared [`App`] state, the upgrade handlers,
+//! `/healthz` and `/metrics`, and reading a connection's hello. Does not own:
+//! what happens on a socket after the hello (`visitor.rs`, `agent.rs`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{CONTENT_TYPE, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::{Sink, Stream};
+use protocol::Hello;
+use tokio::net::TcpListener;
+
+use crate::bus::Bus;
+use crate::config::{Backend, Config, OriginPolicy};
+use crate::connection::{next_frame, Conn, Inbound};
+use crate::memory::{MemoryBus, MemoryStore};
+use crate::metrics::{Metrics, Role};
+use crate::sessions::SessionStore;
+use crate::shutdown::{Coordinator, Shutdown};
+use crate::{agent, static_files, visitor, RelayError};
+
+/// How long connections get to say goodbye once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every handler and connection shares.
+pub struct App<S, B> {
+    pub store: S,
+    pub bus: B,
+    pub config: Config,
+    pub metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+}
+
+impl<S, B> App<S, B> {
+    pub fn start_conn<Si>(&self, sink: Si, role: Role, peer: SocketAddr) -> Conn
+    where
+        Si: Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
+    {
+        Conn::start(
+            sink,
+            role,
+            peer,
+            self.config.limits.agent_queue_frames,
+            self.config.ping_interval,
+            Arc::clone(&self.metrics),
+        )
+    }
+
+    /// A peer silent (not even answering pings) for this long is dead.
+    pub fn idle_limit(&self) -> Duration {
+        self.config.ping_interval.saturating_mul(3)
+    }
+}
+
+/// Serves until `shutdown` resolves, with the backend the config names.
+/// The caller binds `listener` (port 0 is fine) and reads its address.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RelayError> {
+    match config.backend {
+        Backend::Memory => serve(listener, config, MemoryStore::new(), MemoryBus::new(), shutdown).await,
+    }
+}
+
+/// [`run`] with an explicit backend: the seam where a Redis store and bus
+/// plug in, and where tests can inspect the memory ones.
+pub async fn serve<S: SessionStore, B: Bus>(
+    listener: TcpListener,
+    config: Config,
+    store: S,
+    bus: B,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RelayError> {
+    log_start_up(&config);
+    let (coordinator, handle) = Coordinator::new();
+    let app = Arc::new(App {
+        store,
+        bus,
+        config,
+        metrics: Arc::new(Metrics::default()),
+        shutdown: handle,
+    });
+    let router = router(Arc::clone(&app));
+    let trigger = coordinator.trigger();
+    // Connections hold clones of the handle; ours must not keep the final
+    // wait waiting.
+    drop(app);
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: telling every peer");
+        // Upgraded sockets are not HTTP requests any more, so the server's
+        // own graceful shutdown does not wait for them; this tells them.
+        trigger.send_replace(true);
+    })
+    .await;
+    if !coordinator.wait_for_connections(SHUTDOWN_GRACE).await {
+        tracing::warn!("some connections did not end within {SHUTDOWN_GRACE:?}");
+    }
+    served.map_err(RelayError::Io)
+}
+
+fn log_start_up(config: &Config) {
+    if config.auth.is_dev() {
+        tracing::warn!(
+            "DEVELOPMENT ONLY: agents are accepted with the shared --dev-agent-token; \
+             never run this on a network anyone else can reach"
+        );
+    }
+    match &config.origins {
+        OriginPolicy::Any => tracing::info!(
+            "visitor sessions accepted from any origin (pass --allowed-origin to restrict)"
+        ),
+        OriginPolicy::Only(list) => {
+            tracing::info!(origins = ?list, "visitor sessions accepted only from these origins");
+        }
+    }
+    if !config.static_dir.is_dir() {
+        tracing::warn!(
+            dir = %config.static_dir.display(),
+            "static directory missing: /sdk/ and /agent/ will answer 404 (run `cargo xtask dist`)"
+        );
+    }
+}
+
+fn router<S: SessionStore, B: Bus>(app: Arc<App<S, B>>) -> Router {
+    let static_routes = static_files::routes(&app.config.static_dir);
+    Router::new()
+        .route("/ws/visitor", get(visitor_upgrade::<S, B>))
+        .route("/ws/agent", get(agent_upgrade::<S, B>))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::<S, B>))
+        .with_state(app)
+        .merge(static_routes)
+}
+
+async fn metrics<S, B>(State(app): State<Arc<App<S, B>>>) -> Response {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+fn limit_upgrade<S, B>(app: &App<S, B>, ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    let limit = app.config.limits.max_frame_bytes;
+    ws.max_message_size(limit).max_frame_size(limit)
+}
+
+async fn visitor_upgrade<S: SessionStore, B: Bus>(
+    State(app): State<Arc<App<S, B>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if app.shutdown.is_shutting_down() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
+    if !app.config.origins.allows(origin) {
+        let err = RelayError::OriginNotAllowed {
+            origin: origin.unwrap_or("(none)").to_owned(),
+        };
+        tracing::warn!(%peer, reason = err.reject_reason().label(), "refusing visitor upgrade: {err}");
+        app.metrics.rejected(err.reject_reason());
+        return err.into_response();
+    }
+    let shutdown = app.shutdown.clone();
+    limit_upgrade(&app, ws)
+        .on_upgrade(move |socket| visitor::serve(app, socket, peer, shutdown))
+        .into_response()
+}
+
+async fn agent_upgrade<S: SessionStore, B: Bus>(
+    State(app): State<Arc<App<S, B>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if app.shutdown.is_shutting_down() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let shutdown = app.shutdown.clone();
+    limit_upgrade(&app, ws)
+        .on_upgrade(move |socket| agent::serve(app, socket, peer, shutdown))
+        .into_response()
+}
+
+/// Waits for the first frame and checks its version. `Ok(None)` when the
+/// peer left (or the relay is stopping) before saying anything.
+pub async fn read_hello<S, B, St>(
+    app: &App<S, B>,
+    conn: &mut Conn,
+    stream: &mut St,
+    shutdown: &mut Shutdown,
+) -> Result<Option<Hello>, RelayError>
+where
+    St: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let limits = &app.config.limits;
+    let timeout = app.config.hello_timeout;
+    let role = conn.role();
+    let first = tokio::select! {
+        () = shutdown.wait() => return Ok(None),
+        _ = conn.writer_finished() => return Ok(None),
+        first = tokio::time::timeout(timeout, next_frame(stream, role, limits.max_frame_bytes, app.idle_limit(), &app.metrics)) => first,
+    };
+    match first {
+        Err(_) => Err(RelayError::HelloTimeout {
+            seconds: timeout.as_secs(),
+        }),
+        Ok(Ok(Inbound::Frame(bytes))) => Ok(Some(protocol::decode_hello(&bytes)?)),
+        Ok(Ok(Inbound::Closed)) => Ok(None),
+        Ok(Err(err)) => Err(err),
+    }
+}

@@ -1,0 +1,103 @@
+//! Session state: join codes → sessions, which agents are in a session and
+//! whether the visitor admitted them.
+//!
+//! Owns: the [`SessionStore`] trait and its small value types. Does not own:
+//! moving frames (that is the [`crate::bus::Bus`]) or any socket. The
+//! in-process implementation is in `memory.rs`; a Redis one will implement the
+//! same trait, which is why every method is async and returns a `Result`
+//! even though the memory store never waits and rarely fails.
+//!
+//! Each method is one atomic step (a Redis implementation makes each a
+//! transaction or a script), so two relays racing on one session see a
+//! consistent state.
+
+use std::future::Future;
+
+use protocol::{AgentId, JoinCode, Mode, SessionId};
+
+use crate::RelayError;
+
+/// A session just created for a visitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub session: SessionId,
+    pub code: JoinCode,
+}
+
+/// An agent that found the session by its code and has an id in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedSession {
+    pub session: SessionId,
+    pub agent: AgentId,
+    pub page_url: String,
+}
+
+/// Where an agent stands in a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentState {
+    /// Waiting for the visitor's answer.
+    Pending,
+    /// The visitor accepted; events flow to this agent.
+    Admitted,
+}
+
+/// What a visitor's consent answer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentOutcome {
+    Admitted,
+    /// The agent is no longer in the session.
+    Declined,
+    /// The agent was already admitted; nothing changed.
+    AlreadyAdmitted,
+    /// The agent left before the answer came; nothing to do.
+    AgentGone,
+}
+
+pub trait SessionStore: Send + Sync + 'static {
+    /// Creates a session with a fresh code, unique among live sessions.
+    fn create(
+        &self,
+        page_url: String,
+    ) -> impl Future<Output = Result<NewSession, RelayError>> + Send;
+
+    /// Adds an agent to the session that `code` names, giving it the next id
+    /// (ids start at 1 and are never reused within a session). Fails with
+    /// [`RelayError::UnknownCode`] or [`RelayError::TooManyAgents`].
+    fn join(
+        &self,
+        code: &JoinCode,
+        mode: Mode,
+        max_agents: usize,
+    ) -> impl Future<Output = Result<JoinedSession, RelayError>> + Send;
+
+    /// Records the visitor's answer. A declined agent leaves the session.
+    /// An id the session never gave out is [`RelayError::OutOfTurn`].
+    fn consent(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        accepted: bool,
+    ) -> impl Future<Output = Result<ConsentOutcome, RelayError>> + Send;
+
+    /// `None` once the agent or its session is gone.
+    fn agent_state(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> impl Future<Output = Result<Option<AgentState>, RelayError>> + Send;
+
+    /// Removes the agent; `true` if it was still in the session (so the
+    /// visitor should hear that it left).
+    fn remove_agent(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> impl Future<Output = Result<bool, RelayError>> + Send;
+
+    /// Removes the session and frees its code; returns the agents it still
+    /// had, so the caller can tell them.
+    fn end(
+        &self,
+        session: &SessionId,
+    ) -> impl Future<Output = Result<Vec<AgentId>, RelayError>> + Send;
+}
