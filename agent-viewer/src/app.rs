@@ -1,0 +1,537 @@
+//! The console's browser shell: finds the chrome in `index.html`, reads the
+//! address, opens the WebSocket, feeds the [`Console`] and draws its state.
+//! Owns: every listener, timer and socket of the page (each an RAII guard,
+//! dropped when a join ends) and the order in which JS events reach Rust.
+//! Does not own: what the events mean (`console`), the mirror (`mirror`).
+//!
+//! JS callbacks never run console logic directly: they queue a [`Msg`] and
+//! the first callback on the stack drains the queue, so a DOM call that
+//! fires an event synchronously cannot re-enter a half-done update.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+
+use gloo_events::EventListener;
+use gloo_timers::callback::Interval;
+use js_sys::{ArrayBuffer, Uint8Array};
+use protocol::{AgentHello, AgentMsg, Hello, Mode};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    BinaryType, CloseEvent, Document, Element, HtmlElement, HtmlFormElement, HtmlIFrameElement,
+    HtmlInputElement, HtmlSelectElement, MessageEvent, WebSocket, Window,
+};
+
+use crate::console::{ended_status, Console, ConsoleState};
+use crate::layout;
+use crate::log;
+use crate::mirror::dom::WebDom;
+use crate::params::{self, JoinRequest, Route};
+
+/// Padding of the viewing area (CSS px, as in `console.css`).
+const STAGE_PADDING: f64 = 24.0;
+/// How often a gap in the event order is looked at (ms).
+const TICK_MS: u32 = 250;
+const LOGIN_STATUS: &str = "Enter your agent token and the code the visitor reads out.";
+
+thread_local! {
+    /// The running console. The page lives as long as the console, so it is
+    /// held here rather than leaked.
+    static SHELL: RefCell<Option<Rc<Shell>>> = const { RefCell::new(None) };
+}
+
+/// Runs the console when the module loads, if the page is the console's
+/// (`index.html` has `#cobrowse-console`); elsewhere, e.g. in a test page,
+/// it does nothing.
+#[wasm_bindgen(start)]
+pub fn start() {
+    match Ui::find() {
+        Ok(Some(ui)) => {
+            let shell = Shell::new(ui);
+            dispatch(&Rc::downgrade(&shell), Msg::Route);
+            SHELL.with(|s| *s.borrow_mut() = Some(shell));
+        }
+        Ok(None) => log::debug("no #cobrowse-console on this page; the console does not start"),
+        Err(e) => log::warn(&format!("the console could not start: {e}")),
+    }
+}
+
+enum Msg {
+    /// The address changed (or the console started).
+    Route,
+    Submit,
+    Leave,
+    Resize,
+    Tick,
+    Open(u64),
+    Bytes(u64, Vec<u8>),
+    Closed(u64, u16, String),
+}
+
+struct Shell {
+    queue: RefCell<VecDeque<Msg>>,
+    app: RefCell<App>,
+}
+
+impl Shell {
+    fn new(ui: Ui) -> Rc<Shell> {
+        Rc::new_cyclic(|weak: &Weak<Shell>| {
+            let on = |target: &web_sys::EventTarget, kind: &'static str, make: fn() -> Msg| {
+                let weak = weak.clone();
+                EventListener::new(target, kind, move |_| dispatch(&weak, make()))
+            };
+            let form_weak = weak.clone();
+            let listeners = vec![
+                on(&ui.window, "hashchange", || Msg::Route),
+                on(&ui.window, "resize", || Msg::Resize),
+                on(&ui.leave, "click", || Msg::Leave),
+                EventListener::new_with_options(
+                    &ui.form,
+                    "submit",
+                    gloo_events::EventListenerOptions::enable_prevent_default(),
+                    move |event| {
+                        event.prevent_default();
+                        dispatch(&form_weak, Msg::Submit);
+                    },
+                ),
+            ];
+            Shell {
+                queue: RefCell::new(VecDeque::new()),
+                app: RefCell::new(App {
+                    ui,
+                    _listeners: listeners,
+                    join: None,
+                    idle: (ConsoleState::Login, LOGIN_STATUS.to_owned()),
+                    generation: 0,
+                    weak: weak.clone(),
+                }),
+            }
+        })
+    }
+}
+
+/// Queues `msg` and, unless an update is already running further up the
+/// stack (which will pick it up), handles everything queued.
+fn dispatch(weak: &Weak<Shell>, msg: Msg) {
+    let Some(shell) = weak.upgrade() else {
+        return;
+    };
+    shell.queue.borrow_mut().push_back(msg);
+    let Ok(mut app) = shell.app.try_borrow_mut() else {
+        return;
+    };
+    loop {
+        let next = shell.queue.borrow_mut().pop_front();
+        let Some(msg) = next else {
+            break;
+        };
+        app.handle(msg);
+    }
+    app.render();
+}
+
+/// The chrome written in `index.html`.
+struct Ui {
+    window: Window,
+    document: Document,
+    root: Element,
+    status: Element,
+    badge: Element,
+    page_url: Element,
+    leave: HtmlElement,
+    form: HtmlFormElement,
+    token: HtmlInputElement,
+    code: HtmlInputElement,
+    mode: HtmlSelectElement,
+    stage: HtmlElement,
+    fit_box: HtmlElement,
+}
+
+impl Ui {
+    fn find() -> Result<Option<Ui>, String> {
+        let window = web_sys::window().ok_or("no window")?;
+        let document = window.document().ok_or("no document")?;
+        if document.get_element_by_id("cobrowse-console").is_none() {
+            return Ok(None);
+        }
+        fn get<T: JsCast>(document: &Document, id: &str) -> Result<T, String> {
+            document
+                .get_element_by_id(id)
+                .ok_or_else(|| format!("#{id} is missing"))?
+                .dyn_into::<T>()
+                .map_err(|_| format!("#{id} is not the expected element"))
+        }
+        Ok(Some(Ui {
+            root: document.document_element().ok_or("no root element")?,
+            status: get(&document, "cobrowse-status")?,
+            badge: get(&document, "cobrowse-badge")?,
+            page_url: get(&document, "cobrowse-page-url")?,
+            leave: get(&document, "cobrowse-leave")?,
+            form: get(&document, "cobrowse-login")?,
+            token: get(&document, "cobrowse-token")?,
+            code: get(&document, "cobrowse-code")?,
+            mode: get(&document, "cobrowse-mode")?,
+            stage: get(&document, "cobrowse-stage")?,
+            fit_box: get(&document, "cobrowse-fit")?,
+            window,
+            document,
+        }))
+    }
+
+    fn fill_form(&self, token: &str, code: &str, mode: Mode) {
+        if !token.is_empty() {
+            self.token.set_value(token);
+        }
+        if !code.is_empty() {
+            self.code.set_value(code);
+        }
+        self.mode.set_value(params::mode_name(mode));
+    }
+}
+
+/// One join: its socket, its iframe and its console.
+struct Join {
+    generation: u64,
+    request: JoinRequest,
+    socket: WebSocket,
+    /// Dropped (so removed) before the socket is closed on purpose.
+    socket_listeners: Vec<EventListener>,
+    console: Console<WebDom>,
+    /// The view-only guards of the iframe's current document.
+    frame_guards: Vec<EventListener>,
+    guarded_snapshot: u64,
+    tick: Option<Interval>,
+}
+
+struct App {
+    ui: Ui,
+    _listeners: Vec<EventListener>,
+    join: Option<Join>,
+    /// The state and status shown when no join is running.
+    idle: (ConsoleState, String),
+    generation: u64,
+    weak: Weak<Shell>,
+}
+
+impl App {
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Route => self.route(),
+            Msg::Submit => self.submit(),
+            Msg::Leave => {
+                if let Some(join) = &mut self.join {
+                    join.console.leave();
+                }
+                self.after_console();
+            }
+            Msg::Resize => self.layout(),
+            Msg::Tick => {
+                if let Some(join) = &mut self.join {
+                    join.console.on_tick(js_sys::Date::now());
+                }
+                self.after_console();
+            }
+            Msg::Open(generation) => self.on_open(generation),
+            Msg::Bytes(generation, bytes) => {
+                if let Some(join) = self.current(generation) {
+                    join.console.on_bytes(&bytes, js_sys::Date::now());
+                }
+                self.after_console();
+            }
+            Msg::Closed(generation, code, reason) => {
+                if let Some(join) = self.current(generation) {
+                    join.console.on_closed(code, &reason);
+                    join.tick = None;
+                }
+                self.after_console();
+            }
+        }
+    }
+
+    fn current(&mut self, generation: u64) -> Option<&mut Join> {
+        self.join.as_mut().filter(|j| j.generation == generation)
+    }
+
+    fn route(&mut self) {
+        let hash = self.ui.window.location().hash().unwrap_or_default();
+        match params::route(&hash) {
+            Route::Login { token, code, mode } => {
+                self.stop_join(true);
+                self.ui.fill_form(&token, &code, mode);
+                self.idle = (ConsoleState::Login, LOGIN_STATUS.to_owned());
+            }
+            Route::Invalid { message } => {
+                self.stop_join(true);
+                self.idle = (ConsoleState::Ended, ended_status(&message));
+            }
+            Route::Join(request) => {
+                let same = self
+                    .join
+                    .as_ref()
+                    .is_some_and(|j| j.request == request && !j.console.is_over());
+                if !same {
+                    self.ui
+                        .fill_form(&request.token, request.code.as_str(), request.mode);
+                    self.stop_join(true);
+                    if let Err(e) = self.start_join(request) {
+                        self.idle = (
+                            ConsoleState::Ended,
+                            ended_status(&format!("The console could not connect: {e}")),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn submit(&mut self) {
+        let mode = if self.ui.mode.value() == "shared" {
+            Mode::Shared
+        } else {
+            Mode::ViewOnly
+        };
+        let hash = params::hash_for(&self.ui.token.value(), &self.ui.code.value(), mode);
+        let location = self.ui.window.location();
+        if location.hash().unwrap_or_default() == hash {
+            // Setting the same hash fires no hashchange: join again directly.
+            self.route();
+        } else if let Err(e) = location.set_hash(&hash) {
+            log::warn(&format!("could not set the address: {e:?}"));
+        }
+    }
+
+    fn start_join(&mut self, request: JoinRequest) -> Result<(), String> {
+        self.generation += 1;
+        let generation = self.generation;
+        let frame = self.new_frame()?;
+        let location = self.ui.window.location();
+        let scheme = match location.protocol().as_deref() {
+            Ok("https:") => "wss",
+            _ => "ws",
+        };
+        let host = location.host().map_err(|e| format!("{e:?}"))?;
+        let socket = WebSocket::new(&format!("{scheme}://{host}/ws/agent"))
+            .map_err(|e| format!("{e:?}"))?;
+        socket.set_binary_type(BinaryType::Arraybuffer);
+        let weak = self.weak.clone();
+        let socket_listeners = vec![
+            {
+                let weak = weak.clone();
+                EventListener::new(&socket, "open", move |_| {
+                    dispatch(&weak, Msg::Open(generation))
+                })
+            },
+            {
+                let weak = weak.clone();
+                EventListener::new(&socket, "message", move |event| {
+                    let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data)
+                    else {
+                        return;
+                    };
+                    match data.dyn_into::<ArrayBuffer>() {
+                        Ok(buffer) => {
+                            let bytes = Uint8Array::new(&buffer).to_vec();
+                            dispatch(&weak, Msg::Bytes(generation, bytes));
+                        }
+                        Err(_) => log::warn("ignored a text frame from the relay"),
+                    }
+                })
+            },
+            {
+                let weak = weak.clone();
+                EventListener::new(&socket, "close", move |event| {
+                    let (code, reason) = event
+                        .dyn_ref::<CloseEvent>()
+                        .map(|c| (c.code(), c.reason()))
+                        .unwrap_or((1006, String::new()));
+                    dispatch(&weak, Msg::Closed(generation, code, reason));
+                })
+            },
+        ];
+        let tick = {
+            let weak = weak.clone();
+            Interval::new(TICK_MS, move || dispatch(&weak, Msg::Tick))
+        };
+        self.join = Some(Join {
+            generation,
+            request,
+            socket,
+            socket_listeners,
+            console: Console::new(WebDom::new(frame)),
+            frame_guards: Vec::new(),
+            guarded_snapshot: 0,
+            tick: Some(tick),
+        });
+        Ok(())
+    }
+
+    /// A fresh sandboxed iframe for a new join, replacing the last one.
+    fn new_frame(&self) -> Result<HtmlIFrameElement, String> {
+        self.remove_frame();
+        let frame: HtmlIFrameElement = self
+            .ui
+            .document
+            .create_element("iframe")
+            .map_err(|e| format!("{e:?}"))?
+            .unchecked_into();
+        frame.set_id("cobrowse-frame");
+        // Exactly this: same origin so the console can write the mirror,
+        // never scripts, forms, popups or top navigation.
+        let _ = frame.set_attribute("sandbox", "allow-same-origin");
+        frame.set_title("The visitor's page");
+        let _ = frame.set_attribute("referrerpolicy", "no-referrer");
+        self.ui
+            .fit_box
+            .append_child(&frame)
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(frame)
+    }
+
+    fn remove_frame(&self) {
+        if let Some(old) = self.ui.document.get_element_by_id("cobrowse-frame") {
+            old.remove();
+        }
+    }
+
+    /// Ends the current join's connection; `leave` tells the relay first if
+    /// the session was still on.
+    fn stop_join(&mut self, leave: bool) {
+        if let Some(mut join) = self.join.take() {
+            if leave && !join.console.is_over() {
+                join.console.leave();
+                flush(&join.socket, join.console.take_outbox());
+            }
+            join.socket_listeners.clear();
+            let _ = join.socket.close_with_code(1000);
+        }
+        self.remove_frame();
+    }
+
+    fn on_open(&mut self, generation: u64) {
+        let Some(join) = self.current(generation) else {
+            return;
+        };
+        let hello = Hello::Agent(AgentHello {
+            token: join.request.token.clone(),
+            code: join.request.code.clone(),
+            mode: join.request.mode,
+        });
+        match protocol::encode_hello(&hello) {
+            Ok(bytes) => {
+                if let Err(e) = join.socket.send_with_u8_array(&bytes) {
+                    log::warn(&format!("could not send the hello: {e:?}"));
+                }
+            }
+            Err(e) => join.console.end(&format!("The console could not say hello: {e}")),
+        }
+    }
+
+    /// After the console handled something: send what it queued, follow the
+    /// mirror's new document and size, close the socket once it is over.
+    fn after_console(&mut self) {
+        let Some(join) = &mut self.join else {
+            return;
+        };
+        flush(&join.socket, join.console.take_outbox());
+        let snapshots = join.console.snapshots_applied();
+        if snapshots != join.guarded_snapshot {
+            join.guarded_snapshot = snapshots;
+            let view_only = join.request.mode == Mode::ViewOnly;
+            join.frame_guards = join.console.mirror().backend().guard_interactions(view_only);
+        }
+        let relayout = join.console.take_layout_dirty();
+        if join.console.is_over() {
+            join.tick = None;
+            join.socket_listeners.clear();
+            let _ = join.socket.close_with_code(1000);
+        }
+        if relayout {
+            self.layout();
+        }
+    }
+
+    /// Scales the iframe to the viewing area: the visitor's size, shrunk to
+    /// fit, never enlarged.
+    fn layout(&self) {
+        let Some(join) = &self.join else {
+            return;
+        };
+        let Some(viewport) = join.console.mirror().viewport() else {
+            return;
+        };
+        let area_width = f64::from(self.ui.stage.client_width()) - 2.0 * STAGE_PADDING;
+        let area_height = f64::from(self.ui.stage.client_height()) - 2.0 * STAGE_PADDING;
+        let fit = layout::fit(viewport, area_width, area_height);
+        let frame = join.console.mirror().backend().frame();
+        let frame_style = frame.style();
+        let _ = frame_style.set_property("transform", &format!("scale({})", fit.scale));
+        let _ = frame_style.set_property("transform-origin", "0 0");
+        let box_style = self.ui.fit_box.style();
+        let _ = box_style.set_property("width", &format!("{}px", fit.box_width));
+        let _ = box_style.set_property("height", &format!("{}px", fit.box_height));
+        let _ = self
+            .ui
+            .fit_box
+            .set_attribute("data-scale", &format!("{:.3}", fit.scale));
+    }
+
+    fn render(&self) {
+        let (state, status, url) = match &self.join {
+            Some(join) => (
+                join.console.state(),
+                join.console.status().to_owned(),
+                join.console.page_url().unwrap_or_default().to_owned(),
+            ),
+            None => (self.idle.0, self.idle.1.clone(), String::new()),
+        };
+        set_attr(&self.ui.root, "data-cobrowse-state", state.as_str());
+        set_text(&self.ui.status, &status);
+        set_text(&self.ui.page_url, &url);
+        let badge = match state {
+            ConsoleState::Login => "Sign in",
+            ConsoleState::Joining => "Connecting",
+            ConsoleState::Waiting => "Waiting",
+            ConsoleState::Live => "Live",
+            ConsoleState::Ended => "Ended",
+        };
+        set_text(&self.ui.badge, badge);
+        let can_leave = matches!(
+            state,
+            ConsoleState::Joining | ConsoleState::Waiting | ConsoleState::Live
+        );
+        self.ui.leave.set_hidden(!can_leave);
+    }
+}
+
+/// Sends the console's messages; a socket that is not open drops them (the
+/// session is over for it anyway).
+fn flush(socket: &WebSocket, messages: Vec<AgentMsg>) {
+    for msg in messages {
+        if socket.ready_state() != WebSocket::OPEN {
+            log::debug(&format!("{msg:?} not sent: the socket is not open"));
+            continue;
+        }
+        match protocol::encode(&msg) {
+            Ok(bytes) => {
+                if let Err(e) = socket.send_with_u8_array(&bytes) {
+                    log::warn(&format!("could not send {msg:?}: {e:?}"));
+                }
+            }
+            Err(e) => log::warn(&format!("could not encode {msg:?}: {e}")),
+        }
+    }
+}
+
+/// Writes only on change, so a redraw after every frame costs nothing.
+fn set_attr(element: &Element, name: &str, value: &str) {
+    if element.get_attribute(name).as_deref() != Some(value) {
+        let _ = element.set_attribute(name, value);
+    }
+}
+
+fn set_text(element: &Element, text: &str) {
+    if element.text_content().as_deref() != Some(text) {
+        element.set_text_content(Some(text));
+    }
+}

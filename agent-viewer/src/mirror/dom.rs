@@ -1,0 +1,246 @@
+//! The mirror's browser backend: the one place that writes into the
+//! sandboxed iframe's document. Owns: turning [`DomBackend`] calls into DOM
+//! calls on `iframe.contentDocument`, and the listeners that keep the mirror
+//! from navigating. Does not own: any decision (what to create, which
+//! attributes are safe: `mirror` and `sanitize` decide).
+//!
+//! The iframe's nodes belong to another realm (its own window), so nothing
+//! here uses `dyn_into`/`dyn_ref` on them: `instanceof` against this
+//! window's constructors would fail. Casts are unchecked and the node kind is
+//! known from the mirror's bookkeeping; properties go through `Reflect`.
+
+use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
+use js_sys::{Array, Reflect};
+use protocol::{Ns, Viewport};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, HtmlDocument, HtmlIFrameElement, Node};
+
+use super::{DomBackend, FormView, Reset};
+use crate::layout::MAX_SIDE;
+use crate::ViewerError;
+
+/// Turns a thrown JS value into an error with the exception's message.
+pub fn js_error(e: JsValue) -> ViewerError {
+    let message = Reflect::get(&e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"));
+    ViewerError::Dom(message)
+}
+
+/// Writes the mirror into one iframe.
+pub struct WebDom {
+    frame: HtmlIFrameElement,
+}
+
+impl WebDom {
+    pub fn new(frame: HtmlIFrameElement) -> Self {
+        WebDom { frame }
+    }
+
+    pub fn frame(&self) -> &HtmlIFrameElement {
+        &self.frame
+    }
+
+    fn document(&self) -> Result<Document, ViewerError> {
+        self.frame
+            .content_document()
+            .ok_or_else(|| ViewerError::Dom("the iframe has no document".into()))
+    }
+
+    /// Capturing listeners on the iframe's document that cancel what would
+    /// navigate or change the mirror locally: link clicks, form submits and,
+    /// in view-only mode, typing. `document.open()` erases a document's
+    /// listeners, so call this again after every snapshot.
+    pub fn guard_interactions(&self, view_only: bool) -> Vec<EventListener> {
+        let Ok(doc) = self.document() else {
+            return Vec::new();
+        };
+        let options = EventListenerOptions {
+            phase: EventListenerPhase::Capture,
+            passive: false,
+        };
+        let mut kinds = vec!["click", "auxclick", "submit", "dragstart"];
+        if view_only {
+            kinds.extend(["beforeinput", "paste", "drop"]);
+        }
+        kinds
+            .into_iter()
+            .map(|kind| {
+                EventListener::new_with_options(&doc, kind, options, |event| {
+                    event.prevent_default();
+                })
+            })
+            .collect()
+    }
+
+    /// Rewrites the document with `markup` (a doctype or nothing) and returns
+    /// its rendering mode: true for quirks.
+    fn rewrite(doc: &Document, markup: &str) -> Result<bool, ViewerError> {
+        let html: &HtmlDocument = doc.unchecked_ref();
+        html.open().map_err(js_error)?;
+        if !markup.is_empty() {
+            html.write(&Array::of1(&JsValue::from_str(markup)))
+                .map_err(js_error)?;
+        }
+        html.close().map_err(js_error)?;
+        Ok(doc.compat_mode() == "BackCompat")
+    }
+}
+
+fn element(node: &Node) -> &Element {
+    node.unchecked_ref()
+}
+
+impl DomBackend for WebDom {
+    type Node = Node;
+
+    fn reset_document(
+        &mut self,
+        quirks: bool,
+        doctype: Option<&str>,
+    ) -> Result<Reset<Node>, ViewerError> {
+        let doc = self.document()?;
+        let mode_only = if quirks { "" } else { "<!DOCTYPE html>" };
+        // The visitor's own doctype where it gives the visitor's mode; the
+        // mode is what changes the page's layout, so it wins.
+        let got_quirks = Self::rewrite(&doc, doctype.unwrap_or(mode_only))?;
+        if got_quirks != quirks {
+            Self::rewrite(&doc, mode_only)?;
+        }
+        if let Some(root) = doc.document_element() {
+            root.remove();
+        }
+        Ok(Reset {
+            doctype: doc.doctype().map(Node::from),
+            document: doc.into(),
+        })
+    }
+
+    fn create_element(&mut self, tag: &str, ns: &Ns) -> Result<Node, ViewerError> {
+        let doc = self.document()?;
+        let made = match ns {
+            Ns::Html => doc.create_element(tag),
+            other => doc.create_element_ns(Some(other.uri()), tag),
+        };
+        made.map(Node::from).map_err(js_error)
+    }
+
+    fn create_text(&mut self, text: &str) -> Result<Node, ViewerError> {
+        Ok(self.document()?.create_text_node(text).into())
+    }
+
+    fn create_comment(&mut self, text: &str) -> Result<Node, ViewerError> {
+        Ok(self.document()?.create_comment(text).into())
+    }
+
+    fn create_doctype(
+        &mut self,
+        name: &str,
+        public_id: &str,
+        system_id: &str,
+    ) -> Result<Node, ViewerError> {
+        self.document()?
+            .implementation()
+            .and_then(|i| i.create_document_type(name, public_id, system_id))
+            .map(Node::from)
+            .map_err(js_error)
+    }
+
+    fn template_content(&mut self, template: &Node) -> Result<Node, ViewerError> {
+        let content = Reflect::get(template, &JsValue::from_str("content")).map_err(js_error)?;
+        if content.is_object() {
+            Ok(content.unchecked_into())
+        } else {
+            Err(ViewerError::Dom("a template without content".into()))
+        }
+    }
+
+    fn set_attribute(
+        &mut self,
+        node: &Node,
+        ns: Option<&str>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), ViewerError> {
+        let el = element(node);
+        match ns {
+            Some(ns) => el.set_attribute_ns(Some(ns), name, value),
+            None => el.set_attribute(name, value),
+        }
+        .map_err(js_error)
+    }
+
+    fn remove_attribute(
+        &mut self,
+        node: &Node,
+        _ns: Option<&str>,
+        name: &str,
+    ) -> Result<(), ViewerError> {
+        // By qualified name: finds `xlink:href` whatever its namespace.
+        element(node).remove_attribute(name).map_err(js_error)
+    }
+
+    fn insert(
+        &mut self,
+        parent: &Node,
+        child: &Node,
+        before: Option<&Node>,
+    ) -> Result<(), ViewerError> {
+        parent
+            .insert_before(child, before)
+            .map(drop)
+            .map_err(js_error)
+    }
+
+    fn detach(&mut self, node: &Node) {
+        if let Some(parent) = node.parent_node() {
+            // Only fails if `node` is not `parent`'s child, which it is.
+            let _ = parent.remove_child(node);
+        }
+    }
+
+    fn set_text(&mut self, node: &Node, text: &str) {
+        node.set_node_value(Some(text));
+    }
+
+    fn set_form_state(&mut self, node: &Node, state: &FormView) {
+        let set = |prop: &str, value: JsValue| {
+            let key = JsValue::from_str(prop);
+            // Only controls have these properties: no expandos elsewhere.
+            if Reflect::has(node, &key).unwrap_or(false) {
+                let _ = Reflect::set(node, &key, &value);
+            }
+        };
+        if let Some(value) = &state.value {
+            set("value", JsValue::from_str(value));
+        }
+        if let Some(checked) = state.checked {
+            set("checked", JsValue::from_bool(checked));
+        }
+        if let Some(selected) = state.selected {
+            set("selected", JsValue::from_bool(selected));
+        }
+    }
+
+    fn scroll_document(&mut self, x: f64, y: f64) {
+        if let Some(window) = self.frame.content_window() {
+            window.scroll_to_with_x_and_y(x, y);
+        }
+    }
+
+    fn scroll_element(&mut self, node: &Node, x: f64, y: f64) {
+        element(node).scroll_to_with_x_and_y(x, y);
+    }
+
+    fn set_viewport(&mut self, viewport: &Viewport) {
+        let width = viewport.width.clamp(1, MAX_SIDE).to_string();
+        let height = viewport.height.clamp(1, MAX_SIDE).to_string();
+        self.frame.set_width(&width);
+        self.frame.set_height(&height);
+        let style = self.frame.style();
+        let _ = style.set_property("width", &format!("{width}px"));
+        let _ = style.set_property("height", &format!("{height}px"));
+    }
+}
