@@ -1,3 +1,78 @@
-//! placeholder
+//! The visitor's capture script, compiled to WebAssembly and loaded on a
+//! customer's page (by the `cobrowse.js` script tag or the npm package).
+//!
+//! Owns: the JS API (`start()` → [`Session`] with `code` and `end()`), the
+//! visitor's consent UI, and capturing the page for admitted agents only:
+//! snapshot, mutation batches, input, scroll and viewport events, with
+//! passwords and masked elements never leaving the page.
+//! Does not own: the wire format (`protocol`), relaying, rebuilding the page.
+//!
+//! Map: `mask.rs` and `plan.rs` are plain Rust (decisions, mutation order),
+//! tested natively; `serialize.rs`, `snapshot.rs`, `mutations.rs` read the
+//! DOM; `session.rs` runs the conversation; `ui.rs`, `transport.rs`,
+//! `schedule.rs` are RAII wrappers over browser registrations.
+
+pub mod error;
+pub mod ids;
 pub mod mask;
+pub mod mutations;
+pub mod options;
 pub mod plan;
+pub mod serialize;
+pub mod snapshot;
+
+mod schedule;
+mod session;
+mod transport;
+mod ui;
+
+use wasm_bindgen::prelude::*;
+
+pub use error::VisitorError;
+pub use ids::Ids;
+pub use mutations::MutationTracker;
+pub use options::Options;
+pub use serialize::Capture;
+pub use snapshot::snapshot;
+
+/// A running co-browsing session, as JS sees it.
+#[wasm_bindgen]
+pub struct Session {
+    inner: session::Shared,
+    code: String,
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// The 6-digit code the visitor reads out to the agent.
+    #[wasm_bindgen(getter)]
+    pub fn code(&self) -> String {
+        self.code.clone()
+    }
+
+    /// Ends the session: tells the relay, closes the socket, and removes
+    /// every listener, observer, timer and the visitor UI. Idempotent.
+    pub fn end(&self) {
+        session::shutdown(&self.inner, true);
+    }
+}
+
+/// Starts a session: shows the visitor UI, connects to `options.relay`, and
+/// resolves with the [`Session`] once the relay has given it a code.
+/// Nothing of the page is captured until the visitor accepts an agent.
+#[wasm_bindgen]
+pub async fn start(options: JsValue) -> Result<Session, JsValue> {
+    let options = Options::from_js(&options)?;
+    let mut settle = None;
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        settle = Some(session::Settle { resolve, reject });
+    });
+    let settle = settle.ok_or(VisitorError::Js("Promise executor did not run".into()))?;
+    let inner = session::open(&options, settle)?;
+    if let Err(e) = wasm_bindgen_futures::JsFuture::from(promise).await {
+        session::shutdown(&inner, false);
+        return Err(e);
+    }
+    let code = session::code_of(&inner).ok_or(VisitorError::Ended)?;
+    Ok(Session { inner, code })
+}

@@ -158,6 +158,8 @@ pub fn absolutize_srcset(value: &str, mut resolve: impl FnMut(&str) -> Option<St
 }
 
 #[cfg(test)]
+// Tests fail by panicking; that is their job.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

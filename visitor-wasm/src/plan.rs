@@ -327,5 +327,7 @@ fn order_adds<D: DomView>(
 }
 
 #[cfg(test)]
+// Tests fail by panicking; that is their job.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #[path = "plan_tests.rs"]
 mod tests;

@@ -1,0 +1,259 @@
+//! The `MutationObserver` and the thin glue that turns its records into a
+//! protocol [`MutationBatch`].
+//!
+//! Owns: observing (disconnected on drop), queueing records until a flush,
+//! and answering the planner's questions about live DOM nodes. Does not own:
+//! the order of the batch (`plan.rs`), node serialization (`serialize.rs`),
+//! when to flush (`session.rs`).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use protocol::{AddedNode, AttrChange, MutationBatch, NodeId, TextChange};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, MutationObserver, MutationObserverInit, MutationRecord};
+
+use crate::error::VisitorError;
+use crate::ids::Ids;
+use crate::mask;
+use crate::plan::{self, Changes, DomView, Removed};
+use crate::serialize::{text_of, Capture, Walk};
+use crate::snapshot::base_url;
+
+/// Observes the whole document until dropped.
+pub struct MutationTracker {
+    document: Document,
+    observer: MutationObserver,
+    queue: Rc<RefCell<Vec<MutationRecord>>>,
+    _callback: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
+}
+
+impl MutationTracker {
+    /// Starts observing `document`. `on_records` runs whenever records are
+    /// queued (the session schedules a flush); it must not flush re-entrantly
+    /// from inside the observer callback.
+    pub fn start(document: &Document, on_records: Box<dyn Fn()>) -> Result<Self, VisitorError> {
+        let queue: Rc<RefCell<Vec<MutationRecord>>> = Rc::default();
+        let sink = Rc::clone(&queue);
+        let callback = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
+            move |records: js_sys::Array, _: MutationObserver| {
+                if let Ok(mut q) = sink.try_borrow_mut() {
+                    q.extend(records.iter().map(JsCast::unchecked_into::<MutationRecord>));
+                }
+                on_records();
+            },
+        );
+        let observer =
+            MutationObserver::new(callback.as_ref().unchecked_ref()).map_err(VisitorError::js)?;
+        let init = MutationObserverInit::new();
+        init.set_child_list(true);
+        init.set_attributes(true);
+        init.set_character_data(true);
+        init.set_subtree(true);
+        observer
+            .observe_with_options(document, &init)
+            .map_err(VisitorError::js)?;
+        Ok(MutationTracker {
+            document: document.clone(),
+            observer,
+            queue,
+            _callback: callback,
+        })
+    }
+
+    /// Takes every record so far, queued or still inside the observer.
+    fn take(&self) -> Vec<MutationRecord> {
+        let mut records = self
+            .queue
+            .try_borrow_mut()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default();
+        records.extend(
+            self.observer
+                .take_records()
+                .iter()
+                .map(JsCast::unchecked_into::<MutationRecord>),
+        );
+        records
+    }
+
+    /// Drops pending records: a fresh snapshot is about to show their effect.
+    pub fn discard(&self) {
+        drop(self.take());
+    }
+
+    /// Everything that changed since the last flush, as one batch (empty
+    /// when nothing mirrored changed).
+    pub fn flush(&self, capture: &mut Capture) -> MutationBatch {
+        let records = self.take();
+        if records.is_empty() {
+            return MutationBatch::default();
+        }
+        let changes = changes_of(&records);
+        let plan = {
+            let view = LiveDom {
+                document: self.document.as_ref(),
+                ids: &capture.ids,
+                keys: js_sys::Map::new(),
+                next_key: Cell::new(0),
+            };
+            plan::plan(&view, changes)
+        };
+        let base = base_url(&self.document);
+        let mut batch = MutationBatch {
+            removes: plan.removes,
+            ..MutationBatch::default()
+        };
+        for add in plan.adds {
+            let masked = capture.is_parent_masked(&add.node);
+            let mut walk = Walk::new(&base);
+            let Some(node) = capture.serialize(&add.node, &mut walk, masked) else {
+                continue;
+            };
+            let next_sibling = add.next_sibling.and_then(|s| first_known(&capture.ids, s));
+            batch.adds.push(AddedNode {
+                parent: add.parent,
+                next_sibling,
+                node,
+            });
+        }
+        for (id, node, name) in plan.attrs {
+            let Some(el) = node.dyn_ref::<Element>() else { continue };
+            let value = capture.attr_value(el, &name, &base);
+            batch.attrs.push(AttrChange { id, name, value });
+        }
+        for (id, node) in plan.texts {
+            let text = text_of(&node, capture.is_parent_masked(&node));
+            batch.texts.push(TextChange { id, text });
+        }
+        batch
+    }
+}
+
+impl Drop for MutationTracker {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
+
+/// The planned next sibling, or (if its serialization failed) the first
+/// later sibling the console knows.
+fn first_known(ids: &Ids, from: web_sys::Node) -> Option<NodeId> {
+    let mut node = Some(from);
+    while let Some(n) = node {
+        if let Some(id) = ids.get(&n) {
+            return Some(id);
+        }
+        node = n.next_sibling();
+    }
+    None
+}
+
+fn changes_of(records: &[MutationRecord]) -> Changes<web_sys::Node> {
+    let mut changes = Changes::default();
+    for record in records {
+        let target = record.target();
+        match record.type_().as_str() {
+            "childList" => {
+                let Some(target) = target else { continue };
+                let removed = record.removed_nodes();
+                for i in 0..removed.length() {
+                    if let Some(node) = removed.item(i) {
+                        changes.removed.push(Removed {
+                            node,
+                            old_parent: target.clone(),
+                        });
+                    }
+                }
+                let added = record.added_nodes();
+                for i in 0..added.length() {
+                    if let Some(node) = added.item(i) {
+                        changes.added.push(node);
+                    }
+                }
+            }
+            "attributes" => {
+                let (Some(target), Some(local)) = (target, record.attribute_name()) else {
+                    continue;
+                };
+                let name = match record.attribute_namespace().as_deref() {
+                    None => local,
+                    Some(ns) => qualified(ns, local),
+                };
+                changes.attrs.push((target, name));
+            }
+            "characterData" => {
+                if let Some(target) = target {
+                    changes.texts.push(target);
+                }
+            }
+            _ => {}
+        }
+    }
+    changes
+}
+
+/// A namespaced attribute's name as `Attr.name` spells it in practice.
+fn qualified(ns: &str, local: String) -> String {
+    let prefix = match ns {
+        "http://www.w3.org/1999/xlink" => "xlink:",
+        "http://www.w3.org/XML/1998/namespace" => "xml:",
+        "http://www.w3.org/2000/xmlns/" if local != "xmlns" => "xmlns:",
+        _ => return local,
+    };
+    let mut name = String::with_capacity(prefix.len() + local.len());
+    name.push_str(prefix);
+    name.push_str(&local);
+    name
+}
+
+/// The live document as the planner sees it. Keys number JS objects for
+/// the duration of one flush.
+struct LiveDom<'a> {
+    document: &'a web_sys::Node,
+    ids: &'a Ids,
+    keys: js_sys::Map,
+    next_key: Cell<u32>,
+}
+
+impl DomView for LiveDom<'_> {
+    type Node = web_sys::Node;
+    type Key = u32;
+
+    fn key(&self, node: &web_sys::Node) -> u32 {
+        if let Some(k) = self.keys.get(node).as_f64() {
+            return k as u32;
+        }
+        let k = self.next_key.get();
+        self.next_key.set(k.wrapping_add(1));
+        self.keys.set(node, &JsValue::from(k));
+        k
+    }
+
+    fn parent(&self, node: &web_sys::Node) -> Option<web_sys::Node> {
+        node.parent_node()
+    }
+
+    fn next_sibling(&self, node: &web_sys::Node) -> Option<web_sys::Node> {
+        node.next_sibling()
+    }
+
+    fn id(&self, node: &web_sys::Node) -> Option<NodeId> {
+        self.ids.get(node)
+    }
+
+    fn is_document(&self, node: &web_sys::Node) -> bool {
+        node == self.document
+    }
+
+    // `nodeName` is `#text`, `#comment`… for non-elements, so one call
+    // tells both the kind and the tag.
+    fn is_ignored(&self, node: &web_sys::Node) -> bool {
+        node.node_name().eq_ignore_ascii_case(mask::UI_TAG)
+    }
+
+    fn hides_children(&self, node: &web_sys::Node) -> bool {
+        node.node_name().eq_ignore_ascii_case("script")
+    }
+}

@@ -1,0 +1,218 @@
+//! The options object given to `start()`: reading it from JS with clear
+//! errors, and the relay URL arithmetic.
+//!
+//! Owns: option names, defaults and validation. Does not own: what the
+//! options do (masking in `serialize.rs`, the socket in `transport.rs`).
+
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error::VisitorError;
+use crate::mask::MASK_ATTR_SELECTOR;
+
+/// `start()`'s options, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The relay's base URL, without a trailing slash.
+    pub relay: String,
+    /// Stored for the resource service (a later feature); default true.
+    pub enable_static_resource_service: bool,
+    /// `css: { server }`: stored for server-side CSS fetching (later).
+    pub css_server: bool,
+    /// CSS selectors whose elements' text and values never leave the page.
+    pub mask: Vec<String>,
+    /// CSS selectors of elements to replace by an empty box (later).
+    pub block: Vec<String>,
+}
+
+impl Options {
+    /// Options with defaults for everything but the relay.
+    pub fn new(relay: &str) -> Result<Options, VisitorError> {
+        socket_url(relay)?;
+        Ok(Options {
+            relay: relay.trim().trim_end_matches('/').to_owned(),
+            enable_static_resource_service: true,
+            css_server: false,
+            mask: Vec::new(),
+            block: Vec::new(),
+        })
+    }
+
+    /// Reads the JS options object. Anything of the wrong type is an error
+    /// naming the option, never a silent default.
+    pub fn from_js(value: &JsValue) -> Result<Options, VisitorError> {
+        if value.is_undefined() || value.is_null() {
+            return Err(VisitorError::MissingRelay);
+        }
+        if !value.is_object() {
+            return Err(VisitorError::InvalidOption {
+                name: "(the options argument)",
+                expected: "an object",
+            });
+        }
+        let relay = get(value, "relay")?;
+        if relay.is_undefined() || relay.is_null() {
+            return Err(VisitorError::MissingRelay);
+        }
+        let relay = relay.as_string().ok_or(VisitorError::InvalidOption {
+            name: "relay",
+            expected: "a string",
+        })?;
+        let mut options = Options::new(&relay)?;
+
+        let v = get(value, "enableStaticResourceService")?;
+        if let Some(b) = optional_bool(&v, "enableStaticResourceService")? {
+            options.enable_static_resource_service = b;
+        }
+
+        let css = get(value, "css")?;
+        if !(css.is_undefined() || css.is_null()) {
+            if !css.is_object() {
+                return Err(VisitorError::InvalidOption {
+                    name: "css",
+                    expected: "an object like { server: true }",
+                });
+            }
+            if let Some(b) = optional_bool(&get(&css, "server")?, "css.server")? {
+                options.css_server = b;
+            }
+        }
+
+        options.mask = selector_list(&get(value, "mask")?, "mask")?;
+        options.block = selector_list(&get(value, "block")?, "block")?;
+        Ok(options)
+    }
+
+    /// One selector matching every masked element: the markup attribute plus
+    /// the `mask` option's selectors.
+    pub fn mask_selector(&self) -> String {
+        let mut sel = String::from(MASK_ATTR_SELECTOR);
+        for s in &self.mask {
+            sel.push(',');
+            sel.push_str(s);
+        }
+        sel
+    }
+
+    /// Every selector must parse, or `start()` fails now rather than every
+    /// `matches()` failing later on the page.
+    pub fn check_selectors(&self, document: &web_sys::Document) -> Result<(), VisitorError> {
+        for (option, list) in [("mask", &self.mask), ("block", &self.block)] {
+            for selector in list {
+                if document.query_selector(selector).is_err() {
+                    return Err(VisitorError::InvalidSelector {
+                        option,
+                        selector: selector.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn get(obj: &JsValue, key: &str) -> Result<JsValue, VisitorError> {
+    js_sys::Reflect::get(obj, &JsValue::from_str(key)).map_err(VisitorError::js)
+}
+
+fn optional_bool(v: &JsValue, name: &'static str) -> Result<Option<bool>, VisitorError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or(VisitorError::InvalidOption {
+        name,
+        expected: "true or false",
+    })
+}
+
+fn selector_list(v: &JsValue, name: &'static str) -> Result<Vec<String>, VisitorError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    let invalid = VisitorError::InvalidOption {
+        name,
+        expected: "an array of CSS selector strings",
+    };
+    let Some(array) = v.dyn_ref::<js_sys::Array>() else {
+        return Err(invalid);
+    };
+    let mut out = Vec::with_capacity(array.length() as usize);
+    for item in array.iter() {
+        match item.as_string() {
+            Some(s) if !s.trim().is_empty() => out.push(s),
+            _ => return Err(invalid),
+        }
+    }
+    Ok(out)
+}
+
+/// The visitor socket's URL for a relay base URL: `http` becomes `ws`,
+/// `https` becomes `wss`, and `/ws/visitor` is appended.
+pub fn socket_url(relay: &str) -> Result<String, VisitorError> {
+    let base = relay.trim().trim_end_matches('/');
+    let (scheme, rest) = base
+        .split_once("://")
+        .ok_or_else(|| VisitorError::InvalidRelay(relay.to_owned()))?;
+    let ws_scheme = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => "ws://",
+        "https" | "wss" => "wss://",
+        _ => return Err(VisitorError::InvalidRelay(relay.to_owned())),
+    };
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err(VisitorError::InvalidRelay(relay.to_owned()));
+    }
+    let mut url = String::with_capacity(base.len() + 12);
+    url.push_str(ws_scheme);
+    url.push_str(rest);
+    url.push_str("/ws/visitor");
+    Ok(url)
+}
+
+#[cfg(test)]
+// Tests fail by panicking; that is their job.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_relays_become_websocket_urls() {
+        assert_eq!(
+            socket_url("http://127.0.0.1:8080").unwrap(),
+            "ws://127.0.0.1:8080/ws/visitor"
+        );
+        assert_eq!(
+            socket_url("https://relay.example.com/").unwrap(),
+            "wss://relay.example.com/ws/visitor"
+        );
+        assert_eq!(
+            socket_url(" HTTPS://relay.example.com/cb// ").unwrap(),
+            "wss://relay.example.com/cb/ws/visitor"
+        );
+        assert_eq!(socket_url("wss://r.test").unwrap(), "wss://r.test/ws/visitor");
+    }
+
+    #[test]
+    fn other_relay_strings_are_refused() {
+        for bad in ["", "relay.example.com", "ftp://x", "http://", "http:///path", "http://a b"] {
+            assert!(
+                matches!(socket_url(bad), Err(VisitorError::InvalidRelay(_))),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_are_as_documented() {
+        let o = Options::new("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(o.relay, "http://127.0.0.1:8080");
+        assert!(o.enable_static_resource_service);
+        assert!(!o.css_server);
+        assert_eq!(o.mask_selector(), "[data-cobrowse-mask]");
+    }
+
+    #[test]
+    fn mask_selectors_join_the_markup_attribute() {
+        let mut o = Options::new("http://r.test").unwrap();
+        o.mask = vec![".secret".into(), "#card input".into()];
+        assert_eq!(o.mask_selector(), "[data-cobrowse-mask],.secret,#card input");
+    }
+}

@@ -1,0 +1,216 @@
+//! The visitor's own UI: `<cobrowse-ui>` with an open shadow root holding a
+//! small panel (the code, the consent question, the End button) and a thin
+//! frame around the viewport while an agent watches.
+//!
+//! Owns: the element (removed on drop), its rendering, and turning clicks
+//! into [`UiAction`]s. Does not own: what the actions do (`session.rs`).
+//! The capture never mirrors this element (`mask::UI_TAG`).
+
+use std::rc::Rc;
+
+use gloo_events::EventListener;
+use protocol::{AgentId, Mode};
+use wasm_bindgen::{intern, JsCast};
+use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
+
+use crate::error::VisitorError;
+use crate::mask::UI_TAG;
+
+/// What the visitor clicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiAction {
+    Accept(AgentId),
+    Decline(AgentId),
+    End,
+}
+
+/// What the panel shows.
+pub enum View<'a> {
+    Connecting,
+    Waiting { code: &'a str },
+    Asking { agent: AgentId, name: &'a str, mode: Mode },
+    Live { names: &'a [&'a str] },
+}
+
+const CSS: &str = "\
+:host{all:initial}\
+.panel{position:fixed;right:16px;bottom:16px;z-index:2147483647;box-sizing:border-box;\
+max-width:340px;padding:14px 16px;border-radius:10px;background:#1f2937;color:#f9fafb;\
+font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;\
+box-shadow:0 8px 28px rgba(0,0,0,.35)}\
+p{margin:0}\
+.code{font:700 22px/1.3 ui-monospace,Menlo,Consolas,monospace;letter-spacing:.12em;color:#fde68a}\
+.row{display:flex;gap:8px;margin-top:12px;justify-content:flex-end}\
+button{font:inherit;font-weight:600;padding:6px 14px;border:0;border-radius:6px;cursor:pointer}\
+button:focus-visible{outline:2px solid #93c5fd;outline-offset:2px}\
+.accept{background:#22c55e;color:#052e16}\
+.decline{background:#e5e7eb;color:#111827}\
+.end{background:#ef4444;color:#fff}\
+.frame{position:fixed;inset:0;z-index:2147483646;border:3px solid #f59e0b;pointer-events:none}\
+[hidden]{display:none}";
+
+pub struct Ui {
+    host: Element,
+    panel: Element,
+    frame: Element,
+    document: Document,
+    _click: EventListener,
+}
+
+impl Ui {
+    /// Appends `<cobrowse-ui>` to the document element.
+    pub fn create(document: &Document, on_action: Rc<dyn Fn(UiAction)>) -> Result<Ui, VisitorError> {
+        let host = document
+            .create_element(intern(UI_TAG))
+            .map_err(VisitorError::js)?;
+        let root = host
+            .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
+            .map_err(VisitorError::js)?;
+        let style = element(document, "style", Some(CSS))?;
+        let frame = element(document, "div", None)?;
+        frame.set_class_name("frame");
+        set(&frame, "hidden", "")?;
+        let panel = element(document, "div", None)?;
+        panel.set_class_name("panel");
+        set(&panel, "role", "status")?;
+        for child in [&style, &frame, &panel] {
+            root.append_child(child).map_err(VisitorError::js)?;
+        }
+        let click = EventListener::new(&root, "click", move |event| {
+            let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+            if let Some(action) = target.and_then(|t| action_of(&t)) {
+                on_action(action);
+            }
+        });
+        let parent = document.document_element().ok_or(VisitorError::NoDocument)?;
+        parent.append_child(&host).map_err(VisitorError::js)?;
+        Ok(Ui {
+            host,
+            panel,
+            frame,
+            document: document.clone(),
+            _click: click,
+        })
+    }
+
+    /// Redraws the panel; `watched` shows the frame around the viewport.
+    pub fn render(&self, view: &View<'_>, watched: bool) -> Result<(), VisitorError> {
+        if watched {
+            let _ = self.frame.remove_attribute("hidden");
+        } else {
+            set(&self.frame, "hidden", "")?;
+        }
+        self.panel.set_text_content(None);
+        let d = &self.document;
+        let text = element(d, "p", None)?;
+        let row = element(d, "div", None)?;
+        row.set_class_name("row");
+        match view {
+            View::Connecting => {
+                text.set_text_content(Some("Connecting to co-browsing…"));
+            }
+            View::Waiting { code } => {
+                let code_el = element(d, "strong", Some(code))?;
+                code_el.set_class_name("code");
+                set(&code_el, "data-cobrowse-code", code)?;
+                append_text(d, &text, "Your co-browsing code: ")?;
+                text.append_child(&code_el).map_err(VisitorError::js)?;
+                append_text(d, &text, " — read it to the agent")?;
+                add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
+            }
+            View::Asking { agent, name, mode } => {
+                let mut s = String::from("Agent ");
+                s.push_str(name);
+                s.push_str(match mode {
+                    Mode::ViewOnly => " wants to see this page (view only)",
+                    Mode::Shared => " wants to see and control this page",
+                });
+                text.set_text_content(Some(&s));
+                let id = agent.0.to_string();
+                add(&row, &button(d, "decline", "data-cobrowse-decline", &id, "Decline")?)?;
+                add(&row, &button(d, "accept", "data-cobrowse-accept", &id, "Accept")?)?;
+            }
+            View::Live { names } => {
+                let mut s = String::from(if names.len() > 1 { "Agents " } else { "Agent " });
+                s.push_str(&names.join(", "));
+                s.push_str(if names.len() > 1 {
+                    " are viewing this page"
+                } else {
+                    " is viewing this page"
+                });
+                text.set_text_content(Some(&s));
+                add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
+            }
+        }
+        self.panel.append_child(&text).map_err(VisitorError::js)?;
+        if row.child_element_count() > 0 {
+            self.panel.append_child(&row).map_err(VisitorError::js)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        self.host.remove();
+    }
+}
+
+/// The action a click on `target` (or the button around it) asks for.
+fn action_of(target: &Element) -> Option<UiAction> {
+    let button = target
+        .closest("[data-cobrowse-accept],[data-cobrowse-decline],[data-cobrowse-end]")
+        .ok()??;
+    let agent = |attr: &str| {
+        button
+            .get_attribute(attr)
+            .and_then(|v| v.parse().ok())
+            .map(AgentId)
+    };
+    if let Some(a) = agent("data-cobrowse-accept") {
+        Some(UiAction::Accept(a))
+    } else if let Some(a) = agent("data-cobrowse-decline") {
+        Some(UiAction::Decline(a))
+    } else if button.has_attribute("data-cobrowse-end") {
+        Some(UiAction::End)
+    } else {
+        None
+    }
+}
+
+fn element(d: &Document, tag: &str, text: Option<&str>) -> Result<Element, VisitorError> {
+    let el = d.create_element(intern(tag)).map_err(VisitorError::js)?;
+    if text.is_some() {
+        el.set_text_content(text);
+    }
+    Ok(el)
+}
+
+fn add(parent: &Element, child: &Element) -> Result<(), VisitorError> {
+    parent.append_child(child).map(drop).map_err(VisitorError::js)
+}
+
+fn set(el: &Element, name: &str, value: &str) -> Result<(), VisitorError> {
+    el.set_attribute(intern(name), value).map_err(VisitorError::js)
+}
+
+fn append_text(d: &Document, parent: &Element, text: &str) -> Result<(), VisitorError> {
+    parent
+        .append_child(&d.create_text_node(text))
+        .map(drop)
+        .map_err(VisitorError::js)
+}
+
+fn button(
+    d: &Document,
+    class: &str,
+    attr: &str,
+    value: &str,
+    label: &str,
+) -> Result<Element, VisitorError> {
+    let b = element(d, "button", Some(label))?;
+    set(&b, "type", "button")?;
+    b.set_class_name(class);
+    set(&b, attr, value)?;
+    Ok(b)
+}
