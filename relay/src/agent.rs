@@ -89,7 +89,8 @@ pub async fn serve<S: SessionStore, B: Bus>(
     }
     tracing::info!(%session, agent = agent.0, %peer, mode = ?hello.mode, "agent joined");
 
-    let (last, error) = run_agent(&app, &mut conn, &mut stream, &mut shutdown, &session, agent).await;
+    let (last, error) =
+        run_agent(&app, &mut conn, &mut stream, &mut shutdown, &session, agent).await;
 
     drop(subscription);
     leave(&app, &session, agent).await;
@@ -112,7 +113,11 @@ async fn leave<S: SessionStore, B: Bus>(app: &App<S, B>, session: &SessionId, ag
     match app.store.remove_agent(session, agent).await {
         Ok(true) => {
             let left = Delivery::Visitor(ToVisitor::AgentLeft { agent });
-            if let Err(err) = app.bus.publish(&Topic::Visitor(session.clone()), left).await {
+            if let Err(err) = app
+                .bus
+                .publish(&Topic::Visitor(session.clone()), left)
+                .await
+            {
                 tracing::error!(%session, agent = agent.0, "could not tell visitor: {err}");
             }
         }

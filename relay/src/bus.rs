@@ -37,7 +37,9 @@ pub enum Delivery {
     Encoded(Bytes),
     /// Close the socket normally after what is queued; only a connection
     /// puts this in its own mailbox, it never travels on the bus.
-    Close { reason: String },
+    Close {
+        reason: String,
+    },
 }
 
 impl Delivery {
@@ -185,6 +187,8 @@ pub trait Bus: Send + Sync + 'static {
 }
 
 #[cfg(test)]
+// A failed expectation in a test is the point of the test.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use protocol::{EndReason, ErrorCode, ErrorFrame};

@@ -192,6 +192,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// A failed expectation in a test is the point of the test.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

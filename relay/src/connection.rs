@@ -32,6 +32,10 @@ use crate::RelayError;
 /// take before the socket is simply dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
+/// How long a socket whose input we cannot read any more stays open after
+/// our close frame; see [`Conn::finish`].
+const LINGER: Duration = Duration::from_millis(500);
+
 /// A close reason may carry at most 123 bytes (RFC 6455, 5.5: control frame
 /// payloads are 125 bytes, two of them the code).
 const MAX_CLOSE_REASON: usize = 123;
@@ -135,14 +139,21 @@ impl Conn {
             "refusing peer: {err}"
         );
         self.metrics.rejected(err.reject_reason());
-        let frame = err.frame();
-        let delivery = error_delivery(self.role, frame);
-        self.finish(stream, delivery).await;
+        let unreadable = matches!(err, RelayError::FrameTooLarge { .. });
+        let delivery = error_delivery(self.role, err.frame());
+        self.close(stream, delivery, unreadable).await;
     }
 
     /// Sends `last` (which should close the connection), waits for the
     /// writer, then lets the peer complete the close handshake.
     pub async fn finish<St>(self, stream: &mut St, last: Delivery)
+    where
+        St: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        self.close(stream, last, false).await;
+    }
+
+    async fn close<St>(self, stream: &mut St, last: Delivery, unreadable: bool)
     where
         St: Stream<Item = Result<Message, axum::Error>> + Unpin,
     {
@@ -156,9 +167,21 @@ impl Conn {
             ..
         } = self;
         drop(mailbox);
-        if writer_end.is_none() && tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_err()
+        if writer_end.is_none()
+            && tokio::time::timeout(CLOSE_GRACE, &mut writer)
+                .await
+                .is_err()
         {
             writer.abort();
+            return;
+        }
+        if unreadable {
+            // The rest of an oversized frame is still in the socket, and
+            // reading it would mean buffering what the limit refused.
+            // Closing a socket with unread input sends a reset, which would
+            // destroy our close frame in the peer's buffer: give the peer a
+            // moment to read it first.
+            tokio::time::sleep(LINGER).await;
             return;
         }
         // Read until the peer's close frame (or silence), so the peer sees a
@@ -321,12 +344,7 @@ where
     }
 }
 
-async fn overflow<Si>(
-    sink: &mut Si,
-    capacity: usize,
-    role: Role,
-    metrics: &Metrics,
-) -> WriterEnd
+async fn overflow<Si>(sink: &mut Si, capacity: usize, role: Role, metrics: &Metrics) -> WriterEnd
 where
     Si: Sink<Message, Error = axum::Error> + Unpin,
 {
@@ -352,10 +370,12 @@ where
 }
 
 #[cfg(test)]
+// A failed expectation in a test is the point of the test.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc as tmpsc;
     use protocol::{EndReason, ErrorCode};
+    use tokio::sync::mpsc as tmpsc;
 
     /// A sink like the socket's, with the same error type.
     fn test_sink() -> (
@@ -429,7 +449,13 @@ mod tests {
             panic!("{got:?}")
         };
         let err: ToAgent = protocol::decode(first).expect("decodes");
-        assert!(matches!(err, ToAgent::Error(ErrorFrame { code: ErrorCode::RateLimited, .. })));
+        assert!(matches!(
+            err,
+            ToAgent::Error(ErrorFrame {
+                code: ErrorCode::RateLimited,
+                ..
+            })
+        ));
         assert!(matches!(&got[1], Message::Close(Some(f)) if f.code == 4007));
         assert!(metrics
             .render()

@@ -193,6 +193,8 @@ impl IntoResponse for RelayError {
 }
 
 #[cfg(test)]
+// A failed expectation in a test is the point of the test.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -215,7 +217,10 @@ mod tests {
     #[test]
     fn messages_read_as_sentences() {
         let frame = RelayError::TooManyAgents { limit: 8 }.frame();
-        assert_eq!(frame.message, "The session already has its limit of 8 agents.");
+        assert_eq!(
+            frame.message,
+            "The session already has its limit of 8 agents."
+        );
         assert_eq!(frame.code.close_code(), 4006);
     }
 

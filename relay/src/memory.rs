@@ -103,14 +103,8 @@ impl SessionStore for MemoryStore {
     ) -> Result<JoinedSession, RelayError> {
         let mut guard = lock(&self.inner);
         let sessions = &mut *guard;
-        let id = sessions
-            .by_code
-            .get(code)
-            .ok_or(RelayError::UnknownCode)?;
-        let session = sessions
-            .by_id
-            .get_mut(id)
-            .ok_or(RelayError::UnknownCode)?;
+        let id = sessions.by_code.get(code).ok_or(RelayError::UnknownCode)?;
+        let session = sessions.by_id.get_mut(id).ok_or(RelayError::UnknownCode)?;
         if session.agents.len() >= max_agents {
             return Err(RelayError::TooManyAgents { limit: max_agents });
         }
@@ -269,6 +263,8 @@ impl Bus for MemoryBus {
 }
 
 #[cfg(test)]
+// A failed expectation in a test is the point of the test.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::bus::mailbox;
@@ -314,7 +310,11 @@ mod tests {
         block(async {
             let store = MemoryStore::new();
             let s = store.create("u".into()).await.expect("created");
-            let a = store.join(&s.code, Mode::ViewOnly, 8).await.expect("a").agent;
+            let a = store
+                .join(&s.code, Mode::ViewOnly, 8)
+                .await
+                .expect("a")
+                .agent;
             let c = |agent, ok| store.consent(&s.session, agent, ok);
             assert!(c(AgentId(9), true).await.is_err(), "never-issued id");
             assert_eq!(c(a, true).await.expect("ok"), ConsentOutcome::Admitted);

@@ -195,6 +195,8 @@ fn labelled(out: &mut String, name: &str, help: &str, label: &str, values: &[(&s
 }
 
 #[cfg(test)]
+// A failed expectation in a test is the point of the test.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -218,10 +220,22 @@ mod tests {
         m.frame_in(Role::Visitor, 5);
         m.rejected(RejectReason::Origin);
         let text = m.render();
-        assert!(text.contains("frames_in_total{role=\"visitor\"} 2\n"), "{text}");
-        assert!(text.contains("bytes_in_total{role=\"visitor\"} 15\n"), "{text}");
-        assert!(text.contains("frames_in_total{role=\"agent\"} 0\n"), "{text}");
-        assert!(text.contains("rejected_total{reason=\"origin\"} 1\n"), "{text}");
+        assert!(
+            text.contains("frames_in_total{role=\"visitor\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bytes_in_total{role=\"visitor\"} 15\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("frames_in_total{role=\"agent\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rejected_total{reason=\"origin\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("# TYPE rejected_total counter\n"), "{text}");
     }
 }

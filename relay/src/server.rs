@@ -71,7 +71,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     match config.backend {
-        Backend::Memory => serve(listener, config, MemoryStore::new(), MemoryBus::new(), shutdown).await,
+        Backend::Memory => {
+            serve(
+                listener,
+                config,
+                MemoryStore::new(),
+                MemoryBus::new(),
+                shutdown,
+            )
+            .await
+        }
     }
 }
 

@@ -89,7 +89,11 @@ pub async fn serve<S: SessionStore, B: Bus>(
 }
 
 /// Removes the session and tells each agent still in it.
-async fn end_session<S: SessionStore, B: Bus>(app: &App<S, B>, session: &SessionId, reason: EndReason) {
+async fn end_session<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    session: &SessionId,
+    reason: EndReason,
+) {
     let agents = match app.store.end(session).await {
         Ok(agents) => agents,
         Err(err) => {

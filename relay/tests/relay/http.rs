@@ -1,0 +1,132 @@
+//! Plain HTTP: health, metrics, static files and the origin check that runs
+//! before a visitor's socket exists.
+
+use protocol::{Hello, VisitorHello, VisitorMsg};
+
+use crate::flow::event;
+use crate::support::{Relay, PAGE};
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let relay = Relay::start().await;
+    let response = relay.get("/healthz").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"ok");
+}
+
+#[tokio::test]
+async fn metrics_count_sessions_frames_and_forwards() {
+    let relay = Relay::start().await;
+    let (mut visitor, _, code) = relay.start_session().await;
+    let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
+    visitor.send(&VisitorMsg::Event(event(1))).await;
+    let _: protocol::ToAgent = agent.recv().await;
+
+    let response = relay.get("/metrics").await;
+    assert_eq!(response.status, 200);
+    assert!(response
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/plain")));
+    let text = relay.metrics().await;
+    for line in [
+        "sessions_active 1",
+        "sessions_created_total 1",
+        "agents_active 1",
+        "frames_forwarded_total 1",
+        // hello, consent, event
+        "frames_in_total{role=\"visitor\"} 3",
+        // hello
+        "frames_in_total{role=\"agent\"} 1",
+        "rejected_total{reason=\"origin\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(text.contains("# TYPE sessions_active gauge"));
+    assert!(text.contains("bytes_in_total{role=\"visitor\"} "));
+
+    drop(visitor);
+    relay.wait_for_metric("sessions_active 0").await;
+    relay.wait_for_metric("agents_active 0").await;
+}
+
+#[tokio::test]
+async fn sdk_is_served_cross_origin_with_the_wasm_type() {
+    let relay = Relay::start().await;
+    let js = relay.get("/sdk/cobrowse.js").await;
+    assert_eq!(js.status, 200);
+    assert_eq!(js.header("access-control-allow-origin"), Some("*"));
+    assert!(js
+        .header("content-type")
+        .is_some_and(|t| t.contains("javascript")));
+    let wasm = relay.get("/sdk/visitor_wasm_bg.wasm").await;
+    assert_eq!(wasm.status, 200);
+    assert_eq!(wasm.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(wasm.header("content-type"), Some("application/wasm"));
+    assert_eq!(wasm.body, b"\0asm\x01\0\0\0");
+}
+
+#[tokio::test]
+async fn agent_console_and_redirects() {
+    let relay = Relay::start().await;
+    let index = relay.get("/agent/").await;
+    assert_eq!(index.status, 200);
+    assert!(String::from_utf8_lossy(&index.body).contains("console"));
+    // The console is same-origin; it gets no CORS header.
+    assert_eq!(index.header("access-control-allow-origin"), None);
+
+    let root = relay.get("/").await;
+    assert!((300..400).contains(&root.status));
+    assert_eq!(root.header("location"), Some("/agent/"));
+
+    let bare = relay.get("/agent").await;
+    assert!((300..400).contains(&bare.status));
+    assert_eq!(bare.header("location"), Some("/agent/"));
+
+    assert_eq!(relay.get("/agent/missing.js").await.status, 404);
+}
+
+#[tokio::test]
+async fn missing_static_dir_still_serves_sessions() {
+    let relay = Relay::with(|c| c.static_dir = "/nonexistent/cobrowse-dist".into()).await;
+    assert_eq!(relay.get("/sdk/cobrowse.js").await.status, 404);
+    assert_eq!(relay.get("/healthz").await.status, 200);
+    let (_visitor, _, _) = relay.start_session().await;
+}
+
+#[tokio::test]
+async fn disallowed_origin_is_refused_before_upgrade() {
+    let allowed = "http://127.0.0.1:8081";
+    let relay =
+        Relay::with(|c| c.origins = relay::OriginPolicy::from_list(vec![allowed.into()])).await;
+    let refused = relay
+        .socket_with_origin("/ws/visitor", Some("http://evil.example"))
+        .await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        Err(other) => panic!("expected HTTP 403, got {other:?}"),
+        Ok(_) => panic!("upgrade from a disallowed origin succeeded"),
+    }
+    assert!(relay.socket_with_origin("/ws/visitor", None).await.is_err());
+    relay
+        .wait_for_metric("rejected_total{reason=\"origin\"} 2")
+        .await;
+
+    let mut visitor = relay
+        .socket_with_origin("/ws/visitor", Some(allowed))
+        .await
+        .expect("allowed origin upgrades");
+    visitor
+        .hello(Hello::Visitor(VisitorHello {
+            page_url: PAGE.into(),
+        }))
+        .await;
+    assert!(matches!(
+        visitor.recv::<protocol::ToVisitor>().await,
+        protocol::ToVisitor::Welcome { .. }
+    ));
+}

@@ -1,0 +1,407 @@
+//! A relay started in-process on 127.0.0.1:0, and small WebSocket / HTTP
+//! clients that speak to it the way the visitor's page and the agent console
+//! do. Helpers panic with context: they only run in tests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    AgentHello, AgentId, ErrorFrame, Hello, JoinCode, Mode, SessionId, ToAgent, ToVisitor,
+    VisitorHello, VisitorMsg,
+};
+use relay::{AgentAuth, Config, RelayError};
+use serde::{de::DeserializeOwned, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+pub const TOKEN: &str = "test-dev-token";
+pub const PAGE: &str = "https://shop.example/cart";
+/// Long enough for a loaded CI machine, short enough to fail fast.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub type Ws = WebSocketStream<TcpStream>;
+
+pub struct Relay {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), RelayError>>>,
+    static_dir: PathBuf,
+}
+
+impl Relay {
+    /// Development settings: the dev token [`TOKEN`] is accepted, any origin.
+    pub async fn start() -> Relay {
+        Relay::with(|_| {}).await
+    }
+
+    pub async fn with(tweak: impl FnOnce(&mut Config)) -> Relay {
+        let static_dir = static_fixture();
+        let mut config = Config::new(&static_dir);
+        config.auth = AgentAuth::DevToken(TOKEN.into());
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(relay::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Relay {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+            static_dir,
+        }
+    }
+
+    /// Triggers graceful shutdown and waits for `run` to return.
+    pub async fn stop(mut self) -> Result<(), RelayError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("run returns after shutdown")
+            .expect("run did not panic")
+    }
+
+    pub async fn socket(&self, path: &str) -> Peer {
+        self.socket_with_origin(path, None).await.expect("upgrade")
+    }
+
+    /// Connects with an `Origin` header, as a browser would.
+    pub async fn socket_with_origin(
+        &self,
+        path: &str,
+        origin: Option<&str>,
+    ) -> Result<Peer, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}{path}", self.addr)
+            .into_client_request()
+            .expect("request");
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", HeaderValue::from_str(origin).expect("header"));
+        }
+        let tcp = TcpStream::connect(self.addr).await.expect("connect");
+        self.socket_over(request, tcp).await
+    }
+
+    /// Upgrades over a TCP stream the test configured itself.
+    pub async fn socket_over(
+        &self,
+        request: impl IntoClientRequest + Unpin,
+        tcp: TcpStream,
+    ) -> Result<Peer, tokio_tungstenite::tungstenite::Error> {
+        let (ws, _) = tokio_tungstenite::client_async(request, tcp).await?;
+        Ok(Peer { ws })
+    }
+
+    /// A visitor that said hello and got its welcome.
+    pub async fn start_session(&self) -> (Peer, SessionId, JoinCode) {
+        let mut visitor = self.socket("/ws/visitor").await;
+        visitor
+            .hello(Hello::Visitor(VisitorHello {
+                page_url: PAGE.into(),
+            }))
+            .await;
+        match visitor.recv::<ToVisitor>().await {
+            ToVisitor::Welcome { session, code } => (visitor, session, code),
+            other => panic!("expected Welcome, got {other:?}"),
+        }
+    }
+
+    /// An agent that sent its hello with `token`; nothing read yet.
+    pub async fn agent_hello(&self, token: &str, code: &JoinCode, mode: Mode) -> Peer {
+        let mut agent = self.socket("/ws/agent").await;
+        agent
+            .hello(Hello::Agent(AgentHello {
+                token: token.into(),
+                code: code.clone(),
+                mode,
+            }))
+            .await;
+        agent
+    }
+
+    /// An agent that joined (got `Joined`) and was announced to the visitor.
+    pub async fn join(&self, visitor: &mut Peer, code: &JoinCode) -> (Peer, AgentId) {
+        let agent = self.socket("/ws/agent").await;
+        self.join_as(visitor, code, agent).await
+    }
+
+    /// [`Relay::join`] over a socket the test made itself.
+    pub async fn join_as(
+        &self,
+        visitor: &mut Peer,
+        code: &JoinCode,
+        mut agent: Peer,
+    ) -> (Peer, AgentId) {
+        agent
+            .hello(Hello::Agent(AgentHello {
+                token: TOKEN.into(),
+                code: code.clone(),
+                mode: Mode::ViewOnly,
+            }))
+            .await;
+        let id = match agent.recv::<ToAgent>().await {
+            ToAgent::Joined {
+                agent, page_url, ..
+            } => {
+                assert_eq!(page_url, PAGE);
+                agent
+            }
+            other => panic!("expected Joined, got {other:?}"),
+        };
+        match visitor.recv::<ToVisitor>().await {
+            ToVisitor::AgentJoined { agent, .. } => assert_eq!(agent, id),
+            other => panic!("expected AgentJoined, got {other:?}"),
+        }
+        (agent, id)
+    }
+
+    /// An agent the visitor admitted; the visitor has been asked for a snapshot.
+    pub async fn admitted_agent(&self, visitor: &mut Peer, code: &JoinCode) -> (Peer, AgentId) {
+        let (agent, id) = self.join(visitor, code).await;
+        admit(visitor, agent, id).await
+    }
+
+    pub async fn get(&self, path: &str) -> HttpResponse {
+        http_get(self.addr, path).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = self.get("/metrics").await;
+        assert_eq!(response.status, 200);
+        String::from_utf8(response.body).expect("utf-8")
+    }
+
+    /// Waits until `/metrics` shows `line` (counters move asynchronously).
+    pub async fn wait_for_metric(&self, line: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let text = self.metrics().await;
+            if text.lines().any(|l| l == line) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "metric line {line:?} never appeared in:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        let _ = std::fs::remove_dir_all(&self.static_dir);
+    }
+}
+
+/// The visitor accepts `agent`; both see the consequences.
+pub async fn admit(visitor: &mut Peer, mut agent: Peer, id: AgentId) -> (Peer, AgentId) {
+    visitor
+        .send(&VisitorMsg::Consent {
+            agent: id,
+            accepted: true,
+        })
+        .await;
+    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Admitted);
+    assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
+    (agent, id)
+}
+
+/// What `cargo xtask dist` would leave in `target/dist`, in miniature.
+fn static_fixture() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "cobrowse-relay-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(dir.join("sdk")).expect("mkdir");
+    std::fs::create_dir_all(dir.join("agent")).expect("mkdir");
+    std::fs::write(dir.join("sdk/cobrowse.js"), "export const loaded = true;\n").expect("write");
+    std::fs::write(dir.join("sdk/visitor_wasm_bg.wasm"), b"\0asm\x01\0\0\0").expect("write");
+    std::fs::write(
+        dir.join("agent/index.html"),
+        "<!doctype html><title>console</title>",
+    )
+    .expect("write");
+    dir
+}
+
+pub struct Peer {
+    pub ws: Ws,
+}
+
+impl Peer {
+    pub async fn hello(&mut self, hello: Hello) {
+        self.send_bytes(protocol::encode_hello(&hello).expect("encode"))
+            .await;
+    }
+
+    pub async fn send<T: Serialize>(&mut self, msg: &T) {
+        self.send_bytes(protocol::encode(msg).expect("encode"))
+            .await;
+    }
+
+    pub async fn send_bytes(&mut self, bytes: Vec<u8>) {
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next frame that is not a ping or pong.
+    pub async fn next_message(&mut self) -> Option<Message> {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message within the wait");
+            match next {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(message)) => return Some(message),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    pub async fn recv<T: DeserializeOwned>(&mut self) -> T {
+        match self.next_message().await {
+            Some(Message::Binary(bytes)) => protocol::decode(&bytes).expect("decodes"),
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
+
+    /// The next frame must be a close; returns its code and reason.
+    pub async fn expect_close(&mut self) -> (u16, String) {
+        match self.next_message().await {
+            Some(Message::Close(Some(frame))) => (frame.code.into(), frame.reason.to_string()),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    /// Nothing but pings for `quiet`.
+    pub async fn expect_silence(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(other) => panic!("expected silence, got {other:?}"),
+            }
+        }
+    }
+
+    /// An error frame for a visitor, then the close code that goes with it.
+    pub async fn expect_visitor_error(&mut self) -> ErrorFrame {
+        let frame = match self.recv::<ToVisitor>().await {
+            ToVisitor::Error(frame) => frame,
+            other => panic!("expected Error, got {other:?}"),
+        };
+        let (code, reason) = self.expect_close().await;
+        assert_eq!(code, frame.code.close_code());
+        assert!(frame.message.starts_with(&reason), "{reason:?} / {frame:?}");
+        frame
+    }
+
+    pub async fn expect_agent_error(&mut self) -> ErrorFrame {
+        let frame = match self.recv::<ToAgent>().await {
+            ToAgent::Error(frame) => frame,
+            other => panic!("expected Error, got {other:?}"),
+        };
+        let (code, reason) = self.expect_close().await;
+        assert_eq!(code, frame.code.close_code());
+        assert!(frame.message.starts_with(&reason), "{reason:?} / {frame:?}");
+        frame
+    }
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A bare HTTP/1.1 GET: enough for status, headers and a small body.
+async fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size");
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&raw[..line_end]).expect("ascii").trim(),
+            16,
+        )
+        .expect("hex size");
+        if size == 0 {
+            return out;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&raw[start..start + size]);
+        raw = &raw[start + size + 2..];
+    }
+}
