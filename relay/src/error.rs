@@ -40,7 +40,8 @@ pub enum RelayError {
     TooSlow { capacity: usize },
     #[error("origin {origin:?} is not allowed to start a session")]
     OriginNotAllowed { origin: String },
-    #[error("configuration: {0}")]
+    /// A bad flag or config file; the text is the whole message.
+    #[error("{0}")]
     Config(String),
     #[error("internal error: {0}")]
     Internal(String),

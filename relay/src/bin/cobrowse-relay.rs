@@ -3,6 +3,7 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -45,7 +46,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     // Logs go to stderr: stdout carries only the "listening" line, which
     // scripts and the test harness parse.
     tracing_subscriber::fmt()
@@ -54,8 +55,18 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    // A plain message, not anyhow's debug form: these are an operator's
+    // mistakes, not crashes, so no backtrace.
+    match relay_main(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cobrowse-relay: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+async fn relay_main(args: Args) -> anyhow::Result<()> {
     let backend = Backend::from_redis_flag(args.redis.as_deref())?;
     let file = match &args.config {
         Some(path) => LimitsFile::read(path)?,

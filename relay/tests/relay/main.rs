@@ -5,6 +5,7 @@
 // Tests may panic and unwrap: a failed expectation is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
 mod flow;
 mod http;
 mod isolation;

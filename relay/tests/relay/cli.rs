@@ -1,0 +1,102 @@
+//! The `cobrowse-relay` binary as scripts and the end-to-end harness use it.
+
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::support::WAIT;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-relay");
+
+#[tokio::test]
+async fn prints_one_listening_line_then_serves_until_sigterm() {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--static", "/nonexistent"])
+        .args(["--dev-agent-token", "t"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("line in time")
+        .expect("read")
+        .expect("a line");
+    let addr = line
+        .strip_prefix("cobrowse-relay listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let addr: std::net::SocketAddr = addr.parse().expect("an address");
+    assert_ne!(addr.port(), 0);
+
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tokio::io::AsyncWriteExt::write_all(
+        &mut tcp,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut response = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut response)
+        .await
+        .expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    let pid = child.id().expect("pid").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let output = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("exits after SIGTERM")
+        .expect("output");
+    assert!(output.status.success(), "{output:?}");
+    // Nothing else on stdout; the dev-token warning is loud on stderr.
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEVELOPMENT ONLY"), "{stderr}");
+    assert!(stderr.contains("static directory missing"), "{stderr}");
+}
+
+#[tokio::test]
+async fn redis_is_refused_until_it_exists() {
+    let output = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--redis",
+            "redis://127.0.0.1:6379",
+        ])
+        .output()
+        .await
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "did not start listening");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Redis support is not built yet; run without --redis"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_config_keys_are_refused_by_name() {
+    let path = std::env::temp_dir().join(format!("cobrowse-relay-{}.toml", std::process::id()));
+    std::fs::write(&path, "max_frame_bytes = 65536\nmax_agent = 2\n").expect("write");
+    let output = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .expect("run");
+    let _ = std::fs::remove_file(&path);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("max_agent"), "{stderr}");
+}
