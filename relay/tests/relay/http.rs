@@ -66,6 +66,10 @@ async fn sdk_is_served_cross_origin_with_the_wasm_type() {
     assert_eq!(wasm.header("access-control-allow-origin"), Some("*"));
     assert_eq!(wasm.header("content-type"), Some("application/wasm"));
     assert_eq!(wasm.body, b"\0asm\x01\0\0\0");
+    assert_eq!(
+        wasm.header("cross-origin-resource-policy"),
+        Some("cross-origin")
+    );
 }
 
 #[tokio::test]
