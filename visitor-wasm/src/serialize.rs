@@ -281,7 +281,7 @@ impl Capture {
 
     /// The live states an `input`/`change` event on `target` changed: the
     /// control's own, or every option's for a multiple `<select>`.
-    pub(crate) fn input_states(&self, target: &Element) -> Vec<(NodeId, FormState)> {
+    pub fn input_states(&self, target: &Element) -> Vec<(NodeId, FormState)> {
         let Some(id) = self.ids.get(target) else {
             return Vec::new();
         };

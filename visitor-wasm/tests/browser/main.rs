@@ -1,0 +1,15 @@
+//! Browser tests of the visitor capture, run in headless Chromium:
+//! `CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome visitor-wasm`.
+//!
+//! `capture.rs` drives the snapshot and mutation seams directly on fixtures
+//! built in the test page; `session.rs` runs whole sessions against a fake
+//! WebSocket that stands in for the relay.
+#![cfg(target_arch = "wasm32")]
+// Tests fail by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod capture;
+mod session;
+mod util;
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

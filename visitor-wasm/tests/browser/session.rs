@@ -1,0 +1,301 @@
+//! Whole sessions through the public `start()`, with `window.WebSocket`
+//! replaced by a fake that records what the visitor sends and lets the test
+//! speak as the relay.
+
+use protocol::{AgentId, Event, JoinCode, Mode, Seq, SessionId, ToVisitor, VisitorMsg};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use crate::util::*;
+
+#[wasm_bindgen(inline_js = r#"
+export function install_fake_socket() {
+  const sent = [];
+  const sockets = [];
+  class FakeSocket extends EventTarget {
+    constructor(url) {
+      super();
+      this.url = url;
+      this.readyState = 0;
+      this.binaryType = "blob";
+      sockets.push(this);
+      setTimeout(() => { this.readyState = 1; this.dispatchEvent(new Event("open")); }, 0);
+    }
+    send(data) { sent.push(new Uint8Array(data).slice()); }
+    close() {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      setTimeout(() => this.dispatchEvent(new CloseEvent("close", { code: 1000 })), 0);
+    }
+  }
+  FakeSocket.CONNECTING = 0; FakeSocket.OPEN = 1; FakeSocket.CLOSING = 2; FakeSocket.CLOSED = 3;
+  const real = window.WebSocket;
+  window.WebSocket = FakeSocket;
+  return {
+    restore() { window.WebSocket = real; },
+    url() { return sockets.length ? sockets[sockets.length - 1].url : ""; },
+    closed() { return sockets.length > 0 && sockets[sockets.length - 1].readyState === 3; },
+    count() { return sent.length; },
+    frame(i) { return sent[i]; },
+    deliver(bytes) {
+      const s = sockets[sockets.length - 1];
+      s.dispatchEvent(new MessageEvent("message", { data: bytes.slice().buffer }));
+    },
+    refuse() {
+      const s = sockets[sockets.length - 1];
+      s.readyState = 3;
+      s.dispatchEvent(new CloseEvent("close", { code: 1006 }));
+    },
+  };
+}
+"#)]
+extern "C" {
+    #[derive(Clone)]
+    type Fake;
+    fn install_fake_socket() -> Fake;
+    #[wasm_bindgen(method)]
+    fn restore(this: &Fake);
+    #[wasm_bindgen(method)]
+    fn url(this: &Fake) -> String;
+    #[wasm_bindgen(method)]
+    fn closed(this: &Fake) -> bool;
+    #[wasm_bindgen(method)]
+    fn count(this: &Fake) -> u32;
+    #[wasm_bindgen(method)]
+    fn frame(this: &Fake, i: u32) -> Vec<u8>;
+    #[wasm_bindgen(method)]
+    fn deliver(this: &Fake, bytes: &[u8]);
+    #[wasm_bindgen(method)]
+    fn refuse(this: &Fake);
+}
+
+/// The fake relay, restored on drop.
+struct Relay(Fake);
+
+impl Relay {
+    fn install() -> Relay {
+        Relay(install_fake_socket())
+    }
+
+    fn say(&self, msg: &ToVisitor) {
+        self.0.deliver(&protocol::encode(msg).unwrap());
+    }
+
+    fn frames(&self) -> Vec<Vec<u8>> {
+        (0..self.0.count()).map(|i| self.0.frame(i)).collect()
+    }
+
+    /// Everything after the hello, decoded.
+    fn messages(&self) -> Vec<VisitorMsg> {
+        self.frames()
+            .iter()
+            .skip(1)
+            .map(|f| protocol::decode(f).unwrap())
+            .collect()
+    }
+
+    fn events(&self) -> Vec<(Seq, Event)> {
+        self.messages()
+            .into_iter()
+            .filter_map(|m| match m {
+                VisitorMsg::Event(f) => Some((f.seq, f.event().unwrap())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.0.restore();
+    }
+}
+
+fn options(extra: &str) -> JsValue {
+    let json = format!(r#"{{"relay": "http://127.0.0.1:9" {extra}}}"#);
+    js_sys::JSON::parse(&json).unwrap()
+}
+
+/// Starts a session and answers its hello with a Welcome.
+async fn started(relay: &Relay) -> visitor_wasm::Session {
+    let fake = relay.0.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        sleep(20).await;
+        let welcome = ToVisitor::Welcome {
+            session: SessionId("s1".into()),
+            code: JoinCode::parse("123456").unwrap(),
+        };
+        fake.deliver(&protocol::encode(&welcome).unwrap());
+    });
+    let session = visitor_wasm::start(options("")).await.unwrap();
+    let hello = protocol::decode_hello(&relay.frames()[0]).unwrap();
+    assert!(matches!(hello, protocol::Hello::Visitor(_)));
+    session
+}
+
+fn ui_text() -> Option<String> {
+    let host = document().query_selector("cobrowse-ui").unwrap()?;
+    host.shadow_root()?.text_content()
+}
+
+#[wasm_bindgen_test]
+async fn start_rejects_bad_options_with_clear_errors() {
+    for (opts, expected) in [
+        (JsValue::UNDEFINED, "options.relay is required"),
+        (js_sys::JSON::parse(r#"{"relay": 5}"#).unwrap(), "options.relay must be a string"),
+        (js_sys::JSON::parse(r#"{"relay": "nope"}"#).unwrap(), "options.relay must be an http(s)"),
+        (options(r#", "mask": "x""#), "options.mask must be an array"),
+        (options(r#", "mask": [":::"]"#), "invalid CSS selector"),
+        (options(r#", "css": {"server": "yes"}"#), "options.css.server must be true or false"),
+    ] {
+        let err = visitor_wasm::start(opts).await.err().expect("rejected");
+        let msg = err.dyn_into::<js_sys::Error>().expect("an Error").message();
+        assert!(String::from(msg.clone()).contains(expected), "{msg:?} lacks {expected:?}");
+    }
+    assert!(document().query_selector("cobrowse-ui").unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_relay_rejects_and_leaves_nothing_behind() {
+    let relay = Relay::install();
+    let pending = visitor_wasm::start(options(""));
+    wasm_bindgen_futures::spawn_local({
+        let fake = relay.0.clone();
+        async move {
+            sleep(5).await;
+            fake.refuse();
+        }
+    });
+    let err = pending.await.err().expect("rejected");
+    let msg: String = err.dyn_into::<js_sys::Error>().unwrap().message().into();
+    assert!(msg.contains("could not reach"), "{msg}");
+    assert!(document().query_selector("cobrowse-ui").unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn nothing_is_captured_before_consent_and_everything_after_is_masked_and_ordered() {
+    let relay = Relay::install();
+    let f = Fixture::new(
+        "live",
+        "<input id='pw' type='password'><ul id='list'></ul><input id='name'>",
+    );
+    let session = started(&relay).await;
+    assert_eq!(relay.0.url(), "ws://127.0.0.1:9/ws/visitor");
+    assert_eq!(session.code(), "123456");
+    let t = ui_text().unwrap();
+    assert!(t.contains("Your co-browsing code: 123456 — read it to the agent"), "{t}");
+
+    // An agent asks; the page changes and the visitor types before answering.
+    relay.say(&ToVisitor::AgentJoined {
+        agent: AgentId(7),
+        name: "Ann".into(),
+        mode: Mode::ViewOnly,
+    });
+    assert!(ui_text().unwrap().contains("Agent Ann wants to see this page (view only)"));
+    f.get("#list").set_inner_html("<li>before consent</li>");
+    set_value(&f.get("#name"), "typed before consent");
+    fire(&f.get("#name"), "input");
+    relay.say(&ToVisitor::SnapshotNeeded); // out of turn: must be ignored
+    sleep(150).await;
+    assert!(relay.messages().is_empty(), "nothing before consent: {:?}", relay.messages());
+
+    ui_button("data-cobrowse-accept").unwrap().click();
+    assert_eq!(
+        relay.messages(),
+        [VisitorMsg::Consent {
+            agent: AgentId(7),
+            accepted: true
+        }]
+    );
+    assert!(ui_text().unwrap().contains("Agent Ann is viewing this page"));
+    assert!(ui_button("data-cobrowse-end").is_some());
+
+    relay.say(&ToVisitor::SnapshotNeeded);
+    let li = document().create_element("li").unwrap();
+    li.set_text_content(Some("after consent"));
+    f.get("#list").append_child(&li).unwrap();
+    let pw = f.get("#pw");
+    set_value(&pw, "hunter2-secret");
+    fire(&pw, "input");
+    sleep(150).await;
+
+    let events = relay.events();
+    let seqs: Vec<u64> = events.iter().map(|(s, _)| s.0).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no gaps");
+    assert!(matches!(events[0].1, Event::Snapshot(_)), "snapshot first");
+    // The input flushed the pending append first: causal order.
+    assert!(matches!(&events[1].1, Event::Mutations(b) if text(&b.adds[0].node) == "after consent"));
+    assert!(matches!(&events[2].1, Event::Input { state, .. } if state.masked_len == Some(14)));
+    for frame in relay.frames() {
+        assert!(!contains(&frame, "hunter2-secret"));
+        assert!(!contains(&frame, "Your co-browsing code"), "the UI is never mirrored");
+    }
+
+    // End: the relay hears it, the UI goes, and nothing is captured after.
+    ui_button("data-cobrowse-end").unwrap().click();
+    assert_eq!(relay.messages().last(), Some(&VisitorMsg::End));
+    assert!(document().query_selector("cobrowse-ui").unwrap().is_none());
+    let before = relay.frames().len();
+    f.get("#list").set_inner_html("<li>after end</li>");
+    fire(&pw, "input");
+    window_scroll_by(10);
+    sleep(150).await;
+    assert_eq!(relay.frames().len(), before, "nothing is sent after End");
+    assert!(relay.0.closed());
+    session.end(); // idempotent
+}
+
+fn window_scroll_by(y: i32) {
+    web_sys::window().unwrap().scroll_by_with_x_and_y(0.0, f64::from(y));
+}
+
+#[wasm_bindgen_test]
+async fn declining_the_only_agent_ends_the_session() {
+    let relay = Relay::install();
+    let _session = started(&relay).await;
+    relay.say(&ToVisitor::AgentJoined {
+        agent: AgentId(3),
+        name: "Bo".into(),
+        mode: Mode::ViewOnly,
+    });
+    ui_button("data-cobrowse-decline").unwrap().click();
+    assert_eq!(
+        relay.messages(),
+        [
+            VisitorMsg::Consent {
+                agent: AgentId(3),
+                accepted: false
+            },
+            VisitorMsg::End
+        ]
+    );
+    assert!(document().query_selector("cobrowse-ui").unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn end_from_js_stops_capture_and_a_resync_reuses_ids() {
+    let relay = Relay::install();
+    let f = Fixture::new("resync", "<p id='p'>x</p>");
+    let session = started(&relay).await;
+    relay.say(&ToVisitor::AgentJoined {
+        agent: AgentId(1),
+        name: "Cy".into(),
+        mode: Mode::ViewOnly,
+    });
+    ui_button("data-cobrowse-accept").unwrap().click();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    relay.say(&ToVisitor::SnapshotNeeded);
+    let events = relay.events();
+    let [(_, Event::Snapshot(a)), (_, Event::Snapshot(b))] = &events[..] else {
+        panic!("two snapshots: {events:?}")
+    };
+    assert_eq!(find_id(&a.root, "p"), find_id(&b.root, "p"), "same ids");
+
+    session.end();
+    assert_eq!(relay.messages().last(), Some(&VisitorMsg::End));
+    assert!(document().query_selector("cobrowse-ui").unwrap().is_none());
+    let before = relay.frames().len();
+    f.get("#p").set_text_content(Some("changed"));
+    sleep(150).await;
+    assert_eq!(relay.frames().len(), before);
+}

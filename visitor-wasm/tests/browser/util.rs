@@ -1,0 +1,114 @@
+//! Helpers shared by the browser tests: fixtures in the test page, tree
+//! searches over protocol nodes, byte scans.
+
+use protocol::{Attr, Node};
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element};
+
+pub fn document() -> Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+/// A `<div id=...>` holding `html`, appended to the body. Removed on drop.
+pub struct Fixture {
+    pub root: Element,
+}
+
+impl Fixture {
+    pub fn new(id: &str, html: &str) -> Fixture {
+        let doc = document();
+        let root = doc.create_element("div").unwrap();
+        root.set_id(id);
+        root.set_inner_html(html);
+        doc.body().unwrap().append_child(&root).unwrap();
+        Fixture { root }
+    }
+
+    pub fn get(&self, selector: &str) -> Element {
+        self.root
+            .query_selector(selector)
+            .unwrap()
+            .unwrap_or_else(|| panic!("fixture has no {selector}"))
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.root.remove();
+    }
+}
+
+pub fn attr<'a>(node: &'a Node, name: &str) -> Option<&'a str> {
+    match node {
+        Node::Element { attrs, .. } => attrs
+            .iter()
+            .find(|a: &&Attr| a.name == name)
+            .map(|a| a.value.as_str()),
+        _ => None,
+    }
+}
+
+pub fn tag(node: &Node) -> Option<&str> {
+    match node {
+        Node::Element { tag, .. } => Some(tag),
+        _ => None,
+    }
+}
+
+/// Depth-first search of a protocol tree.
+pub fn find<'a>(node: &'a Node, pred: &dyn Fn(&Node) -> bool) -> Option<&'a Node> {
+    if pred(node) {
+        return Some(node);
+    }
+    node.children().iter().find_map(|c| find(c, pred))
+}
+
+pub fn find_id<'a>(node: &'a Node, id: &str) -> &'a Node {
+    find(node, &|n| attr(n, "id") == Some(id)).unwrap_or_else(|| panic!("no #{id} in tree"))
+}
+
+/// The concatenated text of a subtree.
+pub fn text(node: &Node) -> String {
+    match node {
+        Node::Text { text, .. } => text.clone(),
+        _ => node.children().iter().map(text).collect(),
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+pub fn set_value(el: &Element, value: &str) {
+    js_sys::Reflect::set(el, &"value".into(), &value.into()).unwrap();
+}
+
+pub fn fire(el: &Element, kind: &str) {
+    let event = web_sys::Event::new(kind).unwrap();
+    el.dispatch_event(&event).unwrap();
+}
+
+pub fn origin() -> String {
+    web_sys::window().unwrap().location().origin().unwrap()
+}
+
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+pub fn ui_button(attr: &str) -> Option<web_sys::HtmlElement> {
+    let host = document().query_selector("cobrowse-ui").unwrap()?;
+    let root = host.shadow_root()?;
+    let sel = format!("[{attr}]");
+    root.query_selector(&sel)
+        .unwrap()
+        .map(|b| b.unchecked_into::<web_sys::HtmlElement>())
+}
