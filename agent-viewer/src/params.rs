@@ -69,10 +69,12 @@ pub fn mode_name(mode: Mode) -> &'static str {
 
 /// The hash (with `#`) that joins with these parameters.
 pub fn hash_for(token: &str, code: &str, mode: Mode) -> String {
+    // A code typed as "123 456" goes into the address as "123456".
+    let code = JoinCode::parse(code).map_or_else(|_| code.trim().to_owned(), String::from);
     format!(
         "#token={}&code={}&mode={}",
         encode_component(token.trim()),
-        encode_component(code.trim()),
+        encode_component(&code),
         mode_name(mode)
     )
 }
@@ -191,8 +193,10 @@ mod tests {
 
     #[test]
     fn hash_for_round_trips() {
-        let hash = hash_for("t&k=1 2", " 123456 ", Mode::Shared);
+        let hash = hash_for("t&k=1 2", " 123 456 ", Mode::Shared);
         assert_eq!(hash, "#token=t%26k%3D1%202&code=123456&mode=shared");
         assert_eq!(route(&hash), join("t&k=1 2", "123456", Mode::Shared));
+        // What is not a code is kept as typed, for the route to refuse.
+        assert_eq!(hash_for("t", "12ab", Mode::ViewOnly), "#token=t&code=12ab&mode=view");
     }
 }
