@@ -311,8 +311,8 @@ impl App {
             _ => "ws",
         };
         let host = location.host().map_err(|e| format!("{e:?}"))?;
-        let socket = WebSocket::new(&format!("{scheme}://{host}/ws/agent"))
-            .map_err(|e| format!("{e:?}"))?;
+        let socket =
+            WebSocket::new(&format!("{scheme}://{host}/ws/agent")).map_err(|e| format!("{e:?}"))?;
         socket.set_binary_type(BinaryType::Arraybuffer);
         let weak = self.weak.clone();
         let socket_listeners = vec![
@@ -325,8 +325,7 @@ impl App {
             {
                 let weak = weak.clone();
                 EventListener::new(&socket, "message", move |event| {
-                    let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data)
-                    else {
+                    let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {
                         return;
                     };
                     match data.dyn_into::<ArrayBuffer>() {
@@ -423,7 +422,9 @@ impl App {
                     log::warn(&format!("could not send the hello: {e:?}"));
                 }
             }
-            Err(e) => join.console.end(&format!("The console could not say hello: {e}")),
+            Err(e) => join
+                .console
+                .end(&format!("The console could not say hello: {e}")),
         }
     }
 
@@ -438,7 +439,11 @@ impl App {
         if snapshots != join.guarded_snapshot {
             join.guarded_snapshot = snapshots;
             let view_only = join.request.mode == Mode::ViewOnly;
-            join.frame_guards = join.console.mirror().backend().guard_interactions(view_only);
+            join.frame_guards = join
+                .console
+                .mirror()
+                .backend()
+                .guard_interactions(view_only);
         }
         let relayout = join.console.take_layout_dirty();
         if join.console.is_over() {

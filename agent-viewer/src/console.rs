@@ -279,13 +279,20 @@ mod tests {
     #[test]
     fn a_join_goes_connecting_waiting_live() {
         let mut c = console();
-        assert_eq!((c.state(), c.status()), (ConsoleState::Joining, "Connecting…"));
+        assert_eq!(
+            (c.state(), c.status()),
+            (ConsoleState::Joining, "Connecting…")
+        );
         c.on_bytes(&protocol::encode(&joined()).expect("encode"), 0.0);
         assert_eq!(c.state(), ConsoleState::Waiting);
         assert_eq!(c.status(), "Waiting for the visitor to accept…");
         assert_eq!(c.page_url(), Some("https://shop.example/"));
         c.on_message(ToAgent::Admitted, 0.0);
-        assert_eq!(c.state(), ConsoleState::Waiting, "waiting until a snapshot shows");
+        assert_eq!(
+            c.state(),
+            ConsoleState::Waiting,
+            "waiting until a snapshot shows"
+        );
         c.on_message(snapshot(1, "https://shop.example/cart"), 0.0);
         assert_eq!(c.state(), ConsoleState::Live);
         assert_eq!(c.status(), "Live — https://shop.example/cart");
@@ -335,7 +342,10 @@ mod tests {
             }),
             0.0,
         );
-        assert_eq!(c.status(), "Ended: The relay refused the session (UnknownCode).");
+        assert_eq!(
+            c.status(),
+            "Ended: The relay refused the session (UnknownCode)."
+        );
     }
 
     #[test]
@@ -379,7 +389,11 @@ mod tests {
         c.on_message(bad(2), 0.0);
         c.on_message(bad(3), 0.0);
         assert_eq!(c.take_outbox(), vec![AgentMsg::Resync]);
-        assert_eq!(c.state(), ConsoleState::Live, "the last page stays on screen");
+        assert_eq!(
+            c.state(),
+            ConsoleState::Live,
+            "the last page stays on screen"
+        );
     }
 
     #[test]
@@ -393,7 +407,11 @@ mod tests {
         c.on_message(snapshot(9, "https://shop.example/again"), 0.0);
         assert_eq!(c.status(), "Live — https://shop.example/again");
         c.on_message(mutation(10, 404), 0.0);
-        assert_eq!(c.take_outbox(), vec![AgentMsg::Resync], "a new failure asks again");
+        assert_eq!(
+            c.take_outbox(),
+            vec![AgentMsg::Resync],
+            "a new failure asks again"
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub enum Route {
     Join(JoinRequest),
     /// The address cannot work as it is (a malformed code): say why, don't
     /// connect.
-    Invalid { message: String },
+    Invalid {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +137,10 @@ mod tests {
 
     #[test]
     fn a_full_link_joins_at_once_in_view_mode_by_default() {
-        assert_eq!(route("#token=dev&code=123456"), join("dev", "123456", Mode::ViewOnly));
+        assert_eq!(
+            route("#token=dev&code=123456"),
+            join("dev", "123456", Mode::ViewOnly)
+        );
         assert_eq!(
             route("#token=dev&code=123456&mode=view"),
             join("dev", "123456", Mode::ViewOnly)
@@ -180,8 +185,14 @@ mod tests {
         let Route::Invalid { message } = route("#token=dev&code=12ab56") else {
             panic!("expected Invalid");
         };
-        assert!(message.contains("12ab56") && message.contains("6 digits"), "{message}");
-        assert!(matches!(route("#token=dev&code=1234567"), Route::Invalid { .. }));
+        assert!(
+            message.contains("12ab56") && message.contains("6 digits"),
+            "{message}"
+        );
+        assert!(matches!(
+            route("#token=dev&code=1234567"),
+            Route::Invalid { .. }
+        ));
     }
 
     #[test]
@@ -197,6 +208,9 @@ mod tests {
         assert_eq!(hash, "#token=t%26k%3D1%202&code=123456&mode=shared");
         assert_eq!(route(&hash), join("t&k=1 2", "123456", Mode::Shared));
         // What is not a code is kept as typed, for the route to refuse.
-        assert_eq!(hash_for("t", "12ab", Mode::ViewOnly), "#token=t&code=12ab&mode=view");
+        assert_eq!(
+            hash_for("t", "12ab", Mode::ViewOnly),
+            "#token=t&code=12ab&mode=view"
+        );
     }
 }

@@ -170,7 +170,11 @@ pub fn doctype_markup(name: &str, public_id: &str, system_id: &str) -> String {
             .collect()
     }
     let name: String = clean(name).chars().filter(|c| !c.is_whitespace()).collect();
-    let name = if name.is_empty() { "html".to_owned() } else { name };
+    let name = if name.is_empty() {
+        "html".to_owned()
+    } else {
+        name
+    };
     let (public_id, system_id) = (clean(public_id), clean(system_id));
     match (public_id.is_empty(), system_id.is_empty()) {
         (true, true) => format!("<!DOCTYPE {name}>"),
@@ -189,7 +193,11 @@ mod tests {
     #[test]
     fn event_handler_attributes_are_dropped_whatever_their_case() {
         for name in ["onclick", "ONLOAD", "onMouseOver", "onerror", "on"] {
-            assert_eq!(attr_decision(OTHER, name, "alert(1)"), AttrDecision::Drop, "{name}");
+            assert_eq!(
+                attr_decision(OTHER, name, "alert(1)"),
+                AttrDecision::Drop,
+                "{name}"
+            );
         }
         assert_eq!(attr_decision(OTHER, "class", "on"), AttrDecision::Keep);
         assert_eq!(attr_decision(OTHER, "data-on", "x"), AttrDecision::Keep);
@@ -229,10 +237,17 @@ mod tests {
             "#javascript:",
             "",
         ] {
-            assert_eq!(attr_decision(OTHER, "src", value), AttrDecision::Keep, "{value:?}");
+            assert_eq!(
+                attr_decision(OTHER, "src", value),
+                AttrDecision::Keep,
+                "{value:?}"
+            );
         }
         // A non-URL attribute may say anything.
-        assert_eq!(attr_decision(OTHER, "title", "javascript:x"), AttrDecision::Keep);
+        assert_eq!(
+            attr_decision(OTHER, "title", "javascript:x"),
+            AttrDecision::Keep
+        );
     }
 
     #[test]
@@ -256,7 +271,10 @@ mod tests {
     #[test]
     fn srcdoc_is_dropped() {
         let iframe = ElementKind::of("IFRAME", &Ns::Html);
-        assert_eq!(attr_decision(iframe, "srcdoc", "<p>hi</p>"), AttrDecision::Drop);
+        assert_eq!(
+            attr_decision(iframe, "srcdoc", "<p>hi</p>"),
+            AttrDecision::Drop
+        );
         assert_eq!(attr_decision(iframe, "SrcDoc", ""), AttrDecision::Drop);
     }
 
@@ -264,15 +282,28 @@ mod tests {
     fn meta_refresh_loses_http_equiv() {
         let meta = ElementKind::of("meta", &Ns::Html);
         assert_eq!(meta, ElementKind::Meta);
-        assert_eq!(attr_decision(meta, "http-equiv", "refresh"), AttrDecision::Drop);
-        assert_eq!(attr_decision(meta, "HTTP-EQUIV", "Refresh"), AttrDecision::Drop);
-        assert_eq!(attr_decision(meta, "content", "0;url=https://x"), AttrDecision::Keep);
+        assert_eq!(
+            attr_decision(meta, "http-equiv", "refresh"),
+            AttrDecision::Drop
+        );
+        assert_eq!(
+            attr_decision(meta, "HTTP-EQUIV", "Refresh"),
+            AttrDecision::Drop
+        );
+        assert_eq!(
+            attr_decision(meta, "content", "0;url=https://x"),
+            AttrDecision::Keep
+        );
         assert_eq!(attr_decision(meta, "charset", "utf-8"), AttrDecision::Keep);
     }
 
     #[test]
     fn scripts_are_kept_but_inert_and_empty() {
-        for (tag, ns) in [("script", Ns::Html), ("SCRIPT", Ns::Html), ("script", Ns::Svg)] {
+        for (tag, ns) in [
+            ("script", Ns::Html),
+            ("SCRIPT", Ns::Html),
+            ("script", Ns::Svg),
+        ] {
             let kind = ElementKind::of(tag, &ns);
             assert_eq!(kind, ElementKind::Script);
             assert!(!kind.keeps_children());
@@ -280,8 +311,14 @@ mod tests {
                 attr_decision(kind, "type", "module"),
                 AttrDecision::Replace(INERT_SCRIPT_TYPE)
             );
-            assert_eq!(attr_decision(kind, "src", "https://cdn/app.js"), AttrDecision::Drop);
-            assert_eq!(attr_decision(kind, "xlink:href", "x.js"), AttrDecision::Drop);
+            assert_eq!(
+                attr_decision(kind, "src", "https://cdn/app.js"),
+                AttrDecision::Drop
+            );
+            assert_eq!(
+                attr_decision(kind, "xlink:href", "x.js"),
+                AttrDecision::Drop
+            );
             assert_eq!(attr_decision(kind, "id", "main"), AttrDecision::Keep);
         }
         assert!(ElementKind::of("div", &Ns::Html).keeps_children());
@@ -289,7 +326,10 @@ mod tests {
 
     #[test]
     fn template_is_recognised_only_in_html() {
-        assert_eq!(ElementKind::of("template", &Ns::Html), ElementKind::Template);
+        assert_eq!(
+            ElementKind::of("template", &Ns::Html),
+            ElementKind::Template
+        );
         assert_eq!(ElementKind::of("template", &Ns::Svg), ElementKind::Other);
         assert_eq!(ElementKind::of("meta", &Ns::Svg), ElementKind::Other);
     }
@@ -307,7 +347,10 @@ mod tests {
     fn masked_values_show_only_their_length_and_stay_bounded() {
         assert_eq!(masked_value(4), "••••");
         assert_eq!(masked_value(0), "");
-        assert_eq!(masked_value(u32::MAX).chars().count(), MAX_MASKED_LEN as usize);
+        assert_eq!(
+            masked_value(u32::MAX).chars().count(),
+            MAX_MASKED_LEN as usize
+        );
     }
 
     #[test]

@@ -145,8 +145,7 @@ impl Sequencer {
             return false;
         }
         let since = *self.gap_since.get_or_insert(now_ms);
-        if self.buffer.len() >= self.limits.max_buffered
-            || now_ms - since >= self.limits.max_gap_ms
+        if self.buffer.len() >= self.limits.max_buffered || now_ms - since >= self.limits.max_gap_ms
         {
             self.gap_since = None;
             self.phase = Phase::AwaitingSnapshot;
@@ -239,7 +238,10 @@ mod tests {
         let mut s = Sequencer::default();
         assert_eq!(push_all(&mut s, vec![ev(3), ev(4)]), Vec::<u64>::new());
         assert!(s.awaiting_snapshot());
-        assert!(!s.check_gap(10_000.0), "no resync before the first snapshot");
+        assert!(
+            !s.check_gap(10_000.0),
+            "no resync before the first snapshot"
+        );
         // The snapshot at 5 makes 3 and 4 stale; 6 follows it.
         assert_eq!(push_all(&mut s, vec![snap(5), ev(6)]), vec![5, 6]);
         assert_eq!(s.buffered(), 0);

@@ -113,7 +113,12 @@ fn page() -> Event {
                 "html",
                 &[("lang", "en")],
                 vec![
-                    el(4, "head", &[], vec![el(5, "title", &[], vec![text(6, "Shop")])]),
+                    el(
+                        4,
+                        "head",
+                        &[],
+                        vec![el(5, "title", &[], vec![text(6, "Shop")])],
+                    ),
                     el(
                         7,
                         "body",
@@ -168,7 +173,11 @@ fn a_snapshot_rebuilds_the_page_in_the_iframe() {
     assert_eq!(d.title(), "Shop");
     let root = d.document_element().expect("root");
     assert_eq!(root.get_attribute("lang").as_deref(), Some("en"));
-    assert_eq!(d.child_nodes().length(), 2, "doctype and html, nothing else");
+    assert_eq!(
+        d.child_nodes().length(),
+        2,
+        "doctype and html, nothing else"
+    );
     assert_eq!(
         body_html(&frame),
         "<p id=\"greeting\">Hello</p><svg id=\"icon\" viewBox=\"0 0 10 10\"><use xlink:href=\"#dot\"></use></svg><!--end-->"
@@ -177,7 +186,10 @@ fn a_snapshot_rebuilds_the_page_in_the_iframe() {
     assert_eq!(svg.namespace_uri().as_deref(), Some(Ns::SVG_URI));
     let used = svg.first_element_child().expect("use");
     assert_eq!(used.namespace_uri().as_deref(), Some(Ns::SVG_URI));
-    assert_eq!(used.get_attribute_ns(Some(XLINK), "href").as_deref(), Some("#dot"));
+    assert_eq!(
+        used.get_attribute_ns(Some(XLINK), "href").as_deref(),
+        Some("#dot")
+    );
     assert_eq!(frame.get_attribute("width").as_deref(), Some("1024"));
     assert_eq!(frame.get_attribute("height").as_deref(), Some("640"));
 }
@@ -188,12 +200,18 @@ fn a_snapshot_without_doctype_renders_in_quirks_mode() {
     apply(&mut mirror, page());
     apply(
         &mut mirror,
-        snapshot(true, vec![el(20, "html", &[], vec![el(21, "body", &[], vec![])])]),
+        snapshot(
+            true,
+            vec![el(20, "html", &[], vec![el(21, "body", &[], vec![])])],
+        ),
     );
     let d = doc(&frame);
     assert_eq!(d.compat_mode(), "BackCompat");
     assert!(d.doctype().is_none());
-    assert_eq!(d.document_element().expect("root").outer_html(), "<html><body></body></html>");
+    assert_eq!(
+        d.document_element().expect("root").outer_html(),
+        "<html><body></body></html>"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -202,7 +220,10 @@ fn an_old_doctype_keeps_its_ids_and_its_quirks_mode() {
     let public_id = "-//W3C//DTD HTML 4.01 Transitional//EN";
     apply(
         &mut mirror,
-        snapshot(true, vec![doctype(2, public_id, ""), el(3, "html", &[], vec![])]),
+        snapshot(
+            true,
+            vec![doctype(2, public_id, ""), el(3, "html", &[], vec![])],
+        ),
     );
     let d = doc(&frame);
     assert_eq!(d.compat_mode(), "BackCompat");
@@ -228,7 +249,11 @@ fn mutation_batches_add_move_remove_and_change() {
         &mut mirror,
         Event::Mutations(MutationBatch {
             removes: vec![NodeId(8), NodeId(10), NodeId(999)],
-            adds: vec![add(32, None, el(8, "p", &[("id", "greeting")], vec![text(9, "Hello")]))],
+            adds: vec![add(
+                32,
+                None,
+                el(8, "p", &[("id", "greeting")], vec![text(9, "Hello")]),
+            )],
             attrs: vec![
                 AttrChange {
                     id: NodeId(7),
@@ -277,29 +302,57 @@ fn planted_handlers_and_script_urls_are_neutralised() {
                 el(
                     40,
                     "a",
-                    &[("id", "link"), ("href", " JaVaScRiPt:alert(1)"), ("onclick", "alert(2)")],
+                    &[
+                        ("id", "link"),
+                        ("href", " JaVaScRiPt:alert(1)"),
+                        ("onclick", "alert(2)"),
+                    ],
                     vec![],
                 ),
             ),
             add(
                 7,
                 None,
-                el(41, "img", &[("id", "img"), ("src", "java\tscript:x"), ("onerror", "x()")], vec![]),
+                el(
+                    41,
+                    "img",
+                    &[("id", "img"), ("src", "java\tscript:x"), ("onerror", "x()")],
+                    vec![],
+                ),
             ),
             add(
                 7,
                 None,
-                el(42, "iframe", &[("id", "inner"), ("srcdoc", "<script>x()</script>")], vec![]),
+                el(
+                    42,
+                    "iframe",
+                    &[("id", "inner"), ("srcdoc", "<script>x()</script>")],
+                    vec![],
+                ),
             ),
             add(
                 4,
                 None,
-                el(43, "meta", &[("id", "refresh"), ("http-equiv", "refresh"), ("content", "0;url=https://evil.example/")], vec![]),
+                el(
+                    43,
+                    "meta",
+                    &[
+                        ("id", "refresh"),
+                        ("http-equiv", "refresh"),
+                        ("content", "0;url=https://evil.example/"),
+                    ],
+                    vec![],
+                ),
             ),
             add(
                 4,
                 None,
-                el(44, "script", &[("id", "code"), ("src", "https://evil.example/x.js")], vec![text(45, "alert(3)")]),
+                el(
+                    44,
+                    "script",
+                    &[("id", "code"), ("src", "https://evil.example/x.js")],
+                    vec![text(45, "alert(3)")],
+                ),
             ),
         ]),
     );
@@ -342,7 +395,12 @@ fn guarded_clicks_and_submits_never_reach_their_default_action() {
         adds(vec![add(
             7,
             None,
-            el(50, "a", &[("id", "away"), ("href", "https://elsewhere.example/")], vec![]),
+            el(
+                50,
+                "a",
+                &[("id", "away"), ("href", "https://elsewhere.example/")],
+                vec![],
+            ),
         )]),
     );
     let guards = mirror.backend().guard_interactions(true);
@@ -350,13 +408,16 @@ fn guarded_clicks_and_submits_never_reach_their_default_action() {
         let init = web_sys::MouseEventInit::new();
         init.set_bubbles(true);
         init.set_cancelable(true);
-        let event = web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &init)
-            .expect("event");
+        let event =
+            web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &init).expect("event");
         target.dispatch_event(&event).expect("dispatch")
     };
     // dispatchEvent returns false when the default action was prevented.
     assert!(!click(&by_id(&frame, "away")), "the guard cancels the link");
-    assert!(!click(&by_id(&frame, "greeting")), "anywhere in the document");
+    assert!(
+        !click(&by_id(&frame, "greeting")),
+        "anywhere in the document"
+    );
     // The guards are RAII: once dropped, nothing cancels clicks any more.
     drop(guards);
     assert!(click(&by_id(&frame, "greeting")));
@@ -369,7 +430,16 @@ fn template_children_live_in_its_content() {
     apply(
         &mut mirror,
         adds(vec![
-            add(7, None, el(60, "template", &[("id", "row")], vec![el(61, "li", &[], vec![text(62, "item")])])),
+            add(
+                7,
+                None,
+                el(
+                    60,
+                    "template",
+                    &[("id", "row")],
+                    vec![el(61, "li", &[], vec![text(62, "item")])],
+                ),
+            ),
             add(60, None, el(63, "li", &[], vec![])),
         ]),
     );
@@ -386,8 +456,16 @@ fn form_state_is_shown_and_masked_values_are_placeholders() {
         &mut mirror,
         adds(vec![
             add(7, None, el(70, "input", &[("id", "name")], vec![])),
-            add(7, None, el(71, "input", &[("id", "pw"), ("type", "password")], vec![])),
-            add(7, None, el(72, "input", &[("id", "ok"), ("type", "checkbox")], vec![])),
+            add(
+                7,
+                None,
+                el(71, "input", &[("id", "pw"), ("type", "password")], vec![]),
+            ),
+            add(
+                7,
+                None,
+                el(72, "input", &[("id", "ok"), ("type", "checkbox")], vec![]),
+            ),
         ]),
     );
     let input = |id: u32, state: FormState| Event::Input {
@@ -430,7 +508,10 @@ fn form_state_is_shown_and_masked_values_are_placeholders() {
     assert_eq!(prop("name", "value").as_string().as_deref(), Some("Ada"));
     assert_eq!(prop("pw", "value").as_string().as_deref(), Some("•••••"));
     assert_eq!(prop("ok", "checked").as_bool(), Some(true));
-    assert!(!by_id(&frame, "name").has_attribute("value"), "a property, not markup");
+    assert!(
+        !by_id(&frame, "name").has_attribute("value"),
+        "a property, not markup"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -442,7 +523,12 @@ fn an_invalid_tag_becomes_a_placeholder_and_an_invalid_attribute_is_skipped() {
         adds(vec![add(
             7,
             None,
-            el(80, "bad tag", &[("id", "ph"), ("bad name", "1")], vec![text(81, "still here")]),
+            el(
+                80,
+                "bad tag",
+                &[("id", "ph"), ("bad name", "1")],
+                vec![text(81, "still here")],
+            ),
         )]),
     );
     let placeholder = by_id(&frame, "ph");

@@ -93,7 +93,12 @@ impl FakeDom {
     /// foreign elements as `svg:circle`, template content inside `#content()`.
     pub fn html(&self) -> String {
         match self.document {
-            Some(doc) => self.get(doc).children.iter().map(|c| self.markup(*c)).collect(),
+            Some(doc) => self
+                .get(doc)
+                .children
+                .iter()
+                .map(|c| self.markup(*c))
+                .collect(),
             None => String::new(),
         }
     }

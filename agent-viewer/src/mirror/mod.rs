@@ -341,7 +341,10 @@ impl<B: DomBackend> Mirror<B> {
 
     fn apply_attr_change(&mut self, change: &AttrChange) {
         let Some(entry) = self.nodes.get(&change.id) else {
-            log::debug(&format!("attribute of unknown node {:?} ignored", change.id));
+            log::debug(&format!(
+                "attribute of unknown node {:?} ignored",
+                change.id
+            ));
             return;
         };
         let Kind::Element(kind, ns) = entry.kind else {
@@ -380,7 +383,10 @@ impl<B: DomBackend> Mirror<B> {
                 .nodes
                 .get(&parent)
                 .ok_or(ViewerError::UnknownParent(parent))?;
-            entry.container.clone().unwrap_or_else(|| entry.node.clone())
+            entry
+                .container
+                .clone()
+                .unwrap_or_else(|| entry.node.clone())
         };
         let child = self.build(node, parent)?;
         if let Err(e) = self.backend.insert(&container, &child, before) {
@@ -471,7 +477,8 @@ impl<B: DomBackend> Mirror<B> {
                 }
                 if let Some(state) = state {
                     // After the children: a select's value needs its options.
-                    self.backend.set_form_state(&element, &FormView::from(state));
+                    self.backend
+                        .set_form_state(&element, &FormView::from(state));
                 }
                 Ok(element)
             }

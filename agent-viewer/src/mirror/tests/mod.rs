@@ -1,21 +1,29 @@
 //! The mirror's bookkeeping against the fake DOM: snapshots, every mutation
-//! kind, moves, namespaces, templates, sanitising, and the failures that must
+//! kind, moves, namespaces, templates, and the failures that must
 //! end in a resync rather than a wrong page.
 
 use protocol::{
-    AddedNode, Attr, AttrChange, Event, FormState, MutationBatch, Node, NodeId, Ns, ScrollPos,
-    Snapshot, TextChange, Viewport,
+    AddedNode, Attr, AttrChange, Event, MutationBatch, Node, NodeId, Ns, ScrollPos, Snapshot,
+    TextChange, Viewport,
 };
 
 use super::fake::{FakeDom, FakeId};
 use super::{Applied, Mirror};
 use crate::ViewerError;
 
-fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
+mod content;
+
+pub(super) fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
     el_ns(id, tag, Ns::Html, attrs, children)
 }
 
-fn el_ns(id: u32, tag: &str, ns: Ns, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
+pub(super) fn el_ns(
+    id: u32,
+    tag: &str,
+    ns: Ns,
+    attrs: &[(&str, &str)],
+    children: Vec<Node>,
+) -> Node {
     Node::Element {
         id: NodeId(id),
         tag: tag.into(),
@@ -26,14 +34,14 @@ fn el_ns(id: u32, tag: &str, ns: Ns, attrs: &[(&str, &str)], children: Vec<Node>
     }
 }
 
-fn text(id: u32, t: &str) -> Node {
+pub(super) fn text(id: u32, t: &str) -> Node {
     Node::Text {
         id: NodeId(id),
         text: t.into(),
     }
 }
 
-fn doctype(id: u32) -> Node {
+pub(super) fn doctype(id: u32) -> Node {
     Node::Doctype {
         id: NodeId(id),
         name: "html".into(),
@@ -42,13 +50,13 @@ fn doctype(id: u32) -> Node {
     }
 }
 
-const VIEWPORT: Viewport = Viewport {
+pub(super) const VIEWPORT: Viewport = Viewport {
     width: 1280,
     height: 720,
     device_pixel_ratio: 1.0,
 };
 
-fn snapshot_of(quirks: bool, children: Vec<Node>) -> Event {
+pub(super) fn snapshot_of(quirks: bool, children: Vec<Node>) -> Event {
     Event::Snapshot(Snapshot {
         url: "https://shop.example/cart".into(),
         base_url: "https://shop.example/".into(),
@@ -64,7 +72,7 @@ fn snapshot_of(quirks: bool, children: Vec<Node>) -> Event {
 
 /// `<!DOCTYPE html><html><head></head><body id="b"><p>hello</p></body></html>`
 /// with ids 2 (doctype), 3 html, 4 head, 5 body, 6 p, 7 text.
-fn page() -> Event {
+pub(super) fn page() -> Event {
     snapshot_of(
         false,
         vec![
@@ -75,32 +83,37 @@ fn page() -> Event {
                 &[],
                 vec![
                     el(4, "head", &[], vec![]),
-                    el(5, "body", &[("id", "b")], vec![el(6, "p", &[], vec![text(7, "hello")])]),
+                    el(
+                        5,
+                        "body",
+                        &[("id", "b")],
+                        vec![el(6, "p", &[], vec![text(7, "hello")])],
+                    ),
                 ],
             ),
         ],
     )
 }
 
-fn mirror_with_page() -> Mirror<FakeDom> {
+pub(super) fn mirror_with_page() -> Mirror<FakeDom> {
     let mut mirror = Mirror::new(FakeDom::default());
     assert_eq!(mirror.apply(&page()).expect("snapshot"), Applied::Snapshot);
     mirror
 }
 
-fn html(mirror: &Mirror<FakeDom>) -> String {
+pub(super) fn html(mirror: &Mirror<FakeDom>) -> String {
     mirror.backend().html()
 }
 
-fn node(mirror: &Mirror<FakeDom>, id: u32) -> FakeId {
+pub(super) fn node(mirror: &Mirror<FakeDom>, id: u32) -> FakeId {
     *mirror.node(NodeId(id)).expect("known node")
 }
 
-fn batch(b: MutationBatch) -> Event {
+pub(super) fn batch(b: MutationBatch) -> Event {
     Event::Mutations(b)
 }
 
-fn add(parent: u32, next: Option<u32>, node: Node) -> AddedNode {
+pub(super) fn add(parent: u32, next: Option<u32>, node: Node) -> AddedNode {
     AddedNode {
         parent: NodeId(parent),
         next_sibling: next.map(NodeId),
@@ -116,7 +129,10 @@ fn a_snapshot_builds_the_page_in_standards_mode() {
         "<!DOCTYPE html><html><head></head><body id=\"b\"><p>hello</p></body></html>"
     );
     assert_eq!(mirror.backend().quirks, Some(false));
-    assert_eq!(mirror.backend().doctype_markup.as_deref(), Some("<!DOCTYPE html>"));
+    assert_eq!(
+        mirror.backend().doctype_markup.as_deref(),
+        Some("<!DOCTYPE html>")
+    );
     assert_eq!(mirror.len(), 7, "every id is known, the doctype too");
     assert_eq!(mirror.url(), Some("https://shop.example/cart"));
     assert_eq!(mirror.viewport(), Some(VIEWPORT));
@@ -137,7 +153,10 @@ fn a_snapshot_without_doctype_builds_a_quirks_document() {
 fn a_second_snapshot_replaces_everything() {
     let mut mirror = mirror_with_page();
     mirror
-        .apply(&snapshot_of(false, vec![doctype(20), el(21, "html", &[], vec![])]))
+        .apply(&snapshot_of(
+            false,
+            vec![doctype(20), el(21, "html", &[], vec![])],
+        ))
         .expect("snapshot");
     assert_eq!(html(&mirror), "<!DOCTYPE html><html></html>");
     assert!(mirror.node(NodeId(6)).is_none(), "old ids are forgotten");
@@ -164,7 +183,10 @@ fn snapshot_scrolls_are_applied_after_the_tree_is_built() {
     ];
     mirror.apply(&Event::Snapshot(snap)).expect("snapshot");
     assert_eq!(mirror.backend().window_scroll, Some((0.0, 400.0)));
-    assert_eq!(mirror.backend().get(node(&mirror, 6)).scroll, Some((5.0, 6.0)));
+    assert_eq!(
+        mirror.backend().get(node(&mirror, 6)).scroll,
+        Some((5.0, 6.0))
+    );
 }
 
 #[test]
@@ -281,7 +303,10 @@ fn a_next_sibling_under_another_parent_asks_for_a_resync() {
         }))
         .unwrap_err();
     assert!(matches!(err, ViewerError::Dom(_)), "{err:?}");
-    assert!(mirror.node(NodeId(8)).is_none(), "the failed add is forgotten");
+    assert!(
+        mirror.node(NodeId(8)).is_none(),
+        "the failed add is forgotten"
+    );
 }
 
 #[test]
@@ -400,7 +425,11 @@ fn template_children_go_into_its_content() {
     mirror
         .apply(&batch(MutationBatch {
             adds: vec![
-                add(5, None, el(8, "template", &[], vec![el(9, "li", &[], vec![])])),
+                add(
+                    5,
+                    None,
+                    el(8, "template", &[], vec![el(9, "li", &[], vec![])]),
+                ),
                 add(8, None, text(10, "later")),
             ],
             ..Default::default()
@@ -412,182 +441,6 @@ fn template_children_go_into_its_content() {
         mirror.backend().markup(template),
         "<template>#content(<li></li>later)</template>"
     );
-}
-
-#[test]
-fn scripts_are_built_empty_and_inert() {
-    let mut mirror = mirror_with_page();
-    mirror
-        .apply(&batch(MutationBatch {
-            adds: vec![
-                add(
-                    4,
-                    None,
-                    el(8, "script", &[("src", "https://evil/x.js")], vec![text(9, "alert(1)")]),
-                ),
-                add(8, None, text(10, "alert(2)")),
-            ],
-            attrs: vec![
-                AttrChange {
-                    id: NodeId(8),
-                    name: "type".into(),
-                    value: None,
-                },
-                AttrChange {
-                    id: NodeId(8),
-                    name: "src".into(),
-                    value: Some("https://evil/y.js".into()),
-                },
-            ],
-            ..Default::default()
-        }))
-        .expect("batch");
-    assert_eq!(
-        mirror.backend().markup(node(&mirror, 8)),
-        "<script type=\"application/x-cobrowse-inert\"></script>"
-    );
-}
-
-#[test]
-fn planted_handlers_and_script_urls_are_neutralised() {
-    let mut mirror = mirror_with_page();
-    mirror
-        .apply(&batch(MutationBatch {
-            adds: vec![
-                add(
-                    5,
-                    None,
-                    el(
-                        8,
-                        "a",
-                        &[("href", " JaVaScRiPt:alert(1)"), ("onclick", "x()"), ("class", "l")],
-                        vec![],
-                    ),
-                ),
-                add(5, None, el(9, "iframe", &[("srcdoc", "<script>1</script>")], vec![])),
-                add(4, None, el(10, "meta", &[("http-equiv", "refresh"), ("content", "0")], vec![])),
-            ],
-            ..Default::default()
-        }))
-        .expect("batch");
-    let dom = mirror.backend();
-    assert_eq!(dom.markup(node(&mirror, 8)), "<a href=\"about:blank\" class=\"l\"></a>");
-    assert_eq!(dom.markup(node(&mirror, 9)), "<iframe></iframe>");
-    assert_eq!(dom.markup(node(&mirror, 10)), "<meta content=\"0\"></meta>");
-}
-
-#[test]
-fn invalid_names_become_placeholders_or_are_skipped_never_a_failure() {
-    let mut mirror = mirror_with_page();
-    mirror
-        .apply(&batch(MutationBatch {
-            adds: vec![add(
-                5,
-                None,
-                el(8, "bad tag", &[("ok", "1"), ("bad name", "2")], vec![text(9, "kept")]),
-            )],
-            ..Default::default()
-        }))
-        .expect("batch");
-    assert_eq!(
-        mirror.backend().markup(node(&mirror, 8)),
-        "<cobrowse-placeholder ok=\"1\">kept</cobrowse-placeholder>"
-    );
-}
-
-#[test]
-fn input_values_checks_and_selection_are_shown_and_masked_values_never_are() {
-    let mut mirror = mirror_with_page();
-    mirror
-        .apply(&batch(MutationBatch {
-            adds: vec![
-                add(5, None, el(8, "input", &[("type", "text")], vec![])),
-                add(5, None, el(9, "input", &[("type", "password")], vec![])),
-            ],
-            ..Default::default()
-        }))
-        .expect("batch");
-    let input = |id: u32, state: FormState| Event::Input {
-        id: NodeId(id),
-        state,
-    };
-    mirror
-        .apply(&input(
-            8,
-            FormState {
-                value: Some("hello".into()),
-                checked: Some(true),
-                ..Default::default()
-            },
-        ))
-        .expect("input");
-    mirror
-        .apply(&input(
-            9,
-            FormState {
-                masked_len: Some(6),
-                ..Default::default()
-            },
-        ))
-        .expect("input");
-    mirror
-        .apply(&input(404, FormState::default()))
-        .expect("unknown ids are ignored");
-    let dom = mirror.backend();
-    assert_eq!(dom.get(node(&mirror, 8)).form.value.as_deref(), Some("hello"));
-    assert_eq!(dom.get(node(&mirror, 8)).form.checked, Some(true));
-    assert_eq!(dom.get(node(&mirror, 9)).form.value.as_deref(), Some("••••••"));
-}
-
-#[test]
-fn snapshot_form_state_is_applied() {
-    let mut mirror = Mirror::new(FakeDom::default());
-    let mut input = el(4, "input", &[], vec![]);
-    if let Node::Element { state, .. } = &mut input {
-        *state = Some(FormState {
-            value: Some("typed".into()),
-            ..Default::default()
-        });
-    }
-    mirror
-        .apply(&snapshot_of(false, vec![el(3, "html", &[], vec![input])]))
-        .expect("snapshot");
-    assert_eq!(
-        mirror.backend().get(node(&mirror, 4)).form.value.as_deref(),
-        Some("typed")
-    );
-}
-
-#[test]
-fn scroll_and_viewport_events_reach_the_backend() {
-    let mut mirror = mirror_with_page();
-    mirror
-        .apply(&Event::Scroll(ScrollPos {
-            target: NodeId(1),
-            x: 1.0,
-            y: 2.0,
-        }))
-        .expect("scroll");
-    mirror
-        .apply(&Event::Scroll(ScrollPos {
-            target: NodeId(5),
-            x: 3.0,
-            y: 4.0,
-        }))
-        .expect("scroll");
-    let small = Viewport {
-        width: 390,
-        height: 844,
-        device_pixel_ratio: 3.0,
-    };
-    assert_eq!(
-        mirror.apply(&Event::Viewport(small)).expect("viewport"),
-        Applied::Viewport
-    );
-    assert_eq!(mirror.backend().window_scroll, Some((1.0, 2.0)));
-    assert_eq!(mirror.backend().get(node(&mirror, 5)).scroll, Some((3.0, 4.0)));
-    assert_eq!(mirror.viewport(), Some(small));
-    assert_eq!(mirror.backend().viewport, Some(small));
 }
 
 #[test]
