@@ -10,14 +10,14 @@ use wasm_bindgen::{JsCast, JsValue};
 pub enum VisitorError {
     #[error("options.relay is required: the relay's base URL, e.g. \"https://relay.example.com\"")]
     MissingRelay,
-    #[error("options.relay must be an http(s):// or ws(s):// URL, got {0:?}")]
+    #[error("options.relay must be an http(s):// or ws(s):// URL, got \"{0}\"")]
     InvalidRelay(String),
     #[error("options.{name} must be {expected}")]
     InvalidOption {
         name: &'static str,
         expected: &'static str,
     },
-    #[error("options.{option} has an invalid CSS selector: {selector:?}")]
+    #[error("options.{option} has an invalid CSS selector: \"{selector}\"")]
     InvalidSelector {
         option: &'static str,
         selector: String,
@@ -56,7 +56,8 @@ pub fn describe(err: &JsValue) -> String {
     if let Some(e) = err.dyn_ref::<js_sys::Error>() {
         return String::from(e.message());
     }
-    err.as_string().unwrap_or_else(|| String::from("unknown error"))
+    err.as_string()
+        .unwrap_or_else(|| String::from("unknown error"))
 }
 
 /// Logs without ever breaking the page: the capture carries on.

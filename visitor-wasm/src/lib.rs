@@ -25,6 +25,7 @@ mod schedule;
 mod session;
 mod transport;
 mod ui;
+mod wire;
 
 use wasm_bindgen::prelude::*;
 

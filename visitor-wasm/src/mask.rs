@@ -176,30 +176,56 @@ mod tests {
     #[test]
     fn password_inputs_are_masked_whatever_the_case_of_their_type() {
         for ty in ["password", "PASSWORD", "PassWord"] {
-            assert_eq!(control_kind("input", ty, false, false), Control::MaskedValue);
+            assert_eq!(
+                control_kind("input", ty, false, false),
+                Control::MaskedValue
+            );
         }
     }
 
     #[test]
     fn an_input_that_was_a_password_stays_masked_after_its_type_changes() {
-        assert_eq!(control_kind("input", "text", true, false), Control::MaskedValue);
+        assert_eq!(
+            control_kind("input", "text", true, false),
+            Control::MaskedValue
+        );
     }
 
     #[test]
     fn text_like_inputs_send_their_value_unless_masked() {
         for ty in ["", "text", "email", "search", "number", "TEL"] {
-            assert_eq!(control_kind("input", ty, false, false), Control::Value, "{ty}");
-            assert_eq!(control_kind("input", ty, false, true), Control::MaskedValue, "{ty}");
+            assert_eq!(
+                control_kind("input", ty, false, false),
+                Control::Value,
+                "{ty}"
+            );
+            assert_eq!(
+                control_kind("input", ty, false, true),
+                Control::MaskedValue,
+                "{ty}"
+            );
         }
         assert_eq!(control_kind("textarea", "", false, false), Control::Value);
-        assert_eq!(control_kind("textarea", "", false, true), Control::MaskedValue);
-        assert_eq!(control_kind("select", "", false, true), Control::MaskedValue);
+        assert_eq!(
+            control_kind("textarea", "", false, true),
+            Control::MaskedValue
+        );
+        assert_eq!(
+            control_kind("select", "", false, true),
+            Control::MaskedValue
+        );
     }
 
     #[test]
     fn checkboxes_radios_and_options_send_their_flags() {
-        assert_eq!(control_kind("input", "checkbox", false, false), Control::Checked);
-        assert_eq!(control_kind("input", "Radio", false, false), Control::Checked);
+        assert_eq!(
+            control_kind("input", "checkbox", false, false),
+            Control::Checked
+        );
+        assert_eq!(
+            control_kind("input", "Radio", false, false),
+            Control::Checked
+        );
         assert_eq!(control_kind("option", "", false, false), Control::Selected);
     }
 
@@ -229,7 +255,14 @@ mod tests {
     #[test]
     fn url_attributes_are_recognised() {
         for name in [
-            "href", "src", "action", "formaction", "poster", "cite", "data", "background",
+            "href",
+            "src",
+            "action",
+            "formaction",
+            "poster",
+            "cite",
+            "data",
+            "background",
             "xlink:href",
         ] {
             assert_eq!(url_attr(name), UrlAttr::Single, "{name}");
@@ -249,7 +282,10 @@ mod tests {
             absolutize_srcset("  small.jpg   480w ,large.jpg 1080w  ", fake_resolve),
             "https://site.test/small.jpg 480w, https://site.test/large.jpg 1080w"
         );
-        assert_eq!(absolutize_srcset("one.png", fake_resolve), "https://site.test/one.png");
+        assert_eq!(
+            absolutize_srcset("one.png", fake_resolve),
+            "https://site.test/one.png"
+        );
         assert_eq!(
             absolutize_srcset("one.png, two.png 2x", fake_resolve),
             "https://site.test/one.png, https://site.test/two.png 2x"

@@ -119,7 +119,9 @@ impl MutationTracker {
             });
         }
         for (id, node, name) in plan.attrs {
-            let Some(el) = node.dyn_ref::<Element>() else { continue };
+            let Some(el) = node.dyn_ref::<Element>() else {
+                continue;
+            };
             let value = capture.attr_value(el, &name, &base);
             batch.attrs.push(AttrChange { id, name, value });
         }
@@ -214,19 +216,18 @@ struct LiveDom<'a> {
     document: &'a web_sys::Node,
     ids: &'a Ids,
     keys: js_sys::Map,
-    next_key: Cell<u32>,
+    next_key: Cell<usize>,
 }
 
 impl DomView for LiveDom<'_> {
     type Node = web_sys::Node;
-    type Key = u32;
 
-    fn key(&self, node: &web_sys::Node) -> u32 {
+    fn key(&self, node: &web_sys::Node) -> usize {
         if let Some(k) = self.keys.get(node).as_f64() {
-            return k as u32;
+            return k as usize;
         }
         let k = self.next_key.get();
-        self.next_key.set(k.wrapping_add(1));
+        self.next_key.set(k + 1);
         self.keys.set(node, &JsValue::from(k));
         k
     }

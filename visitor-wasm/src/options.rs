@@ -187,12 +187,22 @@ mod tests {
             socket_url(" HTTPS://relay.example.com/cb// ").unwrap(),
             "wss://relay.example.com/cb/ws/visitor"
         );
-        assert_eq!(socket_url("wss://r.test").unwrap(), "wss://r.test/ws/visitor");
+        assert_eq!(
+            socket_url("wss://r.test").unwrap(),
+            "wss://r.test/ws/visitor"
+        );
     }
 
     #[test]
     fn other_relay_strings_are_refused() {
-        for bad in ["", "relay.example.com", "ftp://x", "http://", "http:///path", "http://a b"] {
+        for bad in [
+            "",
+            "relay.example.com",
+            "ftp://x",
+            "http://",
+            "http:///path",
+            "http://a b",
+        ] {
             assert!(
                 matches!(socket_url(bad), Err(VisitorError::InvalidRelay(_))),
                 "{bad:?} should be refused"
@@ -213,6 +223,9 @@ mod tests {
     fn mask_selectors_join_the_markup_attribute() {
         let mut o = Options::new("http://r.test").unwrap();
         o.mask = vec![".secret".into(), "#card input".into()];
-        assert_eq!(o.mask_selector(), "[data-cobrowse-mask],.secret,#card input");
+        assert_eq!(
+            o.mask_selector(),
+            "[data-cobrowse-mask],.secret,#card input"
+        );
     }
 }

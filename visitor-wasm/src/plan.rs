@@ -12,18 +12,16 @@
 //! [`Place`] in the current tree, computed once per node and memoized, so a
 //! batch that touches many siblings walks each ancestor chain once.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::Hash;
-
 use protocol::NodeId;
 
 /// The few questions the planner asks about the page's tree.
 pub trait DomView {
     type Node: Clone;
-    /// Identity of a node within one flush (the DOM glue numbers JS objects).
-    type Key: Copy + Eq + Hash;
 
-    fn key(&self, node: &Self::Node) -> Self::Key;
+    /// Identity of a node within one flush: small integers handed out
+    /// densely from 0 (the DOM glue numbers JS objects as it meets them),
+    /// because the planner indexes vectors with them.
+    fn key(&self, node: &Self::Node) -> usize;
     fn parent(&self, node: &Self::Node) -> Option<Self::Node>;
     fn next_sibling(&self, node: &Self::Node) -> Option<Self::Node>;
     /// The id the console already knows this node by (assigned by an earlier
@@ -114,20 +112,63 @@ enum Place {
 
 struct Planner<'a, D: DomView> {
     dom: &'a D,
-    candidates: HashSet<D::Key>,
-    places: HashMap<D::Key, Place>,
+    candidates: Dense<()>,
+    places: Dense<Place>,
     /// Candidates whose parent is [`Place::Kept`]: the subtrees to send.
-    roots: HashSet<D::Key>,
+    roots: Dense<()>,
+}
+
+/// A map from dense keys to values: a vector rather than a hash table,
+/// because hashing code costs a script shipped on customers' pages
+/// kilobytes.
+struct Dense<T> {
+    slots: Vec<Option<T>>,
+}
+
+impl<T> Dense<T> {
+    fn new() -> Self {
+        Dense { slots: Vec::new() }
+    }
+
+    fn get(&self, key: usize) -> Option<&T> {
+        self.slots.get(key).and_then(Option::as_ref)
+    }
+
+    fn get_mut(&mut self, key: usize) -> Option<&mut T> {
+        self.slots.get_mut(key).and_then(Option::as_mut)
+    }
+
+    fn contains(&self, key: usize) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts; returns false (and keeps the old value) if present.
+    fn insert(&mut self, key: usize, value: T) -> bool {
+        if key >= self.slots.len() {
+            self.slots.resize_with(key + 1, || None);
+        }
+        match &mut self.slots[key] {
+            Some(_) => false,
+            slot => {
+                *slot = Some(value);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, key: usize) -> Option<T> {
+        self.slots.get_mut(key).and_then(Option::take)
+    }
 }
 
 impl<D: DomView> Planner<'_, D> {
     /// The node's place, from its parent's (memoized along the way).
     fn place(&mut self, node: &D::Node) -> Place {
-        let mut chain: Vec<(D::Key, D::Node)> = Vec::new();
+        let mut chain: Vec<(usize, D::Node)> = Vec::new();
         let mut cur = node.clone();
         let mut above: Option<(Place, D::Node)> = loop {
             let key = self.dom.key(&cur);
-            if let Some(&place) = self.places.get(&key) {
+            if let Some(&place) = self.places.get(key) {
                 break Some((place, cur));
             }
             let parent = self.dom.parent(&cur);
@@ -145,7 +186,7 @@ impl<D: DomView> Planner<'_, D> {
         above.map_or(Place::Outside, |(place, _)| place)
     }
 
-    fn step(&mut self, node: &D::Node, key: D::Key, above: Option<&(Place, D::Node)>) -> Place {
+    fn step(&mut self, node: &D::Node, key: usize, above: Option<&(Place, D::Node)>) -> Place {
         match above {
             Some((Place::Outside, _)) => Place::Outside,
             _ if self.dom.is_ignored(node) => Place::Outside,
@@ -153,8 +194,8 @@ impl<D: DomView> Planner<'_, D> {
             Some((Place::Kept, parent)) => {
                 if self.dom.hides_children(parent) {
                     Place::Outside
-                } else if self.candidates.contains(&key) {
-                    self.roots.insert(key);
+                } else if self.candidates.contains(key) {
+                    self.roots.insert(key, ());
                     Place::Added
                 } else if self.dom.id(node).is_some() {
                     Place::Kept
@@ -176,7 +217,7 @@ impl<D: DomView> Planner<'_, D> {
         while let Some(s) = sibling {
             match self.place(&s) {
                 Place::Kept => return Some(s),
-                Place::Added if self.roots.contains(&self.dom.key(&s)) => return Some(s),
+                Place::Added if self.roots.contains(self.dom.key(&s)) => return Some(s),
                 _ => sibling = self.dom.next_sibling(&s),
             }
         }
@@ -188,14 +229,14 @@ impl<D: DomView> Planner<'_, D> {
 pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
     let mut planner = Planner {
         dom,
-        candidates: HashSet::new(),
-        places: HashMap::new(),
-        roots: HashSet::new(),
+        candidates: Dense::new(),
+        places: Dense::new(),
+        roots: Dense::new(),
     };
 
     let mut candidates = Vec::with_capacity(changes.added.len());
     for node in changes.added {
-        if planner.candidates.insert(dom.key(&node)) {
+        if planner.candidates.insert(dom.key(&node), ()) {
             candidates.push(node);
         }
     }
@@ -203,18 +244,19 @@ pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
     // node is a root or covered depends on its ancestors being candidates.
     let mut roots = Vec::new();
     for node in candidates {
-        if planner.place(&node) == Place::Added && planner.roots.contains(&dom.key(&node)) {
+        if planner.place(&node) == Place::Added && planner.roots.contains(dom.key(&node)) {
             roots.push(node);
         }
     }
 
     // Only a removal from a kept parent tells the console something: a
     // parent that is gone or re-sent whole takes its old children with it.
+    // Deduplicated by node: one node, one id.
     let mut removes = Vec::new();
-    let mut removed_ids = HashSet::new();
+    let mut removed = Dense::new();
     for Removed { node, old_parent } in changes.removed {
         if let Some(id) = dom.id(&node) {
-            if planner.place(&old_parent) == Place::Kept && removed_ids.insert(id) {
+            if planner.place(&old_parent) == Place::Kept && removed.insert(dom.key(&node), ()) {
                 removes.push(id);
             }
         }
@@ -223,7 +265,7 @@ pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
     // removal record said, or the console would hold two copies.
     for node in &roots {
         if let Some(id) = dom.id(node) {
-            if removed_ids.insert(id) {
+            if removed.insert(dom.key(node), ()) {
                 removes.push(id);
             }
         }
@@ -232,26 +274,32 @@ pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
     let adds = order_adds(&mut planner, roots);
 
     let mut attrs = Vec::new();
-    let mut seen_attrs = HashSet::new();
+    // Per node, the names already listed (an element rarely has many).
+    let mut seen_attrs: Dense<Vec<String>> = Dense::new();
     for (node, name) in changes.attrs {
         if planner.place(&node) != Place::Kept {
             continue;
         }
-        if let Some(id) = dom.id(&node) {
-            if seen_attrs.insert((id, name.clone())) {
-                attrs.push((id, node, name));
-            }
+        let Some(id) = dom.id(&node) else { continue };
+        let key = dom.key(&node);
+        seen_attrs.insert(key, Vec::new());
+        let Some(seen) = seen_attrs.get_mut(key) else {
+            continue;
+        };
+        if !seen.contains(&name) {
+            seen.push(name.clone());
+            attrs.push((id, node, name));
         }
     }
 
     let mut texts = Vec::new();
-    let mut seen_texts = HashSet::new();
+    let mut seen_texts = Dense::new();
     for node in changes.texts {
         if planner.place(&node) != Place::Kept {
             continue;
         }
         if let Some(id) = dom.id(&node) {
-            if seen_texts.insert(id) {
+            if seen_texts.insert(dom.key(&node), ()) {
                 texts.push((id, node));
             }
         }
@@ -273,7 +321,7 @@ fn order_adds<D: DomView>(
     roots: Vec<D::Node>,
 ) -> Vec<PlannedAdd<D::Node>> {
     let dom = planner.dom;
-    let mut pending: HashMap<D::Key, (NodeId, Option<D::Node>)> = HashMap::new();
+    let mut pending: Dense<(NodeId, Option<D::Node>)> = Dense::new();
     let mut order = Vec::with_capacity(roots.len());
     for node in roots {
         let parent_id = dom.parent(&node).and_then(|p| dom.id(&p));
@@ -289,32 +337,31 @@ fn order_adds<D: DomView>(
 
     let mut adds = Vec::with_capacity(order.len());
     let mut stack: Vec<D::Node> = Vec::new();
-    let mut on_stack: HashSet<D::Key> = HashSet::new();
-    for node in order {
+    // Which chain (by its starting index) last visited a key.
+    let mut on_stack: Dense<usize> = Dense::new();
+    for (chain, node) in order.into_iter().enumerate() {
         let mut cur = node;
-        on_stack.clear();
         // Collect the chain of not-yet-emitted roots that follow `cur`.
         loop {
             let key = dom.key(&cur);
-            let next_root = match pending.get(&key) {
-                Some((_, Some(next))) if pending.contains_key(&dom.key(next)) => {
-                    Some(next.clone())
-                }
+            let next_root = match pending.get(key) {
+                Some((_, Some(next))) if pending.contains(dom.key(next)) => Some(next.clone()),
                 Some(_) => None,
                 // Already emitted through an earlier chain.
                 None => break,
             };
             stack.push(cur);
-            on_stack.insert(key);
+            on_stack.remove(key);
+            on_stack.insert(key, chain);
             match next_root {
                 // Siblings only ever point forward, so this ends; the stack
                 // check guards against a tree that lies.
-                Some(next) if !on_stack.contains(&dom.key(&next)) => cur = next,
+                Some(next) if on_stack.get(dom.key(&next)) != Some(&chain) => cur = next,
                 _ => break,
             }
         }
         while let Some(n) = stack.pop() {
-            if let Some((parent, next_sibling)) = pending.remove(&dom.key(&n)) {
+            if let Some((parent, next_sibling)) = pending.remove(dom.key(&n)) {
                 adds.push(PlannedAdd {
                     parent,
                     next_sibling,

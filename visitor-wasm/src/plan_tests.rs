@@ -27,9 +27,8 @@ struct Page {
 
 impl DomView for Page {
     type Node = Ix;
-    type Key = Ix;
 
-    fn key(&self, node: &Ix) -> Ix {
+    fn key(&self, node: &Ix) -> usize {
         *node
     }
     fn parent(&self, node: &Ix) -> Option<Ix> {
@@ -148,12 +147,12 @@ impl Page {
         let children = if n.hides {
             Vec::new()
         } else {
-            n.children.iter().filter_map(|c| self.mirrored(*c)).collect()
+            n.children
+                .iter()
+                .filter_map(|c| self.mirrored(*c))
+                .collect()
         };
-        Some(Shape {
-            id: n.id,
-            children,
-        })
+        Some(Shape { id: n.id, children })
     }
 }
 
@@ -285,21 +284,32 @@ impl World {
             self.console.remove(*id);
         }
         for add in &plan.adds {
-            let sent = self.page.serialize(add.node).expect("planned adds are mirrored");
+            let sent = self
+                .page
+                .serialize(add.node)
+                .expect("planned adds are mirrored");
             let next = add.next_sibling.map(|n| {
                 self.page.nodes[n]
                     .id
                     .expect("a next sibling is known before the add that names it")
             });
             self.console.add(add.parent, next, &sent);
-            batch.adds.push((self.page.nodes[add.node].label.clone(), add.parent, next));
+            batch
+                .adds
+                .push((self.page.nodes[add.node].label.clone(), add.parent, next));
         }
         for (id, _, name) in &plan.attrs {
-            assert!(self.console.parent.contains_key(id), "attr on unknown {id:?}");
+            assert!(
+                self.console.parent.contains_key(id),
+                "attr on unknown {id:?}"
+            );
             batch.attrs.push((*id, name.clone()));
         }
         for (id, _) in &plan.texts {
-            assert!(self.console.parent.contains_key(id), "text on unknown {id:?}");
+            assert!(
+                self.console.parent.contains_key(id),
+                "text on unknown {id:?}"
+            );
             batch.texts.push(*id);
         }
         self.assert_in_sync();
@@ -309,7 +319,11 @@ impl World {
     fn assert_in_sync(&self) {
         let page = self.page.mirrored(0).expect("document");
         let root = self.page.nodes[0].id.expect("document id");
-        assert_eq!(self.console.shape(root), page, "console out of sync with the page");
+        assert_eq!(
+            self.console.shape(root),
+            page,
+            "console out of sync with the page"
+        );
     }
 }
 
@@ -346,7 +360,10 @@ fn an_insert_before_a_kept_node_names_it_as_next_sibling() {
     let new = w.page.create("new");
     w.page.insert_before(w.body, new, Some(kept));
     let batch = w.flush();
-    assert_eq!(batch.adds, [("new".to_owned(), w.id(w.body).unwrap(), w.id(kept))]);
+    assert_eq!(
+        batch.adds,
+        [("new".to_owned(), w.id(w.body).unwrap(), w.id(kept))]
+    );
 }
 
 #[test]
@@ -390,7 +407,11 @@ fn a_node_added_then_removed_in_one_batch_yields_nothing() {
 #[test]
 fn a_move_is_a_remove_and_an_add_of_the_same_id() {
     let mut w = World::new();
-    let (from, to, moved) = (w.page.create("from"), w.page.create("to"), w.page.create("moved"));
+    let (from, to, moved) = (
+        w.page.create("from"),
+        w.page.create("to"),
+        w.page.create("moved"),
+    );
     w.page.append(w.body, from);
     w.page.append(w.body, to);
     w.page.append(from, moved);
@@ -487,7 +508,10 @@ fn attribute_and_text_changes_on_kept_nodes_are_sent_once_each() {
     w.page.set_text(text);
     let batch = w.flush();
     let pid = w.id(p).unwrap();
-    assert_eq!(batch.attrs, [(pid, "class".to_owned()), (pid, "title".to_owned())]);
+    assert_eq!(
+        batch.attrs,
+        [(pid, "class".to_owned()), (pid, "title".to_owned())]
+    );
     assert_eq!(batch.texts, [w.id(text).unwrap()]);
 }
 
@@ -517,7 +541,10 @@ fn the_visitor_ui_is_never_added_and_is_skipped_as_a_next_sibling() {
     w.page.insert_before(w.body, before_ui, Some(ui));
     w.page.set_attr(ui, "style");
     let batch = w.flush();
-    assert_eq!(batch.adds, [("before-ui".to_owned(), w.id(w.body).unwrap(), None)]);
+    assert_eq!(
+        batch.adds,
+        [("before-ui".to_owned(), w.id(w.body).unwrap(), None)]
+    );
     assert!(batch.attrs.is_empty());
     assert_eq!(w.id(ui), None);
 }

@@ -185,11 +185,7 @@ impl Capture {
             return None;
         }
         let ns = Ns::from_uri(el.namespace_uri().as_deref());
-        let tag = if ns == Ns::Html {
-            lower(local)
-        } else {
-            local
-        };
+        let tag = if ns == Ns::Html { lower(local) } else { local };
         let id = self.ids.get_or_assign(el);
         let masked = masked || matches!(el.matches(&self.mask_selector), Ok(true));
         let control = if ns == Ns::Html {
@@ -367,5 +363,7 @@ fn absolute(url: &str, base: &str) -> Option<String> {
     if url.is_empty() || base.is_empty() {
         return None;
     }
-    web_sys::Url::new_with_base(url, base).ok().map(|u| u.href())
+    web_sys::Url::new_with_base(url, base)
+        .ok()
+        .map(|u| u.href())
 }

@@ -11,10 +11,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_events::{EventListener, EventListenerOptions};
-use protocol::{
-    AgentId, Event, EventFrame, FormState, Hello, JoinCode, Mode, NodeId, ScrollPos, Seq,
-    ToVisitor, VisitorHello, VisitorMsg,
-};
+use protocol::{AgentId, Event, FormState, JoinCode, Mode, NodeId, ScrollPos, Seq, ToVisitor};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Window};
 
@@ -26,6 +23,7 @@ use crate::serialize::Capture;
 use crate::snapshot::{snapshot, viewport, window_scroll};
 use crate::transport::{Socket, SocketEvent};
 use crate::ui::{Ui, UiAction, View};
+use crate::wire;
 
 pub(crate) type Shared = Rc<RefCell<Inner>>;
 
@@ -98,7 +96,10 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
     let result = (|| {
         let mut inner = shared.borrow_mut();
         let me = inner.me.clone();
-        let ui = Ui::create(&inner.document, Rc::new(move |a| with(&me, |i| i.on_action(a))))?;
+        let ui = Ui::create(
+            &inner.document,
+            Rc::new(move |a| with(&me, |i| i.on_action(a))),
+        )?;
         ui.render(&View::Connecting, false)?;
         inner.ui = Some(ui);
         let me = inner.me.clone();
@@ -127,7 +128,11 @@ fn with(me: &Weak<RefCell<Inner>>, f: impl FnOnce(&mut Inner)) {
     if !inner.ended {
         f(&mut inner);
     }
-    let parts = if inner.ended { inner.take_parts() } else { None };
+    let parts = if inner.ended {
+        inner.take_parts()
+    } else {
+        None
+    };
     drop(inner);
     drop(parts);
 }
@@ -140,7 +145,7 @@ pub(crate) fn shutdown(shared: &Shared, send_end: bool) {
             return;
         };
         if !inner.ended && send_end {
-            inner.send(&VisitorMsg::End);
+            inner.send(&wire::encode_end());
         }
         inner.finish(None);
         inner.take_parts()
@@ -170,25 +175,14 @@ impl Inner {
         Some((self.live.take(), self.ui.take(), self.socket.take()))
     }
 
-    fn send(&self, msg: &VisitorMsg) -> bool {
-        let Some(socket) = &self.socket else { return false };
-        match protocol::encode(msg) {
-            Ok(bytes) => socket.send(&bytes),
-            Err(e) => {
-                warn(&e.to_string());
-                false
-            }
-        }
+    fn send(&self, bytes: &[u8]) -> bool {
+        self.socket.as_ref().is_some_and(|s| s.send(bytes))
     }
 
     /// Sends one event with the next sequence number; a number is only used
     /// up when the frame went out, so the agent never sees a gap.
     fn send_event(&mut self, event: &Event) {
-        let frame = match EventFrame::new(self.next_seq, event) {
-            Ok(f) => f,
-            Err(e) => return warn(&e.to_string()),
-        };
-        if self.send(&VisitorMsg::Event(frame)) {
+        if self.send(&wire::encode_event(self.next_seq, event)) {
             self.next_seq = self.next_seq.next();
         }
     }
@@ -220,17 +214,9 @@ impl Inner {
         match event {
             SocketEvent::Open => {
                 let page_url = self.document.url().unwrap_or_default();
-                let hello = Hello::Visitor(VisitorHello { page_url });
-                match protocol::encode_hello(&hello) {
-                    Ok(bytes) => {
-                        if let Some(s) = &self.socket {
-                            s.send(&bytes);
-                        }
-                    }
-                    Err(e) => self.finish(Some(e.into())),
-                }
+                self.send(&wire::encode_hello(&page_url));
             }
-            SocketEvent::Message(bytes) => match protocol::decode::<ToVisitor>(&bytes) {
+            SocketEvent::Message(bytes) => match wire::decode_to_visitor(&bytes) {
                 Ok(msg) => self.on_message(msg),
                 Err(e) => warn(&e.to_string()),
             },
@@ -285,7 +271,10 @@ impl Inner {
             }
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) => {
-                warn_js("cobrowse: the relay reported an error:", &JsValue::from_str(&frame.message));
+                warn_js(
+                    "cobrowse: the relay reported an error:",
+                    &JsValue::from_str(&frame.message),
+                );
                 self.finish(Some(VisitorError::Refused(frame.message)));
             }
         }
@@ -294,23 +283,19 @@ impl Inner {
     fn on_action(&mut self, action: UiAction) {
         match action {
             UiAction::Accept(agent) => {
-                let Some(at) = self.asking.iter().position(|a| a.id == agent) else { return };
+                let Some(at) = self.asking.iter().position(|a| a.id == agent) else {
+                    return;
+                };
                 let a = self.asking.remove(at);
-                self.send(&VisitorMsg::Consent {
-                    agent,
-                    accepted: true,
-                });
+                self.send(&wire::encode_consent(agent, true));
                 self.watching.push(a);
                 self.render();
             }
             UiAction::Decline(agent) => {
                 self.asking.retain(|a| a.id != agent);
-                self.send(&VisitorMsg::Consent {
-                    agent,
-                    accepted: false,
-                });
+                self.send(&wire::encode_consent(agent, false));
                 if self.watching.is_empty() {
-                    self.send(&VisitorMsg::End);
+                    self.send(&wire::encode_end());
                     self.finish(None);
                 } else {
                     // Others already watch with consent: only this one is
@@ -319,7 +304,7 @@ impl Inner {
                 }
             }
             UiAction::End => {
-                self.send(&VisitorMsg::End);
+                self.send(&wire::encode_end());
                 self.finish(None);
             }
         }
@@ -409,7 +394,9 @@ impl Inner {
     /// Sends what changed since the last flush: the mutation batch first,
     /// then scroll positions and the viewport, in that causal order.
     fn flush(&mut self) {
-        let Some(live) = self.live.as_mut() else { return };
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
         live.timer.disarm();
         let batch = live.tracker.flush(&mut self.capture);
         let scrolls = std::mem::take(&mut live.scrolls);
@@ -461,7 +448,9 @@ impl Inner {
             })
         };
         let Some(pos) = pos else { return };
-        let Some(live) = self.live.as_mut() else { return };
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
         match live.scrolls.iter_mut().find(|s| s.target == pos.target) {
             Some(s) => *s = pos,
             None => live.scrolls.push(pos),

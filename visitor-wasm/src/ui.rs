@@ -27,9 +27,17 @@ pub enum UiAction {
 /// What the panel shows.
 pub enum View<'a> {
     Connecting,
-    Waiting { code: &'a str },
-    Asking { agent: AgentId, name: &'a str, mode: Mode },
-    Live { names: &'a [&'a str] },
+    Waiting {
+        code: &'a str,
+    },
+    Asking {
+        agent: AgentId,
+        name: &'a str,
+        mode: Mode,
+    },
+    Live {
+        names: &'a [&'a str],
+    },
 }
 
 const CSS: &str = "\
@@ -59,7 +67,10 @@ pub struct Ui {
 
 impl Ui {
     /// Appends `<cobrowse-ui>` to the document element.
-    pub fn create(document: &Document, on_action: Rc<dyn Fn(UiAction)>) -> Result<Ui, VisitorError> {
+    pub fn create(
+        document: &Document,
+        on_action: Rc<dyn Fn(UiAction)>,
+    ) -> Result<Ui, VisitorError> {
         let host = document
             .create_element(intern(UI_TAG))
             .map_err(VisitorError::js)?;
@@ -82,7 +93,9 @@ impl Ui {
                 on_action(action);
             }
         });
-        let parent = document.document_element().ok_or(VisitorError::NoDocument)?;
+        let parent = document
+            .document_element()
+            .ok_or(VisitorError::NoDocument)?;
         parent.append_child(&host).map_err(VisitorError::js)?;
         Ok(Ui {
             host,
@@ -127,8 +140,14 @@ impl Ui {
                 });
                 text.set_text_content(Some(&s));
                 let id = agent.0.to_string();
-                add(&row, &button(d, "decline", "data-cobrowse-decline", &id, "Decline")?)?;
-                add(&row, &button(d, "accept", "data-cobrowse-accept", &id, "Accept")?)?;
+                add(
+                    &row,
+                    &button(d, "decline", "data-cobrowse-decline", &id, "Decline")?,
+                )?;
+                add(
+                    &row,
+                    &button(d, "accept", "data-cobrowse-accept", &id, "Accept")?,
+                )?;
             }
             View::Live { names } => {
                 let mut s = String::from(if names.len() > 1 { "Agents " } else { "Agent " });
@@ -187,11 +206,15 @@ fn element(d: &Document, tag: &str, text: Option<&str>) -> Result<Element, Visit
 }
 
 fn add(parent: &Element, child: &Element) -> Result<(), VisitorError> {
-    parent.append_child(child).map(drop).map_err(VisitorError::js)
+    parent
+        .append_child(child)
+        .map(drop)
+        .map_err(VisitorError::js)
 }
 
 fn set(el: &Element, name: &str, value: &str) -> Result<(), VisitorError> {
-    el.set_attribute(intern(name), value).map_err(VisitorError::js)
+    el.set_attribute(intern(name), value)
+        .map_err(VisitorError::js)
 }
 
 fn append_text(d: &Document, parent: &Element, text: &str) -> Result<(), VisitorError> {

@@ -35,7 +35,10 @@ fn snapshot_mirrors_text_attributes_namespaces_template_script_and_doctype() {
     let mut cap = capture();
     let snap = snapshot(&document(), &mut cap).unwrap();
     let root = &snap.root;
-    let Node::Document { quirks, children, .. } = root else {
+    let Node::Document {
+        quirks, children, ..
+    } = root
+    else {
         panic!("root is a document")
     };
     assert!(!quirks, "the test page has a doctype: standards mode");
@@ -56,7 +59,10 @@ fn snapshot_mirrors_text_attributes_namespaces_template_script_and_doctype() {
         .any(|c| matches!(c, Node::Comment { text, .. } if text == " a comment ")));
 
     let o = origin();
-    assert_eq!(attr(find_id(root, "link"), "href"), Some(format!("{o}/page?x=1").as_str()));
+    assert_eq!(
+        attr(find_id(root, "link"), "href"),
+        Some(format!("{o}/page?x=1").as_str())
+    );
     let img = find_id(root, "img");
     assert_eq!(attr(img, "src"), Some(format!("{o}/img/a.png").as_str()));
     assert_eq!(
@@ -66,7 +72,9 @@ fn snapshot_mirrors_text_attributes_namespaces_template_script_and_doctype() {
 
     let svg = find_id(root, "pic");
     assert!(matches!(svg, Node::Element { ns: Ns::Svg, tag, .. } if tag == "svg"));
-    assert!(matches!(&svg.children()[0], Node::Element { ns: Ns::Svg, tag, .. } if tag == "circle"));
+    assert!(
+        matches!(&svg.children()[0], Node::Element { ns: Ns::Svg, tag, .. } if tag == "circle")
+    );
     let svglink = find_id(root, "svglink");
     assert_eq!(
         attr(svglink, "xlink:href"),
@@ -131,7 +139,10 @@ fn the_visitor_ui_is_never_in_a_snapshot_or_a_batch() {
     assert_eq!(cap.ids.get(&ui), None, "the UI never gets an id");
     ui.remove();
     let batch = t.flush(&mut cap);
-    assert!(batch.removes.is_empty(), "removing the UI is not a mirrored removal");
+    assert!(
+        batch.removes.is_empty(),
+        "removing the UI is not a mirrored removal"
+    );
 }
 
 /// Snapshot + tracker on a fixture, like the session does on admission.
@@ -195,7 +206,12 @@ fn removals_moves_attributes_and_text_become_one_batch() {
         "<ul id='one'><li id='mover'>m</li><li id='gone'>g</li></ul><ul id='two'></ul>\
          <a id='ln' href='/x'>t</a><p id='para'>old text</p>",
     );
-    let (one, two, mover, gone) = (f.get("#one"), f.get("#two"), f.get("#mover"), f.get("#gone"));
+    let (one, two, mover, gone) = (
+        f.get("#one"),
+        f.get("#two"),
+        f.get("#mover"),
+        f.get("#gone"),
+    );
     let (ln, para) = (f.get("#ln"), f.get("#para"));
     let para_text = para.first_child().unwrap();
     let mover_id = id_of(&cap, &mover);
@@ -214,14 +230,26 @@ fn removals_moves_attributes_and_text_become_one_batch() {
         attrs,
         texts,
     } = t.flush(&mut cap);
-    assert!(removes.contains(&mover_id) && removes.contains(&gone_id), "{removes:?}");
+    assert!(
+        removes.contains(&mover_id) && removes.contains(&gone_id),
+        "{removes:?}"
+    );
     assert_eq!(adds.len(), 1);
     assert_eq!(adds[0].node.id(), mover_id, "a moved node keeps its id");
     assert_eq!(adds[0].parent, id_of(&cap, &two));
     let ln_id = id_of(&cap, &ln);
-    let href = attrs.iter().find(|a| a.id == ln_id && a.name == "href").unwrap();
-    assert_eq!(href.value.as_deref(), Some(format!("{}/y", origin()).as_str()));
-    let class = attrs.iter().find(|a| a.id == ln_id && a.name == "class").unwrap();
+    let href = attrs
+        .iter()
+        .find(|a| a.id == ln_id && a.name == "href")
+        .unwrap();
+    assert_eq!(
+        href.value.as_deref(),
+        Some(format!("{}/y", origin()).as_str())
+    );
+    let class = attrs
+        .iter()
+        .find(|a| a.id == ln_id && a.name == "class")
+        .unwrap();
     assert_eq!(class.value, None, "a removed attribute is None");
     assert_eq!(texts.len(), 1);
     assert_eq!(texts[0].id, id_of(&cap, &para_text));
@@ -263,10 +291,13 @@ fn passwords_never_appear_in_any_encoded_message() {
     let states = cap.input_states(&pw2);
     assert_eq!(
         states,
-        [(id_of(&cap, &pw2), FormState {
-            masked_len: Some(PASSWORDS[1].len() as u32),
-            ..FormState::default()
-        })]
+        [(
+            id_of(&cap, &pw2),
+            FormState {
+                masked_len: Some(PASSWORDS[1].len() as u32),
+                ..FormState::default()
+            }
+        )]
     );
     for (id, state) in states {
         sent.push(protocol::encode(&Event::Input { id, state }).unwrap());
@@ -290,7 +321,17 @@ fn passwords_never_appear_in_any_encoded_message() {
     let snap = snapshot(&document(), &mut cap).unwrap();
     let pw1_node = find_id(&snap.root, "pw1");
     assert_eq!(attr(pw1_node, "value"), Some("*************"));
-    assert!(matches!(pw1_node, Node::Element { state: Some(FormState { value: None, masked_len: Some(13), .. }), .. }));
+    assert!(matches!(
+        pw1_node,
+        Node::Element {
+            state: Some(FormState {
+                value: None,
+                masked_len: Some(13),
+                ..
+            }),
+            ..
+        }
+    ));
     sent.push(protocol::encode(&Event::Snapshot(snap)).unwrap());
 
     for bytes in &sent {
@@ -318,7 +359,10 @@ fn masked_elements_send_stars_for_text_and_values() {
     f.get("#m").append_child(&added).unwrap();
     let batch = t.flush(&mut cap);
     let snap = snapshot(&document(), &mut cap).unwrap();
-    assert_eq!(text(find_id(&snap.root, "m")), "**** **********************");
+    assert_eq!(
+        text(find_id(&snap.root, "m")),
+        "**** **********************"
+    );
     assert_eq!(text(find_id(&snap.root, "plain")), "visible");
     for bytes in [
         protocol::encode(&Event::Snapshot(snap)).unwrap(),

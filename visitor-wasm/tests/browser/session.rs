@@ -142,15 +142,27 @@ fn ui_text() -> Option<String> {
 async fn start_rejects_bad_options_with_clear_errors() {
     for (opts, expected) in [
         (JsValue::UNDEFINED, "options.relay is required"),
-        (js_sys::JSON::parse(r#"{"relay": 5}"#).unwrap(), "options.relay must be a string"),
-        (js_sys::JSON::parse(r#"{"relay": "nope"}"#).unwrap(), "options.relay must be an http(s)"),
+        (
+            js_sys::JSON::parse(r#"{"relay": 5}"#).unwrap(),
+            "options.relay must be a string",
+        ),
+        (
+            js_sys::JSON::parse(r#"{"relay": "nope"}"#).unwrap(),
+            "options.relay must be an http(s)",
+        ),
         (options(r#", "mask": "x""#), "options.mask must be an array"),
         (options(r#", "mask": [":::"]"#), "invalid CSS selector"),
-        (options(r#", "css": {"server": "yes"}"#), "options.css.server must be true or false"),
+        (
+            options(r#", "css": {"server": "yes"}"#),
+            "options.css.server must be true or false",
+        ),
     ] {
         let err = visitor_wasm::start(opts).await.err().expect("rejected");
         let msg = err.dyn_into::<js_sys::Error>().expect("an Error").message();
-        assert!(String::from(msg.clone()).contains(expected), "{msg:?} lacks {expected:?}");
+        assert!(
+            String::from(msg.clone()).contains(expected),
+            "{msg:?} lacks {expected:?}"
+        );
     }
     assert!(document().query_selector("cobrowse-ui").unwrap().is_none());
 }
@@ -183,7 +195,10 @@ async fn nothing_is_captured_before_consent_and_everything_after_is_masked_and_o
     assert_eq!(relay.0.url(), "ws://127.0.0.1:9/ws/visitor");
     assert_eq!(session.code(), "123456");
     let t = ui_text().unwrap();
-    assert!(t.contains("Your co-browsing code: 123456 — read it to the agent"), "{t}");
+    assert!(
+        t.contains("Your co-browsing code: 123456 — read it to the agent"),
+        "{t}"
+    );
 
     // An agent asks; the page changes and the visitor types before answering.
     relay.say(&ToVisitor::AgentJoined {
@@ -191,13 +206,19 @@ async fn nothing_is_captured_before_consent_and_everything_after_is_masked_and_o
         name: "Ann".into(),
         mode: Mode::ViewOnly,
     });
-    assert!(ui_text().unwrap().contains("Agent Ann wants to see this page (view only)"));
+    assert!(ui_text()
+        .unwrap()
+        .contains("Agent Ann wants to see this page (view only)"));
     f.get("#list").set_inner_html("<li>before consent</li>");
     set_value(&f.get("#name"), "typed before consent");
     fire(&f.get("#name"), "input");
     relay.say(&ToVisitor::SnapshotNeeded); // out of turn: must be ignored
     sleep(150).await;
-    assert!(relay.messages().is_empty(), "nothing before consent: {:?}", relay.messages());
+    assert!(
+        relay.messages().is_empty(),
+        "nothing before consent: {:?}",
+        relay.messages()
+    );
 
     ui_button("data-cobrowse-accept").unwrap().click();
     assert_eq!(
@@ -207,7 +228,9 @@ async fn nothing_is_captured_before_consent_and_everything_after_is_masked_and_o
             accepted: true
         }]
     );
-    assert!(ui_text().unwrap().contains("Agent Ann is viewing this page"));
+    assert!(ui_text()
+        .unwrap()
+        .contains("Agent Ann is viewing this page"));
     assert!(ui_button("data-cobrowse-end").is_some());
 
     relay.say(&ToVisitor::SnapshotNeeded);
@@ -224,11 +247,16 @@ async fn nothing_is_captured_before_consent_and_everything_after_is_masked_and_o
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no gaps");
     assert!(matches!(events[0].1, Event::Snapshot(_)), "snapshot first");
     // The input flushed the pending append first: causal order.
-    assert!(matches!(&events[1].1, Event::Mutations(b) if text(&b.adds[0].node) == "after consent"));
+    assert!(
+        matches!(&events[1].1, Event::Mutations(b) if text(&b.adds[0].node) == "after consent")
+    );
     assert!(matches!(&events[2].1, Event::Input { state, .. } if state.masked_len == Some(14)));
     for frame in relay.frames() {
         assert!(!contains(&frame, "hunter2-secret"));
-        assert!(!contains(&frame, "Your co-browsing code"), "the UI is never mirrored");
+        assert!(
+            !contains(&frame, "Your co-browsing code"),
+            "the UI is never mirrored"
+        );
     }
 
     // End: the relay hears it, the UI goes, and nothing is captured after.
@@ -246,7 +274,9 @@ async fn nothing_is_captured_before_consent_and_everything_after_is_masked_and_o
 }
 
 fn window_scroll_by(y: i32) {
-    web_sys::window().unwrap().scroll_by_with_x_and_y(0.0, f64::from(y));
+    web_sys::window()
+        .unwrap()
+        .scroll_by_with_x_and_y(0.0, f64::from(y));
 }
 
 #[wasm_bindgen_test]

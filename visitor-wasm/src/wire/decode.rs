@@ -1,0 +1,261 @@
+//! Decoding the relay's messages to the visitor ([`ToVisitor`]) by hand;
+//! see the module docs for why. Tests decode what `protocol::encode`
+//! produces for every variant.
+
+use protocol::{AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, Mode, SessionId, ToVisitor};
+
+use crate::error::VisitorError;
+
+fn malformed(what: &str) -> VisitorError {
+    let mut s = String::from("unexpected relay message: ");
+    s.push_str(what);
+    VisitorError::Protocol(protocol::ProtocolError::Malformed(s))
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, VisitorError> {
+        let (&b, rest) = self
+            .bytes
+            .split_first()
+            .ok_or_else(|| malformed("truncated"))?;
+        self.bytes = rest;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], VisitorError> {
+        if self.bytes.len() < n {
+            return Err(malformed("truncated"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn be(&mut self, n: usize) -> Result<u64, VisitorError> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.first().copied()
+    }
+
+    fn uint(&mut self) -> Result<u64, VisitorError> {
+        match self.byte()? {
+            b @ 0x00..=0x7f => Ok(u64::from(b)),
+            0xcc => self.be(1),
+            0xcd => self.be(2),
+            0xce => self.be(4),
+            0xcf => self.be(8),
+            _ => Err(malformed("expected an unsigned integer")),
+        }
+    }
+
+    fn str(&mut self) -> Result<&'a str, VisitorError> {
+        let len = match self.byte()? {
+            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 => self.be(1)? as usize,
+            0xda => self.be(2)? as usize,
+            0xdb => self.be(4)? as usize,
+            _ => return Err(malformed("expected a string")),
+        };
+        std::str::from_utf8(self.take(len)?).map_err(|_| malformed("invalid UTF-8"))
+    }
+
+    fn array(&mut self) -> Result<usize, VisitorError> {
+        match self.byte()? {
+            b @ 0x90..=0x9f => Ok(usize::from(b & 0x0f)),
+            0xdc => Ok(self.be(2)? as usize),
+            0xdd => Ok(self.be(4)? as usize),
+            _ => Err(malformed("expected an array")),
+        }
+    }
+
+    /// A struct (encoded as an array) with at least `n` fields.
+    fn fields(&mut self, n: usize) -> Result<(), VisitorError> {
+        if self.array()? < n {
+            return Err(malformed("too few fields"));
+        }
+        Ok(())
+    }
+
+    fn map1(&mut self) -> Result<(), VisitorError> {
+        match self.byte()? {
+            0x81 => Ok(()),
+            _ => Err(malformed("expected an enum variant")),
+        }
+    }
+}
+
+/// Decodes one relay → visitor frame.
+pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
+    let mut r = Reader { bytes };
+    // Unit variants are bare strings; the others are `{name: fields}`.
+    if r.peek()
+        .is_some_and(|b| (0xa0..=0xbf).contains(&b) || (0xd9..=0xdb).contains(&b))
+    {
+        return match r.str()? {
+            "SnapshotNeeded" => Ok(ToVisitor::SnapshotNeeded),
+            _ => Err(malformed("unknown message")),
+        };
+    }
+    r.map1()?;
+    let msg = match r.str()? {
+        "Welcome" => {
+            r.fields(2)?;
+            let session = SessionId(r.str()?.to_owned());
+            let code = JoinCode::parse(r.str()?)?;
+            ToVisitor::Welcome { session, code }
+        }
+        "AgentJoined" => {
+            r.fields(3)?;
+            let agent = agent_id(r.uint()?)?;
+            let name = r.str()?.to_owned();
+            let mode = match r.str()? {
+                "ViewOnly" => Mode::ViewOnly,
+                "Shared" => Mode::Shared,
+                _ => return Err(malformed("unknown mode")),
+            };
+            ToVisitor::AgentJoined { agent, name, mode }
+        }
+        "AgentLeft" => {
+            r.fields(1)?;
+            ToVisitor::AgentLeft {
+                agent: agent_id(r.uint()?)?,
+            }
+        }
+        "Ended" => {
+            r.fields(1)?;
+            // The visitor ends the same way whatever the reason; an unknown
+            // one from a newer relay still ends the session.
+            let reason = match r.str()? {
+                "VisitorEnded" => EndReason::VisitorEnded,
+                "VisitorDeclined" => EndReason::VisitorDeclined,
+                "VisitorDisconnected" => EndReason::VisitorDisconnected,
+                "AgentLeft" => EndReason::AgentLeft,
+                "RelayShutdown" => EndReason::RelayShutdown,
+                _ => EndReason::Error,
+            };
+            ToVisitor::Ended { reason }
+        }
+        "Error" => {
+            r.fields(2)?;
+            // Only the message matters to the visitor; the code is kept
+            // loosely for logging.
+            let code = match r.str()? {
+                "VersionMismatch" => ErrorCode::VersionMismatch,
+                "BadFrame" => ErrorCode::BadFrame,
+                "FrameTooLarge" => ErrorCode::FrameTooLarge,
+                "UnknownCode" => ErrorCode::UnknownCode,
+                "Unauthorized" => ErrorCode::Unauthorized,
+                "NotAllowed" => ErrorCode::NotAllowed,
+                "RateLimited" => ErrorCode::RateLimited,
+                _ => ErrorCode::Internal,
+            };
+            let message = r.str()?.to_owned();
+            ToVisitor::Error(ErrorFrame { code, message })
+        }
+        _ => return Err(malformed("unknown message")),
+    };
+    Ok(msg)
+}
+
+fn agent_id(n: u64) -> Result<AgentId, VisitorError> {
+    u32::try_from(n)
+        .map(AgentId)
+        .map_err(|_| malformed("agent id out of range"))
+}
+
+#[cfg(test)]
+// Tests fail by panicking; that is their job.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn round_trip(msg: ToVisitor) {
+        let bytes = protocol::encode(&msg).unwrap();
+        assert_eq!(
+            decode_to_visitor(&bytes).unwrap(),
+            msg,
+            "bytes {bytes:02x?}"
+        );
+    }
+
+    #[test]
+    fn every_relay_message_decodes_as_protocol_encodes_it() {
+        round_trip(ToVisitor::Welcome {
+            session: SessionId("a-long-session-id-of-more-than-31-bytes-0123456789".into()),
+            code: JoinCode::parse("042917").unwrap(),
+        });
+        for (agent, mode) in [
+            (0, Mode::ViewOnly),
+            (200, Mode::Shared),
+            (70_000, Mode::ViewOnly),
+            (u32::MAX, Mode::Shared),
+        ] {
+            round_trip(ToVisitor::AgentJoined {
+                agent: AgentId(agent),
+                name: "Ann Örtegård".repeat(30),
+                mode,
+            });
+            round_trip(ToVisitor::AgentLeft {
+                agent: AgentId(agent),
+            });
+        }
+        round_trip(ToVisitor::SnapshotNeeded);
+        for reason in [
+            EndReason::VisitorEnded,
+            EndReason::VisitorDeclined,
+            EndReason::VisitorDisconnected,
+            EndReason::AgentLeft,
+            EndReason::RelayShutdown,
+            EndReason::Error,
+        ] {
+            round_trip(ToVisitor::Ended { reason });
+        }
+        for code in [
+            ErrorCode::VersionMismatch,
+            ErrorCode::BadFrame,
+            ErrorCode::FrameTooLarge,
+            ErrorCode::UnknownCode,
+            ErrorCode::Unauthorized,
+            ErrorCode::NotAllowed,
+            ErrorCode::RateLimited,
+            ErrorCode::Internal,
+        ] {
+            round_trip(ToVisitor::Error(ErrorFrame {
+                code,
+                message: "x".repeat(70_000),
+            }));
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_never_a_panic() {
+        let good = protocol::encode(&ToVisitor::AgentJoined {
+            agent: AgentId(1),
+            name: "Ann".into(),
+            mode: Mode::ViewOnly,
+        })
+        .unwrap();
+        for cut in 0..good.len() {
+            assert!(decode_to_visitor(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        for bad in [
+            &[][..],
+            &[0xc1],
+            &[0x81, 0xa3, b'F', b'o', b'o', 0x90],
+            &[0xa3, b'F', b'o', b'o'],
+        ] {
+            assert!(decode_to_visitor(bad).is_err());
+        }
+        let bad_code = protocol::encode(&("Welcome", 1)).unwrap();
+        assert!(decode_to_visitor(&bad_code).is_err());
+    }
+}

@@ -1,0 +1,347 @@
+//! Encoding what the visitor sends, byte for byte as `protocol::encode`
+//! would (structs as arrays, unit variants as strings, other variants as
+//! one-entry maps, `None` as nil, integers in their smallest form). The
+//! tests compare every byte with `protocol::encode` on rich samples.
+
+use protocol::{
+    AddedNode, AgentId, Attr, AttrChange, Event, FormState, MutationBatch, Node, Ns, ScrollPos,
+    Seq, Snapshot, TextChange, Viewport, PROTOCOL_VERSION,
+};
+
+struct Out {
+    buf: Vec<u8>,
+}
+
+impl Out {
+    fn new() -> Out {
+        Out {
+            buf: Vec::with_capacity(64),
+        }
+    }
+
+    fn uint(&mut self, v: u64) {
+        if v < 0x80 {
+            self.buf.push(v as u8);
+        } else if v <= 0xff {
+            self.buf.extend_from_slice(&[0xcc, v as u8]);
+        } else if v <= 0xffff {
+            self.buf.push(0xcd);
+            self.buf.extend_from_slice(&(v as u16).to_be_bytes());
+        } else if v <= 0xffff_ffff {
+            self.buf.push(0xce);
+            self.buf.extend_from_slice(&(v as u32).to_be_bytes());
+        } else {
+            self.buf.push(0xcf);
+            self.buf.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    /// A length with its three MessagePack forms: fix, 16-bit, 32-bit
+    /// (`fix` already holds the fix marker; lengths never exceed u32 here,
+    /// as no DOM string or child list that large reaches the wire).
+    fn len(&mut self, n: usize, fix: Option<(u8, usize)>, m8: Option<u8>, m16: u8, m32: u8) {
+        match fix {
+            Some((marker, max)) if n <= max => return self.buf.push(marker | n as u8),
+            _ => {}
+        }
+        match m8 {
+            Some(marker) if n <= 0xff => self.buf.extend_from_slice(&[marker, n as u8]),
+            _ if n <= 0xffff => {
+                self.buf.push(m16);
+                self.buf.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            _ => {
+                self.buf.push(m32);
+                self.buf.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+        }
+    }
+
+    fn str(&mut self, s: &str) {
+        self.len(s.len(), Some((0xa0, 31)), Some(0xd9), 0xda, 0xdb);
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    fn bin(&mut self, b: &[u8]) {
+        self.len(b.len(), None, Some(0xc4), 0xc5, 0xc6);
+        self.buf.extend_from_slice(b);
+    }
+
+    fn array(&mut self, n: usize) {
+        self.len(n, Some((0x90, 15)), None, 0xdc, 0xdd);
+    }
+
+    /// A variant with data: `{name: data}`.
+    fn variant(&mut self, name: &str) {
+        self.buf.push(0x81);
+        self.str(name);
+    }
+
+    fn bool(&mut self, b: bool) {
+        self.buf.push(if b { 0xc3 } else { 0xc2 });
+    }
+
+    fn nil(&mut self) {
+        self.buf.push(0xc0);
+    }
+
+    fn f32(&mut self, v: f32) {
+        self.buf.push(0xca);
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn f64(&mut self, v: f64) {
+        self.buf.push(0xcb);
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn opt_str(&mut self, v: Option<&str>) {
+        match v {
+            Some(s) => self.str(s),
+            None => self.nil(),
+        }
+    }
+
+    fn opt_bool(&mut self, v: Option<bool>) {
+        match v {
+            Some(b) => self.bool(b),
+            None => self.nil(),
+        }
+    }
+
+    fn id(&mut self, id: protocol::NodeId) {
+        self.uint(u64::from(id.0));
+    }
+
+    fn node(&mut self, node: &Node) {
+        match node {
+            Node::Document {
+                id,
+                quirks,
+                children,
+            } => {
+                self.variant("Document");
+                self.array(3);
+                self.id(*id);
+                self.bool(*quirks);
+                self.nodes(children);
+            }
+            Node::Doctype {
+                id,
+                name,
+                public_id,
+                system_id,
+            } => {
+                self.variant("Doctype");
+                self.array(4);
+                self.id(*id);
+                self.str(name);
+                self.str(public_id);
+                self.str(system_id);
+            }
+            Node::Element {
+                id,
+                tag,
+                ns,
+                attrs,
+                state,
+                children,
+            } => {
+                self.variant("Element");
+                self.array(6);
+                self.id(*id);
+                self.str(tag);
+                self.ns(ns);
+                self.array(attrs.len());
+                for Attr { name, value } in attrs {
+                    self.array(2);
+                    self.str(name);
+                    self.str(value);
+                }
+                match state {
+                    Some(s) => self.form_state(s),
+                    None => self.nil(),
+                }
+                self.nodes(children);
+            }
+            Node::Text { id, text } | Node::Comment { id, text } => {
+                self.variant(if matches!(node, Node::Text { .. }) {
+                    "Text"
+                } else {
+                    "Comment"
+                });
+                self.array(2);
+                self.id(*id);
+                self.str(text);
+            }
+        }
+    }
+
+    fn nodes(&mut self, nodes: &[Node]) {
+        self.array(nodes.len());
+        for n in nodes {
+            self.node(n);
+        }
+    }
+
+    fn ns(&mut self, ns: &Ns) {
+        match ns {
+            Ns::Html => self.str("Html"),
+            Ns::Svg => self.str("Svg"),
+            Ns::MathMl => self.str("MathMl"),
+            Ns::Other(uri) => {
+                self.variant("Other");
+                self.str(uri);
+            }
+        }
+    }
+
+    fn form_state(&mut self, s: &FormState) {
+        self.array(4);
+        self.opt_str(s.value.as_deref());
+        self.opt_bool(s.checked);
+        self.opt_bool(s.selected);
+        match s.masked_len {
+            Some(n) => self.uint(u64::from(n)),
+            None => self.nil(),
+        }
+    }
+
+    fn viewport(&mut self, v: &Viewport) {
+        self.array(3);
+        self.uint(u64::from(v.width));
+        self.uint(u64::from(v.height));
+        self.f32(v.device_pixel_ratio);
+    }
+
+    fn scroll(&mut self, s: &ScrollPos) {
+        self.array(3);
+        self.id(s.target);
+        self.f64(s.x);
+        self.f64(s.y);
+    }
+
+    fn snapshot(&mut self, s: &Snapshot) {
+        self.array(5);
+        self.str(&s.url);
+        self.str(&s.base_url);
+        self.viewport(&s.viewport);
+        self.node(&s.root);
+        self.array(s.scrolls.len());
+        for p in &s.scrolls {
+            self.scroll(p);
+        }
+    }
+
+    fn batch(&mut self, b: &MutationBatch) {
+        self.array(4);
+        self.array(b.removes.len());
+        for id in &b.removes {
+            self.id(*id);
+        }
+        self.array(b.adds.len());
+        for AddedNode {
+            parent,
+            next_sibling,
+            node,
+        } in &b.adds
+        {
+            self.array(3);
+            self.id(*parent);
+            match next_sibling {
+                Some(id) => self.id(*id),
+                None => self.nil(),
+            }
+            self.node(node);
+        }
+        self.array(b.attrs.len());
+        for AttrChange { id, name, value } in &b.attrs {
+            self.array(3);
+            self.id(*id);
+            self.str(name);
+            self.opt_str(value.as_deref());
+        }
+        self.array(b.texts.len());
+        for TextChange { id, text } in &b.texts {
+            self.array(2);
+            self.id(*id);
+            self.str(text);
+        }
+    }
+
+    fn event(&mut self, e: &Event) {
+        match e {
+            Event::Snapshot(s) => {
+                self.variant("Snapshot");
+                self.snapshot(s);
+            }
+            Event::Mutations(b) => {
+                self.variant("Mutations");
+                self.batch(b);
+            }
+            Event::Input { id, state } => {
+                self.variant("Input");
+                self.array(2);
+                self.id(*id);
+                self.form_state(state);
+            }
+            Event::Scroll(s) => {
+                self.variant("Scroll");
+                self.scroll(s);
+            }
+            Event::Viewport(v) => {
+                self.variant("Viewport");
+                self.viewport(v);
+            }
+        }
+    }
+}
+
+/// `protocol::encode_hello(&Hello::Visitor(VisitorHello { page_url }))`.
+pub fn encode_hello(page_url: &str) -> Vec<u8> {
+    let mut out = Out::new();
+    out.array(2);
+    out.uint(u64::from(PROTOCOL_VERSION));
+    out.variant("Visitor");
+    out.array(1);
+    out.str(page_url);
+    out.buf
+}
+
+/// `VisitorMsg::Event(EventFrame::new(seq, event))`, encoded.
+pub fn encode_event(seq: Seq, event: &Event) -> Vec<u8> {
+    let mut payload = Out::new();
+    payload.event(event);
+    let mut out = Out {
+        buf: Vec::with_capacity(payload.buf.len() + 16),
+    };
+    out.variant("Event");
+    out.array(3);
+    out.uint(seq.0);
+    out.bool(matches!(event, Event::Snapshot(_)));
+    out.bin(&payload.buf);
+    out.buf
+}
+
+/// `VisitorMsg::Consent { agent, accepted }`, encoded.
+pub fn encode_consent(agent: AgentId, accepted: bool) -> Vec<u8> {
+    let mut out = Out::new();
+    out.variant("Consent");
+    out.array(2);
+    out.uint(u64::from(agent.0));
+    out.bool(accepted);
+    out.buf
+}
+
+/// `VisitorMsg::End`, encoded.
+pub fn encode_end() -> Vec<u8> {
+    let mut out = Out::new();
+    out.str("End");
+    out.buf
+}
+
+#[cfg(test)]
+// Tests fail by panicking; that is their job.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "encode_tests.rs"]
+mod tests;

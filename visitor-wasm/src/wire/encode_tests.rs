@@ -1,0 +1,207 @@
+//! Every byte of the hand encoder against `protocol::encode`, on samples
+//! that cross each MessagePack size boundary.
+
+use super::*;
+use protocol::{EventFrame, Hello, NodeId, VisitorHello, VisitorMsg};
+
+const LENGTHS: [usize; 7] = [0, 31, 32, 255, 256, 65_535, 65_536];
+const IDS: [u32; 8] = [0, 127, 128, 255, 256, 65_535, 65_536, u32::MAX];
+
+fn text(len: usize) -> String {
+    "é".repeat(len / 2) + &"x".repeat(len % 2)
+}
+
+fn states() -> Vec<Option<FormState>> {
+    vec![
+        None,
+        Some(FormState::default()),
+        Some(FormState {
+            value: Some(text(40)),
+            checked: Some(true),
+            selected: Some(false),
+            masked_len: Some(70_000),
+        }),
+        Some(FormState {
+            masked_len: Some(3),
+            ..FormState::default()
+        }),
+    ]
+}
+
+fn tree() -> Node {
+    let mut children = Vec::new();
+    for (i, len) in LENGTHS.iter().enumerate() {
+        children.push(Node::Text {
+            id: NodeId(IDS[i]),
+            text: text(*len),
+        });
+        children.push(Node::Comment {
+            id: NodeId(IDS[i + 1]),
+            text: text(*len),
+        });
+    }
+    let many: Vec<Node> = (0..70_000)
+        .map(|i| Node::Text {
+            id: NodeId(i),
+            text: String::new(),
+        })
+        .collect();
+    for (i, (ns, state)) in [Ns::Html, Ns::Svg, Ns::MathMl, Ns::Other("urn:x".into())]
+        .into_iter()
+        .zip(states())
+        .enumerate()
+    {
+        let attrs = (0..[0, 15, 16, 300][i])
+            .map(|k| Attr::new(text(k), text(k * 7)))
+            .collect();
+        children.push(Node::Element {
+            id: NodeId(IDS[i]),
+            tag: "div".into(),
+            ns,
+            attrs,
+            state,
+            children: if i == 3 { many.clone() } else { Vec::new() },
+        });
+    }
+    Node::Document {
+        id: NodeId(1),
+        quirks: true,
+        children: vec![
+            Node::Doctype {
+                id: NodeId(2),
+                name: "html".into(),
+                public_id: text(33),
+                system_id: String::new(),
+            },
+            Node::Element {
+                id: NodeId(3),
+                tag: "html".into(),
+                ns: Ns::Html,
+                attrs: vec![Attr::new("lang", "en")],
+                state: None,
+                children,
+            },
+        ],
+    }
+}
+
+fn events() -> Vec<Event> {
+    let viewport = Viewport {
+        width: 1280,
+        height: 70_000,
+        device_pixel_ratio: 1.25,
+    };
+    let scroll = |id, x, y| ScrollPos {
+        target: NodeId(id),
+        x,
+        y,
+    };
+    let mut events = vec![
+        Event::Snapshot(Snapshot {
+            url: text(300),
+            base_url: "https://example.com/".into(),
+            viewport,
+            root: tree(),
+            scrolls: vec![scroll(1, 0.0, 1e9), scroll(70_000, -3.5, f64::NAN)],
+        }),
+        Event::Mutations(MutationBatch::default()),
+        Event::Mutations(MutationBatch {
+            removes: IDS.iter().map(|i| NodeId(*i)).collect(),
+            adds: vec![
+                AddedNode {
+                    parent: NodeId(5),
+                    next_sibling: None,
+                    node: Node::Text {
+                        id: NodeId(9),
+                        text: "t".into(),
+                    },
+                },
+                AddedNode {
+                    parent: NodeId(300),
+                    next_sibling: Some(NodeId(70_000)),
+                    node: tree(),
+                },
+            ],
+            attrs: vec![
+                AttrChange {
+                    id: NodeId(1),
+                    name: "class".into(),
+                    value: None,
+                },
+                AttrChange {
+                    id: NodeId(u32::MAX),
+                    name: "href".into(),
+                    value: Some(text(256)),
+                },
+            ],
+            texts: (0..20)
+                .map(|i| TextChange {
+                    id: NodeId(i * 1000),
+                    text: text(i as usize * 20),
+                })
+                .collect(),
+        }),
+        Event::Scroll(scroll(128, 12.75, 0.0)),
+        Event::Viewport(viewport),
+    ];
+    for state in states().into_iter().flatten() {
+        events.push(Event::Input {
+            id: NodeId(65_536),
+            state,
+        });
+    }
+    events
+}
+
+#[test]
+fn events_encode_exactly_as_protocol_does() {
+    for (i, event) in events().iter().enumerate() {
+        for seq in [1, 127, 128, 70_000, 1 << 40] {
+            let frame = EventFrame::new(Seq(seq), event).unwrap();
+            let expected = protocol::encode(&VisitorMsg::Event(frame)).unwrap();
+            let got = encode_event(Seq(seq), event);
+            assert!(got == expected, "event #{i} at seq {seq} differs");
+        }
+    }
+}
+
+#[test]
+fn hello_consent_and_end_encode_exactly_as_protocol_does() {
+    for len in LENGTHS {
+        let url = text(len);
+        let hello = Hello::Visitor(VisitorHello {
+            page_url: url.clone(),
+        });
+        assert_eq!(encode_hello(&url), protocol::encode_hello(&hello).unwrap());
+    }
+    for id in IDS {
+        for accepted in [true, false] {
+            let msg = VisitorMsg::Consent {
+                agent: AgentId(id),
+                accepted,
+            };
+            assert_eq!(
+                encode_consent(AgentId(id), accepted),
+                protocol::encode(&msg).unwrap()
+            );
+        }
+    }
+    assert_eq!(encode_end(), protocol::encode(&VisitorMsg::End).unwrap());
+}
+
+#[test]
+fn encoded_events_decode_back_with_protocol() {
+    for event in events() {
+        let bytes = encode_event(Seq(7), &event);
+        let VisitorMsg::Event(frame) = protocol::decode(&bytes).unwrap() else {
+            panic!("not an event")
+        };
+        assert_eq!(frame.seq, Seq(7));
+        let back = frame.event().unwrap();
+        // NaN never equals itself: compare the encodings instead.
+        assert_eq!(
+            protocol::encode(&back).unwrap(),
+            protocol::encode(&event).unwrap()
+        );
+    }
+}
