@@ -303,9 +303,12 @@ async fn declining_the_only_agent_ends_the_session() {
 }
 
 #[wasm_bindgen_test]
-async fn end_from_js_stops_capture_and_a_resync_reuses_ids() {
+async fn end_from_js_stops_capture_a_resync_reuses_ids_and_scrolls_are_sent() {
     let relay = Relay::install();
-    let f = Fixture::new("resync", "<p id='p'>x</p>");
+    let f = Fixture::new(
+        "resync",
+        "<p id='p'>x</p><div id='sc' style='height:40px;overflow:auto'><div style='height:400px'>tall</div></div>",
+    );
     let session = started(&relay).await;
     relay.say(&ToVisitor::AgentJoined {
         agent: AgentId(1),
@@ -320,6 +323,23 @@ async fn end_from_js_stops_capture_and_a_resync_reuses_ids() {
         panic!("two snapshots: {events:?}")
     };
     assert_eq!(find_id(&a.root, "p"), find_id(&b.root, "p"), "same ids");
+
+    // Scrolling an element is reported once per flush, at its last position.
+    let sc = f.get("#sc");
+    sc.set_scroll_top(10);
+    sleep(40).await;
+    sc.set_scroll_top(25);
+    sleep(150).await;
+    let sc_id = find_id(&b.root, "sc").id();
+    let scrolls: Vec<_> = relay
+        .events()
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            Event::Scroll(p) if p.target == sc_id => Some(p.y),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(scrolls.last(), Some(&25.0), "{scrolls:?}");
 
     session.end();
     assert_eq!(relay.messages().last(), Some(&VisitorMsg::End));
