@@ -7,10 +7,15 @@
 //! passwords and masked elements never leaving the page.
 //! Does not own: the wire format (`protocol`), relaying, rebuilding the page.
 //!
-//! Map: `mask.rs` and `plan.rs` are plain Rust (decisions, mutation order),
-//! tested natively; `serialize.rs`, `snapshot.rs`, `mutations.rs` read the
-//! DOM; `session.rs` runs the conversation; `ui.rs`, `transport.rs`,
-//! `schedule.rs` are RAII wrappers over browser registrations.
+//! Map: `mask.rs`, `plan.rs` and `wire/` are plain Rust (decisions,
+//! mutation order, the MessagePack the visitor speaks), tested natively;
+//! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM; `session.rs`
+//! runs the conversation; `ui.rs`, `transport.rs`, `schedule.rs` are RAII
+//! wrappers over browser registrations.
+//!
+//! Invariants: nothing is read from the page before the visitor accepts an
+//! agent; a password's value never enters Rust memory (only its length);
+//! no `Closure::forget`: every registration is dropped by `Session::end`.
 
 pub mod error;
 pub mod ids;

@@ -110,6 +110,11 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
         Ok(())
     })();
     if let Err(e) = result {
+        // start() returns this error itself: rejecting the promise nobody
+        // awaits would only log an unhandled rejection on the page.
+        if let Ok(mut inner) = shared.try_borrow_mut() {
+            inner.settle = None;
+        }
         shutdown(&shared, false);
         return Err(e);
     }
