@@ -5,6 +5,7 @@
 //! Owns: parsing and validating those settings. Does not own: flag parsing
 //! (the binary does that with clap) or acting on the settings.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -145,18 +146,70 @@ impl OriginPolicy {
 pub enum Backend {
     /// In this process: one relay serves a session alone.
     Memory,
+    /// In one Redis shared by every relay (`--redis`): a visitor on one relay
+    /// and an agent on another share a session.
+    Redis(RedisUrl),
 }
 
 impl Backend {
-    /// From `--redis`: only the in-process backend exists so far, and a
-    /// request for Redis must fail loudly rather than quietly use memory.
+    /// From `--redis`: no flag means the in-process backend. The URL is only
+    /// checked for form here; whether Redis answers is checked at start-up.
     pub fn from_redis_flag(redis: Option<&str>) -> Result<Self, RelayError> {
         match redis {
             None => Ok(Backend::Memory),
-            Some(_) => Err(RelayError::Config(
-                "Redis support is not built yet; run without --redis".into(),
-            )),
+            Some(url) => RedisUrl::parse(url).map(Backend::Redis),
         }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Backend::Memory => f.write_str("in this process"),
+            Backend::Redis(url) => write!(f, "Redis at {url}"),
+        }
+    }
+}
+
+/// A `redis://` URL. Shown (`Display`, `Debug`) without its password, so it
+/// can go into logs and error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    pub fn parse(url: &str) -> Result<Self, RelayError> {
+        let url = RedisUrl(url.trim().to_owned());
+        if !url.0.starts_with("redis://") && !url.0.starts_with("redis+unix://") {
+            return Err(RelayError::Config(format!(
+                "--redis {url}: expected a URL like redis://127.0.0.1:6379"
+            )));
+        }
+        redis::IntoConnectionInfo::into_connection_info(url.0.as_str())
+            .map_err(|e| RelayError::Config(format!("--redis {url}: {e}")))?;
+        Ok(url)
+    }
+
+    /// The URL with its password, for connecting only.
+    pub(crate) fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.0;
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => write!(f, "{scheme}://***@{}", &rest[at + 1..]),
+            None => f.write_str(url),
+        }
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({self})")
     }
 }
 
@@ -237,10 +290,26 @@ mod tests {
     }
 
     #[test]
-    fn redis_is_refused_with_a_clear_message() {
-        let err = Backend::from_redis_flag(Some("redis://127.0.0.1:6379")).expect_err("no redis");
-        assert!(err
-            .to_string()
-            .contains("Redis support is not built yet; run without --redis"));
+    fn redis_urls_are_checked_for_form() {
+        assert_eq!(
+            Backend::from_redis_flag(None).expect("memory"),
+            Backend::Memory
+        );
+        let ok = Backend::from_redis_flag(Some("redis://127.0.0.1:6379")).expect("valid");
+        assert_eq!(ok.to_string(), "Redis at redis://127.0.0.1:6379");
+        let err = Backend::from_redis_flag(Some("127.0.0.1:6379")).expect_err("no scheme");
+        assert!(err.to_string().contains("redis://"), "{err}");
+        let err = Backend::from_redis_flag(Some("redis://:pw@[::1")).expect_err("bad host");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn redis_passwords_stay_out_of_logs() {
+        let url = RedisUrl::parse("redis://user:s3cret@db.internal:6380/2").expect("valid");
+        assert_eq!(url.to_string(), "redis://***@db.internal:6380/2");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(url.secret(), "redis://user:s3cret@db.internal:6380/2");
+        let plain = RedisUrl::parse("redis://127.0.0.1/0").expect("valid");
+        assert_eq!(plain.to_string(), "redis://127.0.0.1/0");
     }
 }

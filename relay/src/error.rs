@@ -45,6 +45,10 @@ pub enum RelayError {
     Config(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The shared backend (Redis) failed or could not be reached; the text
+    /// is for the relay's log, never for a peer.
+    #[error("session backend: {0}")]
+    Backend(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -108,9 +112,10 @@ impl RelayError {
                 ErrorCode::NotAllowed
             }
             RelayError::TooSlow { .. } => ErrorCode::RateLimited,
-            RelayError::Config(_) | RelayError::Internal(_) | RelayError::Io(_) => {
-                ErrorCode::Internal
-            }
+            RelayError::Config(_)
+            | RelayError::Internal(_)
+            | RelayError::Backend(_)
+            | RelayError::Io(_) => ErrorCode::Internal,
         }
     }
 
@@ -128,9 +133,10 @@ impl RelayError {
             RelayError::TooManyAgents { .. } => RejectReason::NotAllowed,
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
             RelayError::OriginNotAllowed { .. } => RejectReason::Origin,
-            RelayError::Config(_) | RelayError::Internal(_) | RelayError::Io(_) => {
-                RejectReason::Internal
-            }
+            RelayError::Config(_)
+            | RelayError::Internal(_)
+            | RelayError::Backend(_)
+            | RelayError::Io(_) => RejectReason::Internal,
         }
     }
 
@@ -144,6 +150,9 @@ impl RelayError {
             RelayError::Config(_) | RelayError::Internal(_) | RelayError::Io(_) => {
                 "The relay had an internal error; please try again.".to_owned()
             }
+            RelayError::Backend(_) => "The relay lost contact with its session store; \
+                 please try again in a moment."
+                .to_owned(),
             RelayError::UnknownCode => {
                 "No live session has this code. Check the 6 digits with the visitor; the code \
                  stops working when the visitor's session ends."
@@ -213,6 +222,10 @@ mod tests {
         let frame = RelayError::Internal("mutex poisoned at memory.rs:42".into()).frame();
         assert_eq!(frame.code, ErrorCode::Internal);
         assert!(!frame.message.contains("memory.rs"));
+        let frame = RelayError::Backend("redis://:hunter2@db: refused".into()).frame();
+        assert_eq!(frame.code, ErrorCode::Internal);
+        assert!(!frame.message.contains("hunter2"), "{}", frame.message);
+        assert!(frame.message.contains("session store"), "{}", frame.message);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! - `visitor.rs`, `agent.rs`: each role's part of the session flow.
 //! - `connection.rs`: one socket: writer task, reading rules, closing.
 //! - `sessions.rs` ([`SessionStore`]) and `bus.rs` ([`Bus`]): the two seams
-//!   a multi-relay backend implements; `memory.rs` is the in-process one.
+//!   a multi-relay backend implements; `memory.rs` is the in-process one,
+//!   `redis_backend/` the one several relays share.
 //! - `auth.rs`, `config.rs`, `metrics.rs`, `static_files.rs`, `shutdown.rs`,
 //!   `error.rs`: one concern each.
 //!
@@ -33,6 +34,7 @@ mod connection;
 mod error;
 pub mod memory;
 pub mod metrics;
+pub mod redis_backend;
 mod server;
 pub mod sessions;
 mod shutdown;
@@ -41,7 +43,7 @@ mod visitor;
 
 pub use auth::{AgentAuth, AgentIdentity};
 pub use bus::Bus;
-pub use config::{Backend, Config, Limits, LimitsFile, OriginPolicy};
+pub use config::{Backend, Config, Limits, LimitsFile, OriginPolicy, RedisUrl};
 pub use error::{RejectReason, RelayError};
-pub use server::{run, serve};
+pub use server::{run, run_connected, serve, Connected};
 pub use sessions::SessionStore;

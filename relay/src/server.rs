@@ -26,6 +26,7 @@ use crate::config::{Backend, Config, OriginPolicy};
 use crate::connection::{next_frame, Conn, Inbound};
 use crate::memory::{MemoryBus, MemoryStore};
 use crate::metrics::{Metrics, Role};
+use crate::redis_backend::{self, RedisBus, RedisStore};
 use crate::sessions::SessionStore;
 use crate::shutdown::{Coordinator, Shutdown};
 use crate::{agent, static_files, visitor, RelayError};
@@ -70,8 +71,40 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    match config.backend {
-        Backend::Memory => {
+    let backend = Connected::connect(&config.backend).await?;
+    run_connected(listener, config, backend, shutdown).await
+}
+
+/// A backend that answered at start-up.
+pub enum Connected {
+    Memory,
+    Redis(RedisStore, RedisBus),
+}
+
+impl Connected {
+    /// Reaches the backend `backend` names. An unreachable Redis is a
+    /// [`RelayError::Config`] that says where it was looked for.
+    pub async fn connect(backend: &Backend) -> Result<Connected, RelayError> {
+        match backend {
+            Backend::Memory => Ok(Connected::Memory),
+            Backend::Redis(url) => {
+                let (store, bus) = redis_backend::connect(url).await?;
+                Ok(Connected::Redis(store, bus))
+            }
+        }
+    }
+}
+
+/// [`run`] with a backend connected beforehand, so a binary can refuse to
+/// start (before it announces an address) when Redis does not answer.
+pub async fn run_connected(
+    listener: TcpListener,
+    config: Config,
+    backend: Connected,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RelayError> {
+    match backend {
+        Connected::Memory => {
             serve(
                 listener,
                 config,
@@ -81,6 +114,7 @@ pub async fn run(
             )
             .await
         }
+        Connected::Redis(store, bus) => serve(listener, config, store, bus, shutdown).await,
     }
 }
 
@@ -126,6 +160,12 @@ pub async fn serve<S: SessionStore, B: Bus>(
 }
 
 fn log_start_up(config: &Config) {
+    match &config.backend {
+        Backend::Memory => tracing::info!(
+            "sessions kept in this process (pass --redis to share them between relays)"
+        ),
+        backend => tracing::info!("sessions and their messages go through {backend}"),
+    }
     if config.auth.is_dev() {
         tracing::warn!(
             "DEVELOPMENT ONLY: agents are accepted with the shared --dev-agent-token; \

@@ -1,5 +1,6 @@
-//! `cobrowse-relay`: reads the command line, binds, prints the address and
-//! hands over to [`relay::run`]. Nothing else lives here.
+//! `cobrowse-relay`: reads the command line, reaches the backend, binds,
+//! prints the address and hands over to [`relay::run_connected`]. Nothing
+//! else lives here.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use relay::{AgentAuth, Backend, Config, LimitsFile, OriginPolicy};
+use relay::{AgentAuth, Backend, Config, Connected, LimitsFile, OriginPolicy};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -21,7 +22,8 @@ struct Args {
     /// Directory holding sdk/ and agent/ (what `cargo xtask dist` builds).
     #[arg(long = "static", default_value = "target/dist")]
     static_dir: PathBuf,
-    /// Keep sessions and the message bus in Redis (not built yet).
+    /// Keep sessions and the message bus in this Redis (e.g.
+    /// redis://127.0.0.1:6379), so several relays can serve one session.
     #[arg(long)]
     redis: Option<String>,
     /// TOML file with limits: max_frame_bytes, max_agents_per_session, agent_queue_frames.
@@ -100,6 +102,9 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         ..Config::new(args.static_dir)
     };
 
+    // Before binding: a relay that cannot reach its Redis never announces
+    // an address.
+    let connected = Connected::connect(&config.backend).await?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -109,7 +114,7 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         writeln!(out, "cobrowse-relay listening on http://{addr}")?;
         out.flush()?;
     }
-    relay::run(listener, config, shutdown_signal()).await?;
+    relay::run_connected(listener, config, connected, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use crate::redis_server::RedisServer;
 use crate::support::WAIT;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-relay");
@@ -65,22 +66,83 @@ async fn prints_one_listening_line_then_serves_until_sigterm() {
 }
 
 #[tokio::test]
-async fn redis_is_refused_until_it_exists() {
-    let output = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--redis",
-            "redis://127.0.0.1:6379",
-        ])
-        .output()
-        .await
-        .expect("run");
-    assert!(!output.status.success());
+async fn unreachable_redis_is_a_clear_error_before_listening() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("redis://:hunter2@127.0.0.1:{port}");
+    let output = tokio::time::timeout(
+        WAIT,
+        Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--redis", &url])
+            .output(),
+    )
+    .await
+    .expect("gives up in time")
+    .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(output.stdout.is_empty(), "did not start listening");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("Redis support is not built yet; run without --redis"),
+        stderr.contains(&format!(
+            "cannot reach Redis at redis://***@127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "password leaked: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
+async fn malformed_redis_url_is_refused() {
+    let output = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--redis", "127.0.0.1:6379"])
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("expected a URL like redis://"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serves_with_a_reachable_redis() {
+    let redis = RedisServer::start().await;
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--static", "/nonexistent"])
+        .args(["--redis", &redis.url()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::time::timeout(WAIT, BufReader::new(stdout).lines().next_line())
+        .await
+        .expect("line in time")
+        .expect("read")
+        .expect("a line");
+    assert!(
+        line.starts_with("cobrowse-relay listening on http://"),
+        "{line:?}"
+    );
+    let pid = child.id().expect("pid").to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    let output = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("exits after SIGTERM")
+        .expect("output");
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("Redis at {}", redis.url())),
         "{stderr}"
     );
 }

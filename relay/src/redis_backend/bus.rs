@@ -1,0 +1,421 @@
+//! [`RedisBus`]: the [`Bus`] over Redis pub/sub, one channel per [`Topic`].
+//!
+//! Owns: this relay's one pub/sub connection, the local table from channel to
+//! the mailboxes subscribed here, and how a [`Delivery`] is put into a
+//! message. Does not own: mailboxes or sockets.
+//!
+//! Publishing goes through the shared command connection (a
+//! `ConnectionManager`, which reconnects by itself); `PUBLISH` answers how
+//! many relays listen, which is what [`Bus::publish`] reports. Deliveries from
+//! one publisher arrive in the order it published them, which is what keeps
+//! `Admitted` ahead of the first event.
+//!
+//! Receiving: a task per pub/sub connection reads every message and hands it
+//! to the local mailboxes of its channel without waiting (`Mailbox::deliver`).
+//! SUBSCRIBE and UNSUBSCRIBE go out one at a time under the `control` lock, so
+//! "is anyone here still listening to this channel?" and the command that
+//! follows from the answer cannot interleave with another subscriber's.
+//!
+//! When the pub/sub connection is lost (closed, or a ping goes unanswered)
+//! every local subscriber gets an error frame, which ends its connection: a
+//! peer that silently stopped receiving would be worse. The next
+//! subscription opens a new connection.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
+use ::redis::{Client, Msg};
+use axum::body::Bytes;
+use futures_util::StreamExt;
+use protocol::{ToAgent, ToVisitor};
+use tokio::task::JoinHandle;
+
+use super::{backend_error, channel, query, COMMAND_TIMEOUT};
+use crate::bus::{Bus, Delivery, Mailbox, Topic};
+use crate::RelayError;
+
+/// First byte of a message: what follows it.
+const ENCODED: u8 = b'E';
+const TO_VISITOR: u8 = b'V';
+const TO_AGENT: u8 = b'A';
+
+/// Deliveries between relays that share one Redis. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisBus {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: Client,
+    publisher: ConnectionManager,
+    health_interval: Duration,
+    /// The live pub/sub connection, if any. Held across SUBSCRIBE and
+    /// UNSUBSCRIBE round trips (hence tokio's mutex).
+    control: tokio::sync::Mutex<Option<Control>>,
+    /// Channel → the mailboxes subscribed to it on this relay. Only ever
+    /// locked for a few map operations, never across an await.
+    routes: Mutex<HashMap<String, Vec<Route>>>,
+    next_id: AtomicU64,
+    next_generation: AtomicU64,
+}
+
+struct Control {
+    generation: u64,
+    sink: PubSubSink,
+    reader: JoinHandle<()>,
+}
+
+struct Route {
+    id: u64,
+    topic: Topic,
+    mailbox: Mailbox,
+}
+
+/// Unsubscribes on drop.
+pub struct RedisSubscription {
+    bus: Weak<Shared>,
+    channel: String,
+    id: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl RedisBus {
+    /// Opens the pub/sub connection at once, so an unreachable Redis is
+    /// found at start-up rather than by the first visitor.
+    pub(crate) async fn connect(
+        client: Client,
+        publisher: ConnectionManager,
+        health_interval: Duration,
+    ) -> Result<Self, RelayError> {
+        let shared = Arc::new(Shared {
+            client,
+            publisher,
+            health_interval,
+            control: tokio::sync::Mutex::new(None),
+            routes: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            next_generation: AtomicU64::new(0),
+        });
+        let control = Shared::open(&shared).await?;
+        *shared.control.lock().await = Some(control);
+        Ok(RedisBus { shared })
+    }
+
+    /// Channels this relay listens to, for tests and diagnostics.
+    pub fn channel_count(&self) -> usize {
+        lock(&self.shared.routes).len()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The reader only holds a weak reference; without this it would keep
+        // the connection open until Redis closed it.
+        if let Some(control) = self.control.get_mut().take() {
+            control.reader.abort();
+        }
+    }
+}
+
+impl Shared {
+    async fn open(this: &Arc<Shared>) -> Result<Control, RelayError> {
+        let pubsub = tokio::time::timeout(COMMAND_TIMEOUT, this.client.get_async_pubsub())
+            .await
+            .map_err(|_| backend_error("no answer to a pub/sub connection in time"))?
+            .map_err(backend_error)?;
+        let (sink, stream) = pubsub.split();
+        let generation = this.next_generation.fetch_add(1, Ordering::Relaxed);
+        let reader = tokio::spawn(read_loop(
+            Arc::downgrade(this),
+            generation,
+            stream,
+            sink.clone(),
+            this.health_interval,
+        ));
+        Ok(Control {
+            generation,
+            sink,
+            reader,
+        })
+    }
+
+    /// Hands one message to this relay's subscribers of its channel.
+    fn dispatch(this: &Arc<Shared>, msg: &Msg) {
+        let channel = msg.get_channel_name();
+        let delivery = match decode(msg.get_payload_bytes()) {
+            Ok(delivery) => delivery,
+            Err(err) => {
+                tracing::error!(channel, "dropping a bus message: {err}");
+                return;
+            }
+        };
+        let emptied = {
+            let mut routes = lock(&this.routes);
+            let Some(subs) = routes.get_mut(channel) else {
+                // Unsubscribed a moment ago.
+                return;
+            };
+            // A mailbox that refuses (gone, or just overflowed) is dropped
+            // here; its connection notices on its own and cleans up.
+            subs.retain(|route| route.mailbox.deliver(delivery.clone()));
+            let emptied = subs.is_empty();
+            if emptied {
+                routes.remove(channel);
+            }
+            emptied
+        };
+        if emptied {
+            Shared::unsubscribe_later(this, channel.to_owned());
+        }
+    }
+
+    /// Sends UNSUBSCRIBE from a task (this runs in `Drop` and in the reader,
+    /// neither of which may wait), unless someone here subscribed to the
+    /// channel again meanwhile.
+    fn unsubscribe_later(this: &Arc<Shared>, channel: String) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(this);
+        runtime.spawn(async move {
+            let Some(shared) = weak.upgrade() else { return };
+            let mut control = shared.control.lock().await;
+            if lock(&shared.routes).contains_key(&channel) {
+                return;
+            }
+            if let Some(control) = control.as_mut() {
+                let done =
+                    tokio::time::timeout(COMMAND_TIMEOUT, control.sink.unsubscribe(&channel)).await;
+                if !matches!(done, Ok(Ok(()))) {
+                    // Harmless: messages for a channel without routes are
+                    // dropped, and a lost connection forgets it anyway.
+                    tracing::debug!(channel, "UNSUBSCRIBE did not complete");
+                }
+            }
+        });
+    }
+
+    /// The pub/sub connection of `generation` is gone: forget it, and end
+    /// every local subscriber (they would otherwise wait in silence).
+    async fn lost(&self, generation: u64, why: &str) {
+        let mut control = self.control.lock().await;
+        if control.as_ref().map(|c| c.generation) != Some(generation) {
+            return;
+        }
+        *control = None;
+        // Drained under the control lock, so no subscription made on the
+        // lost connection can slip in after this.
+        let routes = std::mem::take(&mut *lock(&self.routes));
+        drop(control);
+        let peers: usize = routes.values().map(Vec::len).sum();
+        tracing::error!(
+            peers,
+            "lost the Redis pub/sub connection ({why}); ending the connections that relied on it"
+        );
+        let err = RelayError::Backend(why.to_owned()).frame();
+        for route in routes.into_values().flatten() {
+            let error = match route.topic {
+                Topic::Visitor(_) => Delivery::Visitor(ToVisitor::Error(err.clone())),
+                Topic::Agent(..) => Delivery::Agent(ToAgent::Error(err.clone())),
+            };
+            route.mailbox.deliver(error);
+        }
+    }
+}
+
+impl Bus for RedisBus {
+    type Subscription = RedisSubscription;
+
+    async fn subscribe(
+        &self,
+        topic: Topic,
+        mailbox: Mailbox,
+    ) -> Result<RedisSubscription, RelayError> {
+        let shared = &self.shared;
+        let channel = channel(&topic);
+        let mut control = shared.control.lock().await;
+        let control = match &mut *control {
+            Some(control) => control,
+            empty => empty.insert(Shared::open(shared).await?),
+        };
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let first = {
+            let mut routes = lock(&shared.routes);
+            let subs = routes.entry(channel.clone()).or_default();
+            subs.push(Route { id, topic, mailbox });
+            subs.len() == 1
+        };
+        let subscription = RedisSubscription {
+            bus: Arc::downgrade(shared),
+            channel,
+            id,
+        };
+        if first {
+            // Confirmed before returning: callers rely on hearing everything
+            // published after this (an agent subscribes before the visitor
+            // hears of it).
+            let done = tokio::time::timeout(
+                COMMAND_TIMEOUT,
+                control.sink.subscribe(&subscription.channel),
+            )
+            .await;
+            match done {
+                Ok(Ok(())) => {}
+                // Dropping the subscription takes the route out again.
+                Ok(Err(err)) => return Err(backend_error(err)),
+                Err(_) => return Err(backend_error("no answer to SUBSCRIBE in time")),
+            }
+        }
+        Ok(subscription)
+    }
+
+    async fn publish(&self, topic: &Topic, delivery: Delivery) -> Result<usize, RelayError> {
+        let payload = encode(delivery)?;
+        query(
+            &self.shared.publisher,
+            ::redis::cmd("PUBLISH").arg(channel(topic)).arg(payload),
+        )
+        .await
+    }
+}
+
+impl Drop for RedisSubscription {
+    fn drop(&mut self) {
+        let Some(shared) = self.bus.upgrade() else {
+            return;
+        };
+        let emptied = {
+            let mut routes = lock(&shared.routes);
+            match routes.get_mut(&self.channel) {
+                Some(subs) => {
+                    subs.retain(|route| route.id != self.id);
+                    let emptied = subs.is_empty();
+                    if emptied {
+                        routes.remove(&self.channel);
+                    }
+                    emptied
+                }
+                None => false,
+            }
+        };
+        if emptied {
+            Shared::unsubscribe_later(&shared, std::mem::take(&mut self.channel));
+        }
+    }
+}
+
+/// Reads one pub/sub connection until it is lost or the bus is dropped,
+/// pinging it when idle so a hung Redis is noticed too.
+async fn read_loop(
+    bus: Weak<Shared>,
+    generation: u64,
+    mut stream: PubSubStream,
+    mut sink: PubSubSink,
+    health_interval: Duration,
+) {
+    let mut health = tokio::time::interval(health_interval);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    health.reset();
+    let why = loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(msg) = msg else { break "Redis closed the connection".to_owned() };
+                let Some(shared) = bus.upgrade() else { return };
+                Shared::dispatch(&shared, &msg);
+                health.reset();
+            }
+            _ = health.tick() => {
+                let pong = tokio::time::timeout(COMMAND_TIMEOUT, sink.ping::<::redis::Value>()).await;
+                match pong {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => break format!("ping failed: {err}"),
+                    Err(_) => break "no answer to a ping".to_owned(),
+                }
+            }
+        }
+    };
+    // Closes the socket (and the connection's driver task) before anyone is
+    // told, so nothing more arrives on it.
+    drop(stream);
+    if let Some(shared) = bus.upgrade() {
+        shared.lost(generation, &why).await;
+    }
+}
+
+/// One byte saying what follows, then the frame. Events stay the bytes the
+/// visitor's relay encoded once; only the small control messages are
+/// decoded again on arrival (a relay must know that `Ended` closes).
+fn encode(delivery: Delivery) -> Result<Vec<u8>, RelayError> {
+    let (tag, body) = match delivery {
+        Delivery::Encoded(bytes) => (ENCODED, bytes.to_vec()),
+        Delivery::Visitor(msg) => (TO_VISITOR, protocol::encode(&msg)?),
+        Delivery::Agent(msg) => (TO_AGENT, protocol::encode(&msg)?),
+        Delivery::Close { .. } => {
+            return Err(RelayError::Internal(
+                "a Close delivery never travels on the bus".into(),
+            ))
+        }
+    };
+    let mut payload = Vec::with_capacity(body.len() + 1);
+    payload.push(tag);
+    payload.extend_from_slice(&body);
+    Ok(payload)
+}
+
+fn decode(payload: &[u8]) -> Result<Delivery, RelayError> {
+    match payload.split_first() {
+        Some((&ENCODED, body)) => Ok(Delivery::Encoded(Bytes::copy_from_slice(body))),
+        Some((&TO_VISITOR, body)) => Ok(Delivery::Visitor(protocol::decode(body)?)),
+        Some((&TO_AGENT, body)) => Ok(Delivery::Agent(protocol::decode(body)?)),
+        _ => Err(RelayError::Malformed("unknown bus message tag".into())),
+    }
+}
+
+#[cfg(test)]
+// A failed expectation in a test is the point of the test.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use protocol::{EndReason, EventFrame, Seq};
+
+    #[test]
+    fn events_cross_the_bus_byte_for_byte() {
+        let frame = protocol::encode(&ToAgent::Event(EventFrame {
+            seq: Seq(7),
+            snapshot: false,
+            payload: vec![0xc1, 0, 255],
+        }))
+        .expect("encode");
+        let payload = encode(Delivery::Encoded(Bytes::from(frame.clone()))).expect("encode");
+        match decode(&payload).expect("decode") {
+            Delivery::Encoded(bytes) => assert_eq!(bytes, frame),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn control_messages_keep_their_meaning() {
+        let ended = Delivery::Agent(ToAgent::Ended {
+            reason: EndReason::VisitorEnded,
+        });
+        let back = decode(&encode(ended).expect("encode")).expect("decode");
+        assert!(back.closes().is_some(), "Ended still closes: {back:?}");
+        let back = decode(&encode(Delivery::Visitor(ToVisitor::SnapshotNeeded)).expect("e"))
+            .expect("decode");
+        assert!(matches!(back, Delivery::Visitor(ToVisitor::SnapshotNeeded)));
+    }
+
+    #[test]
+    fn close_never_travels_and_junk_is_refused() {
+        assert!(encode(Delivery::Close { reason: "x".into() }).is_err());
+        assert!(decode(b"").is_err());
+        assert!(decode(b"Zabc").is_err());
+        assert!(decode(b"A\xc1").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+-- Adds an agent to the session a join code names, with the next id.
+-- KEYS[1] code key
+-- ARGV[1] key prefix, ARGV[2] agent limit, ARGV[3] ttl in ms
+-- Returns {'ok', session, agent id, page url}, {'unknown'} or {'full'}.
+-- The session's keys are derived here from the code's value, which is why
+-- they are not in KEYS: this relay uses one Redis, not a cluster.
+local session = redis.call('GET', KEYS[1])
+if not session then
+  return {'unknown'}
+end
+local session_key = ARGV[1] .. 'session:' .. session
+local agents_key = session_key .. ':agents'
+local page_url = redis.call('HGET', session_key, 'page_url')
+if not page_url then
+  return {'unknown'}
+end
+if redis.call('HLEN', agents_key) >= tonumber(ARGV[2]) then
+  return {'full'}
+end
+local agent = redis.call('HINCRBY', session_key, 'last_agent', 1)
+redis.call('HSET', agents_key, agent, 'pending')
+redis.call('PEXPIRE', agents_key, ARGV[3])
+return {'ok', session, tostring(agent), page_url}

@@ -1,0 +1,278 @@
+//! [`RedisStore`]: the [`SessionStore`] steps as Lua scripts over the keys
+//! that `mod.rs` lays out, and the renewal of their TTLs.
+//!
+//! Owns: the scripts and reading their answers; which sessions this relay
+//! keeps alive. Does not own: what the steps mean (`sessions.rs`) or the bus.
+//!
+//! A session's keys live as long as the relay that serves its visitor keeps
+//! renewing them. That relay is the only one that creates or ends the
+//! session, so it knows which to renew; if it dies, the keys expire.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::Script;
+use protocol::{AgentId, JoinCode, Mode, SessionId};
+use rand::Rng;
+
+use super::{agents_key, code_key, invoke, query, session_key, PREFIX};
+use crate::memory::new_session_id;
+use crate::sessions::{AgentState, ConsentOutcome, JoinedSession, NewSession, SessionStore};
+use crate::RelayError;
+
+/// Draws before giving up, as in the memory store.
+const CODE_ATTEMPTS: usize = 64;
+
+const PENDING: &str = "pending";
+const ADMITTED: &str = "admitted";
+
+/// Sessions in a Redis shared with other relays. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    ttl: Duration,
+    scripts: Scripts,
+    /// Sessions created here and not ended yet: the ones to renew.
+    live: Mutex<HashSet<SessionId>>,
+}
+
+struct Scripts {
+    create: Script,
+    join: Script,
+    consent: Script,
+    end: Script,
+    renew: Script,
+}
+
+/// A poisoned lock only means a panic elsewhere; the set is still sound.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl RedisStore {
+    /// Must be called inside a tokio runtime: it starts the renewing task,
+    /// which stops once the last clone of the store is dropped.
+    pub(crate) fn new(conn: ConnectionManager, ttl: Duration) -> Self {
+        let inner = Arc::new(Inner {
+            conn,
+            // Below a few ms the keys could expire between two renewals.
+            ttl: ttl.max(Duration::from_millis(30)),
+            scripts: Scripts {
+                create: Script::new(include_str!("lua/create.lua")),
+                join: Script::new(include_str!("lua/join.lua")),
+                consent: Script::new(include_str!("lua/consent.lua")),
+                end: Script::new(include_str!("lua/end.lua")),
+                renew: Script::new(include_str!("lua/renew.lua")),
+            },
+            live: Mutex::new(HashSet::new()),
+        });
+        tokio::spawn(renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
+        RedisStore { inner }
+    }
+
+    /// Sessions this relay keeps alive, for tests and diagnostics.
+    pub fn live_sessions(&self) -> usize {
+        lock(&self.inner.live).len()
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.inner.ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Renews every live session of this relay each `every`, until the store is
+/// dropped. A failed round is logged and retried at the next one: the TTL
+/// leaves room for two misses.
+async fn renew_loop(store: Weak<Inner>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.reset();
+    loop {
+        tick.tick().await;
+        let Some(inner) = store.upgrade() else { return };
+        let sessions: Vec<SessionId> = lock(&inner.live).iter().cloned().collect();
+        let ttl = u64::try_from(inner.ttl.as_millis()).unwrap_or(u64::MAX);
+        for session in sessions {
+            let renewed: Result<i64, _> = invoke(
+                &inner.conn,
+                inner
+                    .scripts
+                    .renew
+                    .key(session_key(&session))
+                    .key(agents_key(&session))
+                    .arg(PREFIX)
+                    .arg(ttl),
+            )
+            .await;
+            match renewed {
+                Ok(1) => {}
+                // Gone: ended meanwhile (then it is no longer live), or
+                // expired while Redis was unreachable for longer than the
+                // TTL, so new agents can no longer find it by its code.
+                Ok(_) => {
+                    if lock(&inner.live).remove(&session) {
+                        tracing::warn!(%session, "session keys expired in Redis before their renewal");
+                    }
+                }
+                Err(err) => {
+                    tracing::error!("could not renew session keys in Redis: {err}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl SessionStore for RedisStore {
+    async fn create(&self, page_url: String) -> Result<NewSession, RelayError> {
+        for _ in 0..CODE_ATTEMPTS {
+            let code = JoinCode::from_number(rand::rng().random_range(0..1_000_000))?;
+            let session = new_session_id();
+            let created: i64 = invoke(
+                &self.inner.conn,
+                self.inner
+                    .scripts
+                    .create
+                    .key(code_key(&code))
+                    .key(session_key(&session))
+                    .arg(&session.0)
+                    .arg(code.as_str())
+                    .arg(&page_url)
+                    .arg(self.ttl_ms()),
+            )
+            .await?;
+            if created == 1 {
+                lock(&self.inner.live).insert(session.clone());
+                return Ok(NewSession { session, code });
+            }
+        }
+        Err(RelayError::Internal("no free join code".into()))
+    }
+
+    async fn join(
+        &self,
+        code: &JoinCode,
+        _mode: Mode,
+        max_agents: usize,
+    ) -> Result<JoinedSession, RelayError> {
+        let answer: Vec<String> = invoke(
+            &self.inner.conn,
+            self.inner
+                .scripts
+                .join
+                .key(code_key(code))
+                .arg(PREFIX)
+                .arg(max_agents)
+                .arg(self.ttl_ms()),
+        )
+        .await?;
+        match answer.as_slice() {
+            [ok, session, agent, page_url] if ok == "ok" => Ok(JoinedSession {
+                session: SessionId(session.clone()),
+                agent: parse_agent(agent)?,
+                page_url: page_url.clone(),
+            }),
+            [full] if full == "full" => Err(RelayError::TooManyAgents { limit: max_agents }),
+            [unknown] if unknown == "unknown" => Err(RelayError::UnknownCode),
+            other => Err(unexpected("join", other)),
+        }
+    }
+
+    async fn consent(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        accepted: bool,
+    ) -> Result<ConsentOutcome, RelayError> {
+        let answer: String = invoke(
+            &self.inner.conn,
+            self.inner
+                .scripts
+                .consent
+                .key(session_key(session))
+                .key(agents_key(session))
+                .arg(agent.0)
+                .arg(if accepted { "1" } else { "0" }),
+        )
+        .await?;
+        match answer.as_str() {
+            "admitted" => Ok(ConsentOutcome::Admitted),
+            "declined" => Ok(ConsentOutcome::Declined),
+            "already" => Ok(ConsentOutcome::AlreadyAdmitted),
+            "gone" => Ok(ConsentOutcome::AgentGone),
+            "never" => Err(RelayError::OutOfTurn(format!(
+                "consent for agent {} which never joined this session",
+                agent.0
+            ))),
+            other => Err(unexpected("consent", &[other.to_owned()])),
+        }
+    }
+
+    async fn agent_state(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> Result<Option<AgentState>, RelayError> {
+        let state: Option<String> = query(
+            &self.inner.conn,
+            ::redis::cmd("HGET").arg(agents_key(session)).arg(agent.0),
+        )
+        .await?;
+        match state.as_deref() {
+            None => Ok(None),
+            Some(PENDING) => Ok(Some(AgentState::Pending)),
+            Some(ADMITTED) => Ok(Some(AgentState::Admitted)),
+            Some(other) => Err(unexpected("agent state", &[other.to_owned()])),
+        }
+    }
+
+    async fn remove_agent(&self, session: &SessionId, agent: AgentId) -> Result<bool, RelayError> {
+        let removed: i64 = query(
+            &self.inner.conn,
+            ::redis::cmd("HDEL").arg(agents_key(session)).arg(agent.0),
+        )
+        .await?;
+        Ok(removed > 0)
+    }
+
+    async fn end(&self, session: &SessionId) -> Result<Vec<AgentId>, RelayError> {
+        // Stop renewing first: even if Redis is unreachable now, the keys
+        // then expire on their own.
+        lock(&self.inner.live).remove(session);
+        let agents: Vec<String> = invoke(
+            &self.inner.conn,
+            self.inner
+                .scripts
+                .end
+                .key(session_key(session))
+                .key(agents_key(session))
+                .arg(PREFIX)
+                .arg(&session.0),
+        )
+        .await?;
+        let mut agents = agents
+            .iter()
+            .map(|a| parse_agent(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        agents.sort_unstable();
+        Ok(agents)
+    }
+}
+
+fn parse_agent(text: &str) -> Result<AgentId, RelayError> {
+    text.parse()
+        .map(AgentId)
+        .map_err(|_| unexpected("agent id", &[text.to_owned()]))
+}
+
+/// Something in Redis that this relay did not write: another program's key
+/// under our prefix, or a relay of another version.
+fn unexpected(step: &str, answer: &[String]) -> RelayError {
+    RelayError::Backend(format!("unexpected answer to {step}: {answer:?}"))
+}
