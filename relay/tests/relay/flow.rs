@@ -1,10 +1,23 @@
-//! The session flow of CONTRACT.md / common.md, step by step.
+//! The session flow of CONTRACT.md / common.md, step by step, on every
+//! backend: one relay in memory, one on Redis, and two relays sharing a Redis
+//! with the visitor on one and its agents on the other.
 
 use std::time::Duration;
 
 use protocol::{AgentMsg, EndReason, EventFrame, Mode, Seq, ToAgent, ToVisitor, VisitorMsg};
 
-use crate::support::{Relay, TOKEN};
+use crate::support::{Relay, Setup, TOKEN};
+
+on_every_backend!(
+    happy_path_from_welcome_to_end,
+    decline_sends_the_agent_away_and_end_closes_the_session,
+    visitor_disconnect_ends_the_session_for_agents,
+    events_before_consent_are_not_forwarded,
+    waiting_agent_sees_nothing_while_an_admitted_one_does,
+    agent_leave_and_resync_reach_the_visitor,
+    agent_socket_closing_is_reported_as_left,
+    shutdown_tells_every_peer,
+);
 
 /// Payloads whose bytes differ per event, including ones that are not valid
 /// MessagePack: the relay must forward them untouched.
@@ -17,9 +30,8 @@ pub fn event(seq: u64) -> EventFrame {
     }
 }
 
-#[tokio::test]
-async fn happy_path_from_welcome_to_end() {
-    let relay = Relay::start().await;
+async fn happy_path_from_welcome_to_end(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _session, code) = relay.start_session().await;
     assert_eq!(code.as_str().len(), 6);
     assert!(code.as_str().bytes().all(|b| b.is_ascii_digit()));
@@ -94,9 +106,8 @@ async fn happy_path_from_welcome_to_end() {
     );
 }
 
-#[tokio::test]
-async fn decline_sends_the_agent_away_and_end_closes_the_session() {
-    let relay = Relay::start().await;
+async fn decline_sends_the_agent_away_and_end_closes_the_session(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (mut agent, id) = relay.join(&mut visitor, &code).await;
     visitor
@@ -116,9 +127,8 @@ async fn decline_sends_the_agent_away_and_end_closes_the_session() {
     assert_eq!(visitor.expect_close().await.0, 1000);
 }
 
-#[tokio::test]
-async fn visitor_disconnect_ends_the_session_for_agents() {
-    let relay = Relay::start().await;
+async fn visitor_disconnect_ends_the_session_for_agents(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (mut admitted, _) = relay.admitted_agent(&mut visitor, &code).await;
     let (mut waiting, _) = relay.join(&mut visitor, &code).await;
@@ -134,9 +144,8 @@ async fn visitor_disconnect_ends_the_session_for_agents() {
     }
 }
 
-#[tokio::test]
-async fn events_before_consent_are_not_forwarded() {
-    let relay = Relay::start().await;
+async fn events_before_consent_are_not_forwarded(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (mut agent, id) = relay.join(&mut visitor, &code).await;
     visitor.send(&VisitorMsg::Event(event(1))).await;
@@ -152,9 +161,8 @@ async fn events_before_consent_are_not_forwarded() {
     assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(2)));
 }
 
-#[tokio::test]
-async fn waiting_agent_sees_nothing_while_an_admitted_one_does() {
-    let relay = Relay::start().await;
+async fn waiting_agent_sees_nothing_while_an_admitted_one_does(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (mut admitted, _) = relay.admitted_agent(&mut visitor, &code).await;
     let (mut waiting, _) = relay.join(&mut visitor, &code).await;
@@ -163,9 +171,8 @@ async fn waiting_agent_sees_nothing_while_an_admitted_one_does() {
     waiting.expect_silence(Duration::from_millis(300)).await;
 }
 
-#[tokio::test]
-async fn agent_leave_and_resync_reach_the_visitor() {
-    let relay = Relay::start().await;
+async fn agent_leave_and_resync_reach_the_visitor(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (mut agent, id) = relay.admitted_agent(&mut visitor, &code).await;
     agent.send(&AgentMsg::Resync).await;
@@ -186,9 +193,8 @@ async fn agent_leave_and_resync_reach_the_visitor() {
     assert_eq!(next.0, id.0 + 1);
 }
 
-#[tokio::test]
-async fn agent_socket_closing_is_reported_as_left() {
-    let relay = Relay::start().await;
+async fn agent_socket_closing_is_reported_as_left(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (agent, id) = relay.join(&mut visitor, &code).await;
     drop(agent);
@@ -198,9 +204,8 @@ async fn agent_socket_closing_is_reported_as_left() {
     );
 }
 
-#[tokio::test]
-async fn shutdown_tells_every_peer() {
-    let relay = Relay::start().await;
+async fn shutdown_tells_every_peer(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
     let stopped = tokio::spawn(relay.stop());

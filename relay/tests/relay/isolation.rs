@@ -8,11 +8,12 @@ use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::flow::event;
-use crate::support::{Peer, Relay, WAIT};
+use crate::support::{Peer, Relay, Setup, WAIT};
 
-#[tokio::test]
-async fn a_misbehaving_session_does_not_disturb_another() {
-    let relay = Relay::with(|c| c.limits.max_frame_bytes = 64 * 1024).await;
+on_every_backend!(a_misbehaving_session_does_not_disturb_another);
+
+async fn a_misbehaving_session_does_not_disturb_another(setup: Setup) {
+    let relay = Relay::on_with(setup, |c| c.limits.max_frame_bytes = 64 * 1024).await;
     let (mut calm_visitor, _, calm_code) = relay.start_session().await;
     let (mut calm_agent, _) = relay.admitted_agent(&mut calm_visitor, &calm_code).await;
     let (mut rowdy_visitor, _, rowdy_code) = relay.start_session().await;

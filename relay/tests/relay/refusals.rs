@@ -1,5 +1,6 @@
 //! Every way a peer is refused: an error frame a person can act on, then a
-//! close with the matching code, and the `rejected_total` counter.
+//! close with the matching code, and the `rejected_total` counter. Refusals
+//! that depend on session state run on every backend.
 
 use std::time::Duration;
 
@@ -8,24 +9,32 @@ use protocol::{
 };
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Relay, PAGE, TOKEN};
+use crate::support::{Relay, Setup, PAGE, TOKEN};
 
-#[tokio::test]
-async fn unknown_code() {
-    let relay = Relay::start().await;
+on_every_backend!(
+    unknown_code,
+    bad_token,
+    garbage_after_hello_ends_the_visitors_session,
+    consent_for_an_agent_that_never_joined,
+    resync_before_admission_is_out_of_turn,
+    too_many_agents,
+);
+
+async fn unknown_code(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let code = JoinCode::parse("000000").expect("code");
     let mut agent = relay.agent_hello(TOKEN, &code, Mode::ViewOnly).await;
     let err = agent.expect_agent_error().await;
     assert_eq!(err.code, ErrorCode::UnknownCode);
     assert!(err.message.contains("code"), "{err:?}");
     relay
+        .agents()
         .wait_for_metric("rejected_total{reason=\"unknown_code\"} 1")
         .await;
 }
 
-#[tokio::test]
-async fn bad_token() {
-    let relay = Relay::start().await;
+async fn bad_token(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let mut agent = relay.agent_hello("wrong", &code, Mode::ViewOnly).await;
     assert_eq!(
@@ -35,6 +44,7 @@ async fn bad_token() {
     // The visitor never heard of it.
     visitor.expect_silence(Duration::from_millis(200)).await;
     relay
+        .agents()
         .wait_for_metric("rejected_total{reason=\"unauthorized\"} 1")
         .await;
 }
@@ -87,9 +97,8 @@ async fn garbage_hello() {
         .await;
 }
 
-#[tokio::test]
-async fn garbage_after_hello_ends_the_visitors_session() {
-    let relay = Relay::start().await;
+async fn garbage_after_hello_ends_the_visitors_session(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
     visitor.send_bytes(vec![0x93, 0xff, 0x00]).await;
@@ -130,9 +139,8 @@ async fn oversized_frame() {
         .await;
 }
 
-#[tokio::test]
-async fn consent_for_an_agent_that_never_joined() {
-    let relay = Relay::start().await;
+async fn consent_for_an_agent_that_never_joined(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, _) = relay.start_session().await;
     visitor
         .send(&VisitorMsg::Consent {
@@ -145,9 +153,8 @@ async fn consent_for_an_agent_that_never_joined() {
     assert!(err.message.contains("42"), "{err:?}");
 }
 
-#[tokio::test]
-async fn resync_before_admission_is_out_of_turn() {
-    let relay = Relay::start().await;
+async fn resync_before_admission_is_out_of_turn(setup: Setup) {
+    let relay = Relay::on(setup).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (mut agent, id) = relay.join(&mut visitor, &code).await;
     agent.send(&AgentMsg::Resync).await;
@@ -172,9 +179,8 @@ async fn visitor_hello_on_the_agent_endpoint() {
     assert_eq!(agent.expect_agent_error().await.code, ErrorCode::BadFrame);
 }
 
-#[tokio::test]
-async fn too_many_agents() {
-    let relay = Relay::with(|c| c.limits.max_agents_per_session = 1).await;
+async fn too_many_agents(setup: Setup) {
+    let relay = Relay::on_with(setup, |c| c.limits.max_agents_per_session = 1).await;
     let (mut visitor, _, code) = relay.start_session().await;
     let (_first, _) = relay.join(&mut visitor, &code).await;
     let mut second = relay.socket("/ws/agent").await;

@@ -1,6 +1,7 @@
-//! A relay started in-process on 127.0.0.1:0, and small WebSocket / HTTP
-//! clients that speak to it the way the visitor's page and the agent console
-//! do. Helpers panic with context: they only run in tests.
+//! A relay started in-process on 127.0.0.1:0 (or two sharing a Redis), and
+//! small WebSocket / HTTP clients that speak to it the way the visitor's page
+//! and the agent console do. Helpers panic with context: they only run in
+//! tests.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use protocol::{
     AgentHello, AgentId, ErrorFrame, Hello, JoinCode, Mode, SessionId, ToAgent, ToVisitor,
     VisitorHello, VisitorMsg,
 };
-use relay::{AgentAuth, Config, RelayError};
+use relay::{AgentAuth, Backend, Config, RelayError};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,6 +24,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::redis_server::RedisServer;
+
 pub const TOKEN: &str = "test-dev-token";
 pub const PAGE: &str = "https://shop.example/cart";
 /// Long enough for a loaded CI machine, short enough to fail fast.
@@ -30,11 +33,28 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub type Ws = WebSocketStream<TcpStream>;
 
+/// Where a test's sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// One relay, the in-process backend.
+    Memory,
+    /// One relay with a Redis of its own.
+    Redis,
+    /// Two relays sharing one Redis: visitors connect to the first, agents
+    /// to the second, so every frame between them crosses Redis.
+    TwoRelays,
+}
+
 pub struct Relay {
+    /// Where visitors (and plain HTTP requests) go.
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), RelayError>>>,
     static_dir: PathBuf,
+    /// With [`Setup::TwoRelays`], the relay agents connect to.
+    agent_relay: Option<Box<Relay>>,
+    /// Declared last: dropped after the relays that use it.
+    pub redis: Option<RedisServer>,
 }
 
 impl Relay {
@@ -43,11 +63,46 @@ impl Relay {
         Relay::with(|_| {}).await
     }
 
-    pub async fn with(tweak: impl FnOnce(&mut Config)) -> Relay {
-        let static_dir = static_fixture();
-        let mut config = Config::new(&static_dir);
-        config.auth = AgentAuth::DevToken(TOKEN.into());
-        tweak(&mut config);
+    pub async fn with(tweak: impl Fn(&mut Config)) -> Relay {
+        Relay::on_with(Setup::Memory, tweak).await
+    }
+
+    pub async fn on(setup: Setup) -> Relay {
+        Relay::on_with(setup, |_| {}).await
+    }
+
+    /// `tweak` applies to every relay of the setup.
+    pub async fn on_with(setup: Setup, tweak: impl Fn(&mut Config)) -> Relay {
+        let redis = match setup {
+            Setup::Memory => None,
+            Setup::Redis | Setup::TwoRelays => Some(RedisServer::start().await),
+        };
+        let config = |tweak: &dyn Fn(&mut Config)| {
+            let fixture = static_fixture();
+            let mut config = Config::new(&fixture);
+            config.auth = AgentAuth::DevToken(TOKEN.into());
+            if let Some(redis) = &redis {
+                config.backend = Backend::from_redis_flag(Some(&redis.url())).expect("url");
+            }
+            tweak(&mut config);
+            (config, fixture)
+        };
+        let agent_relay = match setup {
+            Setup::TwoRelays => {
+                let (config, fixture) = config(&tweak);
+                Some(Box::new(Relay::run(config, fixture).await))
+            }
+            Setup::Memory | Setup::Redis => None,
+        };
+        let (config, fixture) = config(&tweak);
+        let mut relay = Relay::run(config, fixture).await;
+        relay.agent_relay = agent_relay;
+        relay.redis = redis;
+        relay
+    }
+
+    /// Starts `relay::run` with `config`; `static_dir` is removed on drop.
+    pub async fn run(config: Config, static_dir: PathBuf) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -59,19 +114,40 @@ impl Relay {
             stop: Some(stop),
             task: Some(task),
             static_dir,
+            agent_relay: None,
+            redis: None,
         }
     }
 
-    /// Triggers graceful shutdown and waits for `run` to return.
+    /// The relay agents connect to: the second one with
+    /// [`Setup::TwoRelays`], else this one.
+    pub fn agents(&self) -> &Relay {
+        self.agent_relay.as_deref().unwrap_or(self)
+    }
+
+    /// Triggers graceful shutdown (of every relay of the setup) and waits
+    /// for `run` to return.
     pub async fn stop(mut self) -> Result<(), RelayError> {
+        let mut tasks = vec![self.begin_stop()];
+        if let Some(other) = self.agent_relay.as_mut() {
+            tasks.push(other.begin_stop());
+        }
+        let mut result = Ok(());
+        for task in tasks {
+            let stopped = tokio::time::timeout(WAIT, task)
+                .await
+                .expect("run returns after shutdown")
+                .expect("run did not panic");
+            result = result.and(stopped);
+        }
+        result
+    }
+
+    fn begin_stop(&mut self) -> JoinHandle<Result<(), RelayError>> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let task = self.task.take().expect("running");
-        tokio::time::timeout(WAIT, task)
-            .await
-            .expect("run returns after shutdown")
-            .expect("run did not panic")
+        self.task.take().expect("running")
     }
 
     pub async fn socket(&self, path: &str) -> Peer {
@@ -84,7 +160,12 @@ impl Relay {
         path: &str,
         origin: Option<&str>,
     ) -> Result<Peer, tokio_tungstenite::tungstenite::Error> {
-        let mut request = format!("ws://{}{path}", self.addr)
+        let addr = if path.starts_with("/ws/agent") {
+            self.agents().addr
+        } else {
+            self.addr
+        };
+        let mut request = format!("ws://{addr}{path}")
             .into_client_request()
             .expect("request");
         if let Some(origin) = origin {
@@ -92,7 +173,7 @@ impl Relay {
                 .headers_mut()
                 .insert("origin", HeaderValue::from_str(origin).expect("header"));
         }
-        let tcp = TcpStream::connect(self.addr).await.expect("connect");
+        let tcp = TcpStream::connect(addr).await.expect("connect");
         self.socket_over(request, tcp).await
     }
 
