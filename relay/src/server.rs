@@ -114,7 +114,10 @@ pub async fn run_connected(
             )
             .await
         }
-        Connected::Redis(store, bus) => serve(listener, config, store, bus, shutdown).await,
+        Connected::Redis(store, bus) => {
+            bus.check_limits(config.limits.max_frame_bytes).await;
+            serve(listener, config, store, bus, shutdown).await
+        }
     }
 }
 

@@ -107,6 +107,39 @@ impl RedisBus {
         Ok(RedisBus { shared })
     }
 
+    /// Warns when Redis would cut this relay's pub/sub connection (ending
+    /// every session on it) for a frame the relay accepts. Redis's default
+    /// hard `client-output-buffer-limit` for pub/sub clients is 32 MiB, the
+    /// same as the relay's default frame limit, and a snapshot is one
+    /// message. Best effort: a Redis that hides CONFIG is left alone.
+    pub async fn check_limits(&self, max_frame_bytes: usize) {
+        let answer: Result<Vec<String>, _> = query(
+            &self.shared.publisher,
+            ::redis::cmd("CONFIG")
+                .arg("GET")
+                .arg("client-output-buffer-limit"),
+        )
+        .await;
+        let hard = match answer.as_deref() {
+            Ok([_, limits]) => pubsub_hard_limit(limits),
+            Ok(_) | Err(_) => None,
+        };
+        let Some(hard) = hard else {
+            tracing::debug!("could not read Redis's pub/sub output buffer limit");
+            return;
+        };
+        let needed = (max_frame_bytes as u64).saturating_mul(2);
+        if hard != 0 && hard < needed {
+            tracing::warn!(
+                "Redis disconnects a pub/sub client whose output buffer exceeds {hard} bytes, \
+                 which one large snapshot (up to max_frame_bytes = {max_frame_bytes}) can do, \
+                 ending every session of this relay. Raise it on the Redis server, e.g. \
+                 `CONFIG SET client-output-buffer-limit \"pubsub {needed} {max_frame_bytes} 60\"`, \
+                 or lower max_frame_bytes."
+            );
+        }
+    }
+
     /// Channels this relay listens to, for tests and diagnostics.
     pub fn channel_count(&self) -> usize {
         lock(&self.shared.routes).len()
@@ -348,6 +381,17 @@ async fn read_loop(
     }
 }
 
+/// The hard limit of the `pubsub` class in `client-output-buffer-limit`'s
+/// value ("normal 0 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60").
+fn pubsub_hard_limit(limits: &str) -> Option<u64> {
+    let words: Vec<&str> = limits.split_whitespace().collect();
+    words
+        .chunks(4)
+        .find(|class| class.first() == Some(&"pubsub"))
+        .and_then(|class| class.get(1))
+        .and_then(|hard| hard.parse().ok())
+}
+
 /// One byte saying what follows, then the frame. Events stay the bytes the
 /// visitor's relay encoded once; only the small control messages are
 /// decoded again on arrival (a relay must know that `Ended` closes).
@@ -409,6 +453,14 @@ mod tests {
         let back = decode(&encode(Delivery::Visitor(ToVisitor::SnapshotNeeded)).expect("e"))
             .expect("decode");
         assert!(matches!(back, Delivery::Visitor(ToVisitor::SnapshotNeeded)));
+    }
+
+    #[test]
+    fn reads_the_pubsub_hard_limit() {
+        let defaults = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+        assert_eq!(pubsub_hard_limit(defaults), Some(33_554_432));
+        assert_eq!(pubsub_hard_limit("pubsub 0 0 0"), Some(0));
+        assert_eq!(pubsub_hard_limit("normal 0 0 0"), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use protocol::{EndReason, ErrorCode, EventFrame, Mode, Seq, ToAgent, VisitorMsg};
+use protocol::{EndReason, ErrorCode, EventFrame, Mode, Seq, ToAgent, ToVisitor, VisitorMsg};
 use relay::redis_backend::{self, Settings};
 use relay::sessions::SessionStore;
 use relay::{Backend, Config, RedisUrl, RelayError};
@@ -291,4 +291,30 @@ async fn losing_redis_mid_session_tells_both_peers_and_the_relays_recover() {
         agent.recv::<ToAgent>().await,
         ToAgent::Ended { .. }
     ));
+}
+
+/// Redis (by default) disconnects a pub/sub client whose output buffer
+/// passes 32 MiB, so a larger snapshot cuts the agent's relay off: its
+/// peers are told (the relay warns about this limit at start-up), the
+/// visitor hears the agent left, and nothing hangs.
+#[tokio::test]
+async fn a_snapshot_over_redis_pubsub_buffer_limit_ends_the_agent_with_an_error() {
+    let relay = Relay::on_with(Setup::TwoRelays, |c| {
+        c.limits.max_frame_bytes = 64 * 1024 * 1024;
+    })
+    .await;
+    let (mut visitor, _, code) = relay.start_session().await;
+    let (mut agent, id) = relay.admitted_agent(&mut visitor, &code).await;
+    let big = EventFrame {
+        seq: Seq(1),
+        snapshot: true,
+        payload: vec![7; 40 * 1024 * 1024],
+    };
+    visitor.send(&VisitorMsg::Event(big)).await;
+    let err = agent.expect_agent_error().await;
+    assert_eq!(err.code, ErrorCode::Internal);
+    assert_eq!(
+        visitor.recv::<ToVisitor>().await,
+        ToVisitor::AgentLeft { agent: id }
+    );
 }
