@@ -197,12 +197,17 @@ impl RedisUrl {
 
 impl fmt::Display for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = &self.0;
+        // A password sits in the user info (redis://:pw@host) or, for unix
+        // sockets, in the query (?pass=pw); neither is shown.
+        let (url, query) = match self.0.split_once('?') {
+            Some((url, _)) => (url, "?***"),
+            None => (self.0.as_str(), ""),
+        };
         let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
         let authority_end = rest.find('/').unwrap_or(rest.len());
         match rest[..authority_end].rfind('@') {
-            Some(at) => write!(f, "{scheme}://***@{}", &rest[at + 1..]),
-            None => f.write_str(url),
+            Some(at) => write!(f, "{scheme}://***@{}{query}", &rest[at + 1..]),
+            None => write!(f, "{url}{query}"),
         }
     }
 }
@@ -311,5 +316,7 @@ mod tests {
         assert_eq!(url.secret(), "redis://user:s3cret@db.internal:6380/2");
         let plain = RedisUrl::parse("redis://127.0.0.1/0").expect("valid");
         assert_eq!(plain.to_string(), "redis://127.0.0.1/0");
+        let unix = RedisUrl::parse("redis+unix:///run/redis.sock?pass=s3cret").expect("valid");
+        assert_eq!(unix.to_string(), "redis+unix:///run/redis.sock?***");
     }
 }

@@ -2,7 +2,7 @@
 //! memory. The default, and all a single relay needs.
 //!
 //! Owns: the maps behind both traits. Does not own: anything shared between
-//! relays (that is what a Redis backend is for).
+//! relays (that is what `redis_backend/` is for).
 //!
 //! Both use a `std::sync::Mutex`, not tokio's: no critical section awaits, they
 //! are a few map operations long, and a std mutex is cheaper when uncontended.

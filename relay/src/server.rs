@@ -121,7 +121,7 @@ pub async fn run_connected(
     }
 }
 
-/// [`run`] with an explicit backend: the seam where a Redis store and bus
+/// [`run`] with an explicit backend: the seam where the Redis store and bus
 /// plug in, and where tests can inspect the memory ones.
 pub async fn serve<S: SessionStore, B: Bus>(
     listener: TcpListener,

@@ -3,13 +3,12 @@
 //!
 //! Owns: the [`SessionStore`] trait and its small value types. Does not own:
 //! moving frames (that is the [`crate::bus::Bus`]) or any socket. The
-//! in-process implementation is in `memory.rs`; a Redis one will implement the
-//! same trait, which is why every method is async and returns a `Result`
-//! even though the memory store never waits and rarely fails.
+//! in-process implementation is in `memory.rs`, the Redis one in
+//! `redis_backend/store.rs`, which is why every method is async and returns
+//! a `Result` even though the memory store never waits and rarely fails.
 //!
-//! Each method is one atomic step (a Redis implementation makes each a
-//! transaction or a script), so two relays racing on one session see a
-//! consistent state.
+//! Each method is one atomic step (the Redis store makes each a Lua
+//! script), so two relays racing on one session see a consistent state.
 
 use std::future::Future;
 
