@@ -2,6 +2,7 @@
 //! prints the address and hands over to [`relay::run_connected`]. Nothing
 //! else lives here.
 
+use std::future::Future;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,6 +106,7 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
     // Before binding: a relay that cannot reach its Redis never announces
     // an address.
     let connected = Connected::connect(&config.backend).await?;
+    let shutdown = shutdown_signal().context("cannot listen for Ctrl-C and SIGTERM")?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -114,34 +116,33 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         writeln!(out, "cobrowse-relay listening on http://{addr}")?;
         out.flush()?;
     }
-    relay::run_connected(listener, config, connected, shutdown_signal()).await?;
+    relay::run_connected(listener, config, connected, shutdown).await?;
     Ok(())
 }
 
 /// Ctrl-C, or SIGTERM where there is one (service managers, containers).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for Ctrl-C: {err}");
-            std::future::pending::<()>().await;
-        }
-    };
+/// The handlers are installed here, not when the future is first polled:
+/// a SIGTERM that arrives after the "listening" line but before the server
+/// runs must shut down gracefully too, not kill the process.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(err) => {
-                tracing::error!("cannot listen for SIGTERM: {err}");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        })
     }
 }
