@@ -10,7 +10,8 @@
 //! # What lives in Redis
 //!
 //! Only routing state, never the page: event payloads pass through pub/sub
-//! and are not stored.
+//! and are not stored. The page's URL, which an agent is told on joining,
+//! is the one thing about the page that is kept (as the memory store does).
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -29,8 +30,8 @@
 //!
 //! # Invariants
 //!
-//! - Each store step is one Lua script, so it is atomic however many relays
-//!   race on the session (`SessionStore`'s contract).
+//! - Each store step is one Lua script (or one command), so it is atomic
+//!   however many relays race on the session (`SessionStore`'s contract).
 //! - A relay that loses Redis tells every peer whose messages travel through
 //!   it (an error frame), rather than leaving them waiting in silence.
 
@@ -101,8 +102,8 @@ pub async fn connect_with(
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(COMMAND_TIMEOUT))
         .set_response_timeout(Some(COMMAND_TIMEOUT))
-        // Reconnecting later is the manager's job; at start-up one failed
-        // round of attempts is answer enough.
+        // One short round of attempts is answer enough: at start-up the
+        // relay then refuses to start, later the next command tries again.
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_secs(1));
     let connecting = async {
