@@ -18,6 +18,7 @@ use chromiumoxide::{
         emulation::SetDeviceMetricsOverrideParams,
         network::{EnableParams, EventWebSocketFrameReceived, EventWebSocketFrameSent},
         page::CaptureScreenshotFormat,
+        target::CreateTargetParams,
     },
     page::ScreenshotParams,
     BrowserConfig, Page,
@@ -26,6 +27,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
+const EVAL_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Browser {
     inner: chromiumoxide::Browser,
@@ -77,7 +79,15 @@ impl Browser {
 
     /// A new tab of `width`×`height` CSS pixels showing `url`.
     pub async fn open(&self, url: &str, width: u32, height: u32) -> Result<Tab> {
-        let page = self.inner.new_page("about:blank").await?;
+        // A window per tab: a background tab gets no frames, so input sent to
+        // it is never acknowledged (and the visitor and the agent are on
+        // different screens anyway).
+        let target = CreateTargetParams::builder()
+            .url("about:blank")
+            .new_window(true)
+            .build()
+            .map_err(|e| anyhow!(e))?;
+        let page = self.inner.new_page(target).await?;
         page.execute(
             SetDeviceMetricsOverrideParams::builder()
                 .width(width)
@@ -166,15 +176,19 @@ impl Tab {
     /// Runs `body` as the body of an async function in the page and returns
     /// its JSON result.
     pub async fn eval<T: DeserializeOwned>(&self, body: &str) -> Result<T> {
-        let function = format!("async () => {{ {body} }}");
-        let result = self
-            .page
-            .evaluate_function(function)
+        // The result crosses as JSON text: null and undefined come back as
+        // `null` instead of "no value".
+        let function =
+            format!("async () => JSON.stringify((await (async () => {{ {body} }})()) ?? null)");
+        // A page stuck in a long task never answers: fail, don't hang.
+        let result = tokio::time::timeout(EVAL_TIMEOUT, self.page.evaluate_function(function))
             .await
+            .map_err(|_| anyhow!("the page did not answer within {EVAL_TIMEOUT:?}: {body}"))?
             .with_context(|| format!("evaluating: {body}"))?;
-        result
+        let json: String = result
             .into_value()
-            .with_context(|| format!("result of: {body}"))
+            .with_context(|| format!("result of: {body}"))?;
+        serde_json::from_str(&json).with_context(|| format!("result of: {body}: {json}"))
     }
 
     /// Polls `expr` (a JavaScript expression) until it is truthy, and returns
@@ -223,14 +237,20 @@ impl Tab {
 
     /// Clicks the element and types `text` with real key events.
     pub async fn type_into(&self, selector: &str, text: &str) -> Result<()> {
-        let element = self
-            .page
-            .find_element(selector)
+        let typing = async {
+            self.page.bring_to_front().await?;
+            let element = self
+                .page
+                .find_element(selector)
+                .await
+                .with_context(|| format!("finding {selector}"))?;
+            element.click().await?;
+            element.type_str(text).await?;
+            anyhow::Ok(())
+        };
+        tokio::time::timeout(EVAL_TIMEOUT, typing)
             .await
-            .with_context(|| format!("finding {selector}"))?;
-        element.click().await?;
-        element.type_str(text).await?;
-        Ok(())
+            .map_err(|_| anyhow!("typing into {selector} did not finish within {EVAL_TIMEOUT:?}"))?
     }
 }
 

@@ -87,6 +87,11 @@ impl World {
     }
 }
 
+/// Prints a step of a scenario, so a failing or stuck run says where it was.
+pub fn step(what: &str) {
+    eprintln!("[e2e] {what}");
+}
+
 /// JavaScript: the `<cobrowse-ui>` shadow root's element matching `sel`.
 pub fn ui(sel: &str) -> String {
     format!("document.querySelector('cobrowse-ui')?.shadowRoot?.querySelector('{sel}')")
@@ -101,7 +106,10 @@ pub async fn start_and_read_code(visitor: &Tab) -> Result<String> {
     let text = visitor
         .wait_for(
             "the join code in <cobrowse-ui>",
-            "(document.querySelector('cobrowse-ui')?.shadowRoot?.textContent || '').match(/\\b\\d{6}\\b/)?.[0]",
+            // What the visitor reads: the panel's visible text, not its stylesheet.
+            "Array.from(document.querySelector('cobrowse-ui')?.shadowRoot?.children || []) \
+               .filter(e => e.localName !== 'style').map(e => e.innerText).join(' ') \
+               .match(/\\b\\d{6}\\b/)?.[0]",
             WAIT,
         )
         .await?;
@@ -115,14 +123,22 @@ pub async fn console_state(console: &Tab) -> Result<String> {
 }
 
 pub async fn wait_state(console: &Tab, state: &str) -> Result<()> {
-    console
+    let waited = console
         .wait_for(
             &format!("the console to be {state}"),
             &format!("document.documentElement.getAttribute('data-cobrowse-state') === '{state}'"),
             WAIT,
         )
-        .await
-        .map(drop)
+        .await;
+    if let Err(e) = waited {
+        // Say what the console shows instead: its state and its words.
+        let shown: Value = console
+            .eval("return [document.documentElement.getAttribute('data-cobrowse-state'), document.body.innerText];")
+            .await
+            .unwrap_or(Value::Null);
+        bail!("{e}; the console shows {shown}");
+    }
+    Ok(())
 }
 
 pub async fn click_ui(visitor: &Tab, attribute: &str) -> Result<()> {
@@ -142,12 +158,16 @@ pub async fn click_ui(visitor: &Tab, attribute: &str) -> Result<()> {
 
 /// Starts a session on `page`, joins it from a console and accepts.
 pub async fn live_session(world: &World, page: &str) -> Result<(Tab, Tab)> {
+    step(&format!("visitor opens /{page}"));
     let visitor = world.visitor(page).await?;
     let code = start_and_read_code(&visitor).await?;
+    step(&format!("agent joins with code {code}"));
     let console = world.console(&code, "view").await?;
     wait_state(&console, "waiting").await?;
+    step("visitor accepts");
     click_ui(&visitor, "data-cobrowse-accept").await?;
     wait_state(&console, "live").await?;
+    step("console is live");
     Ok((visitor, console))
 }
 
@@ -219,6 +239,7 @@ pub async fn mirror_dom(console: &Tab) -> Result<Value> {
 /// Waits until the console's iframe shows the visitor's DOM; on timeout,
 /// names the first difference.
 pub async fn assert_mirrored(visitor: &Tab, console: &Tab) -> Result<()> {
+    step("comparing the visitor's DOM with the mirror");
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let (want, got) = (visitor_dom(visitor).await?, mirror_dom(console).await?);

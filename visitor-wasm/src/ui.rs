@@ -132,8 +132,8 @@ impl Ui {
                 add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
             }
             View::Asking { agent, name, mode } => {
-                let mut s = String::from("Agent ");
-                s.push_str(name);
+                // The relay sends a display name ("Agent 1", "Ann Smith").
+                let mut s = String::from(*name);
                 s.push_str(match mode {
                     Mode::ViewOnly => " wants to see this page (view only)",
                     Mode::Shared => " wants to see and control this page",
@@ -150,8 +150,7 @@ impl Ui {
                 )?;
             }
             View::Live { names } => {
-                let mut s = String::from(if names.len() > 1 { "Agents " } else { "Agent " });
-                s.push_str(&names.join(", "));
+                let mut s = names.join(", ");
                 s.push_str(if names.len() > 1 {
                     " are viewing this page"
                 } else {
