@@ -59,7 +59,12 @@ fn bindgen(wasm: &Path, out: &Path) -> Result<()> {
     // Function names and producer notes are for debugging, not for the
     // customers' pages: they were over 100 KB of the visitor's wasm.
     run(Command::new("wasm-bindgen")
-        .args(["--target", "web", "--remove-name-section", "--remove-producers-section"])
+        .args([
+            "--target",
+            "web",
+            "--remove-name-section",
+            "--remove-producers-section",
+        ])
         .arg("--out-dir")
         .arg(out)
         .arg(wasm))

@@ -206,9 +206,11 @@ async fn nothing_is_captured_before_consent_and_everything_after_is_masked_and_o
         name: "Ann".into(),
         mode: Mode::ViewOnly,
     });
-    assert!(ui_text()
-        .unwrap()
-        .contains("Agent Ann wants to see this page (view only)"));
+    // The relay's display name, as is (no "Agent Agent 1").
+    let asking = ui_text().unwrap();
+    assert!(
+        asking.contains("Ann wants to see this page (view only)") && !asking.contains("Agent Ann")
+    );
     f.get("#list").set_inner_html("<li>before consent</li>");
     set_value(&f.get("#name"), "typed before consent");
     fire(&f.get("#name"), "input");
@@ -228,9 +230,8 @@ async fn nothing_is_captured_before_consent_and_everything_after_is_masked_and_o
             accepted: true
         }]
     );
-    assert!(ui_text()
-        .unwrap()
-        .contains("Agent Ann is viewing this page"));
+    let live = ui_text().unwrap();
+    assert!(live.contains("Ann is viewing this page") && !live.contains("Agent Ann"));
     assert!(ui_button("data-cobrowse-end").is_some());
 
     relay.say(&ToVisitor::SnapshotNeeded);
