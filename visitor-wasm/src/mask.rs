@@ -1,9 +1,20 @@
 //! Masking and rewriting decisions, as plain functions of strings: which
 //! form controls carry which live state, when a value must be replaced by its
-//! length, how masked text looks, and which attributes hold URLs.
+//! length, how masked text looks, which attributes of a masked element carry
+//! content (and how each is rewritten), what a blocked element's box keeps,
+//! and which attributes hold URLs.
 //!
 //! Owns: the decisions. Does not own: reading anything from the DOM (that is
 //! `serialize.rs`), so every rule here is unit-tested natively.
+//!
+//! The rules, in the order they apply:
+//! - a blocked element is sent as an empty box (same tag, `id`, `class`, a
+//!   fixed size, `data-cobrowse-blocked`); nothing inside it is ever sent;
+//! - an element is masked when the nearest element (itself or an ancestor)
+//!   carrying a mask or unmask marker is a mask one, or, with no marker at
+//!   all, when the page is private by default; a mask marker beats an unmask
+//!   marker on the same element;
+//! - password inputs are masked whatever the markers say.
 
 /// The visitor's own UI element. It and everything inside it is never mirrored.
 pub const UI_TAG: &str = "cobrowse-ui";
@@ -11,6 +22,88 @@ pub const UI_TAG: &str = "cobrowse-ui";
 /// Elements (and their subtrees) whose text and values never leave the page,
 /// whatever the options say.
 pub const MASK_ATTR_SELECTOR: &str = "[data-cobrowse-mask]";
+
+/// Markup counterparts of the `mask`/`block` options, and the unmask marker.
+pub const BLOCK_ATTR_SELECTOR: &str = "[data-cobrowse-block]";
+pub const UNMASK_ATTR_SELECTOR: &str = "[data-cobrowse-unmask]";
+/// Carried by the box that stands in for a blocked element.
+pub const BLOCKED_ATTR: &str = "data-cobrowse-blocked";
+
+/// The page's masking configuration as selectors the DOM glue matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// Matches every element carrying a mask marker.
+    pub mask: String,
+    /// Matches every element carrying an unmask marker.
+    pub unmask: String,
+    /// Matches every element to send as an empty box.
+    pub block: String,
+    /// Everything not under an unmask marker is masked.
+    pub private_by_default: bool,
+}
+
+impl Rules {
+    /// The markup attributes only, plus extra selectors from the options.
+    pub fn new(mask: &[String], block: &[String], private_by_default: bool) -> Rules {
+        Rules {
+            mask: join_selectors(MASK_ATTR_SELECTOR, mask),
+            unmask: UNMASK_ATTR_SELECTOR.to_owned(),
+            block: join_selectors(BLOCK_ATTR_SELECTOR, block),
+            private_by_default,
+        }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::new(&[], &[], false)
+    }
+}
+
+fn join_selectors(first: &str, rest: &[String]) -> String {
+    let mut sel = String::from(first);
+    for s in rest {
+        sel.push(',');
+        sel.push_str(s);
+    }
+    sel
+}
+
+/// A marker an element carries (through markup or an option's selector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    Mask,
+    Unmask,
+}
+
+/// Whether an element is masked, from its own marker and its parent's
+/// state: the nearest marker decides. `inherited` for the root of a walk is
+/// [`masked_from_nearest`] of its parent, or `private_by_default` at the top.
+pub fn masked_here(inherited: bool, own: Option<Marker>) -> bool {
+    match own {
+        Some(Marker::Mask) => true,
+        Some(Marker::Unmask) => false,
+        None => inherited,
+    }
+}
+
+/// The same decision from a live element's point of view, as `closest()`
+/// answers it: `mask`/`unmask` say whether a mask/unmask marker is on the
+/// element or an ancestor; `unmask_is_nearer` whether the nearest unmask
+/// marker sits strictly inside the nearest mask marker's element.
+pub fn masked_from_nearest(
+    mask: bool,
+    unmask: bool,
+    unmask_is_nearer: bool,
+    private_by_default: bool,
+) -> bool {
+    match (mask, unmask) {
+        (true, true) => !unmask_is_nearer,
+        (true, false) => true,
+        (false, true) => false,
+        (false, false) => private_by_default,
+    }
+}
 
 /// What the capture reads from an element's live (property) state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +140,9 @@ pub fn control_kind(tag: &str, input_type: &str, password: bool, masked: bool) -
             }
             let t = input_type.to_ascii_lowercase();
             match t.as_str() {
+                // Which box is ticked is an answer too ("any medical
+                // condition?"): under a mask it stays on the page.
+                "checkbox" | "radio" if masked => Control::None,
                 "checkbox" | "radio" => Control::Checked,
                 // A file input's value is a local path; buttons' and hidden
                 // inputs' values are their attribute, already sent.
@@ -57,6 +153,7 @@ pub fn control_kind(tag: &str, input_type: &str, password: bool, masked: bool) -
         }
         "textarea" | "select" if masked => Control::MaskedValue,
         "textarea" | "select" => Control::Value,
+        "option" if masked => Control::None,
         "option" => Control::Selected,
         _ => Control::None,
     }
@@ -79,6 +176,173 @@ pub fn mask_text(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_whitespace() { c } else { '*' })
         .collect()
+}
+
+/// Elements whose text is the site's code, not the visitor's data: it is
+/// sent as is even under a mask (a `<style>` turned to stars would unstyle
+/// the mirror; a `<script>`'s text is never sent at all).
+pub fn text_is_code(parent_tag: &str) -> bool {
+    parent_tag.eq_ignore_ascii_case("style")
+}
+
+/// What happens to one attribute before it leaves the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrRule {
+    /// Sent as written.
+    Keep,
+    /// A URL attribute, made absolute (see [`UrlAttr`]).
+    Url(UrlAttr),
+    /// A URL attribute of a masked element: made absolute, then only its
+    /// origin and path are kept (see [`strip_url`]).
+    MaskedUrl(UrlAttr),
+    /// `n` stars, `n` the value's length read in JS (a password's value
+    /// attribute never enters Rust).
+    Stars,
+    /// Masked as text: every non-whitespace character becomes `*`.
+    MaskText,
+    /// Not sent at all (its presence alone says something).
+    Drop,
+}
+
+/// `aria-*` attributes whose values are tokens, numbers of the widget's
+/// structure or id references, never the visitor's words: they style and
+/// lay out the page, so they stay even under a mask. Every other `aria-*`
+/// (label, description, valuetext, valuenow…) is masked.
+const ARIA_TOKENS: &[&str] = &[
+    "aria-activedescendant",
+    "aria-atomic",
+    "aria-autocomplete",
+    "aria-busy",
+    "aria-checked",
+    "aria-colcount",
+    "aria-colindex",
+    "aria-colspan",
+    "aria-controls",
+    "aria-current",
+    "aria-describedby",
+    "aria-details",
+    "aria-disabled",
+    "aria-dropeffect",
+    "aria-errormessage",
+    "aria-expanded",
+    "aria-flowto",
+    "aria-grabbed",
+    "aria-haspopup",
+    "aria-hidden",
+    "aria-invalid",
+    "aria-labelledby",
+    "aria-level",
+    "aria-live",
+    "aria-modal",
+    "aria-multiline",
+    "aria-multiselectable",
+    "aria-orientation",
+    "aria-owns",
+    "aria-posinset",
+    "aria-pressed",
+    "aria-readonly",
+    "aria-relevant",
+    "aria-required",
+    "aria-rowcount",
+    "aria-rowindex",
+    "aria-rowspan",
+    "aria-selected",
+    "aria-setsize",
+    "aria-sort",
+];
+
+/// Attributes that hold words a person reads (or a page stores) rather than
+/// structure.
+const TEXT_ATTRS: &[&str] = &[
+    "value",
+    "placeholder",
+    "title",
+    "alt",
+    "label",
+    "summary",
+    "abbr",
+    "content",
+    "srcdoc",
+    "download",
+];
+
+/// Decides how an attribute is sent. `name` is as `Attr.name` gives it;
+/// `star_value`: the element is a masked input/textarea (see
+/// [`masks_value_attr`]); `masked`: a mask covers the element.
+pub fn attr_rule(name: &str, star_value: bool, masked: bool) -> AttrRule {
+    if star_value && name == "value" {
+        return AttrRule::Stars;
+    }
+    let url = url_attr(name);
+    if !masked {
+        return match url {
+            UrlAttr::No => AttrRule::Keep,
+            kind => AttrRule::Url(kind),
+        };
+    }
+    if url != UrlAttr::No {
+        return AttrRule::MaskedUrl(url);
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower == "checked" || lower == "selected" {
+        return AttrRule::Drop;
+    }
+    if lower.starts_with("data-")
+        || lower.starts_with("on")
+        || (lower.starts_with("aria-") && !ARIA_TOKENS.contains(&lower.as_str()))
+        || TEXT_ATTRS.contains(&lower.as_str())
+    {
+        return AttrRule::MaskText;
+    }
+    AttrRule::Keep
+}
+
+/// A masked element's URL, made absolute already: only `http(s)` origin and
+/// path survive; the query and fragment (where sites put ids, names, tokens)
+/// do not. Any other scheme (`data:`, `blob:`, `mailto:`, `tel:`,
+/// `javascript:`) carries its content in what would be the path, so it
+/// becomes empty.
+pub fn strip_url(url: &str) -> String {
+    let url = url.trim();
+    let lower_start: String = url.chars().take(8).collect::<String>().to_ascii_lowercase();
+    if !(lower_start.starts_with("http://") || lower_start.starts_with("https://")) {
+        return String::new();
+    }
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url[..end].to_owned()
+}
+
+/// The attributes of the box that stands in for a blocked element: `id` and
+/// `class` (so the page's CSS lays the box out where the element was), the
+/// element's size, and [`BLOCKED_ATTR`]. `attrs` are the element's own
+/// (name, value) pairs; `inline`: its computed `display` is `inline` (an
+/// inline box ignores a width, so it becomes `inline-block`).
+pub fn blocked_box_attrs<'a>(
+    attrs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    width: f64,
+    height: f64,
+    inline: bool,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = attrs
+        .into_iter()
+        .filter(|(name, _)| *name == "id" || *name == "class")
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    let px = |v: f64| if v.is_finite() && v > 0.0 { v } else { 0.0 };
+    let mut style = format!(
+        "width:{}px!important;height:{}px!important;box-sizing:border-box!important;\
+         min-width:0!important;min-height:0!important;max-width:none!important;\
+         max-height:none!important;overflow:hidden!important;\
+         background:repeating-linear-gradient(45deg,#d5d8dc 0 6px,#eceef0 6px 12px)!important",
+        px(width),
+        px(height)
+    );
+    if inline {
+        style.push_str(";display:inline-block!important");
+    }
+    out.push(("style".to_owned(), style));
+    out.push((BLOCKED_ATTR.to_owned(), String::new()));
+    out
 }
 
 /// How an attribute's value is rewritten before it leaves the page.
@@ -160,149 +424,5 @@ pub fn absolutize_srcset(value: &str, mut resolve: impl FnMut(&str) -> Option<St
 #[cfg(test)]
 // Tests fail by panicking; that is their job.
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-
-    fn fake_resolve(url: &str) -> Option<String> {
-        if url.starts_with("http") || url.starts_with("data:") {
-            Some(url.to_owned())
-        } else if url.contains(' ') {
-            None
-        } else {
-            Some(format!("https://site.test/{}", url.trim_start_matches('/')))
-        }
-    }
-
-    #[test]
-    fn password_inputs_are_masked_whatever_the_case_of_their_type() {
-        for ty in ["password", "PASSWORD", "PassWord"] {
-            assert_eq!(
-                control_kind("input", ty, false, false),
-                Control::MaskedValue
-            );
-        }
-    }
-
-    #[test]
-    fn an_input_that_was_a_password_stays_masked_after_its_type_changes() {
-        assert_eq!(
-            control_kind("input", "text", true, false),
-            Control::MaskedValue
-        );
-    }
-
-    #[test]
-    fn text_like_inputs_send_their_value_unless_masked() {
-        for ty in ["", "text", "email", "search", "number", "TEL"] {
-            assert_eq!(
-                control_kind("input", ty, false, false),
-                Control::Value,
-                "{ty}"
-            );
-            assert_eq!(
-                control_kind("input", ty, false, true),
-                Control::MaskedValue,
-                "{ty}"
-            );
-        }
-        assert_eq!(control_kind("textarea", "", false, false), Control::Value);
-        assert_eq!(
-            control_kind("textarea", "", false, true),
-            Control::MaskedValue
-        );
-        assert_eq!(
-            control_kind("select", "", false, true),
-            Control::MaskedValue
-        );
-    }
-
-    #[test]
-    fn checkboxes_radios_and_options_send_their_flags() {
-        assert_eq!(
-            control_kind("input", "checkbox", false, false),
-            Control::Checked
-        );
-        assert_eq!(
-            control_kind("input", "Radio", false, false),
-            Control::Checked
-        );
-        assert_eq!(control_kind("option", "", false, false), Control::Selected);
-    }
-
-    #[test]
-    fn file_inputs_and_non_controls_send_no_state() {
-        assert_eq!(control_kind("input", "file", false, false), Control::None);
-        assert_eq!(control_kind("input", "hidden", false, false), Control::None);
-        assert_eq!(control_kind("div", "", false, true), Control::None);
-    }
-
-    #[test]
-    fn value_attribute_is_starred_only_on_masked_inputs_and_textareas() {
-        assert!(masks_value_attr("input", Control::MaskedValue));
-        assert!(masks_value_attr("textarea", Control::MaskedValue));
-        assert!(!masks_value_attr("input", Control::Value));
-        assert!(!masks_value_attr("select", Control::MaskedValue));
-    }
-
-    #[test]
-    fn masked_text_keeps_whitespace_and_length() {
-        assert_eq!(mask_text("Jane Doe\n 42"), "**** ***\n **");
-        assert_eq!(mask_text("héllo").chars().count(), 5);
-        assert_eq!(stars(3), "***");
-        assert_eq!(stars(0), "");
-    }
-
-    #[test]
-    fn url_attributes_are_recognised() {
-        for name in [
-            "href",
-            "src",
-            "action",
-            "formaction",
-            "poster",
-            "cite",
-            "data",
-            "background",
-            "xlink:href",
-        ] {
-            assert_eq!(url_attr(name), UrlAttr::Single, "{name}");
-        }
-        assert_eq!(url_attr("srcset"), UrlAttr::Srcset);
-        assert_eq!(url_attr("class"), UrlAttr::No);
-        assert_eq!(url_attr("data-src"), UrlAttr::No);
-    }
-
-    #[test]
-    fn every_srcset_candidate_is_made_absolute() {
-        assert_eq!(
-            absolutize_srcset("a.png 1x, /b.png 2x", fake_resolve),
-            "https://site.test/a.png 1x, https://site.test/b.png 2x"
-        );
-        assert_eq!(
-            absolutize_srcset("  small.jpg   480w ,large.jpg 1080w  ", fake_resolve),
-            "https://site.test/small.jpg 480w, https://site.test/large.jpg 1080w"
-        );
-        assert_eq!(
-            absolutize_srcset("one.png", fake_resolve),
-            "https://site.test/one.png"
-        );
-        assert_eq!(
-            absolutize_srcset("one.png, two.png 2x", fake_resolve),
-            "https://site.test/one.png, https://site.test/two.png 2x"
-        );
-        // A comma inside a URL does not split it (only a trailing one does).
-        assert_eq!(
-            absolutize_srcset("a.png?x=1,2 1x,b.png, c.png", fake_resolve),
-            "https://site.test/a.png?x=1,2 1x, https://site.test/b.png, https://site.test/c.png"
-        );
-        assert_eq!(absolutize_srcset("", fake_resolve), "");
-    }
-
-    #[test]
-    fn srcset_keeps_data_urls_with_commas_whole() {
-        assert_eq!(
-            absolutize_srcset("data:image/png;base64,AAA= 1x, b.png 2x", fake_resolve),
-            "data:image/png;base64,AAA= 1x, https://site.test/b.png 2x"
-        );
-    }
-}
+#[path = "mask_tests.rs"]
+mod tests;

@@ -16,7 +16,6 @@ use web_sys::{Document, Element, MutationObserver, MutationObserverInit, Mutatio
 
 use crate::error::VisitorError;
 use crate::ids::Ids;
-use crate::mask;
 use crate::plan::{self, Changes, DomView, Removed};
 use crate::serialize::{text_of, Capture, Walk};
 use crate::snapshot::base_url;
@@ -90,11 +89,12 @@ impl MutationTracker {
         if records.is_empty() {
             return MutationBatch::default();
         }
-        let changes = changes_of(&records);
+        let mut changes = changes_of(&records);
+        recheck_covers(capture, &mut changes);
         let plan = {
             let view = LiveDom {
                 document: self.document.as_ref(),
-                ids: &capture.ids,
+                capture,
                 keys: js_sys::Map::new(),
                 next_key: Cell::new(0),
             };
@@ -122,6 +122,11 @@ impl MutationTracker {
             let Some(el) = node.dyn_ref::<Element>() else {
                 continue;
             };
+            // The console's box keeps the size it was sent with; nothing
+            // of the element's own attributes follows it.
+            if capture.sent_blocked(el) {
+                continue;
+            }
             let value = capture.attr_value(el, &name, &base);
             batch.attrs.push(AttrChange { id, name, value });
         }
@@ -137,6 +142,36 @@ impl Drop for MutationTracker {
     fn drop(&mut self) {
         self.observer.disconnect();
     }
+}
+
+/// An element whose masking or blocking changed since it was sent (a marker
+/// or a class a rule matches was set or removed), or that has descendants a
+/// rule covers now, is sent again whole, as a move in place: the console's
+/// copy is replaced by one serialized under the current rules.
+fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>) {
+    if changes.attrs.is_empty() {
+        return;
+    }
+    let seen = js_sys::Set::new(&JsValue::UNDEFINED);
+    let mut resend = Vec::new();
+    for (node, _) in &changes.attrs {
+        if seen.has(node) {
+            continue;
+        }
+        seen.add(node);
+        let Some(el) = node.dyn_ref::<Element>() else {
+            continue;
+        };
+        if capture.ids.get(el).is_none() {
+            continue;
+        }
+        if capture.cover_changed(el) {
+            resend.push(node.clone());
+        } else {
+            resend.extend(capture.newly_covered_inside(el));
+        }
+    }
+    changes.added.extend(resend);
 }
 
 /// The planned next sibling, or (if its serialization failed) the first
@@ -214,7 +249,7 @@ fn qualified(ns: &str, local: String) -> String {
 /// the duration of one flush.
 struct LiveDom<'a> {
     document: &'a web_sys::Node,
-    ids: &'a Ids,
+    capture: &'a Capture,
     keys: js_sys::Map,
     next_key: Cell<usize>,
 }
@@ -241,7 +276,7 @@ impl DomView for LiveDom<'_> {
     }
 
     fn id(&self, node: &web_sys::Node) -> Option<NodeId> {
-        self.ids.get(node)
+        self.capture.ids.get(node)
     }
 
     fn is_document(&self, node: &web_sys::Node) -> bool {
@@ -251,10 +286,11 @@ impl DomView for LiveDom<'_> {
     // `nodeName` is `#text`, `#comment`… for non-elements, so one call
     // tells both the kind and the tag.
     fn is_ignored(&self, node: &web_sys::Node) -> bool {
-        node.node_name().eq_ignore_ascii_case(mask::UI_TAG)
+        node.node_name().eq_ignore_ascii_case(crate::mask::UI_TAG)
     }
 
+    /// A script's source and a blocked element's content never leave.
     fn hides_children(&self, node: &web_sys::Node) -> bool {
-        node.node_name().eq_ignore_ascii_case("script")
+        node.node_name().eq_ignore_ascii_case("script") || self.capture.sent_blocked(node)
     }
 }

@@ -7,7 +7,7 @@
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::VisitorError;
-use crate::mask::MASK_ATTR_SELECTOR;
+use crate::mask::Rules;
 
 /// `start()`'s options, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +20,11 @@ pub struct Options {
     pub css_server: bool,
     /// CSS selectors whose elements' text and values never leave the page.
     pub mask: Vec<String>,
-    /// CSS selectors of elements to replace by an empty box (later).
+    /// CSS selectors of elements to replace by an empty box of their size.
     pub block: Vec<String>,
+    /// `privateByDefault`: every text and value is masked unless inside
+    /// `data-cobrowse-unmask`.
+    pub private_by_default: bool,
 }
 
 impl Options {
@@ -34,6 +37,7 @@ impl Options {
             css_server: false,
             mask: Vec::new(),
             block: Vec::new(),
+            private_by_default: false,
         })
     }
 
@@ -79,18 +83,22 @@ impl Options {
 
         options.mask = selector_list(&get(value, "mask")?, "mask")?;
         options.block = selector_list(&get(value, "block")?, "block")?;
+        let v = get(value, "privateByDefault")?;
+        if let Some(b) = optional_bool(&v, "privateByDefault")? {
+            options.private_by_default = b;
+        }
         Ok(options)
     }
 
     /// One selector matching every masked element: the markup attribute plus
     /// the `mask` option's selectors.
     pub fn mask_selector(&self) -> String {
-        let mut sel = String::from(MASK_ATTR_SELECTOR);
-        for s in &self.mask {
-            sel.push(',');
-            sel.push_str(s);
-        }
-        sel
+        self.rules().mask
+    }
+
+    /// The masking configuration: markup attributes plus these options.
+    pub fn rules(&self) -> Rules {
+        Rules::new(&self.mask, &self.block, self.private_by_default)
     }
 
     /// Every selector must parse, or `start()` fails now rather than every
@@ -217,6 +225,19 @@ mod tests {
         assert!(o.enable_static_resource_service);
         assert!(!o.css_server);
         assert_eq!(o.mask_selector(), "[data-cobrowse-mask]");
+        assert!(!o.private_by_default);
+        assert_eq!(o.rules().block, "[data-cobrowse-block]");
+        assert_eq!(o.rules().unmask, "[data-cobrowse-unmask]");
+    }
+
+    #[test]
+    fn block_selectors_join_the_markup_attribute() {
+        let mut o = Options::new("http://r.test").unwrap();
+        o.block = vec!["#ssn".into()];
+        o.private_by_default = true;
+        let rules = o.rules();
+        assert_eq!(rules.block, "[data-cobrowse-block],#ssn");
+        assert!(rules.private_by_default);
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Reading DOM nodes into protocol nodes: tags, namespaces, attributes (URLs
-//! made absolute, secrets masked), form state, text, and ids.
+//! made absolute, secrets masked), form state, text, blocked boxes, and ids.
 //!
 //! Owns: [`Capture`], the state every serialization needs (ids, the mask
-//! selector, which inputs were ever passwords), and the rules for what of a
-//! node may leave the page. Does not own: the decisions themselves
-//! (`mask.rs`), the order of mutations (`plan.rs`).
+//! rules, which inputs were ever passwords, which elements were last sent
+//! masked or blocked), and applying the rules to live nodes. Does not own:
+//! the decisions themselves (`mask.rs`), the order of mutations (`plan.rs`).
+//!
+//! Not captured yet: shadow roots (other than never sending the visitor UI)
+//! and iframes' documents; CSS `content:` and canvas pixels.
 //!
 //! A password's value is never read into Rust: its length is read in JS
 //! (`JsString::length`) and only that number crosses over.
@@ -15,7 +18,7 @@ use web_sys::Element;
 
 use crate::error::warn;
 use crate::ids::Ids;
-use crate::mask::{self, Control, UrlAttr};
+use crate::mask::{self, AttrRule, Control, Marker, Rules, UrlAttr};
 
 /// Deeper subtrees are cut: the console's decoder and both sides' stacks
 /// have limits, and no real page nests this deep.
@@ -24,10 +27,14 @@ const MAX_DEPTH: u32 = 400;
 /// What every serialization of this page shares.
 pub struct Capture {
     pub ids: Ids,
-    mask_selector: String,
+    rules: Rules,
     /// Inputs that were `type=password` when we looked: a "show password"
     /// toggle must not unmask them.
     was_password: js_sys::WeakSet,
+    /// Elements whose last serialization was masked / a blocked box: when a
+    /// later attribute change alters that, the element is sent again.
+    sent_masked: js_sys::WeakSet,
+    sent_blocked: js_sys::WeakSet,
 }
 
 /// One walk's settings.
@@ -66,23 +73,95 @@ impl<'a> Walk<'a> {
 
 impl Capture {
     /// `mask_selector` matches every element whose text and values never
-    /// leave the page (see [`crate::options::Options::mask_selector`]).
+    /// leave the page; nothing is blocked beyond `data-cobrowse-block`.
     pub fn new(mask_selector: String) -> Capture {
+        Capture::with_rules(Rules {
+            mask: mask_selector,
+            ..Rules::default()
+        })
+    }
+
+    /// A capture applying `rules` (see [`crate::options::Options::rules`]).
+    pub fn with_rules(rules: Rules) -> Capture {
         Capture {
             ids: Ids::new(),
-            mask_selector,
+            rules,
             was_password: js_sys::WeakSet::new(),
+            sent_masked: js_sys::WeakSet::new(),
+            sent_blocked: js_sys::WeakSet::new(),
         }
     }
 
-    /// Whether a mask rule covers this element (itself or an ancestor).
+    /// Whether the element is masked now: the nearest mask or unmask marker
+    /// on it or an ancestor decides, else the private-by-default option.
     pub fn is_masked(&self, el: &Element) -> bool {
-        matches!(el.closest(&self.mask_selector), Ok(Some(_)))
+        let mask = el.closest(&self.rules.mask).ok().flatten();
+        let unmask = el.closest(&self.rules.unmask).ok().flatten();
+        let unmask_is_nearer = match (&mask, &unmask) {
+            (Some(m), Some(u)) => m != u && m.contains(Some(u)),
+            _ => false,
+        };
+        mask::masked_from_nearest(
+            mask.is_some(),
+            unmask.is_some(),
+            unmask_is_nearer,
+            self.rules.private_by_default,
+        )
     }
 
-    /// Whether a mask rule covers the node's parent element.
+    /// Whether a block rule names this element itself.
+    pub fn is_blocked(&self, el: &Element) -> bool {
+        matches(el, &self.rules.block)
+    }
+
+    /// Whether a text (or an element) under this node's parent is masked:
+    /// its parent element is, and is not a `<style>`. A node of the document
+    /// itself follows the private-by-default option.
     pub fn is_parent_masked(&self, node: &web_sys::Node) -> bool {
-        node.parent_element().is_some_and(|p| self.is_masked(&p))
+        match node.parent_element() {
+            Some(p) => !mask::text_is_code(&p.local_name()) && self.is_masked(&p),
+            None => self.rules.private_by_default,
+        }
+    }
+
+    /// Whether the console holds this element as a blocked box.
+    pub(crate) fn sent_blocked(&self, node: &JsValue) -> bool {
+        self.sent_blocked.has(node.unchecked_ref())
+    }
+
+    /// Whether the element's masking or blocking differs from how it was
+    /// last sent (an attribute or class that a rule matches changed).
+    pub(crate) fn cover_changed(&self, el: &Element) -> bool {
+        self.is_masked(el) != self.sent_masked.has(el.as_ref())
+            || self.is_blocked(el) != self.sent_blocked.has(el.as_ref())
+    }
+
+    /// Elements inside `el`, already sent, that a mask or block rule covers
+    /// now but did not when they were sent (a selector like `.secret p`
+    /// starts matching when `.secret` is added above them).
+    pub(crate) fn newly_covered_inside(&self, el: &Element) -> Vec<web_sys::Node> {
+        let mut out = Vec::new();
+        for (selector, sent) in [
+            (&self.rules.mask, &self.sent_masked),
+            (&self.rules.block, &self.sent_blocked),
+        ] {
+            let Ok(list) = el.query_selector_all(selector) else {
+                continue;
+            };
+            for i in 0..list.length() {
+                let Some(node) = list.item(i) else { continue };
+                if self.ids.get(&node).is_none() || sent.has(node.as_ref()) {
+                    continue;
+                }
+                let still = node
+                    .dyn_ref::<Element>()
+                    .is_some_and(|e| self.is_blocked(e) || self.is_masked(e));
+                if still {
+                    out.push(node);
+                }
+            }
+        }
+        out
     }
 
     /// Serializes `node` and its subtree, assigning ids. `masked`: an
@@ -127,7 +206,8 @@ impl Capture {
                 let id = self.ids.get_or_assign(node);
                 let doc = node.unchecked_ref::<web_sys::Document>();
                 let quirks = doc.compat_mode() == "BackCompat";
-                let children = self.children(node.first_child(), walk, masked, depth);
+                let top = self.rules.private_by_default;
+                let children = self.children(node.first_child(), walk, top, depth);
                 Some(Node::Document {
                     id,
                     quirks,
@@ -187,13 +267,26 @@ impl Capture {
         let ns = Ns::from_uri(el.namespace_uri().as_deref());
         let tag = if ns == Ns::Html { lower(local) } else { local };
         let id = self.ids.get_or_assign(el);
-        let masked = masked || matches!(el.matches(&self.mask_selector), Ok(true));
+        let marker = if matches(el, &self.rules.mask) {
+            Some(Marker::Mask)
+        } else if matches(el, &self.rules.unmask) {
+            Some(Marker::Unmask)
+        } else {
+            None
+        };
+        let masked = mask::masked_here(masked, marker);
+        remember(&self.sent_masked, el, masked);
+        let blocked = self.is_blocked(el);
+        remember(&self.sent_blocked, el, blocked);
+        if blocked {
+            return Some(blocked_box(el, id, tag, ns));
+        }
         let control = if ns == Ns::Html {
             self.control(el, &tag, masked)
         } else {
             Control::None
         };
-        let attrs = self.attrs(el, &tag, control, walk.base);
+        let attrs = self.attrs(el, &tag, control, masked, walk.base);
         let state = form_state(el, control);
 
         if let Some(scrolls) = walk.scrolls.as_deref_mut() {
@@ -216,6 +309,7 @@ impl Capture {
                 .and_then(|t| t.content().first_child());
             self.children(content, walk, masked, depth)
         } else {
+            let masked = masked && !mask::text_is_code(&tag);
             self.children(el.first_child(), walk, masked, depth)
         };
         Some(Node::Element {
@@ -243,36 +337,41 @@ impl Capture {
         mask::control_kind(tag, &ty, password, masked)
     }
 
-    fn attrs(&self, el: &Element, tag: &str, control: Control, base: &str) -> Vec<Attr> {
+    fn attrs(
+        &self,
+        el: &Element,
+        tag: &str,
+        control: Control,
+        masked: bool,
+        base: &str,
+    ) -> Vec<Attr> {
         let map = el.attributes();
         let star_value = mask::masks_value_attr(tag, control);
         let mut out = Vec::with_capacity(map.length() as usize);
         for i in 0..map.length() {
             let Some(attr) = map.item(i) else { continue };
             let name = attr.name();
-            let value = if star_value && name == "value" {
-                mask::stars(js_len(&attr, "value"))
-            } else {
-                rewrite_url(&name, attr.value(), base)
-            };
-            out.push(Attr { name, value });
+            let rule = mask::attr_rule(&name, star_value, masked);
+            if let Some(value) = apply_rule(rule, &attr, base) {
+                out.push(Attr { name, value });
+            }
         }
         out
     }
 
     /// An attribute's current value as the console must see it (`None`:
-    /// removed), for mutation batches.
+    /// removed, or never sent), for mutation batches.
     pub(crate) fn attr_value(&self, el: &Element, name: &str, base: &str) -> Option<String> {
-        if name == "value" {
-            let tag = lower(el.local_name());
-            let control = self.control(el, &tag, self.is_masked(el));
-            if mask::masks_value_attr(&tag, control) {
-                let attr = el.get_attribute_node(name)?;
-                return Some(mask::stars(js_len(&attr, "value")));
-            }
-        }
-        let value = el.get_attribute(name)?;
-        Some(rewrite_url(name, value, base))
+        let tag = lower(el.local_name());
+        let masked = self.is_masked(el);
+        let control = if Ns::from_uri(el.namespace_uri().as_deref()) == Ns::Html {
+            self.control(el, &tag, masked)
+        } else {
+            Control::None
+        };
+        let rule = mask::attr_rule(name, mask::masks_value_attr(&tag, control), masked);
+        let attr = el.get_attribute_node(name)?;
+        apply_rule(rule, &attr, base)
     }
 
     /// The live states an `input`/`change` event on `target` changed: the
@@ -281,6 +380,10 @@ impl Capture {
         let Some(id) = self.ids.get(target) else {
             return Vec::new();
         };
+        // A blocked element (or one inside it) says nothing, typed or not.
+        if self.sent_blocked(target) || matches!(target.closest(&self.rules.block), Ok(Some(_))) {
+            return Vec::new();
+        }
         let tag = lower(target.local_name());
         let masked = self.is_masked(target);
         if tag == "select" && !masked && reflect(target, "multiple").as_bool() == Some(true) {
@@ -304,6 +407,65 @@ impl Capture {
             .map(|state| vec![(id, state)])
             .unwrap_or_default()
     }
+}
+
+/// `el.matches(selector)`; a selector the browser refuses matches nothing
+/// (the options' selectors were checked when the session started).
+fn matches(el: &Element, selector: &str) -> bool {
+    matches!(el.matches(selector), Ok(true))
+}
+
+fn remember(set: &js_sys::WeakSet, el: &Element, yes: bool) {
+    if yes {
+        set.add(el.as_ref());
+    } else {
+        set.delete(el.as_ref());
+    }
+}
+
+/// The empty box that stands in for a blocked element: its layout
+/// attributes and its current size, nothing it contains.
+fn blocked_box(el: &Element, id: NodeId, tag: String, ns: Ns) -> Node {
+    let rect = el.get_bounding_client_rect();
+    let inline = el
+        .owner_document()
+        .and_then(|d| d.default_view())
+        .and_then(|w| w.get_computed_style(el).ok().flatten())
+        .and_then(|s| s.get_property_value(intern("display")).ok())
+        .is_some_and(|d| d == "inline");
+    let own: Vec<(&str, String)> = ["id", "class"]
+        .into_iter()
+        .filter_map(|n| el.get_attribute(intern(n)).map(|v| (n, v)))
+        .collect();
+    let attrs = mask::blocked_box_attrs(
+        own.iter().map(|(n, v)| (*n, v.as_str())),
+        rect.width(),
+        rect.height(),
+        inline,
+    )
+    .into_iter()
+    .map(|(name, value)| Attr { name, value })
+    .collect();
+    Node::Element {
+        id,
+        tag,
+        ns,
+        attrs,
+        state: None,
+        children: Vec::new(),
+    }
+}
+
+/// An attribute's value after its rule (`None`: not sent).
+fn apply_rule(rule: AttrRule, attr: &web_sys::Attr, base: &str) -> Option<String> {
+    Some(match rule {
+        AttrRule::Keep => attr.value(),
+        AttrRule::Url(kind) => rewrite(kind, attr.value(), base),
+        AttrRule::MaskedUrl(kind) => masked_url(kind, &attr.value(), base),
+        AttrRule::Stars => mask::stars(js_len(attr, "value")),
+        AttrRule::MaskText => mask::mask_text(&attr.value()),
+        AttrRule::Drop => return None,
+    })
 }
 
 fn reflect(obj: &JsValue, key: &str) -> JsValue {
@@ -330,7 +492,8 @@ pub(crate) fn form_state(el: &Element, control: Control) -> Option<FormState> {
     Some(state)
 }
 
-/// A text or comment node's data, masked when a mask rule covers it.
+/// A text or comment node's data, masked when a mask rule covers it (see
+/// [`Capture::is_parent_masked`] for nodes met outside a walk).
 pub(crate) fn text_of(node: &web_sys::Node, masked: bool) -> String {
     let text = node.node_value().unwrap_or_default();
     if masked {
@@ -350,11 +513,22 @@ fn lower(s: String) -> String {
 
 /// URL attributes made absolute against the document's base URL, so the
 /// console (on another origin) loads the same resources.
-pub(crate) fn rewrite_url(name: &str, value: String, base: &str) -> String {
-    match mask::url_attr(name) {
+fn rewrite(kind: UrlAttr, value: String, base: &str) -> String {
+    match kind {
         UrlAttr::No => value,
         UrlAttr::Single => absolute(&value, base).unwrap_or(value),
         UrlAttr::Srcset => mask::absolutize_srcset(&value, |u| absolute(u, base)),
+    }
+}
+
+/// A masked element's URL: absolute, then origin and path only. One that
+/// does not parse is dropped rather than sent as written.
+fn masked_url(kind: UrlAttr, value: &str, base: &str) -> String {
+    let strip = |u: &str| Some(mask::strip_url(&absolute(u, base).unwrap_or_default()));
+    match kind {
+        UrlAttr::No => mask::mask_text(value),
+        UrlAttr::Single => strip(value).unwrap_or_default(),
+        UrlAttr::Srcset => mask::absolutize_srcset(value, strip),
     }
 }
 

@@ -78,7 +78,7 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
         RefCell::new(Inner {
             me: me.clone(),
             relay: options.relay.clone(),
-            capture: Capture::new(options.mask_selector()),
+            capture: Capture::with_rules(options.rules()),
             window,
             document,
             socket: None,
