@@ -44,12 +44,32 @@ pub async fn serve<S: SessionStore, B: Bus>(
         Ok(identity) => identity,
         Err(err) => return conn.fail(&mut stream, err).await,
     };
-    let limit = app.config.limits.max_agents_per_session;
-    let joined = match app.store.join(&hello.code, hello.mode, limit).await {
+    // Only authenticated agents get to try a code, and only while neither
+    // their address nor their identity has used up its wrong codes.
+    if let Err(err) = app.guesses.check(peer.ip(), &identity.subject) {
+        return conn.fail(&mut stream, err).await;
+    }
+    let limits = &app.config.limits;
+    let joined = match app
+        .store
+        .join(
+            &hello.code,
+            hello.mode,
+            limits.max_agents_per_session,
+            limits.code_ttl,
+        )
+        .await
+    {
         Ok(joined) => joined,
-        Err(err) => return conn.fail(&mut stream, err).await,
+        Err(err) => {
+            if matches!(err, RelayError::UnknownCode) {
+                app.guesses.miss(peer.ip(), &identity.subject);
+            }
+            return conn.fail(&mut stream, err).await;
+        }
     };
     let (session, agent) = (joined.session.clone(), joined.agent);
+    let next_code = joined.next_code;
     conn.send(Delivery::Agent(ToAgent::Joined {
         session: joined.session,
         agent,
@@ -68,6 +88,22 @@ pub async fn serve<S: SessionStore, B: Bus>(
         }
     };
     let _gauge = app.metrics.agent_joined();
+    // The code this agent used is spent; the visitor shows the fresh one
+    // (a second Welcome only updates the code it displays) for whoever
+    // comes next.
+    if let Some(code) = next_code {
+        let welcome = Delivery::Visitor(ToVisitor::Welcome {
+            session: session.clone(),
+            code,
+        });
+        if let Err(err) = app
+            .bus
+            .publish(&Topic::Visitor(session.clone()), welcome)
+            .await
+        {
+            tracing::error!(%session, "could not send the visitor its fresh code: {err}");
+        }
+    }
     let announce = Delivery::Visitor(ToVisitor::AgentJoined {
         agent,
         name: identity.display_name(agent),
@@ -87,7 +123,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
         });
         return conn.finish(&mut stream, ended).await;
     }
-    tracing::info!(%session, agent = agent.0, %peer, mode = ?hello.mode, "agent joined");
+    tracing::info!(%session, agent = agent.0, subject = %identity.subject, %peer, mode = ?hello.mode, "agent joined");
 
     let (last, error) =
         run_agent(&app, &mut conn, &mut stream, &mut shutdown, &session, agent).await;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::AgentAuth;
+use crate::token::AgentSecret;
 use crate::RelayError;
 
 /// Limits that protect the relay and its peers from one another.
@@ -25,6 +26,13 @@ pub struct Limits {
     /// Frames queued for one connection before it counts as too slow and is
     /// dropped: the fan-out never waits for a slow reader.
     pub agent_queue_frames: usize,
+    /// How long a join code admits an agent if nobody uses it. A used code
+    /// is gone at once (each code admits one agent; the visitor is sent a
+    /// fresh one).
+    pub code_ttl: Duration,
+    /// Wrong join codes allowed per minute from one client address and
+    /// from one agent identity; the next join attempt is refused.
+    pub code_guesses_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -33,18 +41,42 @@ impl Default for Limits {
             max_frame_bytes: 32 * 1024 * 1024,
             max_agents_per_session: 8,
             agent_queue_frames: 1024,
+            code_ttl: Duration::from_secs(20 * 60),
+            code_guesses_per_minute: 5,
         }
     }
 }
 
-/// The `--config` file. Every key is optional; unknown keys are an error so
-/// a typo does not silently leave a default in force.
-#[derive(Debug, Default, Deserialize)]
+/// The `--config` file (`cobrowse.toml`). Every key is optional; unknown
+/// keys are an error so a typo does not silently leave a default in force.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsFile {
     pub max_frame_bytes: Option<usize>,
     pub max_agents_per_session: Option<usize>,
     pub agent_queue_frames: Option<usize>,
+    pub code_ttl_secs: Option<u64>,
+    pub code_guesses_per_minute: Option<u32>,
+    /// The secret signed agent tokens are checked with. A file the
+    /// operator protects; never a command-line argument (`ps` shows those).
+    pub agent_secret: Option<String>,
+}
+
+// Hand-written so the secret never reaches a log line.
+impl fmt::Debug for LimitsFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LimitsFile")
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("max_agents_per_session", &self.max_agents_per_session)
+            .field("agent_queue_frames", &self.agent_queue_frames)
+            .field("code_ttl_secs", &self.code_ttl_secs)
+            .field("code_guesses_per_minute", &self.code_guesses_per_minute)
+            .field(
+                "agent_secret",
+                &self.agent_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl LimitsFile {
@@ -81,6 +113,14 @@ impl LimitsFile {
                 .agent_queue_frames
                 .or(self.agent_queue_frames)
                 .unwrap_or(defaults.agent_queue_frames),
+            code_ttl: overrides
+                .code_ttl_secs
+                .or(self.code_ttl_secs)
+                .map_or(defaults.code_ttl, Duration::from_secs),
+            code_guesses_per_minute: overrides
+                .code_guesses_per_minute
+                .or(self.code_guesses_per_minute)
+                .unwrap_or(defaults.code_guesses_per_minute),
         };
         // Below this not even a hello with a long page URL fits.
         if limits.max_frame_bytes < 1024 {
@@ -100,7 +140,27 @@ impl LimitsFile {
                 "agent_queue_frames must be at least 1".into(),
             ));
         }
+        if limits.code_ttl.is_zero() {
+            return Err(RelayError::Config(
+                "code_ttl_secs must be at least 1".into(),
+            ));
+        }
+        if limits.code_guesses_per_minute == 0 {
+            return Err(RelayError::Config(
+                "code_guesses_per_minute must be at least 1".into(),
+            ));
+        }
         Ok(limits)
+    }
+
+    /// The `agent_secret` key, checked.
+    pub fn agent_secret(&self) -> Result<Option<AgentSecret>, RelayError> {
+        self.agent_secret
+            .as_deref()
+            .map(|s| {
+                AgentSecret::new(s).map_err(|e| RelayError::Config(format!("agent_secret: {e}")))
+            })
+            .transpose()
     }
 }
 
@@ -240,7 +300,7 @@ impl Config {
         Config {
             static_dir: static_dir.into(),
             limits: Limits::default(),
-            auth: AgentAuth::None,
+            auth: AgentAuth::none(),
             origins: OriginPolicy::Any,
             backend: Backend::Memory,
             ping_interval: Duration::from_secs(20),
@@ -267,6 +327,26 @@ mod tests {
         assert_eq!(limits.max_frame_bytes, 4096);
         assert_eq!(limits.agent_queue_frames, 4);
         assert_eq!(limits.max_agents_per_session, 8);
+        assert_eq!(limits.code_ttl, Duration::from_secs(1200));
+        assert_eq!(limits.code_guesses_per_minute, 5);
+    }
+
+    #[test]
+    fn access_keys_are_read_and_checked() {
+        let file = LimitsFile::parse(
+            "code_ttl_secs = 90\ncode_guesses_per_minute = 3\nagent_secret = \"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .expect("valid file");
+        assert!(file.agent_secret().expect("long enough").is_some());
+        assert!(!format!("{file:?}").contains("0123456789abcdef"));
+        let limits = file.into_limits(&LimitsFile::default()).expect("valid");
+        assert_eq!(limits.code_ttl, Duration::from_secs(90));
+        assert_eq!(limits.code_guesses_per_minute, 3);
+        let short = LimitsFile::parse("agent_secret = \"short\"").expect("parses");
+        let err = short.agent_secret().expect_err("too short");
+        assert!(err.to_string().contains("agent_secret"), "{err}");
+        let zero = LimitsFile::parse("code_ttl_secs = 0").expect("parses");
+        assert!(zero.into_limits(&LimitsFile::default()).is_err());
     }
 
     #[test]

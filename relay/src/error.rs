@@ -32,6 +32,8 @@ pub enum RelayError {
     OutOfTurn(String),
     #[error("no live session has this join code")]
     UnknownCode,
+    #[error("too many wrong join codes from this address or agent; wait {seconds} s before trying again")]
+    TooManyGuesses { seconds: u64 },
     #[error("{0}")]
     Unauthorized(String),
     #[error("the session already has its limit of {limit} agents")]
@@ -63,12 +65,13 @@ pub enum RejectReason {
     Unauthorized,
     NotAllowed,
     TooSlow,
+    RateLimited,
     Origin,
     Internal,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 9] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::VersionMismatch,
         RejectReason::BadFrame,
         RejectReason::FrameTooLarge,
@@ -76,6 +79,7 @@ impl RejectReason {
         RejectReason::Unauthorized,
         RejectReason::NotAllowed,
         RejectReason::TooSlow,
+        RejectReason::RateLimited,
         RejectReason::Origin,
         RejectReason::Internal,
     ];
@@ -89,6 +93,7 @@ impl RejectReason {
             RejectReason::Unauthorized => "unauthorized",
             RejectReason::NotAllowed => "not_allowed",
             RejectReason::TooSlow => "too_slow",
+            RejectReason::RateLimited => "rate_limited",
             RejectReason::Origin => "origin",
             RejectReason::Internal => "internal",
         }
@@ -111,7 +116,9 @@ impl RelayError {
             RelayError::TooManyAgents { .. } | RelayError::OriginNotAllowed { .. } => {
                 ErrorCode::NotAllowed
             }
-            RelayError::TooSlow { .. } => ErrorCode::RateLimited,
+            RelayError::TooSlow { .. } | RelayError::TooManyGuesses { .. } => {
+                ErrorCode::RateLimited
+            }
             RelayError::Config(_)
             | RelayError::Internal(_)
             | RelayError::Backend(_)
@@ -132,6 +139,7 @@ impl RelayError {
             RelayError::Unauthorized(_) => RejectReason::Unauthorized,
             RelayError::TooManyAgents { .. } => RejectReason::NotAllowed,
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
+            RelayError::TooManyGuesses { .. } => RejectReason::RateLimited,
             RelayError::OriginNotAllowed { .. } => RejectReason::Origin,
             RelayError::Config(_)
             | RelayError::Internal(_)
@@ -154,8 +162,9 @@ impl RelayError {
                  please try again in a moment."
                 .to_owned(),
             RelayError::UnknownCode => {
-                "No live session has this code. Check the 6 digits with the visitor; the code \
-                 stops working when the visitor's session ends."
+                "No live session has this code. Check the 6 digits with the visitor; a code \
+                 admits one agent, expires when unused for a while, and stops working when \
+                 the visitor's session ends."
                     .to_owned()
             }
             other => {

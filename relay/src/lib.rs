@@ -14,8 +14,10 @@
 //! - `sessions.rs` ([`SessionStore`]) and `bus.rs` ([`Bus`]): the two seams
 //!   a multi-relay backend implements; `memory.rs` is the in-process one,
 //!   `redis_backend/` the one several relays share.
-//! - `auth.rs`, `config.rs`, `metrics.rs`, `static_files.rs`, `shutdown.rs`,
-//!   `error.rs`: one concern each.
+//! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
+//!   `guesses.rs` (wrong join codes per address and agent), `config.rs`,
+//!   `metrics.rs`, `static_files.rs` (incl. the console's CSP),
+//!   `shutdown.rs`, `error.rs`: one concern each.
 //!
 //! # Invariants
 //!
@@ -25,6 +27,8 @@
 //! - A bad peer ends its own connection (and, for a visitor, its own
 //!   session), never another session.
 //! - Errors become frames and close codes only in `error.rs`.
+//! - A join code admits one agent; only an authenticated agent under its
+//!   wrong-code limit gets to try one.
 
 mod agent;
 pub mod auth;
@@ -32,6 +36,7 @@ pub mod bus;
 pub mod config;
 mod connection;
 mod error;
+pub mod guesses;
 pub mod memory;
 pub mod metrics;
 pub mod redis_backend;
@@ -39,11 +44,13 @@ mod server;
 pub mod sessions;
 mod shutdown;
 mod static_files;
+pub mod token;
 mod visitor;
 
-pub use auth::{AgentAuth, AgentIdentity};
+pub use auth::{AgentAuth, AgentIdentity, AgentSubject};
 pub use bus::Bus;
 pub use config::{Backend, Config, Limits, LimitsFile, OriginPolicy, RedisUrl};
 pub use error::{RejectReason, RelayError};
 pub use server::{run, run_connected, serve, Connected};
 pub use sessions::SessionStore;
+pub use token::{AgentSecret, Claims};

@@ -10,9 +10,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 use rand::Rng;
+use tokio::time::Instant;
 
 use crate::bus::{Bus, Delivery, Mailbox, Topic};
 use crate::sessions::{AgentState, ConsentOutcome, JoinedSession, NewSession, SessionStore};
@@ -26,13 +28,18 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Sessions {
-    by_code: HashMap<JoinCode, SessionId>,
+    /// Every issued code not yet used or ended, with when it stops
+    /// admitting anyone. An expired entry stays until it is looked up or its
+    /// session ends; it admits nobody meanwhile.
+    by_code: HashMap<JoinCode, (SessionId, Instant)>,
     by_id: HashMap<SessionId, Session>,
 }
 
 #[derive(Debug)]
 struct Session {
-    code: JoinCode,
+    /// The code that names this session now; `None` once it was used and
+    /// no fresh one could be drawn.
+    code: Option<JoinCode>,
     page_url: String,
     /// The last id given out; ids are never reused, so a late consent for an
     /// agent that left cannot admit a newcomer by mistake.
@@ -55,6 +62,31 @@ pub fn new_session_id() -> SessionId {
     SessionId(format!("{:032x}", rand::random::<u128>()))
 }
 
+impl Sessions {
+    /// Draws a code no live session holds and gives it to `session`.
+    fn issue_code(&mut self, session: &SessionId, ttl: Duration) -> Option<JoinCode> {
+        let mut rng = rand::rng();
+        let now = Instant::now();
+        for _ in 0..CODE_ATTEMPTS {
+            let code = JoinCode::from_number(rng.random_range(0..1_000_000)).ok()?;
+            if let Some((holder, expires)) = self.by_code.get(&code) {
+                if *expires > now {
+                    continue;
+                }
+                // Expired: free it for reuse.
+                let holder = holder.clone();
+                if let Some(s) = self.by_id.get_mut(&holder) {
+                    s.code = None;
+                }
+            }
+            self.by_code
+                .insert(code.clone(), (session.clone(), now + ttl));
+            return Some(code);
+        }
+        None
+    }
+}
+
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
@@ -71,28 +103,22 @@ impl MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    async fn create(&self, page_url: String) -> Result<NewSession, RelayError> {
-        let mut rng = rand::rng();
+    async fn create(&self, page_url: String, code_ttl: Duration) -> Result<NewSession, RelayError> {
         let mut sessions = lock(&self.inner);
-        for _ in 0..CODE_ATTEMPTS {
-            let code = JoinCode::from_number(rng.random_range(0..1_000_000))?;
-            if sessions.by_code.contains_key(&code) {
-                continue;
-            }
-            let session = new_session_id();
-            sessions.by_code.insert(code.clone(), session.clone());
-            sessions.by_id.insert(
-                session.clone(),
-                Session {
-                    code: code.clone(),
-                    page_url,
-                    last_agent: 0,
-                    agents: BTreeMap::new(),
-                },
-            );
-            return Ok(NewSession { session, code });
-        }
-        Err(RelayError::Internal("no free join code".into()))
+        let session = new_session_id();
+        let code = sessions
+            .issue_code(&session, code_ttl)
+            .ok_or_else(|| RelayError::Internal("no free join code".into()))?;
+        sessions.by_id.insert(
+            session.clone(),
+            Session {
+                code: Some(code.clone()),
+                page_url,
+                last_agent: 0,
+                agents: BTreeMap::new(),
+            },
+        );
+        Ok(NewSession { session, code })
     }
 
     async fn join(
@@ -100,21 +126,41 @@ impl SessionStore for MemoryStore {
         code: &JoinCode,
         _mode: Mode,
         max_agents: usize,
+        code_ttl: Duration,
     ) -> Result<JoinedSession, RelayError> {
         let mut guard = lock(&self.inner);
         let sessions = &mut *guard;
-        let id = sessions.by_code.get(code).ok_or(RelayError::UnknownCode)?;
-        let session = sessions.by_id.get_mut(id).ok_or(RelayError::UnknownCode)?;
+        let (id, expires) = sessions
+            .by_code
+            .get(code)
+            .cloned()
+            .ok_or(RelayError::UnknownCode)?;
+        if expires <= Instant::now() {
+            sessions.by_code.remove(code);
+            if let Some(s) = sessions.by_id.get_mut(&id) {
+                s.code = None;
+            }
+            return Err(RelayError::UnknownCode);
+        }
+        let session = sessions.by_id.get_mut(&id).ok_or(RelayError::UnknownCode)?;
         if session.agents.len() >= max_agents {
             return Err(RelayError::TooManyAgents { limit: max_agents });
         }
         session.last_agent = session.last_agent.saturating_add(1);
         let agent = AgentId(session.last_agent);
         session.agents.insert(agent, AgentState::Pending);
+        let page_url = session.page_url.clone();
+        // Single use: this code is spent; the session gets a fresh one.
+        sessions.by_code.remove(code);
+        let next_code = sessions.issue_code(&id, code_ttl);
+        if let Some(s) = sessions.by_id.get_mut(&id) {
+            s.code = next_code.clone();
+        }
         Ok(JoinedSession {
-            session: id.clone(),
+            session: id,
             agent,
-            page_url: session.page_url.clone(),
+            page_url,
+            next_code,
         })
     }
 
@@ -176,7 +222,9 @@ impl SessionStore for MemoryStore {
         let Some(s) = sessions.by_id.remove(session) else {
             return Ok(Vec::new());
         };
-        sessions.by_code.remove(&s.code);
+        if let Some(code) = &s.code {
+            sessions.by_code.remove(code);
+        }
         Ok(s.agents.into_keys().collect())
     }
 }
@@ -270,6 +318,8 @@ mod tests {
     use crate::bus::mailbox;
     use axum::body::Bytes;
 
+    const TTL: Duration = Duration::from_secs(1200);
+
     fn block<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -283,7 +333,10 @@ mod tests {
             let store = MemoryStore::new();
             let mut codes = std::collections::HashSet::new();
             for _ in 0..2000 {
-                let s = store.create("https://x/".into()).await.expect("created");
+                let s = store
+                    .create("https://x/".into(), TTL)
+                    .await
+                    .expect("created");
                 assert_eq!(s.code.as_str().len(), 6);
                 assert_eq!(s.session.0.len(), 32);
                 assert!(codes.insert(s.code), "code reused while live");
@@ -295,11 +348,15 @@ mod tests {
     fn agent_ids_start_at_one_and_are_not_reused() {
         block(async {
             let store = MemoryStore::new();
-            let s = store.create("u".into()).await.expect("created");
-            let a = store.join(&s.code, Mode::ViewOnly, 8).await.expect("a");
+            let s = store.create("u".into(), TTL).await.expect("created");
+            let a = store
+                .join(&s.code, Mode::ViewOnly, 8, TTL)
+                .await
+                .expect("a");
             assert_eq!(a.agent, AgentId(1));
             assert!(store.remove_agent(&s.session, a.agent).await.expect("rm"));
-            let b = store.join(&s.code, Mode::ViewOnly, 8).await.expect("b");
+            let next = a.next_code.expect("a fresh code");
+            let b = store.join(&next, Mode::ViewOnly, 8, TTL).await.expect("b");
             assert_eq!(b.agent, AgentId(2));
             assert_eq!(b.page_url, "u");
         });
@@ -309,9 +366,9 @@ mod tests {
     fn consent_rules() {
         block(async {
             let store = MemoryStore::new();
-            let s = store.create("u".into()).await.expect("created");
+            let s = store.create("u".into(), TTL).await.expect("created");
             let a = store
-                .join(&s.code, Mode::ViewOnly, 8)
+                .join(&s.code, Mode::ViewOnly, 8, TTL)
                 .await
                 .expect("a")
                 .agent;
@@ -335,19 +392,67 @@ mod tests {
     fn agent_limit_and_ending_free_the_code() {
         block(async {
             let store = MemoryStore::new();
-            let s = store.create("u".into()).await.expect("created");
-            store.join(&s.code, Mode::Shared, 1).await.expect("first");
+            let s = store.create("u".into(), TTL).await.expect("created");
+            let first = store
+                .join(&s.code, Mode::Shared, 1, TTL)
+                .await
+                .expect("first");
+            let next = first.next_code.expect("a fresh code");
             assert!(matches!(
-                store.join(&s.code, Mode::Shared, 1).await,
+                store.join(&next, Mode::Shared, 1, TTL).await,
                 Err(RelayError::TooManyAgents { limit: 1 })
             ));
             assert_eq!(store.end(&s.session).await.expect("end"), vec![AgentId(1)]);
             assert!(matches!(
-                store.join(&s.code, Mode::Shared, 1).await,
+                store.join(&next, Mode::Shared, 1, TTL).await,
                 Err(RelayError::UnknownCode)
             ));
             assert!(store.is_empty());
+            assert!(lock(&store.inner).by_code.is_empty());
         });
+    }
+
+    #[test]
+    fn a_code_admits_one_agent_and_the_session_gets_a_fresh_one() {
+        block(async {
+            let store = MemoryStore::new();
+            let s = store.create("u".into(), TTL).await.expect("created");
+            let a = store
+                .join(&s.code, Mode::ViewOnly, 8, TTL)
+                .await
+                .expect("a");
+            assert!(matches!(
+                store.join(&s.code, Mode::ViewOnly, 8, TTL).await,
+                Err(RelayError::UnknownCode)
+            ));
+            let next = a.next_code.expect("fresh");
+            assert_ne!(next, s.code);
+            let b = store.join(&next, Mode::ViewOnly, 8, TTL).await.expect("b");
+            assert_eq!(b.session, s.session);
+            assert_eq!(lock(&store.inner).by_code.len(), 1);
+        });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unused_code_expires_but_the_session_lives_on() {
+        let store = MemoryStore::new();
+        let ttl = Duration::from_secs(60);
+        let s = store.create("u".into(), ttl).await.expect("created");
+        tokio::time::advance(Duration::from_secs(59)).await;
+        let a = store
+            .join(&s.code, Mode::ViewOnly, 8, ttl)
+            .await
+            .expect("in time");
+        let next = a.next_code.expect("fresh");
+        tokio::time::advance(ttl).await;
+        assert!(matches!(
+            store.join(&next, Mode::ViewOnly, 8, ttl).await,
+            Err(RelayError::UnknownCode)
+        ));
+        assert_eq!(
+            store.agent_state(&s.session, a.agent).await.expect("ok"),
+            Some(AgentState::Pending)
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use crate::bus::Bus;
 use crate::config::{Backend, Config, OriginPolicy};
 use crate::connection::{next_frame, Conn, Inbound};
+use crate::guesses::CodeGuesses;
 use crate::memory::{MemoryBus, MemoryStore};
 use crate::metrics::{Metrics, Role};
 use crate::redis_backend::{self, RedisBus, RedisStore};
@@ -40,6 +41,8 @@ pub struct App<S, B> {
     pub bus: B,
     pub config: Config,
     pub metrics: Arc<Metrics>,
+    /// Wrong join codes by address and agent (this relay's count).
+    pub guesses: CodeGuesses,
     shutdown: Shutdown,
 }
 
@@ -132,11 +135,13 @@ pub async fn serve<S: SessionStore, B: Bus>(
 ) -> Result<(), RelayError> {
     log_start_up(&config);
     let (coordinator, handle) = Coordinator::new();
+    let guesses = CodeGuesses::new(config.limits.code_guesses_per_minute);
     let app = Arc::new(App {
         store,
         bus,
         config,
         metrics: Arc::new(Metrics::default()),
+        guesses,
         shutdown: handle,
     });
     let router = router(Arc::clone(&app));

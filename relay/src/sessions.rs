@@ -11,6 +11,7 @@
 //! script), so two relays racing on one session see a consistent state.
 
 use std::future::Future;
+use std::time::Duration;
 
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 
@@ -29,6 +30,10 @@ pub struct JoinedSession {
     pub session: SessionId,
     pub agent: AgentId,
     pub page_url: String,
+    /// The join consumed the code; this one now names the session (for the
+    /// next agent, sent to the visitor as a new Welcome). `None` only if no
+    /// free code could be drawn.
+    pub next_code: Option<JoinCode>,
 }
 
 /// Where an agent stands in a session.
@@ -53,20 +58,27 @@ pub enum ConsentOutcome {
 }
 
 pub trait SessionStore: Send + Sync + 'static {
-    /// Creates a session with a fresh code, unique among live sessions.
+    /// Creates a session with a fresh code, unique among live codes, that
+    /// expires if unused for `code_ttl`.
     fn create(
         &self,
         page_url: String,
+        code_ttl: Duration,
     ) -> impl Future<Output = Result<NewSession, RelayError>> + Send;
 
     /// Adds an agent to the session that `code` names, giving it the next id
-    /// (ids start at 1 and are never reused within a session). Fails with
-    /// [`RelayError::UnknownCode`] or [`RelayError::TooManyAgents`].
+    /// (ids start at 1 and are never reused within a session). Codes are
+    /// single use: a successful join retires `code` and gives the session a
+    /// fresh one (valid for `code_ttl`). Fails with
+    /// [`RelayError::UnknownCode`] (never issued, used, expired or ended:
+    /// indistinguishable on purpose) or [`RelayError::TooManyAgents`] (the
+    /// code stays valid).
     fn join(
         &self,
         code: &JoinCode,
         mode: Mode,
         max_agents: usize,
+        code_ttl: Duration,
     ) -> impl Future<Output = Result<JoinedSession, RelayError>> + Send;
 
     /// Records the visitor's answer. A declined agent leaves the session.

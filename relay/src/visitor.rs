@@ -44,7 +44,11 @@ pub async fn serve<S: SessionStore, B: Bus>(
         };
         return conn.fail(&mut stream, err).await;
     };
-    let created = match app.store.create(hello.page_url).await {
+    let created = match app
+        .store
+        .create(hello.page_url, app.config.limits.code_ttl)
+        .await
+    {
         Ok(created) => created,
         Err(err) => return conn.fail(&mut stream, err).await,
     };

@@ -1,6 +1,7 @@
 //! `cobrowse-relay`: reads the command line, reaches the backend, binds,
-//! prints the address and hands over to [`relay::run_connected`]. Nothing
-//! else lives here.
+//! prints the address and hands over to [`relay::run_connected`]; and
+//! `cobrowse-relay token ...`, which mints a signed agent token (for
+//! integrators trying the relay, and for tests). Nothing else lives here.
 
 use std::future::Future;
 use std::io::Write as _;
@@ -9,13 +10,48 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use relay::{AgentAuth, Backend, Config, Connected, LimitsFile, OriginPolicy};
+use clap::{Args as ClapArgs, Subcommand};
+use relay::{AgentAuth, AgentSecret, Backend, Claims, Config, Connected, LimitsFile, OriginPolicy};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 /// The co-browsing relay.
 #[derive(Debug, Parser)]
-#[command(name = "cobrowse-relay", version)]
+#[command(
+    name = "cobrowse-relay",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a signed agent token (what an integrator's backend would issue).
+    Token(TokenArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+struct TokenArgs {
+    /// File holding the secret (the relay's agent_secret).
+    #[arg(long)]
+    secret_file: PathBuf,
+    /// The agent's id in your system.
+    #[arg(long)]
+    sub: String,
+    /// The name the visitor is shown.
+    #[arg(long)]
+    name: String,
+    /// Seconds until the token expires.
+    #[arg(long, default_value_t = 3600)]
+    ttl: u64,
+}
+
+#[derive(Debug, ClapArgs)]
 struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -27,12 +63,17 @@ struct Args {
     /// redis://127.0.0.1:6379), so several relays can serve one session.
     #[arg(long)]
     redis: Option<String>,
-    /// TOML file with limits: max_frame_bytes, max_agents_per_session, agent_queue_frames.
+    /// TOML file: max_frame_bytes, max_agents_per_session, agent_queue_frames,
+    /// code_ttl_secs, code_guesses_per_minute, agent_secret.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Accept agents presenting this token. DEVELOPMENT ONLY.
     #[arg(long)]
     dev_agent_token: Option<String>,
+    /// File holding the secret agents' signed tokens are checked with
+    /// (instead of agent_secret in --config; never the secret itself here).
+    #[arg(long)]
+    agent_secret_file: Option<PathBuf>,
     /// Only pages of this origin may start a visitor session (repeatable).
     /// Without any, every origin may.
     #[arg(long = "allowed-origin")]
@@ -60,7 +101,12 @@ async fn main() -> ExitCode {
         .init();
     // A plain message, not anyhow's debug form: these are an operator's
     // mistakes, not crashes, so no backtrace.
-    match relay_main(Args::parse()).await {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Token(args)) => mint_token(&args),
+        None => relay_main(cli.serve).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("cobrowse-relay: {err:#}");
@@ -75,26 +121,39 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         Some(path) => LimitsFile::read(path)?,
         None => LimitsFile::default(),
     };
+    let file_secret = file.agent_secret()?;
     let limits = file.into_limits(&LimitsFile {
         max_frame_bytes: args.max_frame_bytes,
         max_agents_per_session: args.max_agents_per_session,
         agent_queue_frames: args.agent_queue_frames,
+        ..LimitsFile::default()
     })?;
-    let auth = match args.dev_agent_token {
-        Some(token) => {
-            let auth = AgentAuth::dev_token(token)?;
-            eprintln!(
-                "\n\
-                 ************************************************************\n\
-                 *  DEVELOPMENT ONLY: --dev-agent-token is set.             *\n\
-                 *  Anyone who knows this one shared token can watch any    *\n\
-                 *  visitor who reads them a code. Never expose this relay. *\n\
-                 ************************************************************\n"
-            );
-            auth
-        }
-        None => AgentAuth::None,
+    let secret = match (file_secret, &args.agent_secret_file) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "the agent secret is given twice (agent_secret in --config and --agent-secret-file); keep one"
+        ),
+        (Some(secret), None) => Some(secret),
+        (None, Some(path)) => Some(AgentSecret::read_file(path)?),
+        (None, None) => None,
     };
+    let mut auth = match secret {
+        Some(secret) => {
+            tracing::info!("agents authenticate with signed tokens");
+            AgentAuth::signed(secret)
+        }
+        None => AgentAuth::none(),
+    };
+    if let Some(token) = args.dev_agent_token {
+        auth = auth.with_dev_token(token)?;
+        eprintln!(
+            "\n\
+             ************************************************************\n\
+             *  DEVELOPMENT ONLY: --dev-agent-token is set.             *\n\
+             *  Anyone who knows this one shared token can watch any    *\n\
+             *  visitor who reads them a code. Never expose this relay. *\n\
+             ************************************************************\n"
+        );
+    }
     let config = Config {
         limits,
         auth,
@@ -117,6 +176,19 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         out.flush()?;
     }
     relay::run_connected(listener, config, connected, shutdown).await?;
+    Ok(())
+}
+
+/// `cobrowse-relay token`: prints one signed token on stdout.
+fn mint_token(args: &TokenArgs) -> anyhow::Result<()> {
+    let secret = AgentSecret::read_file(&args.secret_file)?;
+    let claims = Claims {
+        sub: args.sub.clone(),
+        name: args.name.clone(),
+        exp: relay::token::unix_now().saturating_add(args.ttl),
+    };
+    let token = relay::token::mint(&secret, &claims)?;
+    println!("{token}");
     Ok(())
 }
 

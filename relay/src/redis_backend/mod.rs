@@ -15,13 +15,15 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `cobrowse:code:{code}` | string | the session id; set with `NX`, so a code is unique across relays |
+//! | `cobrowse:code:{code}` | string | the session id; set with `NX`, so a code is unique across relays; deleted when an agent joins with it (single use), else expires after `code_ttl` |
 //! | `cobrowse:session:{session}` | hash | `code`, `page_url`, `last_agent` (the agent id counter, `HINCRBY`) |
 //! | `cobrowse:session:{session}:agents` | hash | agent id → `pending` or `admitted` |
 //!
-//! Every key has a TTL ([`Settings::session_ttl`]) that the visitor's relay
-//! renews while the session lives, so nothing lingers when a relay dies; the
-//! session's keys are deleted when it ends.
+//! The session's keys have a TTL ([`Settings::session_ttl`]) that the
+//! visitor's relay renews while the session lives, so nothing lingers when a
+//! relay dies; they are deleted when it ends. A code key has its own TTL
+//! (the relay's `code_ttl`), never renewed: an unused code expires while its
+//! session goes on.
 //!
 //! | channel | carries |
 //! |---|---|

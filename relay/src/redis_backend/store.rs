@@ -24,6 +24,9 @@ use crate::RelayError;
 
 /// Draws before giving up, as in the memory store.
 const CODE_ATTEMPTS: usize = 64;
+/// Fresh-code candidates sent with each join (a million codes: eight all
+/// taken means the relay is nearly full anyway).
+const FRESH_CANDIDATES: usize = 8;
 
 const PENDING: &str = "pending";
 const ADMITTED: &str = "admitted";
@@ -106,7 +109,6 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
                     .renew
                     .key(session_key(&session))
                     .key(agents_key(&session))
-                    .arg(PREFIX)
                     .arg(ttl),
             )
             .await;
@@ -130,7 +132,7 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
 }
 
 impl SessionStore for RedisStore {
-    async fn create(&self, page_url: String) -> Result<NewSession, RelayError> {
+    async fn create(&self, page_url: String, code_ttl: Duration) -> Result<NewSession, RelayError> {
         for _ in 0..CODE_ATTEMPTS {
             let code = JoinCode::from_number(rand::rng().random_range(0..1_000_000))?;
             let session = new_session_id();
@@ -144,7 +146,8 @@ impl SessionStore for RedisStore {
                     .arg(&session.0)
                     .arg(code.as_str())
                     .arg(&page_url)
-                    .arg(self.ttl_ms()),
+                    .arg(self.ttl_ms())
+                    .arg(millis(code_ttl)),
             )
             .await?;
             if created == 1 {
@@ -160,23 +163,34 @@ impl SessionStore for RedisStore {
         code: &JoinCode,
         _mode: Mode,
         max_agents: usize,
+        code_ttl: Duration,
     ) -> Result<JoinedSession, RelayError> {
-        let answer: Vec<String> = invoke(
-            &self.inner.conn,
-            self.inner
-                .scripts
-                .join
-                .key(code_key(code))
-                .arg(PREFIX)
-                .arg(max_agents)
-                .arg(self.ttl_ms()),
-        )
-        .await?;
+        let mut join = self.inner.scripts.join.key(code_key(code));
+        join.arg(PREFIX)
+            .arg(max_agents)
+            .arg(self.ttl_ms())
+            .arg(millis(code_ttl));
+        // Candidates for the session's fresh code, drawn here (scripts must
+        // be deterministic); the script takes the first that is free.
+        let candidates = {
+            let mut rng = rand::rng();
+            (0..FRESH_CANDIDATES)
+                .map(|_| JoinCode::from_number(rng.random_range(0..1_000_000)))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        for code in &candidates {
+            join.arg(code.as_str());
+        }
+        let answer: Vec<String> = invoke(&self.inner.conn, &join).await?;
         match answer.as_slice() {
-            [ok, session, agent, page_url] if ok == "ok" => Ok(JoinedSession {
+            [ok, session, agent, page_url, fresh] if ok == "ok" => Ok(JoinedSession {
                 session: SessionId(session.clone()),
                 agent: parse_agent(agent)?,
                 page_url: page_url.clone(),
+                next_code: match fresh.as_str() {
+                    "" => None,
+                    code => Some(JoinCode::parse(code)?),
+                },
             }),
             [full] if full == "full" => Err(RelayError::TooManyAgents { limit: max_agents }),
             [unknown] if unknown == "unknown" => Err(RelayError::UnknownCode),
@@ -263,6 +277,11 @@ impl SessionStore for RedisStore {
         agents.sort_unstable();
         Ok(agents)
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    // At least 1: Redis refuses a zero expiry.
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 fn parse_agent(text: &str) -> Result<AgentId, RelayError> {

@@ -32,7 +32,7 @@ pub fn event(seq: u64) -> EventFrame {
 
 async fn happy_path_from_welcome_to_end(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _session, code) = relay.start_session().await;
+    let (mut visitor, _session, mut code) = relay.start_session().await;
     assert_eq!(code.as_str().len(), 6);
     assert!(code.as_str().bytes().all(|b| b.is_ascii_digit()));
 
@@ -48,6 +48,8 @@ async fn happy_path_from_welcome_to_end(setup: Setup) {
         other => panic!("expected Joined, got {other:?}"),
     };
     assert_eq!(id.0, 1);
+    // The code is spent; the visitor is given a fresh one for the next agent.
+    code = crate::support::expect_fresh_code(&mut visitor, &code).await;
     assert_eq!(
         visitor.recv::<ToVisitor>().await,
         ToVisitor::AgentJoined {
@@ -73,8 +75,8 @@ async fn happy_path_from_welcome_to_end(setup: Setup) {
         assert_eq!(first.recv::<ToAgent>().await, ToAgent::Event(event(seq)));
     }
 
-    // A second agent (same code, reusable while the session lives).
-    let (mut second, second_id) = relay.admitted_agent(&mut visitor, &code).await;
+    // A second agent, with the fresh code.
+    let (mut second, second_id) = relay.admitted_agent(&mut visitor, &mut code).await;
     assert_eq!(second_id.0, 2);
     for seq in 41..=60 {
         visitor.send(&VisitorMsg::Event(event(seq))).await;
@@ -108,8 +110,8 @@ async fn happy_path_from_welcome_to_end(setup: Setup) {
 
 async fn decline_sends_the_agent_away_and_end_closes_the_session(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, id) = relay.join(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, id) = relay.join(&mut visitor, &mut code).await;
     visitor
         .send(&VisitorMsg::Consent {
             agent: id,
@@ -129,9 +131,9 @@ async fn decline_sends_the_agent_away_and_end_closes_the_session(setup: Setup) {
 
 async fn visitor_disconnect_ends_the_session_for_agents(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut admitted, _) = relay.admitted_agent(&mut visitor, &code).await;
-    let (mut waiting, _) = relay.join(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut admitted, _) = relay.admitted_agent(&mut visitor, &mut code).await;
+    let (mut waiting, _) = relay.join(&mut visitor, &mut code).await;
     drop(visitor);
     for agent in [&mut admitted, &mut waiting] {
         assert_eq!(
@@ -146,8 +148,8 @@ async fn visitor_disconnect_ends_the_session_for_agents(setup: Setup) {
 
 async fn events_before_consent_are_not_forwarded(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, id) = relay.join(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, id) = relay.join(&mut visitor, &mut code).await;
     visitor.send(&VisitorMsg::Event(event(1))).await;
     agent.expect_silence(Duration::from_millis(300)).await;
     visitor
@@ -163,9 +165,9 @@ async fn events_before_consent_are_not_forwarded(setup: Setup) {
 
 async fn waiting_agent_sees_nothing_while_an_admitted_one_does(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut admitted, _) = relay.admitted_agent(&mut visitor, &code).await;
-    let (mut waiting, _) = relay.join(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut admitted, _) = relay.admitted_agent(&mut visitor, &mut code).await;
+    let (mut waiting, _) = relay.join(&mut visitor, &mut code).await;
     visitor.send(&VisitorMsg::Event(event(1))).await;
     assert_eq!(admitted.recv::<ToAgent>().await, ToAgent::Event(event(1)));
     waiting.expect_silence(Duration::from_millis(300)).await;
@@ -173,8 +175,8 @@ async fn waiting_agent_sees_nothing_while_an_admitted_one_does(setup: Setup) {
 
 async fn agent_leave_and_resync_reach_the_visitor(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, id) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, id) = relay.admitted_agent(&mut visitor, &mut code).await;
     agent.send(&AgentMsg::Resync).await;
     assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
     agent.send(&AgentMsg::Leave).await;
@@ -189,14 +191,14 @@ async fn agent_leave_and_resync_reach_the_visitor(setup: Setup) {
         ToVisitor::AgentLeft { agent: id }
     );
     // The session goes on: a new agent gets the next id.
-    let (_again, next) = relay.admitted_agent(&mut visitor, &code).await;
+    let (_again, next) = relay.admitted_agent(&mut visitor, &mut code).await;
     assert_eq!(next.0, id.0 + 1);
 }
 
 async fn agent_socket_closing_is_reported_as_left(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (agent, id) = relay.join(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (agent, id) = relay.join(&mut visitor, &mut code).await;
     drop(agent);
     assert_eq!(
         visitor.recv::<ToVisitor>().await,
@@ -206,8 +208,8 @@ async fn agent_socket_closing_is_reported_as_left(setup: Setup) {
 
 async fn shutdown_tells_every_peer(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     let stopped = tokio::spawn(relay.stop());
     // The agent may be told first and leave first; the visitor may hear that.
     let mut told = visitor.recv::<ToVisitor>().await;

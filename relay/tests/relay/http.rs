@@ -17,8 +17,8 @@ async fn healthz_answers_ok() {
 #[tokio::test]
 async fn metrics_count_sessions_frames_and_forwards() {
     let relay = Relay::start().await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     visitor.send(&VisitorMsg::Event(event(1))).await;
     let _: protocol::ToAgent = agent.recv().await;
 

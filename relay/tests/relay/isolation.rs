@@ -14,10 +14,14 @@ on_every_backend!(a_misbehaving_session_does_not_disturb_another);
 
 async fn a_misbehaving_session_does_not_disturb_another(setup: Setup) {
     let relay = Relay::on_with(setup, |c| c.limits.max_frame_bytes = 64 * 1024).await;
-    let (mut calm_visitor, _, calm_code) = relay.start_session().await;
-    let (mut calm_agent, _) = relay.admitted_agent(&mut calm_visitor, &calm_code).await;
-    let (mut rowdy_visitor, _, rowdy_code) = relay.start_session().await;
-    let (mut rowdy_agent, _) = relay.admitted_agent(&mut rowdy_visitor, &rowdy_code).await;
+    let (mut calm_visitor, _, mut calm_code) = relay.start_session().await;
+    let (mut calm_agent, _) = relay
+        .admitted_agent(&mut calm_visitor, &mut calm_code)
+        .await;
+    let (mut rowdy_visitor, _, mut rowdy_code) = relay.start_session().await;
+    let (mut rowdy_agent, _) = relay
+        .admitted_agent(&mut rowdy_visitor, &mut rowdy_code)
+        .await;
 
     calm_visitor.send(&VisitorMsg::Event(event(1))).await;
 
@@ -32,7 +36,9 @@ async fn a_misbehaving_session_does_not_disturb_another(setup: Setup) {
         rowdy_visitor.recv::<ToVisitor>().await,
         ToVisitor::AgentLeft { .. }
     ));
-    let (mut big, _) = relay.admitted_agent(&mut rowdy_visitor, &rowdy_code).await;
+    let (mut big, _) = relay
+        .admitted_agent(&mut rowdy_visitor, &mut rowdy_code)
+        .await;
     big.send_bytes(vec![7; 100 * 1024]).await;
     assert_eq!(
         big.expect_agent_error().await.code,
@@ -73,8 +79,8 @@ fn big_event(seq: u64) -> EventFrame {
 async fn a_slow_agent_is_dropped_without_holding_up_the_others() {
     // Room for bursts, so only an agent that stops reading overflows.
     let relay = Relay::with(|c| c.limits.agent_queue_frames = 64).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (fast, _) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (fast, _) = relay.admitted_agent(&mut visitor, &mut code).await;
 
     // A tiny receive buffer so the relay's socket to it fills quickly.
     let tcp = TcpSocket::new_v4().expect("socket");
@@ -82,7 +88,7 @@ async fn a_slow_agent_is_dropped_without_holding_up_the_others() {
     let tcp = tcp.connect(relay.addr).await.expect("connect");
     let url = format!("ws://{}/ws/agent", relay.addr);
     let slow = relay.socket_over(url, tcp).await.expect("upgrade");
-    let (slow, slow_id) = relay.join_as(&mut visitor, &code, slow).await;
+    let (slow, slow_id) = relay.join_as(&mut visitor, &mut code, slow).await;
     let (mut slow, _) = crate::support::admit(&mut visitor, slow, slow_id).await;
 
     // The fast agent reads everything as it comes.

@@ -51,7 +51,7 @@ async fn bad_token(setup: Setup) {
 
 #[tokio::test]
 async fn no_token_scheme_configured() {
-    let relay = Relay::with(|c| c.auth = relay::AgentAuth::None).await;
+    let relay = Relay::with(|c| c.auth = relay::AgentAuth::none()).await;
     let (_visitor, _, code) = relay.start_session().await;
     let mut agent = relay.agent_hello(TOKEN, &code, Mode::ViewOnly).await;
     let err = agent.expect_agent_error().await;
@@ -99,8 +99,8 @@ async fn garbage_hello() {
 
 async fn garbage_after_hello_ends_the_visitors_session(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     visitor.send_bytes(vec![0x93, 0xff, 0x00]).await;
     assert_eq!(
         visitor.expect_visitor_error().await.code,
@@ -155,8 +155,8 @@ async fn consent_for_an_agent_that_never_joined(setup: Setup) {
 
 async fn resync_before_admission_is_out_of_turn(setup: Setup) {
     let relay = Relay::on(setup).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, id) = relay.join(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, id) = relay.join(&mut visitor, &mut code).await;
     agent.send(&AgentMsg::Resync).await;
     assert_eq!(agent.expect_agent_error().await.code, ErrorCode::BadFrame);
     // The visitor learns the agent is gone; its session lives on.
@@ -164,7 +164,7 @@ async fn resync_before_admission_is_out_of_turn(setup: Setup) {
         visitor.recv::<protocol::ToVisitor>().await,
         protocol::ToVisitor::AgentLeft { agent: id }
     );
-    let (_other, _) = relay.admitted_agent(&mut visitor, &code).await;
+    let (_other, _) = relay.admitted_agent(&mut visitor, &mut code).await;
 }
 
 #[tokio::test]
@@ -181,8 +181,8 @@ async fn visitor_hello_on_the_agent_endpoint() {
 
 async fn too_many_agents(setup: Setup) {
     let relay = Relay::on_with(setup, |c| c.limits.max_agents_per_session = 1).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (_first, _) = relay.join(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (_first, _) = relay.join(&mut visitor, &mut code).await;
     let mut second = relay.socket("/ws/agent").await;
     second
         .hello(Hello::Agent(AgentHello {

@@ -65,8 +65,8 @@ async fn stored_bytes(redis: &RedisServer) -> Vec<u8> {
 async fn keys_hold_routing_state_only_and_vanish_when_the_session_ends() {
     let relay = Relay::on(Setup::TwoRelays).await;
     let redis = relay.redis.as_ref().expect("redis");
-    let (mut visitor, session, code) = relay.start_session().await;
-    let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, session, mut code) = relay.start_session().await;
+    let (mut agent, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     for seq in 1..=20 {
         visitor.send(&VisitorMsg::Event(secret_event(seq))).await;
     }
@@ -158,7 +158,13 @@ async fn codes_are_unique_across_relays() {
     let many = |store: relay::redis_backend::RedisStore| async move {
         let mut codes = Vec::new();
         for _ in 0..1500 {
-            codes.push(store.create("u".into()).await.expect("created").code);
+            codes.push(
+                store
+                    .create("u".into(), Duration::from_secs(60))
+                    .await
+                    .expect("created")
+                    .code,
+            );
         }
         codes
     };
@@ -177,15 +183,15 @@ async fn codes_are_unique_across_relays() {
 #[tokio::test]
 async fn a_session_started_on_either_relay_is_joined_from_the_other() {
     let relay = Relay::on(Setup::TwoRelays).await;
-    let (mut on_a, _, code_a) = relay.start_session().await;
-    let (mut on_b, _, code_b) = relay.agents().start_session().await;
+    let (mut on_a, _, mut code_a) = relay.start_session().await;
+    let (mut on_b, _, mut code_b) = relay.agents().start_session().await;
     assert_ne!(code_a, code_b);
     // An agent of relay B joins A's visitor, and one of relay A joins B's.
-    let (mut agent_b, _) = relay.admitted_agent(&mut on_a, &code_a).await;
+    let (mut agent_b, _) = relay.admitted_agent(&mut on_a, &mut code_a).await;
     let tcp = TcpStream::connect(relay.addr).await.expect("connect");
     let url = format!("ws://{}/ws/agent", relay.addr);
     let agent_a = relay.socket_over(url, tcp).await.expect("upgrade");
-    let (agent_a, id) = relay.join_as(&mut on_b, &code_b, agent_a).await;
+    let (agent_a, id) = relay.join_as(&mut on_b, &mut code_b, agent_a).await;
     let (mut agent_a, _) = admit(&mut on_b, agent_a, id).await;
     on_a.send(&VisitorMsg::Event(secret_event(1))).await;
     on_b.send(&VisitorMsg::Event(secret_event(2))).await;
@@ -210,14 +216,30 @@ async fn a_dead_relays_sessions_expire_and_a_live_ones_do_not() {
     let (store, bus) = redis_backend::connect_with(&url, settings)
         .await
         .expect("connect");
-    let s = store.create("u".into()).await.expect("created");
-    store
-        .join(&s.code, Mode::ViewOnly, 8)
+    let code_ttl = Duration::from_millis(500);
+    let s = store.create("u".into(), code_ttl).await.expect("created");
+    let joined = store
+        .join(&s.code, Mode::ViewOnly, 8, code_ttl)
         .await
         .expect("joined");
-    // Renewed while the relay lives, well past the TTL.
+    let fresh = joined.next_code.expect("a fresh code");
+    assert!(redis
+        .keys()
+        .await
+        .contains(&format!("cobrowse:code:{fresh}")));
+    // Renewed while the relay lives, well past the TTL; the unused fresh
+    // code expired on its own meanwhile.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(redis.keys().await.len(), 3, "live session kept");
+    let mut keys = redis.keys().await;
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("cobrowse:session:{}", s.session),
+            format!("cobrowse:session:{}:agents", s.session)
+        ],
+        "live session kept, unused code gone"
+    );
     // The relay dies without ending its session: the keys go by themselves.
     drop((store, bus));
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -250,8 +272,8 @@ async fn an_unreachable_redis_is_a_clear_error() {
 #[tokio::test]
 async fn losing_redis_mid_session_tells_both_peers_and_the_relays_recover() {
     let mut relay = Relay::on(Setup::TwoRelays).await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     visitor.send(&VisitorMsg::Event(secret_event(1))).await;
     assert_eq!(
         agent.recv::<ToAgent>().await,
@@ -279,8 +301,8 @@ async fn losing_redis_mid_session_tells_both_peers_and_the_relays_recover() {
 
     // Redis comes back (empty): new sessions work across both relays again.
     relay.redis.as_mut().expect("redis").restart().await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, _) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     visitor.send(&VisitorMsg::Event(secret_event(2))).await;
     assert_eq!(
         agent.recv::<ToAgent>().await,
@@ -303,8 +325,8 @@ async fn a_snapshot_over_redis_pubsub_buffer_limit_ends_the_agent_with_an_error(
         c.limits.max_frame_bytes = 64 * 1024 * 1024;
     })
     .await;
-    let (mut visitor, _, code) = relay.start_session().await;
-    let (mut agent, id) = relay.admitted_agent(&mut visitor, &code).await;
+    let (mut visitor, _, mut code) = relay.start_session().await;
+    let (mut agent, id) = relay.admitted_agent(&mut visitor, &mut code).await;
     let big = EventFrame {
         seq: Seq(1),
         snapshot: true,

@@ -80,7 +80,7 @@ impl Relay {
         let config = |tweak: &dyn Fn(&mut Config)| {
             let fixture = static_fixture();
             let mut config = Config::new(&fixture);
-            config.auth = AgentAuth::DevToken(TOKEN.into());
+            config.auth = AgentAuth::dev_token(TOKEN.into()).expect("token");
             if let Some(redis) = &redis {
                 config.backend = Backend::from_redis_flag(Some(&redis.url())).expect("url");
             }
@@ -215,7 +215,9 @@ impl Relay {
     }
 
     /// An agent that joined (got `Joined`) and was announced to the visitor.
-    pub async fn join(&self, visitor: &mut Peer, code: &JoinCode) -> (Peer, AgentId) {
+    /// Codes are single use: `code` becomes the fresh one the visitor was
+    /// sent, for the next agent.
+    pub async fn join(&self, visitor: &mut Peer, code: &mut JoinCode) -> (Peer, AgentId) {
         let agent = self.socket("/ws/agent").await;
         self.join_as(visitor, code, agent).await
     }
@@ -224,7 +226,7 @@ impl Relay {
     pub async fn join_as(
         &self,
         visitor: &mut Peer,
-        code: &JoinCode,
+        code: &mut JoinCode,
         mut agent: Peer,
     ) -> (Peer, AgentId) {
         agent
@@ -243,6 +245,7 @@ impl Relay {
             }
             other => panic!("expected Joined, got {other:?}"),
         };
+        *code = expect_fresh_code(visitor, code).await;
         match visitor.recv::<ToVisitor>().await {
             ToVisitor::AgentJoined { agent, .. } => assert_eq!(agent, id),
             other => panic!("expected AgentJoined, got {other:?}"),
@@ -251,7 +254,7 @@ impl Relay {
     }
 
     /// An agent the visitor admitted; the visitor has been asked for a snapshot.
-    pub async fn admitted_agent(&self, visitor: &mut Peer, code: &JoinCode) -> (Peer, AgentId) {
+    pub async fn admitted_agent(&self, visitor: &mut Peer, code: &mut JoinCode) -> (Peer, AgentId) {
         let (agent, id) = self.join(visitor, code).await;
         admit(visitor, agent, id).await
     }
@@ -289,6 +292,18 @@ impl Drop for Relay {
             task.abort();
         }
         let _ = std::fs::remove_dir_all(&self.static_dir);
+    }
+}
+
+/// After an agent joined with `used`: the visitor's second Welcome, with a
+/// fresh code for the next agent.
+pub async fn expect_fresh_code(visitor: &mut Peer, used: &JoinCode) -> JoinCode {
+    match visitor.recv::<ToVisitor>().await {
+        ToVisitor::Welcome { code, .. } => {
+            assert_ne!(&code, used, "a used code is never handed out again at once");
+            code
+        }
+        other => panic!("expected a Welcome with a fresh code, got {other:?}"),
     }
 }
 

@@ -1,7 +1,11 @@
--- Adds an agent to the session a join code names, with the next id.
+-- Adds an agent to the session a join code names, with the next id, and
+-- spends the code: it admits one agent, and the session gets a fresh one.
 -- KEYS[1] code key
--- ARGV[1] key prefix, ARGV[2] agent limit, ARGV[3] ttl in ms
--- Returns {'ok', session, agent id, page url}, {'unknown'} or {'full'}.
+-- ARGV[1] key prefix, ARGV[2] agent limit, ARGV[3] session ttl in ms,
+-- ARGV[4] code ttl in ms, ARGV[5..] candidate fresh codes (drawn by the
+-- relay; the first free one is taken)
+-- Returns {'ok', session, agent id, page url, fresh code or ''},
+-- {'unknown'} or {'full'}.
 -- The session's keys are derived here from the code's value, which is why
 -- they are not in KEYS: this relay uses one Redis, not a cluster.
 local session = redis.call('GET', KEYS[1])
@@ -20,4 +24,17 @@ end
 local agent = redis.call('HINCRBY', session_key, 'last_agent', 1)
 redis.call('HSET', agents_key, agent, 'pending')
 redis.call('PEXPIRE', agents_key, ARGV[3])
-return {'ok', session, tostring(agent), page_url}
+redis.call('DEL', KEYS[1])
+local fresh = ''
+for i = 5, #ARGV do
+  if redis.call('SET', ARGV[1] .. 'code:' .. ARGV[i], session, 'NX', 'PX', ARGV[4]) then
+    fresh = ARGV[i]
+    break
+  end
+end
+if fresh == '' then
+  redis.call('HDEL', session_key, 'code')
+else
+  redis.call('HSET', session_key, 'code', fresh)
+end
+return {'ok', session, tostring(agent), page_url, fresh}
