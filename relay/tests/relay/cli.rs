@@ -162,3 +162,76 @@ async fn unknown_config_keys_are_refused_by_name() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("max_agent"), "{stderr}");
 }
+
+/// A file in the temp dir named for this test, removed on drop.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> TempFile {
+        let path =
+            std::env::temp_dir().join(format!("cobrowse-relay-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).expect("write");
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef-cli";
+
+#[tokio::test]
+async fn token_subcommand_mints_a_token_the_secret_verifies() {
+    let secret = TempFile::new("secret", &format!("{SECRET}\n"));
+    let output = Command::new(BIN)
+        .args(["token", "--secret-file"])
+        .arg(&secret.0)
+        .args(["--sub", "agent-42", "--name", "Ann Smith", "--ttl", "60"])
+        .output()
+        .await
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let token = stdout.trim_end();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let key = relay::AgentSecret::new(SECRET).expect("valid");
+    let now = relay::token::unix_now();
+    let claims = relay::token::verify(&key, token, now).expect("valid token");
+    assert_eq!(claims.sub, "agent-42");
+    assert_eq!(claims.name, "Ann Smith");
+    assert!((now + 59..=now + 61).contains(&claims.exp), "{claims:?}");
+    assert!(relay::token::verify(&key, token, now + 61).is_err());
+}
+
+#[tokio::test]
+async fn the_secret_is_given_once_and_never_echoed() {
+    let secret = TempFile::new("secret2", SECRET);
+    let config = TempFile::new("both.toml", &format!("agent_secret = \"{SECRET}\"\n"));
+    let output = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&config.0)
+        .arg("--agent-secret-file")
+        .arg(&secret.0)
+        .output()
+        .await
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("given twice"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+
+    let short = TempFile::new("short", "hunter2");
+    let output = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--agent-secret-file"])
+        .arg(&short.0)
+        .output()
+        .await
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

@@ -93,6 +93,55 @@ async fn agent_console_and_redirects() {
 }
 
 #[tokio::test]
+async fn the_console_has_a_strict_content_security_policy() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    let relay = Relay::start().await;
+    let index = relay.get("/agent/").await;
+    let csp = index
+        .header("content-security-policy")
+        .expect("a CSP on the console")
+        .to_owned();
+    let directive = |name: &str| {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.split(' ').next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in {csp}"))
+            .to_owned()
+    };
+    // Scripts: own files, WebAssembly, the bootstrap by hash; never inline
+    // at large, so markup planted in the mirror cannot run.
+    let boot = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(
+        crate::support::CONSOLE_BOOT.as_bytes(),
+    ));
+    assert_eq!(
+        directive("script-src"),
+        format!("script-src 'self' 'wasm-unsafe-eval' 'sha256-{boot}'")
+    );
+    assert_eq!(directive("default-src"), "default-src 'self'");
+    assert_eq!(directive("object-src"), "object-src 'none'");
+    assert_eq!(directive("base-uri"), "base-uri 'none'");
+    assert_eq!(directive("frame-ancestors"), "frame-ancestors 'none'");
+    assert_eq!(directive("connect-src"), "connect-src 'self' ws: wss:");
+    // The mirrored page's own resources load from wherever they live.
+    for name in ["img-src", "style-src", "font-src"] {
+        let d = directive(name);
+        for source in ["http:", "https:", "data:", "blob:"] {
+            assert!(d.split(' ').any(|s| s == source), "{d}");
+        }
+    }
+    assert!(directive("style-src").contains("'unsafe-inline'"));
+    assert_eq!(index.header("x-content-type-options"), Some("nosniff"));
+    // Every file of the console carries it; the SDK (loaded into customers'
+    // pages, which have their own policy) does not.
+    let css = relay.get("/agent/missing.css").await;
+    assert!(css.header("content-security-policy").is_some());
+    let sdk = relay.get("/sdk/cobrowse.js").await;
+    assert_eq!(sdk.header("content-security-policy"), None);
+}
+
+#[tokio::test]
 async fn missing_static_dir_still_serves_sessions() {
     let relay = Relay::with(|c| c.static_dir = "/nonexistent/cobrowse-dist".into()).await;
     assert_eq!(relay.get("/sdk/cobrowse.js").await.status, 404);

@@ -34,6 +34,7 @@ macro_rules! on_every_backend {
     };
 }
 
+mod access;
 mod cli;
 mod flow;
 mod http;

@@ -227,11 +227,22 @@ impl Relay {
         &self,
         visitor: &mut Peer,
         code: &mut JoinCode,
+        agent: Peer,
+    ) -> (Peer, AgentId) {
+        self.join_with(visitor, code, agent, TOKEN).await
+    }
+
+    /// [`Relay::join_as`] presenting `token`.
+    pub async fn join_with(
+        &self,
+        visitor: &mut Peer,
+        code: &mut JoinCode,
         mut agent: Peer,
+        token: &str,
     ) -> (Peer, AgentId) {
         agent
             .hello(Hello::Agent(AgentHello {
-                token: TOKEN.into(),
+                token: token.into(),
                 code: code.clone(),
                 mode: Mode::ViewOnly,
             }))
@@ -320,6 +331,9 @@ pub async fn admit(visitor: &mut Peer, mut agent: Peer, id: AgentId) -> (Peer, A
     (agent, id)
 }
 
+/// The fixture console's inline bootstrap (the real one's shape).
+pub const CONSOLE_BOOT: &str = "import init from \"./agent_viewer.js\"; init();";
+
 /// What `cargo xtask dist` would leave in `target/dist`, in miniature.
 fn static_fixture() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -334,7 +348,9 @@ fn static_fixture() -> PathBuf {
     std::fs::write(dir.join("sdk/visitor_wasm_bg.wasm"), b"\0asm\x01\0\0\0").expect("write");
     std::fs::write(
         dir.join("agent/index.html"),
-        "<!doctype html><title>console</title>",
+        format!(
+            "<!doctype html><title>console</title><script type=\"module\">{CONSOLE_BOOT}</script>"
+        ),
     )
     .expect("write");
     dir
