@@ -4,6 +4,7 @@
 //! building the browser artifacts (`dist`), running the demo and every test.
 //! Does not own: the test logic itself (crates' tests and `tests/`).
 
+mod bench;
 mod dist;
 mod setup;
 mod util;
@@ -21,6 +22,8 @@ usage: cargo xtask <verb>
           headless Chromium, and end-to-end in headless Chromium
   dist    build the browser artifacts into target/dist (sdk/, agent/, npm/)
   setup   only install what is missing
+  bench   measure ours against rrweb in headless Chromium; writes bench/RESULTS.md
+          (options: --runs N, --only sizes,snapshot,storms,ttfv)
 ";
 
 fn main() -> Result<()> {
@@ -35,6 +38,7 @@ fn main() -> Result<()> {
         }
         Some("demo") => demo(&root, &args[1..]),
         Some("test") => test(&root),
+        Some("bench") => bench::run(&root, &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,79 @@
+//! Time to first view: from the visitor's accept click to the console's
+//! iframe showing the page's last element, both windows through our relay on
+//! loopback, for pages whose serialized DOM is about 0.5, 2 and 8 MB.
+//!
+//! Owns: those runs and their rows. Measured from the bench process (one
+//! clock for both windows), polling the console every 10 ms.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{
+    pages::Recorder,
+    report::{Row, Runs, Section, Target, Unit},
+    world::{self, World, WAIT},
+};
+
+async fn once(world: &World, page: &str) -> Result<(f64, f64)> {
+    let visitor = world.open(page, Recorder::Ours).await?;
+    let html: f64 = visitor
+        .eval("return document.documentElement.outerHTML.length;")
+        .await?;
+    let console = world.join(&visitor).await?;
+    let shown = "document.querySelector('iframe#cobrowse-frame')?.contentDocument?.getElementById('bench-end') ? 1 : 0";
+    let started = Instant::now();
+    world::accept(&visitor).await?;
+    loop {
+        let done: f64 = console.eval(&format!("return {shown};")).await?;
+        if done > 0.0 {
+            break;
+        }
+        if started.elapsed() > WAIT {
+            bail!("the console did not show {page} within {WAIT:?} of accepting");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    world::close(console).await;
+    world::close(visitor).await;
+    Ok((ms, html))
+}
+
+/// `pages`: (page name, target serialized size in MB).
+pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Result<Section> {
+    let mut rows = Vec::new();
+    for (page, mb) in pages {
+        let mut times = Runs::default();
+        let mut html = 0.0;
+        for run in 0..runs {
+            eprintln!("[bench] time to first view {page}: run {}/{runs}", run + 1);
+            let (ms, size) = once(world, page)
+                .await
+                .with_context(|| format!("time to first view on {page}"))?;
+            times.push(ms);
+            html = size;
+        }
+        let limit = match *mb {
+            m if m <= 0.5 => None,
+            m if m <= 2.0 => Some(1000.0),
+            _ => Some(3000.0),
+        };
+        rows.push(Row {
+            what: format!("accept → console shows page, {}", Unit::Bytes.fmt(html)),
+            ours: times.show(Unit::Ms),
+            rrweb: String::new(),
+            judged: times,
+            unit: Unit::Ms,
+            target: limit.map_or(Target::None, Target::AtMost),
+            target_text: limit.map_or(String::new(), |l| format!("< {}", Unit::Ms.fmt(l))),
+        });
+    }
+    Ok(Section {
+        title: "Time to first view (ours only)".into(),
+        rows,
+        notes: vec![
+            "size is the visitor page's `documentElement.outerHTML` length. Timed on the bench's clock from the accept click's CDP call to the first poll (every 10 ms, each a CDP round trip) that finds the page's last element in the console's iframe; the relay is the debug build `cargo xtask bench` builds.".into(),
+        ],
+    })
+}
