@@ -32,7 +32,9 @@ const XMLNS_URI: &str = "http://www.w3.org/2000/xmlns/";
 pub enum ElementKind {
     /// `<script>` in any namespace: kept, but empty and inert.
     Script,
-    /// HTML `<meta>`: loses `http-equiv` (a refresh would navigate the mirror).
+    /// HTML `<meta>`: loses `http-equiv` when it would act (a refresh would
+    /// navigate the mirror; set-cookie would write cookies); keeps harmless
+    /// ones (`X-UA-Compatible`, `content-type`) so the page keeps its shape.
     Meta,
     /// HTML `<template>`: its children go into its content fragment.
     Template,
@@ -106,13 +108,22 @@ pub fn attr_decision(kind: ElementKind, name: &str, value: &str) -> AttrDecision
     match kind {
         ElementKind::Script if lower == "type" => return AttrDecision::Replace(INERT_SCRIPT_TYPE),
         ElementKind::Script if is_url_attr(&lower) => return AttrDecision::Drop,
-        ElementKind::Meta if lower == "http-equiv" => return AttrDecision::Drop,
+        ElementKind::Meta if lower == "http-equiv" && meta_acts(value) => {
+            return AttrDecision::Drop
+        }
         _ => {}
     }
     if is_url_attr(&lower) && is_code_url(value, kind == ElementKind::Embedder) {
         return AttrDecision::Replace(BLANK_URL);
     }
     AttrDecision::Keep
+}
+
+/// `http-equiv` values that make a document do something (navigate, set
+/// cookies) rather than describe itself.
+fn meta_acts(value: &str) -> bool {
+    let v = value.trim();
+    v.eq_ignore_ascii_case("refresh") || v.eq_ignore_ascii_case("set-cookie")
 }
 
 /// Whether a URL would run code (or, for an element that embeds a document,
@@ -295,6 +306,15 @@ mod tests {
             AttrDecision::Keep
         );
         assert_eq!(attr_decision(meta, "charset", "utf-8"), AttrDecision::Keep);
+        assert_eq!(
+            attr_decision(meta, "http-equiv", " Set-Cookie "),
+            AttrDecision::Drop
+        );
+        // Harmless ones stay, so the mirror keeps the page's shape.
+        assert_eq!(
+            attr_decision(meta, "http-equiv", "X-UA-Compatible"),
+            AttrDecision::Keep
+        );
     }
 
     #[test]

@@ -73,7 +73,22 @@ impl Binaries {
     }
 
     pub fn start_site(&self, port: u16, root: &Path, relay_url: &str) -> Result<Service> {
+        self.start_pages(port, root, relay_url, false)
+    }
+
+    /// Serves any folder of pages; with `inject_sdk`, each HTML page gets the
+    /// SDK's script tag (for pages not written for this project).
+    pub fn start_pages(
+        &self,
+        port: u16,
+        root: &Path,
+        relay_url: &str,
+        inject_sdk: bool,
+    ) -> Result<Service> {
         let mut cmd = Command::new(&self.site);
+        if inject_sdk {
+            cmd.arg("--inject-sdk");
+        }
         cmd.arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--root")

@@ -3,7 +3,9 @@
 //!
 //! Owns: static serving and one substitution — `{{RELAY}}` in `.html` files
 //! becomes the relay's base URL, so the pages' script tag points at whichever
-//! relay `cargo xtask demo` or the test harness started.
+//! relay `cargo xtask demo` or the test harness started. With `--inject-sdk`
+//! it serves any folder of pages (third-party ones included) with the SDK's
+//! script tag added to each, as a site owner would add it.
 //! Does not own: anything co-browsing; the pages load the SDK like any site.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -30,24 +32,30 @@ struct Args {
     /// The relay's base URL, written into the pages' script tag.
     #[arg(long)]
     relay: String,
+    /// Add the SDK's script tag to every HTML page (for pages not written
+    /// for this project).
+    #[arg(long)]
+    inject_sdk: bool,
 }
 
 struct Site {
     root: PathBuf,
     relay: String,
+    inject_sdk: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(
-        args.root.join("index.html").is_file(),
+        args.root.join("index.html").is_file() || (args.inject_sdk && args.root.is_dir()),
         "{} has no index.html: pass --root www/site",
         args.root.display()
     );
     let site = Arc::new(Site {
         root: args.root.clone(),
         relay: args.relay.trim_end_matches('/').to_owned(),
+        inject_sdk: args.inject_sdk,
     });
     let app = Router::new()
         .fallback_service(ServeDir::new(&args.root).fallback(axum::routing::get(not_found)))
@@ -83,14 +91,35 @@ async fn html_pages(
     if file.split('/').any(|part| part.is_empty() || part == "..") {
         return not_found().await.into_response();
     }
-    match tokio::fs::read_to_string(site.root.join(&file)).await {
-        Ok(text) => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            text.replace("{{RELAY}}", &site.relay),
-        )
-            .into_response(),
+    match tokio::fs::read(site.root.join(&file)).await {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes).replace("{{RELAY}}", &site.relay);
+            let text = if site.inject_sdk {
+                inject_sdk(&text, &site.relay)
+            } else {
+                text
+            };
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], text).into_response()
+        }
         Err(_) => not_found().await.into_response(),
     }
+}
+
+/// The SDK's tag as a site owner adds it: early in `<head>` (after the
+/// doctype and any `<head>` tag, so the parser's mode is not changed).
+fn inject_sdk(page: &str, relay: &str) -> String {
+    let tag = format!(r#"<script src="{relay}/sdk/cobrowse.js" data-relay="{relay}"></script>"#);
+    let lower = page.to_ascii_lowercase();
+    let at = lower
+        .find("<head")
+        .and_then(|i| lower[i..].find('>').map(|j| i + j + 1))
+        .or_else(|| {
+            lower
+                .find("<!doctype")
+                .and_then(|i| lower[i..].find('>').map(|j| i + j + 1))
+        })
+        .unwrap_or(0);
+    format!("{}{tag}{}", &page[..at], &page[at..])
 }
 
 async fn not_found() -> (StatusCode, &'static str) {
