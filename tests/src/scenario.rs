@@ -175,25 +175,44 @@ pub async fn live_session(world: &World, page: &str) -> Result<(Tab, Tab)> {
 /// person could see or a page could read, with the differences that the
 /// mirror makes on purpose normalised away (URLs made absolute, event
 /// handlers and script sources dropped, the visitor's own UI left out, a
-/// password's value reduced to its length).
+/// password's value reduced to its length). Elements the markup masks
+/// (`data-cobrowse-mask`, nearest marker against `data-cobrowse-unmask`)
+/// are compared as the SDK sends them: text and attributes as placeholders,
+/// URLs as origin and path, values by length, no ticks; a blocked element
+/// (`data-cobrowse-block`, `data-cobrowse-blocked` in the mirror) by its tag.
+/// Masking is idempotent, so both sides go through the same rules.
 const NORMALISE: &str = r#"
 const norm = (doc) => {
   const URLS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'cite', 'data', 'background', 'xlink:href']);
   const abs = (v) => { try { return new URL(v, doc.baseURI).href; } catch (e) { return v; } };
+  const masked = (el) => {
+    const m = el.closest('[data-cobrowse-mask]'), u = el.closest('[data-cobrowse-unmask]');
+    return m && u ? (m === u || !m.contains(u)) : !!m;
+  };
+  const stars = (s) => s.replace(/\S/g, '*');
+  const strip = (v) => /^https?:\/\//i.test(v) ? v.replace(/[?#].*$/, '') : '';
+  const textOf = (n) => {
+    const p = n.parentElement;
+    return p && p.localName !== 'style' && masked(p) ? stars(n.nodeValue) : n.nodeValue;
+  };
   const walk = (n) => {
     switch (n.nodeType) {
       case 10: return ['doctype', n.name, n.publicId, n.systemId];
-      case 3: return ['text', n.nodeValue];
-      case 8: return ['comment', n.nodeValue];
+      case 3: return ['text', textOf(n)];
+      case 8: return ['comment', textOf(n)];
       case 1: {
         const tag = n.localName;
         if (tag === 'cobrowse-ui') return null;
+        if (n.matches('[data-cobrowse-block],[data-cobrowse-blocked]')) return ['blocked', tag];
+        const m = masked(n);
         const attrs = [];
         for (const a of n.attributes) {
           if (/^on/i.test(a.name)) continue;
           if (tag === 'script' && (a.name === 'type' || a.name === 'src')) continue;
+          if (m && ['checked', 'selected', 'srcset'].includes(a.name)) continue;
           let v = a.value;
           if (URLS.has(a.name)) v = abs(v);
+          if (m) v = URLS.has(a.name) ? strip(v) : stars(v);
           if (a.name === 'srcset') v = v.split(',').map(c => c.trim().split(/\s+/)).map(([u, d]) => abs(u) + (d ? ' ' + d : '')).join(', ');
           if (tag === 'input' && a.name === 'value' && (n.type || '').toLowerCase() === 'password') v = v.length;
           attrs.push([a.name, v]);
@@ -208,10 +227,10 @@ const norm = (doc) => {
         }
         const out = [tag, n.namespaceURI, attrs, kids];
         if (tag === 'input' || tag === 'textarea' || tag === 'select') {
-          out.push(n.type === 'password' ? n.value.length : n.value);
-          if (tag === 'input') out.push(n.checked);
+          out.push(n.type === 'password' || m ? n.value.length : n.value);
+          if (tag === 'input') out.push(m ? null : n.checked);
         }
-        if (tag === 'option') out.push(n.selected);
+        if (tag === 'option') out.push(m ? null : n.selected);
         return out;
       }
     }

@@ -3,3 +3,4 @@
 //! and Chromium on free ports.
 
 mod foundation;
+mod privacy;
