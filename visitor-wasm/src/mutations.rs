@@ -24,6 +24,9 @@ use crate::snapshot::base_url;
 pub struct MutationTracker {
     document: Document,
     observer: MutationObserver,
+    /// The private frame a pristine observer came from, if the page had
+    /// replaced `MutationObserver`; removed with the tracker.
+    pristine_host: Option<Element>,
     queue: Rc<RefCell<Vec<MutationRecord>>>,
     _callback: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
 }
@@ -43,8 +46,13 @@ impl MutationTracker {
                 on_records();
             },
         );
-        let observer =
-            MutationObserver::new(callback.as_ref().unchecked_ref()).map_err(VisitorError::js)?;
+        let (constructor, pristine_host) = observer_constructor(document)?;
+        let observer = js_sys::Reflect::construct(
+            &constructor,
+            &js_sys::Array::of1(callback.as_ref().unchecked_ref()),
+        )
+        .map_err(VisitorError::js)?
+        .unchecked_into::<MutationObserver>();
         let init = MutationObserverInit::new();
         init.set_child_list(true);
         init.set_attributes(true);
@@ -56,6 +64,7 @@ impl MutationTracker {
         Ok(MutationTracker {
             document: document.clone(),
             observer,
+            pristine_host,
             queue,
             _callback: callback,
         })
@@ -141,7 +150,60 @@ impl MutationTracker {
 impl Drop for MutationTracker {
     fn drop(&mut self) {
         self.observer.disconnect();
+        if let Some(host) = self.pristine_host.take() {
+            host.remove();
+        }
     }
+}
+
+/// The page's `MutationObserver`, unless the page replaced it (some
+/// frameworks do, and a replacement may throw or drop records): then a
+/// pristine one from a private `about:blank` frame, kept inside a
+/// `<cobrowse-ui>` host that is never mirrored.
+fn observer_constructor(
+    document: &Document,
+) -> Result<(js_sys::Function, Option<Element>), VisitorError> {
+    let global = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("MutationObserver"))
+        .unwrap_or(JsValue::UNDEFINED);
+    if let Some(native) = global
+        .dyn_ref::<js_sys::Function>()
+        .filter(|f| is_native(f))
+    {
+        return Ok((native.clone(), None));
+    }
+    let host = document
+        .create_element(crate::mask::UI_TAG)
+        .map_err(VisitorError::js)?;
+    let root = host
+        .attach_shadow(&web_sys::ShadowRootInit::new(
+            web_sys::ShadowRootMode::Closed,
+        ))
+        .map_err(VisitorError::js)?;
+    let frame = document
+        .create_element("iframe")
+        .map_err(VisitorError::js)?;
+    frame
+        .set_attribute("style", "display:none")
+        .map_err(VisitorError::js)?;
+    root.append_child(&frame).map_err(VisitorError::js)?;
+    document
+        .document_element()
+        .ok_or_else(|| VisitorError::NoDocument)?
+        .append_child(&host)
+        .map_err(VisitorError::js)?;
+    let window = js_sys::Reflect::get(&frame, &JsValue::from_str("contentWindow"))
+        .map_err(VisitorError::js)?;
+    let constructor = js_sys::Reflect::get(&window, &JsValue::from_str("MutationObserver"))
+        .map_err(VisitorError::js)?
+        .dyn_into::<js_sys::Function>()
+        .map_err(|_| VisitorError::Js("this browser has no MutationObserver".into()))?;
+    Ok((constructor, Some(host)))
+}
+
+fn is_native(f: &js_sys::Function) -> bool {
+    f.to_string()
+        .as_string()
+        .is_some_and(|s| s.contains("[native code]"))
 }
 
 /// An element whose masking or blocking changed since it was sent (a marker

@@ -392,3 +392,43 @@ fn checkboxes_options_and_text_inputs_carry_their_live_state() {
     assert_eq!(cap.input_states(&sel)[0].1.value.as_deref(), Some("2"));
     let _ = sel.unchecked_ref::<web_sys::Node>();
 }
+
+/// Some frameworks replace `window.MutationObserver` (rrweb's corpus has
+/// such a page); capture must still see changes, and leave nothing behind.
+#[wasm_bindgen_test]
+fn a_page_that_hijacks_mutation_observer_is_still_followed() {
+    let window = js_sys::global();
+    let key = wasm_bindgen::JsValue::from_str("MutationObserver");
+    let original = js_sys::Reflect::get(&window, &key).unwrap();
+    let hijack = js_sys::Function::new_no_args("throw new Error('hijacked by framework')");
+    js_sys::Reflect::set(&window, &key, &hijack).unwrap();
+
+    let f = Fixture::new("hijacked", "<ul id='list'></ul>");
+    let mut cap = capture();
+    let started = MutationTracker::start(&document(), Box::new(|| {}));
+    js_sys::Reflect::set(&window, &key, &original).unwrap();
+    let t = started.expect("a pristine observer is used instead of the page's");
+    snapshot(&document(), &mut cap).unwrap();
+
+    let li = document().create_element("li").unwrap();
+    li.set_text_content(Some("seen"));
+    f.get("#list").append_child(&li).unwrap();
+    let batch = t.flush(&mut cap);
+    assert_eq!(batch.adds.len(), 1, "{batch:?}");
+    assert_eq!(text(&batch.adds[0].node), "seen");
+
+    let helpers = document()
+        .query_selector_all("cobrowse-ui")
+        .unwrap()
+        .length();
+    drop(t);
+    let after = document()
+        .query_selector_all("cobrowse-ui")
+        .unwrap()
+        .length();
+    assert_eq!(
+        after + 1,
+        helpers,
+        "the private frame's host is removed with the tracker"
+    );
+}
