@@ -28,6 +28,16 @@ pub struct World {
 
 impl World {
     pub async fn start() -> Result<World> {
+        World::start_with(None).await
+    }
+
+    /// Serves `pages` (any folder, e.g. third-party pages) with the SDK's tag
+    /// injected into each HTML page, instead of the demo site.
+    pub async fn start_pages(pages: &std::path::Path) -> Result<World> {
+        World::start_with(Some(pages)).await
+    }
+
+    async fn start_with(pages: Option<&std::path::Path>) -> Result<World> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("tests/ has a parent")?
@@ -42,7 +52,10 @@ impl World {
             dev_agent_token: Some(TOKEN.into()),
             ..Default::default()
         })?;
-        let site = bins.start_site(0, &root.join("www/site"), relay.url())?;
+        let site = match pages {
+            Some(pages) => bins.start_pages(0, pages, relay.url(), true)?,
+            None => bins.start_site(0, &root.join("www/site"), relay.url())?,
+        };
         let browser = Browser::launch().await?;
         Ok(World {
             relay,
@@ -52,6 +65,7 @@ impl World {
         })
     }
 
+    /// Opens a page of the site and waits for the SDK to load.
     pub async fn visitor(&self, page: &str) -> Result<Tab> {
         let (w, h) = VISITOR_SIZE;
         let tab = self
@@ -195,6 +209,35 @@ const norm = (doc) => {
     const p = n.parentElement;
     return p && p.localName !== 'style' && masked(p) ? stars(n.nodeValue) : n.nodeValue;
   };
+  // The HTML spec's srcset split: a URL may hold commas; only trailing ones
+  // end it; descriptors run to the next comma outside parentheses.
+  const srcset = (v) => {
+    const out = [];
+    let s = v;
+    for (;;) {
+      s = s.replace(/^[\s,]+/, '');
+      if (!s) break;
+      const raw = s.match(/^\S+/)[0];
+      s = s.slice(raw.length);
+      const url = raw.replace(/,+$/, '');
+      let d = '';
+      if (url.length === raw.length) {
+        let depth = 0, i = 0;
+        for (; i < s.length; i++) {
+          const c = s[i];
+          if (c === '(') depth++;
+          else if (c === ')') depth = Math.max(0, depth - 1);
+          else if (c === ',' && !depth) break;
+        }
+        d = s.slice(0, i).trim();
+        s = s.slice(i);
+      }
+      out.push(abs(url) + (d ? ' ' + d : ''));
+    }
+    return out.join(', ');
+  };
+  // Siblings, not childNodes: some pages replace the childNodes getter.
+  const childrenOf = (n) => { const out = []; for (let c = n.firstChild; c; c = c.nextSibling) out.push(c); return out; };
   const walk = (n) => {
     switch (n.nodeType) {
       case 10: return ['doctype', n.name, n.publicId, n.systemId];
@@ -209,18 +252,19 @@ const norm = (doc) => {
         for (const a of n.attributes) {
           if (/^on/i.test(a.name)) continue;
           if (tag === 'script' && (a.name === 'type' || a.name === 'src')) continue;
+          if (tag === 'meta' && a.name === 'http-equiv' && /^\s*(refresh|set-cookie)\s*$/i.test(a.value)) continue;
           if (m && ['checked', 'selected', 'srcset'].includes(a.name)) continue;
           let v = a.value;
-          if (URLS.has(a.name)) v = abs(v);
+          if (URLS.has(a.name) && v) v = abs(v);
           if (m) v = URLS.has(a.name) ? strip(v) : stars(v);
-          if (a.name === 'srcset') v = v.split(',').map(c => c.trim().split(/\s+/)).map(([u, d]) => abs(u) + (d ? ' ' + d : '')).join(', ');
+          if (a.name === 'srcset' && v) v = srcset(v);
           if (tag === 'input' && a.name === 'value' && (n.type || '').toLowerCase() === 'password') v = v.length;
           attrs.push([a.name, v]);
         }
         attrs.sort((a, b) => a[0] < b[0] ? -1 : 1);
         const kids = [];
         if (tag !== 'script') {
-          for (const c of (tag === 'template' ? n.content : n).childNodes) {
+          for (const c of childrenOf(tag === 'template' ? n.content : n)) {
             const k = walk(c);
             if (k) kids.push(k);
           }
@@ -236,7 +280,7 @@ const norm = (doc) => {
     }
     return null;
   };
-  return [doc.compatMode, Array.from(doc.childNodes).map(walk).filter(Boolean)];
+  return [doc.compatMode, childrenOf(doc).map(walk).filter(Boolean)];
 };
 "#;
 

@@ -2,5 +2,6 @@
 //! with a browser, a relay and a site). Each starts its own relay, demo site
 //! and Chromium on free ports.
 
+mod corpus;
 mod foundation;
 mod privacy;
