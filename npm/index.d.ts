@@ -10,6 +10,8 @@ export interface StartOptions {
   mask?: string[];
   /** CSS selectors of elements shown to the agent as empty boxes. */
   block?: string[];
+  /** Mask every text and input value unless inside `data-cobrowse-unmask` (default false). */
+  privateByDefault?: boolean;
 }
 
 /** A running co-browsing session. */
