@@ -30,6 +30,10 @@ pub enum VisitorError {
     Refused(String),
     #[error("the session ended before it started")]
     Ended,
+    #[error(
+        "a co-browsing session is already running on this page: end it before starting another"
+    )]
+    AlreadyRunning,
     #[error("protocol error: {0}")]
     Protocol(#[from] protocol::ProtocolError),
     #[error("browser API failed: {0}")]

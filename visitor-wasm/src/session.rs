@@ -67,9 +67,27 @@ pub(crate) struct Inner {
     ended: bool,
 }
 
+thread_local! {
+    /// The page's session, if one is starting or running: a page has one
+    /// visitor, one code and one panel, however often `start()` is called.
+    static CURRENT: RefCell<Weak<RefCell<Inner>>> = RefCell::new(Weak::new());
+}
+
+fn running() -> bool {
+    CURRENT.with(|current| {
+        current
+            .borrow()
+            .upgrade()
+            .is_some_and(|s| s.try_borrow().map_or(true, |inner| !inner.ended))
+    })
+}
+
 /// Builds the session, shows the UI and connects; the returned `Settle`
 /// fires on Welcome (resolve) or failure (reject).
 pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorError> {
+    if running() {
+        return Err(VisitorError::AlreadyRunning);
+    }
     let window = web_sys::window().ok_or(VisitorError::NoDocument)?;
     let document = window.document().ok_or(VisitorError::NoDocument)?;
     options.check_selectors(&document)?;
@@ -118,6 +136,7 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
         shutdown(&shared, false);
         return Err(e);
     }
+    CURRENT.with(|current| *current.borrow_mut() = Rc::downgrade(&shared));
     Ok(shared)
 }
 

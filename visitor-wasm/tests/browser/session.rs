@@ -350,3 +350,30 @@ async fn end_from_js_stops_capture_a_resync_reuses_ids_and_scrolls_are_sent() {
     sleep(150).await;
     assert_eq!(relay.frames().len(), before);
 }
+
+#[wasm_bindgen_test]
+async fn a_second_start_while_one_runs_is_refused_and_after_end_is_allowed() {
+    let relay = Relay::install();
+    let session = started(&relay).await;
+    let err = visitor_wasm::start(options(""))
+        .await
+        .err()
+        .expect("refused");
+    let message = js_sys::Error::from(err)
+        .message()
+        .as_string()
+        .unwrap_or_default();
+    assert!(message.contains("already running"), "{message}");
+    assert_eq!(
+        document()
+            .query_selector_all("cobrowse-ui")
+            .unwrap()
+            .length(),
+        1,
+        "one panel, not two"
+    );
+    session.end();
+    let again = started(&relay).await;
+    assert_eq!(again.code(), "123456");
+    again.end();
+}
