@@ -50,10 +50,12 @@ pub struct Session {
 
 #[wasm_bindgen]
 impl Session {
-    /// The 6-digit code the visitor reads out to the agent.
+    /// The 6-digit code the visitor reads out to the agent. Codes are single
+    /// use: after an agent joins, the relay issues a fresh one, and this
+    /// follows it (the last code is kept once the session has ended).
     #[wasm_bindgen(getter)]
     pub fn code(&self) -> String {
-        self.code.clone()
+        session::code_of(&self.inner).unwrap_or_else(|| self.code.clone())
     }
 
     /// Ends the session: tells the relay, closes the socket, and removes

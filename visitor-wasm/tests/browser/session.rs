@@ -372,6 +372,12 @@ async fn a_second_start_while_one_runs_is_refused_and_after_end_is_allowed() {
         1,
         "one panel, not two"
     );
+    // Codes are single use: the relay's fresh code is what `code` says now.
+    relay.say(&ToVisitor::Welcome {
+        session: SessionId("s1".into()),
+        code: JoinCode::parse("654321").unwrap(),
+    });
+    assert_eq!(session.code(), "654321");
     session.end();
     let again = started(&relay).await;
     assert_eq!(again.code(), "123456");
