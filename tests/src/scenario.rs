@@ -352,7 +352,8 @@ pub fn first_difference(want: &Value, got: &Value, path: &str) -> String {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 400 {
-        format!("{}…", &s[..s.floor_char_boundary(400)])
+        let cut = s.char_indices().nth(400).map_or(s.len(), |(i, _)| i);
+        format!("{}…", &s[..cut])
     } else {
         s
     }

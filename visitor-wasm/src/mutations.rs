@@ -188,7 +188,7 @@ fn observer_constructor(
     root.append_child(&frame).map_err(VisitorError::js)?;
     document
         .document_element()
-        .ok_or_else(|| VisitorError::NoDocument)?
+        .ok_or(VisitorError::NoDocument)?
         .append_child(&host)
         .map_err(VisitorError::js)?;
     let window = js_sys::Reflect::get(&frame, &JsValue::from_str("contentWindow"))

@@ -70,7 +70,7 @@ pub(crate) struct Inner {
 thread_local! {
     /// The page's session, if one is starting or running: a page has one
     /// visitor, one code and one panel, however often `start()` is called.
-    static CURRENT: RefCell<Weak<RefCell<Inner>>> = RefCell::new(Weak::new());
+    static CURRENT: RefCell<Weak<RefCell<Inner>>> = const { RefCell::new(Weak::new()) };
 }
 
 fn running() -> bool {
