@@ -2,7 +2,7 @@
 //! artifacts and the service binaries), then runs the benchmark driver
 //! (`tests/src/bin/bench`, in the e2e crate so it reuses its Chromium and
 //! service harness). Options after the verb go to the driver
-//! (`--runs N`, `--only sizes,snapshot,storms,ttfv`).
+//! (`--runs N`, `--only sizes,snapshot,storms,ttfv,latency,relay`).
 //!
 //! Owns: the build steps before a run. Does not own: measuring (the driver).
 
@@ -20,6 +20,24 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     dist::build(root)?;
     util::step("build the relay and the static server the benchmark starts");
     util::cargo(&["build", "-p", "relay", "-p", "demo-site"])?;
+    if wants_relay_section(args) {
+        // Forwarding is measured on the build a deployment runs (the driver
+        // looks in target/release; it needs both binaries there).
+        util::step("build the release relay the forwarding section measures");
+        util::cargo(&["build", "--release", "-p", "relay", "-p", "demo-site"])?;
+        // The bare forwarder the relay is held to, as optimised as the relay.
+        util::cargo(&[
+            "build",
+            "--release",
+            "-p",
+            "e2e",
+            "--no-default-features",
+            "--features",
+            "forwarder",
+            "--bin",
+            "bench-forwarder",
+        ])?;
+    }
     util::step("benchmark: ours against rrweb in headless Chromium");
     let mut cmd = vec![
         "run",
@@ -33,4 +51,29 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     ];
     cmd.extend(args.iter().map(String::as_str));
     util::cargo(&cmd)
+}
+
+/// Whether the run includes the relay section: every section by default,
+/// or `relay` named in `--only`.
+fn wants_relay_section(args: &[String]) -> bool {
+    match args.iter().position(|a| a == "--only") {
+        None => true,
+        Some(i) => args
+            .get(i + 1)
+            .is_some_and(|list| list.split(',').any(|s| s == "relay")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_relay_section;
+
+    #[test]
+    fn relay_section_follows_only() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(wants_relay_section(&args(&[])));
+        assert!(wants_relay_section(&args(&["--runs", "3"])));
+        assert!(wants_relay_section(&args(&["--only", "sizes,relay"])));
+        assert!(!wants_relay_section(&args(&["--only", "latency"])));
+    }
 }

@@ -1,14 +1,18 @@
 //! `cargo xtask bench`: our recorder against rrweb in the same headless
 //! Chromium, in the same run, printed as a table with a mark per target and
-//! written to `bench/RESULTS.md` with the machine and the date.
+//! written to `bench/RESULTS.md` (by a run of every section) with the machine and the date.
 //!
 //! Owns: the order of the sections, the options, the machine description and
 //! the results file. Does not own: the product (measured from outside only),
 //! nor building it (xtask builds `target/dist` and the service binaries
 //! first).
 //!
-//! Options: `--runs N` (default 3), `--only sizes,snapshot,storms,ttfv`.
+//! Options: `--runs N` (default 3), `--only sizes,snapshot,storms,ttfv,latency,relay`.
 
+#[cfg(test)]
+mod bare;
+mod forwarding;
+mod latency;
 mod pages;
 mod report;
 mod sizes;
@@ -26,9 +30,10 @@ use std::{
 use anyhow::{bail, Context, Result};
 use e2e::services::Binaries;
 
-const SECTIONS: [&str; 4] = ["sizes", "snapshot", "storms", "ttfv"];
+const SECTIONS: [&str; 6] = ["sizes", "snapshot", "storms", "ttfv", "latency", "relay"];
 const SNAPSHOT_PAGES: [(&str, usize); 3] = [("n10k", 10_000), ("n50k", 50_000), ("n100k", 100_000)];
 const STORM_PAGE: &str = "n50k";
+const LATENCY_PAGE: &str = "n10k";
 const TTFV_MB: [f64; 3] = [0.5, 2.0, 8.0];
 
 struct Options {
@@ -91,6 +96,27 @@ fn binaries() -> Result<Binaries> {
     }
 }
 
+/// The release build of the relay (the relay section measures it):
+/// `target/release` next to this binary's `target/debug`, or
+/// `$COBROWSE_BENCH_RELEASE` when set.
+fn release_binaries() -> Result<Binaries> {
+    Binaries::in_target(&release_dir()?)
+}
+
+fn release_dir() -> Result<PathBuf> {
+    match std::env::var_os("COBROWSE_BENCH_RELEASE") {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => {
+            let exe = std::env::current_exe()?;
+            let target = exe
+                .parent()
+                .and_then(Path::parent)
+                .context("the bench binary has no target folder")?;
+            Ok(target.join("release"))
+        }
+    }
+}
+
 fn machine(chromium: &str) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let memory = std::fs::read_to_string("/proc/meminfo")
@@ -128,6 +154,10 @@ fn command_output(program: &str, args: &[&str]) -> String {
 #[tokio::main]
 async fn main() -> Result<()> {
     let opts = options()?;
+    // The services' per-connection logs would drown the progress lines.
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "warn");
+    }
     let started = Instant::now();
     let root = root()?;
     let dist = root.join("target/dist");
@@ -143,7 +173,9 @@ async fn main() -> Result<()> {
         sections.push(sizes::section(&dist, &rrweb)?);
     }
 
-    let browser_sections = ["snapshot", "storms", "ttfv"].iter().any(|s| want(s));
+    let browser_sections = ["snapshot", "storms", "ttfv", "latency"]
+        .iter()
+        .any(|s| want(s));
     let chromium = command_output(e2e::browser::CHROMIUM, &["--version"]);
     if browser_sections {
         // Pages by serialized size: scale from the generator's bytes per node.
@@ -161,10 +193,6 @@ async fn main() -> Result<()> {
         let pages_dir = cache.join("pages");
         pages::write_all(&pages_dir, &all, &rrweb.full)?;
 
-        // The services' per-connection logs would drown the progress lines.
-        if std::env::var_os("RUST_LOG").is_none() {
-            std::env::set_var("RUST_LOG", "warn");
-        }
         let world = world::World::start(&binaries()?, &dist, &pages_dir).await?;
         let result = async {
             let snapshot_pages: Vec<(String, usize)> = all[..SNAPSHOT_PAGES.len()].to_vec();
@@ -177,11 +205,31 @@ async fn main() -> Result<()> {
             if want("ttfv") {
                 sections.push(ttfv::section(&world, &ttfv_pages, opts.runs).await?);
             }
+            if want("latency") {
+                sections.push(latency::section(&world, LATENCY_PAGE, opts.runs).await?);
+            }
             anyhow::Ok(())
         }
         .await;
         world.stop().await;
         result?;
+    }
+
+    if want("relay") {
+        // The release relay, on its own: no browser competes with it here.
+        let bins = release_binaries()?;
+        let relay = bins.start_relay(&e2e::services::RelayOptions {
+            static_dir: dist.clone(),
+            dev_agent_token: Some(e2e::scenario::TOKEN.into()),
+            ..Default::default()
+        })?;
+        let base = relay.url().replace("http://", "ws://");
+        let forwarder = release_dir()?.join("bench-forwarder");
+        if !forwarder.is_file() {
+            bail!("{} is missing: build it with `cargo build --release -p e2e --no-default-features --features forwarder --bin bench-forwarder` (cargo xtask bench does)", forwarder.display());
+        }
+        sections
+            .push(forwarding::section(&base, e2e::scenario::TOKEN, &forwarder, opts.runs).await?);
     }
 
     let table = report::terminal(&sections);
@@ -205,8 +253,17 @@ async fn main() -> Result<()> {
         report::markdown(&sections),
         ANALYSIS,
     );
-    let out = root.join("bench/RESULTS.md");
-    std::fs::create_dir_all(root.join("bench"))?;
+    // Only a run of every section replaces the committed results; a
+    // partial run (`--only`) is kept beside the cache for a look.
+    let complete = SECTIONS.iter().all(|s| want(s));
+    let out = if complete {
+        root.join("bench/RESULTS.md")
+    } else {
+        cache.join("RESULTS-partial.md")
+    };
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(&out, md).with_context(|| format!("writing {}", out.display()))?;
     println!(
         "targets met: {passed} of {}; written to {} ({:.0} s)",

@@ -52,6 +52,7 @@ pub enum Unit {
     Ms,
     Bytes,
     Ratio,
+    PerSecond,
 }
 
 impl Unit {
@@ -63,6 +64,8 @@ impl Unit {
             Unit::Bytes if v >= 1_000.0 => format!("{:.1} KB", v / 1_000.0),
             Unit::Bytes => format!("{v:.0} B"),
             Unit::Ratio => format!("{v:.2}×"),
+            Unit::PerSecond if v >= 1_000.0 => format!("{:.1}k/s", v / 1_000.0),
+            Unit::PerSecond => format!("{v:.0}/s"),
         }
     }
 }
@@ -72,6 +75,8 @@ impl Unit {
 pub enum Target {
     /// The median must be at most this.
     AtMost(f64),
+    /// The median must be at least this.
+    AtLeast(f64),
     /// Shown for information only.
     None,
 }
@@ -93,6 +98,7 @@ impl Row {
     pub fn pass(&self) -> Option<bool> {
         match self.target {
             Target::AtMost(limit) => self.judged.median().map(|m| m <= limit),
+            Target::AtLeast(limit) => self.judged.median().map(|m| m >= limit),
             Target::None => None,
         }
     }
@@ -177,6 +183,15 @@ pub fn markdown(sections: &[Section]) -> String {
     out
 }
 
+/// The `p`-th percentile (nearest rank) of ascending `sorted`; NaN if empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 /// `ours / rrweb` run by run (the two measured back to back).
 pub fn ratios(ours: &Runs, theirs: &Runs) -> Runs {
     Runs(
@@ -202,6 +217,16 @@ mod tests {
     }
 
     #[test]
+    fn percentiles_by_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
     fn marks_follow_the_median() {
         let row = |v: Vec<f64>| Row {
             what: "x".into(),
@@ -215,6 +240,13 @@ mod tests {
         assert_eq!(row(vec![0.5, 2.0, 0.9]).mark(), "PASS");
         assert_eq!(row(vec![1.5, 2.0, 0.9]).mark(), "FAIL");
         assert_eq!(row(vec![]).mark(), "n/a");
+        let at_least = |v: Vec<f64>| Row {
+            target: Target::AtLeast(0.8),
+            ..row(v)
+        };
+        assert_eq!(at_least(vec![0.7, 0.9, 0.85]).mark(), "PASS");
+        assert_eq!(at_least(vec![0.7, 0.9, 0.75]).mark(), "FAIL");
+        assert_eq!(Unit::PerSecond.fmt(12_345.0), "12.3k/s");
         assert!(markdown(&[Section {
             title: "t".into(),
             rows: vec![row(vec![1.0])],
