@@ -95,6 +95,20 @@ pub struct Row {
 }
 
 impl Row {
+    /// Ours against rrweb (or the bench's limit), judged by the ratio of
+    /// each run's pair, which must be at most `limit`.
+    pub fn ratio_at_most(what: String, ours: &Runs, theirs: &Runs, unit: Unit, limit: f64) -> Row {
+        Row {
+            what,
+            ours: ours.show(unit),
+            rrweb: theirs.show(unit),
+            judged: ratios(ours, theirs),
+            unit: Unit::Ratio,
+            target: Target::AtMost(limit),
+            target_text: format!("≤ {limit:.1}×"),
+        }
+    }
+
     pub fn pass(&self) -> Option<bool> {
         match self.target {
             Target::AtMost(limit) => self.judged.median().map(|m| m <= limit),

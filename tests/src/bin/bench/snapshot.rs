@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     pages::Recorder,
-    report::{ratios, Row, Runs, Section, Target, Unit},
+    report::{Row, Runs, Section, Target, Unit},
     world::{self, World, WAIT},
 };
 
@@ -139,24 +139,20 @@ pub async fn section(world: &World, pages: &[(String, usize)], runs: usize) -> R
         }
         let nodes = format!("{page} ({:.0} nodes)", theirs.nodes);
         let is_largest = Some(page) == pages.last().map(|p| &p.0);
-        rows.push(Row {
-            what: format!("main-thread time, {nodes}"),
-            ours: ours.busy.show(Unit::Ms),
-            rrweb: theirs.busy.show(Unit::Ms),
-            judged: ratios(&ours.busy, &theirs.busy),
-            unit: Unit::Ratio,
-            target: Target::AtMost(1.0),
-            target_text: "≤ 1.0×".into(),
-        });
-        rows.push(Row {
-            what: format!("wire bytes, {page}"),
-            ours: ours.bytes.show(Unit::Bytes),
-            rrweb: theirs.bytes.show(Unit::Bytes),
-            judged: ratios(&ours.bytes, &theirs.bytes),
-            unit: Unit::Ratio,
-            target: Target::AtMost(0.4),
-            target_text: "≤ 0.4×".into(),
-        });
+        rows.push(Row::ratio_at_most(
+            format!("main-thread time, {nodes}"),
+            &ours.busy,
+            &theirs.busy,
+            Unit::Ms,
+            1.0,
+        ));
+        rows.push(Row::ratio_at_most(
+            format!("wire bytes, {page}"),
+            &ours.bytes,
+            &theirs.bytes,
+            Unit::Bytes,
+            0.4,
+        ));
         rows.push(Row {
             what: format!("longest task, {page}"),
             ours: ours.longest.show(Unit::Ms),

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 
 use crate::{
     pages::Recorder,
-    report::{ratios, Row, Runs, Section, Target, Unit},
+    report::{Row, Runs, Section, Unit},
     world::{self, World},
 };
 
@@ -132,24 +132,20 @@ pub async fn section(world: &World, page: &str, runs: usize) -> Result<Section> 
             ours.busy.push(o - b);
             ours.bytes.push(ob);
         }
-        rows.push(Row {
-            what: format!("{name}: recorder overhead"),
-            ours: ours.busy.show(Unit::Ms),
-            rrweb: theirs.busy.show(Unit::Ms),
-            judged: ratios(&ours.busy, &theirs.busy),
-            unit: Unit::Ratio,
-            target: Target::AtMost(1.0),
-            target_text: "≤ 1.0×".into(),
-        });
-        rows.push(Row {
-            what: format!("{name}: wire bytes"),
-            ours: ours.bytes.show(Unit::Bytes),
-            rrweb: theirs.bytes.show(Unit::Bytes),
-            judged: ratios(&ours.bytes, &theirs.bytes),
-            unit: Unit::Ratio,
-            target: Target::AtMost(0.5),
-            target_text: "≤ 0.5×".into(),
-        });
+        rows.push(Row::ratio_at_most(
+            format!("{name}: recorder overhead"),
+            &ours.busy,
+            &theirs.busy,
+            Unit::Ms,
+            1.0,
+        ));
+        rows.push(Row::ratio_at_most(
+            format!("{name}: wire bytes"),
+            &ours.bytes,
+            &theirs.bytes,
+            Unit::Bytes,
+            0.5,
+        ));
         notes.push(format!(
             "{name}: {done:.0} changes on {page}; the same work with no recorder kept the main thread busy {}.",
             bare.show(Unit::Ms)
