@@ -129,7 +129,7 @@ impl<B: DomBackend> Console<B> {
                 self.status = WAITING_FOR_CONSENT.to_owned();
                 self.page_url = Some(page_url);
             }
-            ToAgent::Admitted => {
+            ToAgent::Admitted { .. } => {
                 if self.state != ConsoleState::Live {
                     self.state = ConsoleState::Waiting;
                     self.status = LOADING_PAGE.to_owned();
@@ -270,7 +270,12 @@ mod tests {
     fn live() -> Console<FakeDom> {
         let mut c = console();
         c.on_message(joined(), 0.0);
-        c.on_message(ToAgent::Admitted, 0.0);
+        c.on_message(
+            ToAgent::Admitted {
+                resources: "/res/s/k/".into(),
+            },
+            0.0,
+        );
         c.on_message(snapshot(1, "https://shop.example/cart"), 0.0);
         assert_eq!(c.state(), ConsoleState::Live);
         c
@@ -287,7 +292,12 @@ mod tests {
         assert_eq!(c.state(), ConsoleState::Waiting);
         assert_eq!(c.status(), "Waiting for the visitor to accept…");
         assert_eq!(c.page_url(), Some("https://shop.example/"));
-        c.on_message(ToAgent::Admitted, 0.0);
+        c.on_message(
+            ToAgent::Admitted {
+                resources: "/res/s/k/".into(),
+            },
+            0.0,
+        );
         assert_eq!(
             c.state(),
             ConsoleState::Waiting,

@@ -92,3 +92,47 @@ impl From<JoinCode> for String {
         c.0
     }
 }
+
+/// The SHA-256 of a static resource's bytes: the resource cache is content
+/// addressed, so the same file offered by a thousand visitors is stored once.
+/// On the wire it is 32 raw bytes; in URLs, 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResourceHash(#[serde(with = "serde_bytes")] pub [u8; 32]);
+
+impl ResourceHash {
+    /// Parses 64 hex digits (either case); anything else is `None`.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = (hi * 16 + lo) as u8;
+        }
+        Some(ResourceHash(out))
+    }
+
+    pub fn to_hex(&self) -> String {
+        use fmt::Write;
+        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+}
+
+impl fmt::Display for ResourceHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for ResourceHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResourceHash({})", self.to_hex())
+    }
+}

@@ -35,7 +35,9 @@ use serde::{de::IgnoredAny, Deserialize, Serialize};
 ///
 /// History:
 /// - 1: first version.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// - 2: static resources: `VisitorHello.resources`, `VisitorMsg::Offer`,
+///   `ToVisitor::Want`, `Welcome.upload_token`, `Admitted.resources`.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Everything that can go wrong turning bytes into messages.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentId, EventFrame, JoinCode, SessionId};
+use crate::{AgentId, EventFrame, JoinCode, ResourceHash, SessionId};
 
 /// The first frame of every connection (see [`crate::encode_hello`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +15,51 @@ pub enum Hello {
 pub struct VisitorHello {
     /// `location.href` of the page starting the session.
     pub page_url: String,
+    /// How the page's static resources reach the agent.
+    pub resources: ResourcePolicy,
+}
+
+/// The site's choices for its static resources (the start options
+/// `enableStaticResourceService` and `css.server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourcePolicy {
+    /// The visitor's browser fetches the page's resources with the
+    /// visitor's credentials and uploads them to the relay's cache
+    /// ([`VisitorMsg::Offer`]).
+    pub upload: bool,
+    /// A resource that could not be cached may be fetched by the relay
+    /// itself (only from the relay's `allowed_external_domains`, never with
+    /// the visitor's cookies). Off: the agent's browser loads it from its
+    /// original location (unless the relay is strict).
+    pub server_fetch: bool,
+}
+
+impl Default for ResourcePolicy {
+    fn default() -> Self {
+        ResourcePolicy {
+            upload: true,
+            server_fetch: true,
+        }
+    }
+}
+
+/// One resource the page uses, as the visitor's browser found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offered {
+    /// The absolute URL the page uses (without its fragment).
+    pub url: String,
+    /// What the visitor's browser could read of it: `None` when it could not
+    /// fetch the bytes (a cross-origin file without CORS, an error status),
+    /// which leaves the resource to the relay's fallback chain.
+    pub body: Option<OfferedBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferedBody {
+    pub hash: ResourceHash,
+    pub size: u64,
+    /// The response's `Content-Type`, charset included.
+    pub content_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +88,9 @@ pub enum VisitorMsg {
     Consent { agent: AgentId, accepted: bool },
     /// The visitor ended the session.
     End,
+    /// Resources the page uses (the session's resource history grows by
+    /// these URLs). The relay answers with [`ToVisitor::Want`].
+    Offer(Vec<Offered>),
 }
 
 /// Relay → visitor.
@@ -52,6 +100,9 @@ pub enum ToVisitor {
     Welcome {
         session: SessionId,
         code: JoinCode,
+        /// The bearer secret for this session's resource uploads
+        /// (`PUT /res/up/{hash}`). Sent to the visitor only.
+        upload_token: String,
     },
     /// An agent asks to see the page; the visitor must accept or decline.
     AgentJoined {
@@ -69,6 +120,14 @@ pub enum ToVisitor {
         reason: EndReason,
     },
     Error(ErrorFrame),
+    /// The answer to an [`VisitorMsg::Offer`]: the hashes the cache does not
+    /// hold yet (upload them), and URLs that offered stylesheets refer to
+    /// (`url()`, `@import`) which the session has not offered (fetch and
+    /// offer them too).
+    Want {
+        hashes: Vec<ResourceHash>,
+        more: Vec<String>,
+    },
 }
 
 /// Agent → relay, after the hello.
@@ -90,7 +149,12 @@ pub enum ToAgent {
         page_url: String,
     },
     /// The visitor accepted; events follow, starting with a snapshot.
-    Admitted,
+    Admitted {
+        /// The path, on the relay, under which this session's resources are
+        /// served: `{resources}{base64url(absolute url)}`. A capability: it
+        /// serves only URLs this session offered.
+        resources: String,
+    },
     Event(EventFrame),
     Ended {
         reason: EndReason,

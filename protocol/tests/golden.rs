@@ -71,15 +71,22 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&hello).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920181a54167656e7493a174a6303432393137a6536861726564"
+        "920281a54167656e7493a174a6303432393137a6536861726564"
     );
     assert_eq!(decode_hello(&bytes).expect("decodes"), hello);
 
     let visitor = Hello::Visitor(VisitorHello {
         page_url: "http://a/".into(),
+        resources: ResourcePolicy {
+            upload: true,
+            server_fetch: false,
+        },
     });
     let bytes = encode_hello(&visitor).expect("encodes");
-    assert_eq!(hex(&bytes), "920181a756697369746f7291a9687474703a2f2f612f");
+    assert_eq!(
+        hex(&bytes),
+        "920281a756697369746f7292a9687474703a2f2f612f92c3c2"
+    );
 }
 
 #[test]
@@ -102,7 +109,7 @@ fn garbage_is_malformed_never_a_panic() {
         b"\xc1",
         b"\x92\x01",
         b"\xff\xff\xff",
-        b"\x92\x01\x81\xa5Agent\x90",
+        b"\x92\x02\x81\xa5Agent\x90",
     ] {
         assert!(matches!(
             decode_hello(bytes),
@@ -139,8 +146,9 @@ fn relay_to_visitor_messages() {
         ToVisitor::Welcome {
             session: SessionId("s1".into()),
             code: code(),
+            upload_token: "k".into(),
         },
-        "81a757656c636f6d6592a27331a6303432393137",
+        "81a757656c636f6d6593a27331a6303432393137a16b",
     );
     golden(
         ToVisitor::AgentJoined {
@@ -168,6 +176,47 @@ fn relay_to_visitor_messages() {
         }),
         "81a54572726f7292ab526174654c696d69746564a4736c6f77",
     );
+    golden(
+        ToVisitor::Want {
+            hashes: vec![ResourceHash([0xab; 32])],
+            more: vec!["http://a/b.png".into()],
+        },
+        "81a457616e749291c420abababababababababababababababababababababababababababababababab91ae687474703a2f2f612f622e706e67",
+    );
+}
+
+#[test]
+fn resource_offers() {
+    golden(
+        VisitorMsg::Offer(vec![
+            Offered {
+                url: "http://a/s.css".into(),
+                body: Some(OfferedBody {
+                    hash: ResourceHash([1; 32]),
+                    size: 300,
+                    content_type: "text/css".into(),
+                }),
+            },
+            Offered {
+                url: "http://b/f.woff2".into(),
+                body: None,
+            },
+        ]),
+        "81a54f666665729292ae687474703a2f2f612f732e63737393c4200101010101010101010101010101010101010101010101010101010101010101cd012ca8746578742f63737392b0687474703a2f2f622f662e776f666632c0",
+    );
+}
+
+#[test]
+fn resource_hashes_read_and_write_as_hex() {
+    let h = ResourceHash([0x0f; 32]);
+    assert_eq!(h.to_hex(), "0f".repeat(32));
+    assert_eq!(ResourceHash::from_hex(&"0F".repeat(32)), Some(h));
+    assert_eq!(ResourceHash::from_hex(&"0f".repeat(31)), None);
+    assert_eq!(
+        ResourceHash::from_hex(&format!("{}zz", "0f".repeat(31))),
+        None
+    );
+    assert_eq!(ResourceHash::from_hex(&"é".repeat(32)), None);
 }
 
 #[test]
@@ -182,7 +231,12 @@ fn agent_messages() {
         },
         "81a64a6f696e656493a17302a175",
     );
-    golden(ToAgent::Admitted, "a841646d6974746564");
+    golden(
+        ToAgent::Admitted {
+            resources: "/res/s/k/".into(),
+        },
+        "81a841646d697474656491a92f7265732f732f6b2f",
+    );
     golden(
         ToAgent::Ended {
             reason: EndReason::VisitorDeclined,

@@ -95,6 +95,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
         let welcome = Delivery::Visitor(ToVisitor::Welcome {
             session: session.clone(),
             code,
+            upload_token: String::new(),
         });
         if let Err(err) = app
             .bus

@@ -411,7 +411,9 @@ mod tests {
             metrics,
         ));
         assert!(mb.deliver(Delivery::Encoded(Bytes::from_static(b"one"))));
-        assert!(mb.deliver(Delivery::Agent(ToAgent::Admitted)));
+        assert!(mb.deliver(Delivery::Agent(ToAgent::Admitted {
+            resources: "/res/s/k/".into()
+        })));
         assert!(mb.deliver(Delivery::Agent(ToAgent::Ended {
             reason: EndReason::VisitorEnded
         })));
@@ -423,7 +425,12 @@ mod tests {
             Message::Binary(b) => protocol::decode(b).expect("decodes"),
             other => panic!("{other:?}"),
         };
-        assert_eq!(admitted, ToAgent::Admitted);
+        assert_eq!(
+            admitted,
+            ToAgent::Admitted {
+                resources: "/res/s/k/".into()
+            }
+        );
         assert!(matches!(&got[3], Message::Close(Some(f)) if f.code == 1000));
     }
 

@@ -67,6 +67,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
     conn.send(Delivery::Visitor(ToVisitor::Welcome {
         session: created.session,
         code: created.code,
+        upload_token: String::new(),
     }));
     let _gauge = app.metrics.session_started();
     tracing::info!(%session, %peer, "visitor session started");
@@ -194,7 +195,12 @@ async fn handle<S: SessionStore, B: Bus>(
                 ConsentOutcome::Admitted => {
                     let reached = app
                         .bus
-                        .publish(&topic, Delivery::Agent(ToAgent::Admitted))
+                        .publish(
+                            &topic,
+                            Delivery::Agent(ToAgent::Admitted {
+                                resources: String::new(),
+                            }),
+                        )
                         .await?;
                     if reached > 0 {
                         admitted.push(agent);
@@ -216,6 +222,14 @@ async fn handle<S: SessionStore, B: Bus>(
             }
         }
         VisitorMsg::End => return Ok(Flow::End),
+        VisitorMsg::Offer(_) => {
+            // The resource cache is not wired in yet: want nothing, so the
+            // agent's browser falls back to the original URLs.
+            conn.send(Delivery::Visitor(ToVisitor::Want {
+                hashes: Vec::new(),
+                more: Vec::new(),
+            }));
+        }
     }
     Ok(Flow::Continue)
 }

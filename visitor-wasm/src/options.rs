@@ -14,9 +14,11 @@ use crate::mask::Rules;
 pub struct Options {
     /// The relay's base URL, without a trailing slash.
     pub relay: String,
-    /// Stored for the resource service (a later feature); default true.
+    /// `enableStaticResourceService` (default true): the page's resources
+    /// are fetched with the visitor's credentials and uploaded to the relay.
     pub enable_static_resource_service: bool,
-    /// `css: { server }`: stored for server-side CSS fetching (later).
+    /// `css: { server }` (default true): a resource that could not be
+    /// cached may be fetched by the relay (from its allowed domains only).
     pub css_server: bool,
     /// CSS selectors whose elements' text and values never leave the page.
     pub mask: Vec<String>,
@@ -28,13 +30,21 @@ pub struct Options {
 }
 
 impl Options {
+    /// What the relay is told about resources in the hello.
+    pub fn resource_policy(&self) -> protocol::ResourcePolicy {
+        protocol::ResourcePolicy {
+            upload: self.enable_static_resource_service,
+            server_fetch: self.css_server,
+        }
+    }
+
     /// Options with defaults for everything but the relay.
     pub fn new(relay: &str) -> Result<Options, VisitorError> {
         socket_url(relay)?;
         Ok(Options {
             relay: relay.trim().trim_end_matches('/').to_owned(),
             enable_static_resource_service: true,
-            css_server: false,
+            css_server: true,
             mask: Vec::new(),
             block: Vec::new(),
             private_by_default: false,
@@ -223,7 +233,7 @@ mod tests {
         let o = Options::new("http://127.0.0.1:8080/").unwrap();
         assert_eq!(o.relay, "http://127.0.0.1:8080");
         assert!(o.enable_static_resource_service);
-        assert!(!o.css_server);
+        assert!(o.css_server);
         assert_eq!(o.mask_selector(), "[data-cobrowse-mask]");
         assert!(!o.private_by_default);
         assert_eq!(o.rules().block, "[data-cobrowse-block]");

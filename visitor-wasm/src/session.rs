@@ -52,6 +52,7 @@ struct Live {
 pub(crate) struct Inner {
     me: Weak<RefCell<Inner>>,
     relay: String,
+    resources: protocol::ResourcePolicy,
     window: Window,
     document: Document,
     capture: Capture,
@@ -96,6 +97,7 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
         RefCell::new(Inner {
             me: me.clone(),
             relay: options.relay.clone(),
+            resources: options.resource_policy(),
             capture: Capture::with_rules(options.rules()),
             window,
             document,
@@ -238,7 +240,7 @@ impl Inner {
         match event {
             SocketEvent::Open => {
                 let page_url = self.document.url().unwrap_or_default();
-                self.send(&wire::encode_hello(&page_url));
+                self.send(&wire::encode_hello(&page_url, self.resources));
             }
             SocketEvent::Message(bytes) => match wire::decode_to_visitor(&bytes) {
                 Ok(msg) => self.on_message(msg),
@@ -292,6 +294,9 @@ impl Inner {
                     return;
                 }
                 self.send_snapshot();
+            }
+            ToVisitor::Want { .. } => {
+                // Nothing is offered yet (the resource service comes next).
             }
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) => {

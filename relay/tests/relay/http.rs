@@ -176,6 +176,7 @@ async fn disallowed_origin_is_refused_before_upgrade() {
     visitor
         .hello(Hello::Visitor(VisitorHello {
             page_url: PAGE.into(),
+            resources: protocol::ResourcePolicy::default(),
         }))
         .await;
     assert!(matches!(

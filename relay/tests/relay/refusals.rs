@@ -66,6 +66,7 @@ async fn version_mismatch_names_both_versions() {
     let future = protocol::PROTOCOL_VERSION + 1;
     let hello = Hello::Visitor(VisitorHello {
         page_url: PAGE.into(),
+        resources: protocol::ResourcePolicy::default(),
     });
     visitor
         .send_bytes(protocol::encode(&(future, hello)).expect("encode"))
@@ -174,6 +175,7 @@ async fn visitor_hello_on_the_agent_endpoint() {
     agent
         .hello(Hello::Visitor(VisitorHello {
             page_url: PAGE.into(),
+            resources: protocol::ResourcePolicy::default(),
         }))
         .await;
     assert_eq!(agent.expect_agent_error().await.code, ErrorCode::BadFrame);

@@ -193,10 +193,11 @@ impl Relay {
         visitor
             .hello(Hello::Visitor(VisitorHello {
                 page_url: PAGE.into(),
+                resources: protocol::ResourcePolicy::default(),
             }))
             .await;
         match visitor.recv::<ToVisitor>().await {
-            ToVisitor::Welcome { session, code } => (visitor, session, code),
+            ToVisitor::Welcome { session, code, .. } => (visitor, session, code),
             other => panic!("expected Welcome, got {other:?}"),
         }
     }
@@ -326,7 +327,10 @@ pub async fn admit(visitor: &mut Peer, mut agent: Peer, id: AgentId) -> (Peer, A
             accepted: true,
         })
         .await;
-    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Admitted);
+    assert!(matches!(
+        agent.recv::<ToAgent>().await,
+        ToAgent::Admitted { .. }
+    ));
     assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
     (agent, id)
 }

@@ -2,7 +2,9 @@
 //! see the module docs for why. Tests decode what `protocol::encode`
 //! produces for every variant.
 
-use protocol::{AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, Mode, SessionId, ToVisitor};
+use protocol::{
+    AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, Mode, ResourceHash, SessionId, ToVisitor,
+};
 
 use crate::error::VisitorError;
 
@@ -85,6 +87,16 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    fn bin(&mut self) -> Result<&'a [u8], VisitorError> {
+        let len = match self.byte()? {
+            0xc4 => self.be(1)? as usize,
+            0xc5 => self.be(2)? as usize,
+            0xc6 => self.be(4)? as usize,
+            _ => return Err(malformed("expected bytes")),
+        };
+        self.take(len)
+    }
+
     fn map1(&mut self) -> Result<(), VisitorError> {
         match self.byte()? {
             0x81 => Ok(()),
@@ -108,10 +120,33 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
     r.map1()?;
     let msg = match r.str()? {
         "Welcome" => {
-            r.fields(2)?;
+            r.fields(3)?;
             let session = SessionId(r.str()?.to_owned());
             let code = JoinCode::parse(r.str()?)?;
-            ToVisitor::Welcome { session, code }
+            let upload_token = r.str()?.to_owned();
+            ToVisitor::Welcome {
+                session,
+                code,
+                upload_token,
+            }
+        }
+        "Want" => {
+            r.fields(2)?;
+            let n = r.array()?;
+            let mut hashes = Vec::with_capacity(n.min(4096));
+            for _ in 0..n {
+                let bytes: [u8; 32] = r
+                    .bin()?
+                    .try_into()
+                    .map_err(|_| malformed("a hash is 32 bytes"))?;
+                hashes.push(ResourceHash(bytes));
+            }
+            let n = r.array()?;
+            let mut more = Vec::with_capacity(n.min(4096));
+            for _ in 0..n {
+                more.push(r.str()?.to_owned());
+            }
+            ToVisitor::Want { hashes, more }
         }
         "AgentJoined" => {
             r.fields(3)?;
@@ -192,6 +227,17 @@ mod tests {
         round_trip(ToVisitor::Welcome {
             session: SessionId("a-long-session-id-of-more-than-31-bytes-0123456789".into()),
             code: JoinCode::parse("042917").unwrap(),
+            upload_token: "t0k3n".into(),
+        });
+        round_trip(ToVisitor::Want {
+            hashes: vec![],
+            more: vec![],
+        });
+        round_trip(ToVisitor::Want {
+            hashes: (0..20).map(|i| ResourceHash([i; 32])).collect(),
+            more: (0..20)
+                .map(|i| format!("https://cdn.example/{i}.png"))
+                .collect(),
         });
         for (agent, mode) in [
             (0, Mode::ViewOnly),
@@ -255,6 +301,17 @@ mod tests {
         ] {
             assert!(decode_to_visitor(bad).is_err());
         }
+        let short_hash = protocol::encode(&ToVisitor::Want {
+            hashes: vec![ResourceHash([1; 32])],
+            more: vec![],
+        })
+        .unwrap();
+        let mut short_hash = short_hash.clone();
+        // bin8 of 32 → claim 31 bytes: the hash no longer fits its type.
+        let at = short_hash.iter().position(|b| *b == 0xc4).unwrap();
+        short_hash[at + 1] = 31;
+        short_hash.remove(at + 2);
+        assert!(decode_to_visitor(&short_hash).is_err());
         let bad_code = protocol::encode(&("Welcome", 1)).unwrap();
         assert!(decode_to_visitor(&bad_code).is_err());
     }

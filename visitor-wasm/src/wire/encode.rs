@@ -4,8 +4,8 @@
 //! tests compare every byte with `protocol::encode` on rich samples.
 
 use protocol::{
-    AddedNode, AgentId, Attr, AttrChange, Event, FormState, MutationBatch, Node, Ns, ScrollPos,
-    Seq, Snapshot, TextChange, Viewport, PROTOCOL_VERSION,
+    AddedNode, AgentId, Attr, AttrChange, Event, FormState, MutationBatch, Node, Ns, Offered,
+    ResourcePolicy, ScrollPos, Seq, Snapshot, TextChange, Viewport, PROTOCOL_VERSION,
 };
 
 struct Out {
@@ -297,14 +297,38 @@ impl Out {
     }
 }
 
-/// `protocol::encode_hello(&Hello::Visitor(VisitorHello { page_url }))`.
-pub fn encode_hello(page_url: &str) -> Vec<u8> {
+/// `protocol::encode_hello(&Hello::Visitor(VisitorHello { page_url, resources }))`.
+pub fn encode_hello(page_url: &str, resources: ResourcePolicy) -> Vec<u8> {
     let mut out = Out::new();
     out.array(2);
     out.uint(u64::from(PROTOCOL_VERSION));
     out.variant("Visitor");
-    out.array(1);
+    out.array(2);
     out.str(page_url);
+    out.array(2);
+    out.bool(resources.upload);
+    out.bool(resources.server_fetch);
+    out.buf
+}
+
+/// `VisitorMsg::Offer(offers)`, encoded.
+pub fn encode_offer(offers: &[Offered]) -> Vec<u8> {
+    let mut out = Out::new();
+    out.variant("Offer");
+    out.array(offers.len());
+    for offer in offers {
+        out.array(2);
+        out.str(&offer.url);
+        match &offer.body {
+            None => out.nil(),
+            Some(body) => {
+                out.array(3);
+                out.bin(&body.hash.0);
+                out.uint(body.size);
+                out.str(&body.content_type);
+            }
+        }
+    }
     out.buf
 }
 

@@ -2,7 +2,7 @@
 //! that cross each MessagePack size boundary.
 
 use super::*;
-use protocol::{EventFrame, Hello, NodeId, VisitorHello, VisitorMsg};
+use protocol::{EventFrame, Hello, NodeId, OfferedBody, ResourceHash, VisitorHello, VisitorMsg};
 
 const LENGTHS: [usize; 7] = [0, 31, 32, 255, 256, 65_535, 65_536];
 const IDS: [u32; 8] = [0, 127, 128, 255, 256, 65_535, 65_536, u32::MAX];
@@ -166,13 +166,45 @@ fn events_encode_exactly_as_protocol_does() {
 }
 
 #[test]
+fn offers_encode_exactly_as_protocol_does() {
+    for n in [0usize, 1, 15, 16, 70_000] {
+        let offers: Vec<Offered> = (0..n)
+            .map(|i| Offered {
+                url: text(if n > 100 {
+                    9
+                } else {
+                    LENGTHS[i % LENGTHS.len()]
+                }),
+                body: (i % 3 != 0).then(|| OfferedBody {
+                    hash: ResourceHash([i as u8; 32]),
+                    size: [0, 127, 128, 65_536, 1 << 33][i % 5],
+                    content_type: "text/css; charset=Shift_JIS".into(),
+                }),
+            })
+            .collect();
+        assert!(
+            encode_offer(&offers) == protocol::encode(&VisitorMsg::Offer(offers.clone())).unwrap(),
+            "{n} offers differ"
+        );
+    }
+}
+
+#[test]
 fn hello_consent_and_end_encode_exactly_as_protocol_does() {
-    for len in LENGTHS {
+    for (i, len) in LENGTHS.into_iter().enumerate() {
         let url = text(len);
+        let resources = ResourcePolicy {
+            upload: i % 2 == 0,
+            server_fetch: i % 3 == 0,
+        };
         let hello = Hello::Visitor(VisitorHello {
             page_url: url.clone(),
+            resources,
         });
-        assert_eq!(encode_hello(&url), protocol::encode_hello(&hello).unwrap());
+        assert_eq!(
+            encode_hello(&url, resources),
+            protocol::encode_hello(&hello).unwrap()
+        );
     }
     for id in IDS {
         for accepted in [true, false] {

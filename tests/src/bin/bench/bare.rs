@@ -116,6 +116,7 @@ async fn bare_conn(tcp: TcpStream, shared: Shared) {
             let welcome = JoinCode::from_number(123_456).map(|code| ToVisitor::Welcome {
                 session: SessionId("bare".into()),
                 code,
+                upload_token: String::new(),
             });
             if let Some(m) = welcome.ok().as_ref().and_then(encoded) {
                 let _ = tx.send(m);
@@ -141,7 +142,9 @@ async fn bare_conn(tcp: TcpStream, shared: Shared) {
                         if let Ok(mut s) = shared.lock() {
                             if let Some(a) = s.agents.iter_mut().find(|a| a.0 == agent) {
                                 a.2 = true;
-                                if let Some(m) = encoded(&ToAgent::Admitted) {
+                                if let Some(m) = encoded(&ToAgent::Admitted {
+                                    resources: String::new(),
+                                }) {
                                     let _ = a.1.send(m);
                                 }
                             }

@@ -81,6 +81,7 @@ async fn session(base: &str, token: &str, agents: usize) -> Result<(Ws, Vec<Ws>)
     let (mut visitor, _) = connect(&format!("{base}/ws/visitor")).await?;
     let hello = Hello::Visitor(VisitorHello {
         page_url: "http://127.0.0.1/bench".into(),
+        resources: protocol::ResourcePolicy::default(),
     });
     visitor
         .send(Message::binary(protocol::encode_hello(&hello)?))
@@ -123,7 +124,7 @@ async fn session(base: &str, token: &str, agents: usize) -> Result<(Ws, Vec<Ws>)
         )
         .await?;
         match recv::<ToAgent>(&mut agent).await? {
-            ToAgent::Admitted => {}
+            ToAgent::Admitted { .. } => {}
             other => bail!("agent expected Admitted, got {other:?}"),
         }
         out.push(agent);
