@@ -357,7 +357,8 @@ impl App {
             request,
             socket,
             socket_listeners,
-            console: Console::new(WebDom::new(frame)),
+            console: Console::new(WebDom::new(frame))
+                .with_relay_origin(&self.ui.window.location().origin().unwrap_or_default()),
             frame_guards: Vec::new(),
             guarded_snapshot: 0,
             tick: Some(tick),

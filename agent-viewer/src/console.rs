@@ -56,6 +56,9 @@ pub struct Console<B: DomBackend> {
     outbox: Vec<AgentMsg>,
     snapshots: u64,
     layout_dirty: bool,
+    /// `scheme://host:port` of the relay, put before the resource path the
+    /// relay sends (the iframe's document must not depend on its own base).
+    relay_origin: String,
 }
 
 impl<B: DomBackend> Console<B> {
@@ -70,7 +73,16 @@ impl<B: DomBackend> Console<B> {
             outbox: Vec::new(),
             snapshots: 0,
             layout_dirty: false,
+            relay_origin: String::new(),
         }
+    }
+
+    /// The relay's origin (`http://relay:8080`), for the session's resource
+    /// URLs.
+    #[must_use]
+    pub fn with_relay_origin(mut self, origin: &str) -> Self {
+        self.relay_origin = origin.trim_end_matches('/').to_owned();
+        self
     }
 
     pub fn state(&self) -> ConsoleState {
@@ -129,7 +141,9 @@ impl<B: DomBackend> Console<B> {
                 self.status = WAITING_FOR_CONSENT.to_owned();
                 self.page_url = Some(page_url);
             }
-            ToAgent::Admitted { .. } => {
+            ToAgent::Admitted { resources } => {
+                let base = format!("{}{resources}", self.relay_origin);
+                self.mirror.set_resources(Some(base));
                 if self.state != ConsoleState::Live {
                     self.state = ConsoleState::Waiting;
                     self.status = LOADING_PAGE.to_owned();

@@ -243,4 +243,10 @@ impl DomBackend for WebDom {
         let _ = style.set_property("width", &format!("{width}px"));
         let _ = style.set_property("height", &format!("{height}px"));
     }
+
+    fn resolve_url(&self, url: &str, base: &str) -> Option<String> {
+        web_sys::Url::new_with_base(url, base)
+            .ok()
+            .map(|u| u.href())
+    }
 }

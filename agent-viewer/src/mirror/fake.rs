@@ -308,4 +308,26 @@ impl DomBackend for FakeDom {
     fn set_viewport(&mut self, viewport: &Viewport) {
         self.viewport = Some(*viewport);
     }
+
+    /// Enough of URL resolution for tests: absolute URLs as they are,
+    /// root-relative ones against the base's origin, others against its
+    /// directory. The browser backend uses the real algorithm.
+    fn resolve_url(&self, url: &str, base: &str) -> Option<String> {
+        if url.contains("://") || url.starts_with("data:") {
+            return Some(url.to_owned());
+        }
+        let origin_end = base
+            .find("://")
+            .map(|i| base[i + 3..].find('/').map_or(base.len(), |j| i + 3 + j))?;
+        if url.starts_with('/') {
+            return Some(format!("{}{url}", &base[..origin_end]));
+        }
+        let dir_end = base
+            .rfind('/')
+            .filter(|i| *i >= origin_end)
+            .map_or(base.len(), |i| i + 1);
+        let dir = &base[..dir_end];
+        let sep = if dir.ends_with('/') { "" } else { "/" };
+        Some(format!("{dir}{sep}{url}"))
+    }
 }

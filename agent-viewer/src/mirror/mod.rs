@@ -19,6 +19,7 @@ use protocol::{
 };
 
 use crate::log;
+use crate::resources::{ResourceUrls, Role};
 use crate::sanitize::{
     attr_decision, attr_namespace, doctype_markup, masked_value, AttrDecision, ElementKind,
     INERT_SCRIPT_TYPE, PLACEHOLDER_TAG,
@@ -106,6 +107,9 @@ pub trait DomBackend {
     fn scroll_document(&mut self, x: f64, y: f64);
     fn scroll_element(&mut self, element: &Self::Node, x: f64, y: f64);
     fn set_viewport(&mut self, viewport: &Viewport);
+    /// `url` resolved against `base` as the browser resolves it (`None`:
+    /// not a URL).
+    fn resolve_url(&self, url: &str, base: &str) -> Option<String>;
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -121,7 +125,7 @@ pub enum Applied {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Document,
-    Element(ElementKind, NsKind),
+    Element(ElementKind, NsKind, Role),
     /// Text, comment, doctype.
     Leaf,
 }
@@ -159,7 +163,10 @@ pub struct Mirror<B: DomBackend> {
     nodes: HashMap<NodeId, Entry<B::Node>>,
     document: Option<NodeId>,
     url: Option<String>,
+    /// The visitor document's base URL, for relative URLs in CSS.
+    base_url: String,
     viewport: Option<Viewport>,
+    resources: ResourceUrls,
 }
 
 impl<B: DomBackend> Mirror<B> {
@@ -169,8 +176,17 @@ impl<B: DomBackend> Mirror<B> {
             nodes: HashMap::new(),
             document: None,
             url: None,
+            base_url: String::new(),
             viewport: None,
+            resources: ResourceUrls::default(),
         }
+    }
+
+    /// Where the session's resources are served (`{relay}/res/s/{key}/`),
+    /// from the moment the agent is admitted: every resource URL built
+    /// after this points at the relay.
+    pub fn set_resources(&mut self, base: Option<String>) {
+        self.resources = ResourceUrls::new(base);
     }
 
     pub fn backend(&self) -> &B {
@@ -245,6 +261,7 @@ impl<B: DomBackend> Mirror<B> {
         self.backend.set_viewport(&snapshot.viewport);
         self.viewport = Some(snapshot.viewport);
         self.url = Some(snapshot.url.clone());
+        self.base_url.clone_from(&snapshot.base_url);
 
         let doctype = children.iter().find_map(|child| match child {
             Node::Doctype {
@@ -306,7 +323,7 @@ impl<B: DomBackend> Mirror<B> {
                 .nodes
                 .get(&add.parent)
                 .ok_or(ViewerError::UnknownParent(add.parent))?;
-            if let Kind::Element(kind, _) = parent.kind {
+            if let Kind::Element(kind, ..) = parent.kind {
                 if !kind.keeps_children() {
                     log::debug("child of a script ignored");
                     continue;
@@ -347,11 +364,16 @@ impl<B: DomBackend> Mirror<B> {
             ));
             return;
         };
-        let Kind::Element(kind, ns) = entry.kind else {
+        let Kind::Element(kind, ns, role) = entry.kind else {
             return;
         };
         let node = entry.node.clone();
-        self.set_attr(&node, kind, ns, &change.name, change.value.as_deref());
+        self.set_attr(
+            &node,
+            (kind, ns, role),
+            &change.name,
+            change.value.as_deref(),
+        );
     }
 
     fn apply_scroll(&mut self, pos: &ScrollPos) {
@@ -442,11 +464,13 @@ impl<B: DomBackend> Mirror<B> {
                 } else {
                     NsKind::Foreign
                 };
+                let role = Role::of(tag, ns);
+                let what = (kind, ns_kind, role);
                 for attr in attrs {
-                    self.set_attr(&element, kind, ns_kind, &attr.name, Some(&attr.value));
+                    self.set_attr(&element, what, &attr.name, Some(&attr.value));
                 }
                 if kind == ElementKind::Script {
-                    self.set_attr(&element, kind, ns_kind, "type", Some(INERT_SCRIPT_TYPE));
+                    self.set_attr(&element, what, "type", Some(INERT_SCRIPT_TYPE));
                 }
                 let container = if kind == ElementKind::Template {
                     Some(self.backend.template_content(&element)?)
@@ -456,7 +480,7 @@ impl<B: DomBackend> Mirror<B> {
                 self.register(
                     *id,
                     element.clone(),
-                    Kind::Element(kind, ns_kind),
+                    Kind::Element(kind, ns_kind, role),
                     container.clone(),
                     Some(parent),
                 );
@@ -488,8 +512,7 @@ impl<B: DomBackend> Mirror<B> {
     fn set_attr(
         &mut self,
         element: &B::Node,
-        kind: ElementKind,
-        ns: NsKind,
+        (kind, ns, role): (ElementKind, NsKind, Role),
         name: &str,
         value: Option<&str>,
     ) {
@@ -499,7 +522,11 @@ impl<B: DomBackend> Mirror<B> {
             None if kind == ElementKind::Script && name.eq_ignore_ascii_case("type") => Ok(()),
             None => self.backend.remove_attribute(element, attr_ns, name),
             Some(value) => match attr_decision(kind, name, value) {
-                AttrDecision::Keep => self.backend.set_attribute(element, attr_ns, name, value),
+                AttrDecision::Keep => {
+                    let relayed = self.relayed(role, name, value);
+                    let value = relayed.as_deref().unwrap_or(value);
+                    self.backend.set_attribute(element, attr_ns, name, value)
+                }
                 AttrDecision::Replace(safe) => {
                     self.backend.set_attribute(element, attr_ns, name, safe)
                 }
@@ -509,6 +536,15 @@ impl<B: DomBackend> Mirror<B> {
         if let Err(e) = result {
             log::warn(&format!("attribute {name:?} skipped: {e}"));
         }
+    }
+
+    /// A resource attribute's value pointing at the relay's copies, or
+    /// `None` to keep it as it is.
+    fn relayed(&self, role: Role, name: &str, value: &str) -> Option<String> {
+        let form = role.attr(name)?;
+        let (backend, base) = (&self.backend, self.base_url.as_str());
+        self.resources
+            .attr_value(form, value, &mut |url| backend.resolve_url(url, base))
     }
 
     fn register(

@@ -1,0 +1,349 @@
+//! Where the mirrored page's static resources come from. Owns: which
+//! attributes of which elements name a resource, and turning a resource's
+//! absolute URL into the relay's URL for it in this session
+//! (`{relay}/res/s/{key}/{base64url(url)}`), so the agent's browser never
+//! needs the customer site's cookies and, with the relay's resource history,
+//! never talks to the site at all. Does not own: resolving relative URLs
+//! (the DOM backend does, as the browser would), parsing CSS (`css-sync`),
+//! or deciding what is safe to keep (`sanitize` runs first).
+
+use protocol::Ns;
+
+/// What an element loads through its attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Loads nothing the resource cache holds (links, forms, iframes…).
+    None,
+    /// `<img>`: `src`, `srcset`.
+    Img,
+    /// `<source>` in `<picture>`, `<video>`, `<audio>`: `src`, `srcset`.
+    Source,
+    /// `<link>`: `href` (stylesheets, icons, preloads).
+    Link,
+    /// `<input type=image>`: `src`.
+    Input,
+    /// `<video>`: `poster`.
+    Video,
+    /// SVG `<image>`, `<feImage>`: `href`, `xlink:href`.
+    SvgImage,
+    /// SVG `<use>`: `href`, `xlink:href`, keeping the `#fragment` that
+    /// names the symbol.
+    SvgUse,
+    /// `<style>`: its text is a stylesheet.
+    Style,
+    /// `<body>`, `<table>`, `<td>`, `<th>`: the legacy `background` attribute.
+    Background,
+}
+
+impl Role {
+    pub fn of(tag: &str, ns: &Ns) -> Role {
+        let is = |t: &str| tag.eq_ignore_ascii_case(t);
+        match ns {
+            Ns::Html if is("img") => Role::Img,
+            Ns::Html if is("source") => Role::Source,
+            Ns::Html if is("link") => Role::Link,
+            Ns::Html if is("input") => Role::Input,
+            Ns::Html if is("video") => Role::Video,
+            Ns::Html if is("style") => Role::Style,
+            Ns::Html if is("body") || is("table") || is("td") || is("th") => Role::Background,
+            Ns::Svg if is("image") || is("feImage") => Role::SvgImage,
+            Ns::Svg if is("use") => Role::SvgUse,
+            Ns::Svg if is("style") => Role::Style,
+            _ => Role::None,
+        }
+    }
+
+    /// How attribute `name` of this element names resources, if it does.
+    pub fn attr(self, name: &str) -> Option<UrlForm> {
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        match self {
+            Role::Img | Role::Source if is("srcset") => Some(UrlForm::Srcset),
+            Role::Img | Role::Source | Role::Input if is("src") => Some(UrlForm::Single),
+            Role::Link if is("href") => Some(UrlForm::Single),
+            Role::Video if is("poster") => Some(UrlForm::Single),
+            Role::SvgImage if is("href") || is("xlink:href") => Some(UrlForm::Single),
+            Role::SvgUse if is("href") || is("xlink:href") => Some(UrlForm::Single),
+            Role::Background if is("background") => Some(UrlForm::Single),
+            _ => None,
+        }
+    }
+}
+
+/// The shape of a resource attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlForm {
+    Single,
+    /// `url 1x, url 2x` / `url 480w, …`.
+    Srcset,
+}
+
+/// The session's resource path on the relay, once the agent is admitted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceUrls {
+    /// `{relay origin}/res/s/{key}/`; `None` before admission (URLs are then
+    /// left as the visitor's page has them).
+    base: Option<String>,
+}
+
+impl ResourceUrls {
+    pub fn new(base: Option<String>) -> Self {
+        ResourceUrls { base }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// The relay's URL for the resource at `absolute` (its fragment kept
+    /// after the relay URL). Only http(s) resources go through the relay:
+    /// `data:` stays inline, anything else is left alone.
+    pub fn url(&self, absolute: &str) -> Option<String> {
+        let base = self.base.as_deref()?;
+        let trimmed = absolute.trim();
+        let lower = trimmed.get(..8).unwrap_or(trimmed).to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return None;
+        }
+        let (url, fragment) = match trimmed.find('#') {
+            Some(at) => trimmed.split_at(at),
+            None => (trimmed, ""),
+        };
+        let mut out = String::with_capacity(base.len() + url.len() * 4 / 3 + 4 + fragment.len());
+        out.push_str(base);
+        base64url(url.as_bytes(), &mut out);
+        out.push_str(fragment);
+        Some(out)
+    }
+
+    /// A resource attribute's value with every URL in it replaced by the
+    /// relay's, each first resolved by `resolve`. `None`: keep the value.
+    pub fn attr_value(
+        &self,
+        form: UrlForm,
+        value: &str,
+        resolve: &mut dyn FnMut(&str) -> Option<String>,
+    ) -> Option<String> {
+        if !self.is_active() {
+            return None;
+        }
+        match form {
+            UrlForm::Single => self.url(&resolve(value.trim())?),
+            UrlForm::Srcset => {
+                let mut changed = false;
+                let candidates: Vec<String> = split_srcset(value)
+                    .map(|(url, descriptor)| {
+                        let relay = resolve(url).and_then(|abs| self.url(&abs));
+                        changed |= relay.is_some();
+                        let url = relay.unwrap_or_else(|| url.to_owned());
+                        if descriptor.is_empty() {
+                            url
+                        } else {
+                            format!("{url} {descriptor}")
+                        }
+                    })
+                    .collect();
+                changed.then(|| candidates.join(", "))
+            }
+        }
+    }
+}
+
+/// `srcset`'s candidates as (url, descriptor). A URL may contain commas
+/// (`data:` ones do); a candidate ends at a comma followed by whitespace or
+/// after its descriptor, as the HTML parsing rules say.
+pub fn split_srcset(value: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = value;
+    std::iter::from_fn(move || {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == ',');
+        if rest.is_empty() {
+            return None;
+        }
+        let url_end = rest
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        let (mut url, after) = rest.split_at(url_end);
+        let mut descriptor = "";
+        let next;
+        if let Some(stripped) = url.strip_suffix(',') {
+            // `a.png, b.png`: no descriptor.
+            url = stripped.trim_end_matches(',');
+            next = after;
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            descriptor = after[..end].trim();
+            next = &after[end..];
+        }
+        rest = next;
+        Some((url, descriptor))
+    })
+}
+
+/// URL-safe base64 without padding (RFC 4648 §5), as the relay decodes it.
+pub fn base64url(bytes: &[u8], out: &mut String) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            let index = (n >> (18 - 6 * i)) & 63;
+            out.push(char::from(ALPHABET[index as usize]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "http://relay/res/s/KEY/";
+
+    fn urls() -> ResourceUrls {
+        ResourceUrls::new(Some(BASE.into()))
+    }
+
+    fn b64(s: &str) -> String {
+        let mut out = String::new();
+        base64url(s.as_bytes(), &mut out);
+        out
+    }
+
+    #[test]
+    fn base64url_matches_the_rfc_vectors_without_padding() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(b64(input), expected);
+        }
+        // The URL-safe alphabet: 0xfb 0xff → "-_8".
+        let mut out = String::new();
+        base64url(&[0xfb, 0xff], &mut out);
+        assert_eq!(out, "-_8");
+    }
+
+    #[test]
+    fn http_urls_go_through_the_relay_with_their_fragment_kept() {
+        let u = urls();
+        assert_eq!(
+            u.url("https://shop.example/a.png").as_deref(),
+            Some(format!("{BASE}{}", b64("https://shop.example/a.png")).as_str())
+        );
+        assert_eq!(
+            u.url("HTTP://shop.example/sprite.svg#cart").as_deref(),
+            Some(format!("{BASE}{}#cart", b64("HTTP://shop.example/sprite.svg")).as_str())
+        );
+        for other in [
+            "data:image/png;base64,AAAA",
+            "blob:https://x/1",
+            "about:blank",
+            "",
+        ] {
+            assert_eq!(u.url(other), None, "{other}");
+        }
+        assert_eq!(
+            ResourceUrls::default().url("https://shop.example/a.png"),
+            None
+        );
+    }
+
+    #[test]
+    fn roles_name_the_attributes_that_load_resources() {
+        assert_eq!(
+            Role::of("IMG", &Ns::Html).attr("srcset"),
+            Some(UrlForm::Srcset)
+        );
+        assert_eq!(
+            Role::of("img", &Ns::Html).attr("src"),
+            Some(UrlForm::Single)
+        );
+        assert_eq!(
+            Role::of("link", &Ns::Html).attr("href"),
+            Some(UrlForm::Single)
+        );
+        assert_eq!(
+            Role::of("use", &Ns::Svg).attr("xlink:href"),
+            Some(UrlForm::Single)
+        );
+        assert_eq!(
+            Role::of("image", &Ns::Svg).attr("href"),
+            Some(UrlForm::Single)
+        );
+        assert_eq!(
+            Role::of("video", &Ns::Html).attr("poster"),
+            Some(UrlForm::Single)
+        );
+        assert_eq!(
+            Role::of("td", &Ns::Html).attr("background"),
+            Some(UrlForm::Single)
+        );
+        // Navigation and documents are not resources.
+        assert_eq!(Role::of("a", &Ns::Html).attr("href"), None);
+        assert_eq!(Role::of("iframe", &Ns::Html).attr("src"), None);
+        assert_eq!(Role::of("img", &Ns::Html).attr("alt"), None);
+        // An HTML <image> is not SVG's.
+        assert_eq!(Role::of("image", &Ns::Html), Role::None);
+        assert_eq!(Role::of("style", &Ns::Html), Role::Style);
+    }
+
+    #[test]
+    fn srcset_candidates_are_each_rewritten_with_descriptors_kept() {
+        let u = urls();
+        let mut resolve = |s: &str| Some(format!("https://shop.example/{s}"));
+        let got = u
+            .attr_value(UrlForm::Srcset, " a.png 1x,b.png 2x ,  c.png", &mut resolve)
+            .expect("rewritten");
+        assert_eq!(
+            got,
+            format!(
+                "{BASE}{} 1x, {BASE}{} 2x, {BASE}{}",
+                b64("https://shop.example/a.png"),
+                b64("https://shop.example/b.png"),
+                b64("https://shop.example/c.png")
+            )
+        );
+    }
+
+    #[test]
+    fn srcset_splitting_follows_the_html_rules() {
+        let split: Vec<_> = split_srcset("a.png 480w, b.png 800w").collect();
+        assert_eq!(split, [("a.png", "480w"), ("b.png", "800w")]);
+        let split: Vec<_> = split_srcset("a.png, b.png").collect();
+        assert_eq!(split, [("a.png", ""), ("b.png", "")]);
+        // A data: URL keeps its comma.
+        let split: Vec<_> = split_srcset("data:image/png;base64,AAA= 1x, b.png 2x").collect();
+        assert_eq!(
+            split,
+            [("data:image/png;base64,AAA=", "1x"), ("b.png", "2x")]
+        );
+        assert_eq!(split_srcset(" , ,").count(), 0);
+    }
+
+    #[test]
+    fn data_urls_in_srcset_stay_inline_and_nothing_active_means_no_change() {
+        let u = urls();
+        let mut resolve = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            u.attr_value(
+                UrlForm::Srcset,
+                "data:image/png;base64,AAA= 1x",
+                &mut resolve
+            ),
+            None
+        );
+        let off = ResourceUrls::default();
+        assert_eq!(
+            off.attr_value(UrlForm::Single, "https://shop.example/a.png", &mut resolve),
+            None
+        );
+    }
+}
