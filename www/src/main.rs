@@ -6,6 +6,12 @@
 //! relay `cargo xtask demo` or the test harness started. With `--inject-sdk`
 //! it serves any folder of pages (third-party ones included) with the SDK's
 //! script tag added to each, as a site owner would add it.
+//!
+//! Like a real customer's site it has a signed-in area: `POST /login` (any
+//! password) sets a session cookie, and everything under `/account/` —
+//! pages, images, stylesheets, fonts — answers 401 without it. An agent's
+//! browser has no such cookie; it sees those resources only through the
+//! relay's cache, uploaded by the visitor's browser.
 //! Does not own: anything co-browsing; the pages load the SDK like any site.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -13,8 +19,9 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use anyhow::Context;
 use axum::{
     extract::{Request, State},
-    http::{header, StatusCode},
-    response::{IntoResponse, Response},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::post,
     Router,
 };
 use clap::Parser;
@@ -58,11 +65,15 @@ async fn main() -> anyhow::Result<()> {
         inject_sdk: args.inject_sdk,
     });
     let app = Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
         .fallback_service(ServeDir::new(&args.root).fallback(axum::routing::get(not_found)))
         .layer(axum::middleware::from_fn_with_state(
             site.clone(),
             html_pages,
         ))
+        // Outermost: nothing under /account/ is served without the cookie.
+        .layer(axum::middleware::from_fn(signed_in_area))
         .with_state(site);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -72,6 +83,56 @@ async fn main() -> anyhow::Result<()> {
     println!("demo-site listening on http://{addr}");
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// The login cookie's name and (demo) value.
+const SESSION_COOKIE: &str = "northwind_session";
+const SESSION_VALUE: &str = "signed-in-demo-customer";
+/// The signed-in area.
+const PRIVATE_PREFIX: &str = "/account/";
+
+/// Any password signs in: this is a demo of a site behind a login, not of
+/// a login.
+async fn login() -> Response {
+    let cookie = format!("{SESSION_COOKIE}={SESSION_VALUE}; Path=/; HttpOnly; SameSite=Lax");
+    (
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to("/account/index.html"),
+    )
+        .into_response()
+}
+
+async fn logout() -> Response {
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login.html")).into_response()
+}
+
+fn signed_in(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| pair.trim() == format!("{SESSION_COOKIE}={SESSION_VALUE}"))
+}
+
+/// 401 for anything under `/account/` without the session cookie, as a
+/// site behind authentication answers the agent's cookie-less browser.
+async fn signed_in_area(req: Request, next: axum::middleware::Next) -> Response {
+    let private = req
+        .uri()
+        .path()
+        .to_ascii_lowercase()
+        .starts_with(PRIVATE_PREFIX);
+    if !private || signed_in(req.headers()) {
+        return next.run(req).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!DOCTYPE html><title>401</title><h1>401 unauthorized</h1><p><a href=\"/login.html\">Sign in</a> first.</p>",
+    )
+        .into_response()
 }
 
 /// Serves `.html` pages (and `/`) with `{{RELAY}}` filled in; everything else
