@@ -142,8 +142,11 @@ impl<B: DomBackend> Console<B> {
                 self.page_url = Some(page_url);
             }
             ToAgent::Admitted { resources } => {
-                let base = format!("{}{resources}", self.relay_origin);
-                self.mirror.set_resources(Some(base));
+                // An empty path: a relay without a resource cache; URLs
+                // stay the visitor's.
+                let base =
+                    (!resources.is_empty()).then(|| format!("{}{resources}", self.relay_origin));
+                self.mirror.set_resources(base);
                 if self.state != ConsoleState::Live {
                     self.state = ConsoleState::Waiting;
                     self.status = LOADING_PAGE.to_owned();

@@ -1,9 +1,11 @@
 //! Headless Chromium (Debian's), driven over the DevTools protocol.
 //!
 //! Owns: launching a throw-away browser profile, tabs with their own viewport
-//! size, evaluating JavaScript, waiting on conditions, screenshots, and a log
+//! size, evaluating JavaScript, waiting on conditions, screenshots, a log
 //! of every WebSocket frame a tab sent or received (to prove what did and did
-//! not leave the page).
+//! not leave the page), and a log of every HTTP request it made (to prove
+//! whom it talked to). A tab may get a browser context of its own: cookies
+//! and cache as in another person's browser.
 
 use std::{
     path::{Path, PathBuf},
@@ -16,9 +18,12 @@ use base64::Engine;
 use chromiumoxide::{
     cdp::browser_protocol::{
         emulation::SetDeviceMetricsOverrideParams,
-        network::{EnableParams, EventWebSocketFrameReceived, EventWebSocketFrameSent},
-        page::CaptureScreenshotFormat,
-        target::CreateTargetParams,
+        network::{
+            EnableParams, EventRequestWillBeSent, EventWebSocketFrameReceived,
+            EventWebSocketFrameSent,
+        },
+        page::{CaptureScreenshotFormat, Viewport},
+        target::{CreateBrowserContextParams, CreateTargetParams},
     },
     page::ScreenshotParams,
     BrowserConfig, Page,
@@ -79,14 +84,32 @@ impl Browser {
 
     /// A new tab of `width`×`height` CSS pixels showing `url`.
     pub async fn open(&self, url: &str, width: u32, height: u32) -> Result<Tab> {
+        self.open_in(url, width, height, false).await
+    }
+
+    /// A new tab in a browser context of its own: no cookies, storage or
+    /// cache shared with other tabs — another person's browser.
+    pub async fn open_private(&self, url: &str, width: u32, height: u32) -> Result<Tab> {
+        self.open_in(url, width, height, true).await
+    }
+
+    async fn open_in(&self, url: &str, width: u32, height: u32, private: bool) -> Result<Tab> {
         // A window per tab: a background tab gets no frames, so input sent to
         // it is never acknowledged (and the visitor and the agent are on
         // different screens anyway).
-        let target = CreateTargetParams::builder()
+        let mut target = CreateTargetParams::builder()
             .url("about:blank")
             .new_window(true)
             .build()
             .map_err(|e| anyhow!(e))?;
+        if private {
+            let context = self
+                .inner
+                .create_browser_context(CreateBrowserContextParams::default())
+                .await
+                .context("creating a browser context")?;
+            target.browser_context_id = Some(context);
+        }
         let page = self.inner.new_page(target).await?;
         page.execute(
             SetDeviceMetricsOverrideParams::builder()
@@ -101,8 +124,10 @@ impl Browser {
         let tab = Tab {
             page,
             frames: Arc::default(),
+            requests: Arc::default(),
         };
         tab.record_websocket_frames().await?;
+        tab.record_requests().await?;
         tab.page
             .goto(url)
             .await
@@ -125,12 +150,41 @@ pub struct Frame {
     pub bytes: Vec<u8>,
 }
 
+/// An HTTP request as the browser started it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+}
+
 pub struct Tab {
     pub page: Page,
     frames: Arc<Mutex<Vec<Frame>>>,
+    requests: Arc<Mutex<Vec<Request>>>,
 }
 
 impl Tab {
+    async fn record_requests(&self) -> Result<()> {
+        let mut sent = self.page.event_listener::<EventRequestWillBeSent>().await?;
+        let log = self.requests.clone();
+        tokio::spawn(async move {
+            while let Some(e) = sent.next().await {
+                if let Ok(mut log) = log.lock() {
+                    log.push(Request {
+                        method: e.request.method.clone(),
+                        url: e.request.url.clone(),
+                    });
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Every HTTP request this tab (and its frames) started so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
     async fn record_websocket_frames(&self) -> Result<()> {
         self.page.execute(EnableParams::default()).await?;
         let mut sent = self
@@ -233,6 +287,34 @@ impl Tab {
             .await?;
         std::fs::write(path, png)?;
         Ok(())
+    }
+
+    /// A PNG of the region `x, y, width, height` (CSS px of the page's
+    /// viewport), one image pixel per CSS pixel.
+    pub async fn screenshot_region(
+        &self,
+        x: f64,
+        y: f64,
+        width: f64,
+        height: f64,
+    ) -> Result<Vec<u8>> {
+        let clip = Viewport {
+            x,
+            y,
+            width,
+            height,
+            scale: 1.0,
+        };
+        let png = self
+            .page
+            .screenshot(
+                ScreenshotParams::builder()
+                    .format(CaptureScreenshotFormat::Png)
+                    .clip(clip)
+                    .build(),
+            )
+            .await?;
+        Ok(png)
     }
 
     /// Clicks the element and types `text` with real key events.

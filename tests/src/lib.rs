@@ -11,4 +11,6 @@ pub mod services;
 #[cfg(feature = "browser")]
 pub mod browser;
 #[cfg(feature = "browser")]
+pub mod pixels;
+#[cfg(feature = "browser")]
 pub mod scenario;

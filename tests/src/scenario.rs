@@ -28,16 +28,22 @@ pub struct World {
 
 impl World {
     pub async fn start() -> Result<World> {
-        World::start_with(None).await
+        World::start_with(None, Vec::new()).await
+    }
+
+    /// The demo site and a relay started with `relay_args` added to its
+    /// command line (e.g. `--config` with a file of the test's).
+    pub async fn start_with_relay_args(relay_args: Vec<String>) -> Result<World> {
+        World::start_with(None, relay_args).await
     }
 
     /// Serves `pages` (any folder, e.g. third-party pages) with the SDK's tag
     /// injected into each HTML page, instead of the demo site.
     pub async fn start_pages(pages: &std::path::Path) -> Result<World> {
-        World::start_with(Some(pages)).await
+        World::start_with(Some(pages), Vec::new()).await
     }
 
-    async fn start_with(pages: Option<&std::path::Path>) -> Result<World> {
+    async fn start_with(pages: Option<&std::path::Path>, relay_args: Vec<String>) -> Result<World> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("tests/ has a parent")?
@@ -50,6 +56,7 @@ impl World {
         let relay = bins.start_relay(&RelayOptions {
             static_dir: dist,
             dev_agent_token: Some(TOKEN.into()),
+            extra_args: relay_args,
             ..Default::default()
         })?;
         let site = match pages {
@@ -81,13 +88,15 @@ impl World {
         Ok(tab)
     }
 
+    /// The agent's console, in a browser context of its own: the agent is
+    /// another person, without the visitor's cookies or cache.
     pub async fn console(&self, code: &str, mode: &str) -> Result<Tab> {
         let (w, h) = AGENT_SIZE;
         let url = format!(
             "{}/agent/#token={TOKEN}&code={code}&mode={mode}",
             self.relay.url()
         );
-        self.browser.open(&url, w, h).await
+        self.browser.open_private(&url, w, h).await
     }
 
     pub fn screenshot_path(&self, name: &str) -> PathBuf {
@@ -194,11 +203,22 @@ pub async fn live_session(world: &World, page: &str) -> Result<(Tab, Tab)> {
 /// are compared as the SDK sends them: text and attributes as placeholders,
 /// URLs as origin and path, values by length, no ticks; a blocked element
 /// (`data-cobrowse-block`, `data-cobrowse-blocked` in the mirror) by its tag.
-/// Masking is idempotent, so both sides go through the same rules.
+/// Masking is idempotent, so both sides go through the same rules. A
+/// resource URL the console points at the relay's cache
+/// (`/res/s/{key}/{base64url(original)}`) compares as the original.
 const NORMALISE: &str = r#"
 const norm = (doc) => {
   const URLS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'cite', 'data', 'background', 'xlink:href']);
-  const abs = (v) => { try { return new URL(v, doc.baseURI).href; } catch (e) { return v; } };
+  const unrelay = (v) => {
+    const m = /\/res\/s\/[^/]+\/([A-Za-z0-9_-]+)(#.*)?$/.exec(v);
+    if (!m) return v;
+    try {
+      const b = m[1].replace(/-/g, '+').replace(/_/g, '/');
+      const bin = atob(b + '==='.slice((b.length + 3) % 4));
+      return new TextDecoder().decode(Uint8Array.from(bin, c => c.charCodeAt(0))) + (m[2] || '');
+    } catch (e) { return v; }
+  };
+  const abs = (v) => { try { return unrelay(new URL(v, doc.baseURI).href); } catch (e) { return v; } };
   const masked = (el) => {
     const m = el.closest('[data-cobrowse-mask]'), u = el.closest('[data-cobrowse-unmask]');
     return m && u ? (m === u || !m.contains(u)) : !!m;
