@@ -4,8 +4,9 @@
 //! (`{relay}/res/s/{key}/{base64url(url)}`), so the agent's browser never
 //! needs the customer site's cookies and, with the relay's resource history,
 //! never talks to the site at all. Does not own: resolving relative URLs
-//! (the DOM backend does, as the browser would), parsing CSS (`css-sync`),
-//! or deciding what is safe to keep (`sanitize` runs first).
+//! (the DOM backend does, as the browser would), parsing CSS (`css-sync`
+//! does; this module only calls it for `<style>` text and `style`
+//! attributes), or deciding what is safe to keep (`sanitize` runs first).
 
 use protocol::Ns;
 
@@ -145,6 +146,62 @@ impl ResourceUrls {
                 changed.then(|| candidates.join(", "))
             }
         }
+    }
+}
+
+/// Whether a stylesheet may need rewriting: it names a URL or uses an
+/// interaction pseudo-class. Most `<style>` elements and nearly all `style`
+/// attributes do neither, and skip the parser.
+fn css_needs_rewrite(css: &str, selectors: bool) -> bool {
+    let lower = css.to_ascii_lowercase();
+    lower.contains("url(")
+        || lower.contains("image-set(")
+        || lower.contains("@import")
+        || (selectors
+            && css_sync::STATES
+                .iter()
+                .any(|(pseudo, _)| lower.contains(&format!(":{pseudo}"))))
+        || lower.contains('\\')
+}
+
+impl ResourceUrls {
+    /// A `<style>` element's text for the console: URLs through the relay,
+    /// `:hover`-style rules keyed to the attributes the console sets where
+    /// the visitor's pointer and focus are. `None`: keep the text.
+    pub fn stylesheet(
+        &self,
+        css: &str,
+        resolve: &mut dyn FnMut(&str) -> Option<String>,
+    ) -> Option<String> {
+        if !css_needs_rewrite(css, true) {
+            return None;
+        }
+        let out = css_sync::rewrite_stylesheet(css, &mut |url, _| self.css_url(url, resolve));
+        (out != css).then_some(out)
+    }
+
+    /// A `style` attribute for the console: its URLs through the relay.
+    pub fn declarations(
+        &self,
+        css: &str,
+        resolve: &mut dyn FnMut(&str) -> Option<String>,
+    ) -> Option<String> {
+        if !self.is_active() || !css_needs_rewrite(css, false) {
+            return None;
+        }
+        let out = css_sync::rewrite_declarations(css, &mut |url, _| self.css_url(url, resolve));
+        (out != css).then_some(out)
+    }
+
+    fn css_url(
+        &self,
+        url: &str,
+        resolve: &mut dyn FnMut(&str) -> Option<String>,
+    ) -> Option<String> {
+        if !self.is_active() || url.trim_start().to_ascii_lowercase().starts_with("data:") {
+            return None;
+        }
+        self.url(&resolve(url.trim())?)
     }
 }
 
@@ -326,6 +383,47 @@ mod tests {
             [("data:image/png;base64,AAA=", "1x"), ("b.png", "2x")]
         );
         assert_eq!(split_srcset(" , ,").count(), 0);
+    }
+
+    #[test]
+    fn style_text_and_attributes_load_through_the_relay() {
+        let u = urls();
+        let mut resolve = |s: &str| Some(format!("https://shop.example/{s}"));
+        let sheet = u
+            .stylesheet(
+                ".a { background: url(bg.png) } .b:hover { color: red }",
+                &mut resolve,
+            )
+            .expect("rewritten");
+        assert!(
+            sheet.contains(&b64("https://shop.example/bg.png")),
+            "{sheet}"
+        );
+        assert!(sheet.contains(".b[data-cobrowse-hover]"), "{sheet}");
+        let style = u
+            .declarations("background-image: url('p.png'); color: red", &mut resolve)
+            .expect("rewritten");
+        assert!(
+            style.contains(&b64("https://shop.example/p.png")),
+            "{style}"
+        );
+        assert!(style.ends_with("color: red"), "{style}");
+        // Nothing to do: the text is kept (and the parser is not run).
+        assert_eq!(u.stylesheet("p { color: red }", &mut resolve), None);
+        assert_eq!(u.declarations("color: red", &mut resolve), None);
+        assert_eq!(
+            u.declarations("background: url(data:image/png;base64,AA)", &mut resolve),
+            None
+        );
+        // Hover rules are rewritten even before resources are active.
+        let off = ResourceUrls::default();
+        assert!(off
+            .stylesheet("a:hover{color:red}", &mut resolve)
+            .is_some_and(|s| s.contains("a[data-cobrowse-hover]")));
+        assert_eq!(
+            off.declarations("background: url(x.png)", &mut resolve),
+            None
+        );
     }
 
     #[test]

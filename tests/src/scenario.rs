@@ -205,7 +205,9 @@ pub async fn live_session(world: &World, page: &str) -> Result<(Tab, Tab)> {
 /// (`data-cobrowse-block`, `data-cobrowse-blocked` in the mirror) by its tag.
 /// Masking is idempotent, so both sides go through the same rules. A
 /// resource URL the console points at the relay's cache
-/// (`/res/s/{key}/{base64url(original)}`) compares as the original.
+/// (`/res/s/{key}/{base64url(original)}`) compares as the original; CSS in
+/// `<style>` and `style` attributes compares with its URLs blanked and the
+/// console's state attributes read back as the pseudo-classes they replace.
 const NORMALISE: &str = r#"
 const norm = (doc) => {
   const URLS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'cite', 'data', 'background', 'xlink:href']);
@@ -225,9 +227,15 @@ const norm = (doc) => {
   };
   const stars = (s) => s.replace(/\S/g, '*');
   const strip = (v) => /^https?:\/\//i.test(v) ? v.replace(/[?#].*$/, '') : '';
+  const css = (t) => t.toLowerCase()
+    .replace(/url\((?:"[^"]*"|'[^']*'|[^)]*)\)/g, 'url()')
+    .replace(/@import\s+(?:"[^"]*"|'[^']*')/g, '@import url()')
+    .replace(/\[data-cobrowse-(hover|focus-within|focus|active)\]/g, ':$1')
+    .replace(/:focus-visible/g, ':focus');
   const textOf = (n) => {
     const p = n.parentElement;
-    return p && p.localName !== 'style' && masked(p) ? stars(n.nodeValue) : n.nodeValue;
+    if (p && p.localName === 'style') return css(n.nodeValue);
+    return p && masked(p) ? stars(n.nodeValue) : n.nodeValue;
   };
   // The HTML spec's srcset split: a URL may hold commas; only trailing ones
   // end it; descriptors run to the next comma outside parentheses.
@@ -278,6 +286,7 @@ const norm = (doc) => {
           if (URLS.has(a.name) && v) v = abs(v);
           if (m) v = URLS.has(a.name) ? strip(v) : stars(v);
           if (a.name === 'srcset' && v) v = srcset(v);
+          if (a.name === 'style') v = css(v);
           if (tag === 'input' && a.name === 'value' && (n.type || '').toLowerCase() === 'password') v = v.length;
           attrs.push([a.name, v]);
         }

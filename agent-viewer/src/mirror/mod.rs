@@ -348,7 +348,11 @@ impl<B: DomBackend> Mirror<B> {
             match self.nodes.get(&change.id) {
                 Some(entry) if entry.kind == Kind::Leaf => {
                     let node = entry.node.clone();
-                    self.backend.set_text(&node, &change.text);
+                    let styled = entry
+                        .parent
+                        .and_then(|parent| self.style_text(parent, &change.text));
+                    self.backend
+                        .set_text(&node, styled.as_deref().unwrap_or(&change.text));
                 }
                 _ => log::debug(&format!("text of unknown node {:?} ignored", change.id)),
             }
@@ -434,7 +438,10 @@ impl<B: DomBackend> Mirror<B> {
                 Ok(made)
             }
             Node::Text { id, text } => {
-                let made = self.backend.create_text(text)?;
+                let styled = self.style_text(parent, text);
+                let made = self
+                    .backend
+                    .create_text(styled.as_deref().unwrap_or(text))?;
                 self.register(*id, made.clone(), Kind::Leaf, None, Some(parent));
                 Ok(made)
             }
@@ -541,10 +548,25 @@ impl<B: DomBackend> Mirror<B> {
     /// A resource attribute's value pointing at the relay's copies, or
     /// `None` to keep it as it is.
     fn relayed(&self, role: Role, name: &str, value: &str) -> Option<String> {
+        let (backend, base) = (&self.backend, self.base_url.as_str());
+        let mut resolve = |url: &str| backend.resolve_url(url, base);
+        if name.eq_ignore_ascii_case("style") {
+            return self.resources.declarations(value, &mut resolve);
+        }
         let form = role.attr(name)?;
+        self.resources.attr_value(form, value, &mut resolve)
+    }
+
+    /// The text of a `<style>` element's child as the console shows it, or
+    /// `None` when `parent` is not a `<style>` or nothing changes.
+    fn style_text(&self, parent: NodeId, text: &str) -> Option<String> {
+        let entry = self.nodes.get(&parent)?;
+        if !matches!(entry.kind, Kind::Element(_, _, Role::Style)) {
+            return None;
+        }
         let (backend, base) = (&self.backend, self.base_url.as_str());
         self.resources
-            .attr_value(form, value, &mut |url| backend.resolve_url(url, base))
+            .stylesheet(text, &mut |url| backend.resolve_url(url, base))
     }
 
     fn register(
