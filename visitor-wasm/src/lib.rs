@@ -9,8 +9,9 @@
 //!
 //! Map: `mask.rs`, `plan.rs` and `wire/` are plain Rust (decisions,
 //! mutation order, the MessagePack the visitor speaks), tested natively;
-//! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM; `session.rs`
-//! runs the conversation; `ui.rs`, `transport.rs`, `schedule.rs` are RAII
+//! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM; `resources/`
+//! offers and uploads the page's static resources (its `plan.rs` and
+//! `rules.rs` plain Rust too); `session.rs` runs the conversation; `ui.rs`, `transport.rs`, `schedule.rs` are RAII
 //! wrappers over browser registrations.
 //!
 //! Invariants: nothing is read from the page before the visitor accepts an
@@ -23,6 +24,7 @@ pub mod mask;
 pub mod mutations;
 pub mod options;
 pub mod plan;
+pub mod resources;
 pub mod serialize;
 pub mod snapshot;
 

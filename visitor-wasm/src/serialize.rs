@@ -95,18 +95,7 @@ impl Capture {
     /// Whether the element is masked now: the nearest mask or unmask marker
     /// on it or an ancestor decides, else the private-by-default option.
     pub fn is_masked(&self, el: &Element) -> bool {
-        let mask = el.closest(&self.rules.mask).ok().flatten();
-        let unmask = el.closest(&self.rules.unmask).ok().flatten();
-        let unmask_is_nearer = match (&mask, &unmask) {
-            (Some(m), Some(u)) => m != u && m.contains(Some(u)),
-            _ => false,
-        };
-        mask::masked_from_nearest(
-            mask.is_some(),
-            unmask.is_some(),
-            unmask_is_nearer,
-            self.rules.private_by_default,
-        )
+        masked_by(&self.rules, el)
     }
 
     /// Whether a block rule names this element itself.
@@ -411,6 +400,22 @@ impl Capture {
 
 /// `el.matches(selector)`; a selector the browser refuses matches nothing
 /// (the options' selectors were checked when the session started).
+/// Whether `rules` mask the element now (see [`Capture::is_masked`]).
+pub(crate) fn masked_by(rules: &Rules, el: &Element) -> bool {
+    let mask = el.closest(&rules.mask).ok().flatten();
+    let unmask = el.closest(&rules.unmask).ok().flatten();
+    let unmask_is_nearer = match (&mask, &unmask) {
+        (Some(m), Some(u)) => m != u && m.contains(Some(u)),
+        _ => false,
+    };
+    mask::masked_from_nearest(
+        mask.is_some(),
+        unmask.is_some(),
+        unmask_is_nearer,
+        rules.private_by_default,
+    )
+}
+
 fn matches(el: &Element, selector: &str) -> bool {
     matches!(el.matches(selector), Ok(true))
 }

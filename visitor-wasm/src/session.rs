@@ -16,8 +16,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Window};
 
 use crate::error::{warn, warn_js, VisitorError};
+use crate::mask::Rules;
 use crate::mutations::MutationTracker;
 use crate::options::Options;
+use crate::resources::Resources;
 use crate::schedule::FlushTimer;
 use crate::serialize::Capture;
 use crate::snapshot::{snapshot, viewport, window_scroll};
@@ -53,6 +55,12 @@ pub(crate) struct Inner {
     me: Weak<RefCell<Inner>>,
     relay: String,
     resources: protocol::ResourcePolicy,
+    rules: Rules,
+    /// The relay's bearer secret for uploads (from Welcome).
+    upload_token: Option<String>,
+    /// The resource service, from the first snapshot on (if the site
+    /// enabled it); paused while nobody watches.
+    service: Option<Resources>,
     window: Window,
     document: Document,
     capture: Capture,
@@ -98,6 +106,9 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
             me: me.clone(),
             relay: options.relay.clone(),
             resources: options.resource_policy(),
+            rules: options.rules(),
+            upload_token: None,
+            service: None,
             capture: Capture::with_rules(options.rules()),
             window,
             document,
@@ -184,7 +195,7 @@ pub(crate) fn code_of(shared: &Shared) -> Option<String> {
     inner.code.as_ref().map(|c| c.as_str().to_owned())
 }
 
-type Parts = (Option<Live>, Option<Ui>, Option<Socket>);
+type Parts = (Option<Resources>, Option<Live>, Option<Ui>, Option<Socket>);
 
 impl Inner {
     /// Marks the session over and rejects a pending `start()`.
@@ -198,7 +209,12 @@ impl Inner {
 
     /// Moves every guard out, to be dropped once the borrow is released.
     fn take_parts(&mut self) -> Option<Parts> {
-        Some((self.live.take(), self.ui.take(), self.socket.take()))
+        Some((
+            self.service.take(),
+            self.live.take(),
+            self.ui.take(),
+            self.socket.take(),
+        ))
     }
 
     fn send(&self, bytes: &[u8]) -> bool {
@@ -263,8 +279,13 @@ impl Inner {
 
     fn on_message(&mut self, msg: ToVisitor) {
         match msg {
-            ToVisitor::Welcome { code, .. } => {
+            ToVisitor::Welcome {
+                code, upload_token, ..
+            } => {
                 self.code = Some(code);
+                if !upload_token.is_empty() {
+                    self.upload_token = Some(upload_token);
+                }
                 self.render();
                 if let Some(settle) = self.settle.take() {
                     let _ = settle.resolve.call0(&JsValue::UNDEFINED);
@@ -285,6 +306,9 @@ impl Inner {
                 if self.watching.is_empty() {
                     // Nobody watches: stop capturing at once.
                     self.live = None;
+                    if let Some(service) = self.service.as_mut() {
+                        service.pause();
+                    }
                 }
                 self.render();
             }
@@ -295,8 +319,10 @@ impl Inner {
                 }
                 self.send_snapshot();
             }
-            ToVisitor::Want { .. } => {
-                // Nothing is offered yet (the resource service comes next).
+            ToVisitor::Want { hashes, more } => {
+                if let Some(service) = self.service.as_mut() {
+                    service.on_want(hashes, more);
+                }
             }
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) => {
@@ -358,6 +384,28 @@ impl Inner {
         match snapshot(&self.document, &mut self.capture) {
             Ok(snap) => self.send_event(&Event::Snapshot(snap)),
             Err(e) => warn(&e.to_string()),
+        }
+        self.watch_resources();
+    }
+
+    /// Starts (or resumes) the resource service after a snapshot went out;
+    /// its first scan runs from its own timer, not in this turn.
+    fn watch_resources(&mut self) {
+        if self.service.is_none() && self.resources.upload {
+            let (Some(token), Some(socket)) = (&self.upload_token, &self.socket) else {
+                return;
+            };
+            self.service = Some(Resources::new(
+                &self.window,
+                &self.document,
+                self.rules.clone(),
+                &self.relay,
+                token,
+                socket.sender(),
+            ));
+        }
+        if let Some(service) = self.service.as_mut() {
+            service.watch();
         }
     }
 
@@ -432,6 +480,9 @@ impl Inner {
         let resized = std::mem::replace(&mut live.resized, false);
         if !batch.is_empty() {
             self.send_event(&Event::Mutations(batch));
+            if let Some(service) = self.service.as_mut() {
+                service.page_changed();
+            }
         }
         for s in scrolls {
             self.send_event(&Event::Scroll(s));

@@ -23,7 +23,23 @@ pub struct Socket {
     _listeners: [EventListener; 3],
 }
 
+/// Sends on the socket without owning it: for the resource service's
+/// offers, which go out from its own tasks. Sending after the session's
+/// `Socket` closed the socket does nothing.
+#[derive(Clone)]
+pub struct Sender(WebSocket);
+
+impl Sender {
+    pub fn send(&self, bytes: &[u8]) -> bool {
+        self.0.ready_state() == WebSocket::OPEN && self.0.send_with_u8_array(bytes).is_ok()
+    }
+}
+
 impl Socket {
+    pub fn sender(&self) -> Sender {
+        Sender(self.ws.clone())
+    }
+
     /// Opens `url`; every event goes to `on_event`.
     pub fn connect(url: &str, on_event: Rc<dyn Fn(SocketEvent)>) -> Result<Socket, VisitorError> {
         let ws = WebSocket::new(url).map_err(VisitorError::js)?;
@@ -56,7 +72,7 @@ impl Socket {
 
     /// Sends one binary frame; false if the socket is not open.
     pub fn send(&self, bytes: &[u8]) -> bool {
-        self.ws.ready_state() == WebSocket::OPEN && self.ws.send_with_u8_array(bytes).is_ok()
+        self.sender().send(bytes)
     }
 }
 

@@ -2,7 +2,7 @@
 //! exchanges with the relay.
 //!
 //! Owns: byte-exact encoding of what the visitor sends (hello, events,
-//! consent, end) and decoding of what the relay sends it. Why not
+//! consent, end, offers) and decoding of what the relay sends it. Why not
 //! `protocol::encode`/`decode`: serde's generic (de)serializers are
 //! monomorphized per type and drag in formatting code; here they were about
 //! 100 KB of a script that ships on customers' pages. The format stays
@@ -14,4 +14,4 @@ mod decode;
 mod encode;
 
 pub use decode::decode_to_visitor;
-pub use encode::{encode_consent, encode_end, encode_event, encode_hello};
+pub use encode::{encode_consent, encode_end, encode_event, encode_hello, encode_offer};

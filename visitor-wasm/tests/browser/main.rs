@@ -3,13 +3,15 @@
 //!
 //! `capture.rs` drives the snapshot and mutation seams directly on fixtures
 //! built in the test page; `session.rs` runs whole sessions against a fake
-//! WebSocket that stands in for the relay.
+//! WebSocket that stands in for the relay; `resources.rs` the resource
+//! service against a fake `fetch`.
 #![cfg(target_arch = "wasm32")]
 // Tests fail by panicking; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod capture;
 mod privacy;
+mod resources;
 mod session;
 mod util;
 

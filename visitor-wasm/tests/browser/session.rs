@@ -70,23 +70,23 @@ extern "C" {
 }
 
 /// The fake relay, restored on drop.
-struct Relay(Fake);
+pub(crate) struct Relay(Fake);
 
 impl Relay {
-    fn install() -> Relay {
+    pub(crate) fn install() -> Relay {
         Relay(install_fake_socket())
     }
 
-    fn say(&self, msg: &ToVisitor) {
+    pub(crate) fn say(&self, msg: &ToVisitor) {
         self.0.deliver(&protocol::encode(msg).unwrap());
     }
 
-    fn frames(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn frames(&self) -> Vec<Vec<u8>> {
         (0..self.0.count()).map(|i| self.0.frame(i)).collect()
     }
 
     /// Everything after the hello, decoded.
-    fn messages(&self) -> Vec<VisitorMsg> {
+    pub(crate) fn messages(&self) -> Vec<VisitorMsg> {
         self.frames()
             .iter()
             .skip(1)
@@ -94,7 +94,7 @@ impl Relay {
             .collect()
     }
 
-    fn events(&self) -> Vec<(Seq, Event)> {
+    pub(crate) fn events(&self) -> Vec<(Seq, Event)> {
         self.messages()
             .into_iter()
             .filter_map(|m| match m {
@@ -118,12 +118,20 @@ fn options(extra: &str) -> JsValue {
 
 /// Starts a session and answers its hello with a Welcome.
 async fn started(relay: &Relay) -> visitor_wasm::Session {
+    started_with(relay, "").await
+}
+
+/// Starts a session whose Welcome carries `upload_token` (empty: the
+/// resource service stays off).
+pub(crate) async fn started_with(relay: &Relay, upload_token: &str) -> visitor_wasm::Session {
     let fake = relay.0.clone();
+    let upload_token = upload_token.to_owned();
     wasm_bindgen_futures::spawn_local(async move {
         sleep(20).await;
         let welcome = ToVisitor::Welcome {
             session: SessionId("s1".into()),
             code: JoinCode::parse("123456").unwrap(),
+            upload_token,
         };
         fake.deliver(&protocol::encode(&welcome).unwrap());
     });
@@ -376,6 +384,7 @@ async fn a_second_start_while_one_runs_is_refused_and_after_end_is_allowed() {
     relay.say(&ToVisitor::Welcome {
         session: SessionId("s1".into()),
         code: JoinCode::parse("654321").unwrap(),
+        upload_token: String::new(),
     });
     assert_eq!(session.code(), "654321");
     session.end();

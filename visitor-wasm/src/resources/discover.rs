@@ -1,0 +1,290 @@
+//! Finding the resources the page uses: its elements' URLs (outside blocked
+//! and masked subtrees and the visitor UI), the stylesheets' loads from the
+//! browser's resource timing, and later loads through a
+//! `PerformanceObserver`.
+//!
+//! Owns: reading those URLs from the live page. Does not own: deduping,
+//! budgets or what happens next (`plan.rs`), nor the masking rules
+//! themselves (`mask.rs`, `serialize::masked_by`).
+//!
+//! Privacy: an element a block or mask rule covers (or the visitor UI)
+//! contributes nothing, so a resource used only there is neither offered
+//! nor counted as referenced by the page. Resource timing cannot say which
+//! element a stylesheet loaded a background for, so the URLs covered
+//! elements use (their attributes and computed background images) are
+//! collected as `private`, and timing entries among them are dropped; when
+//! the masked area is too large to check, every timing entry is. The rest
+//! are only candidates (`Found::timed`): see `plan.rs`.
+
+use std::rc::Rc;
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    Document, Element, HtmlImageElement, PerformanceObserver, PerformanceObserverEntryList,
+    PerformanceObserverInit, PerformanceResourceTiming, Window,
+};
+
+use super::fetch::{resolve, resolve_all};
+use super::plan::Found;
+use super::rules::{css_refs, without_fragment};
+use super::set::Set;
+use crate::mask::{absolutize_srcset, Rules, UI_TAG};
+use crate::serialize::masked_by;
+
+/// Elements that may carry a resource URL.
+const SELECTOR: &str = "img,picture source,link[href],video[poster],input[src],image,use,style,\
+    [style*='url(' i]";
+
+const XLINK: &str = "http://www.w3.org/1999/xlink";
+
+/// Covered elements whose computed style is read per round, at most.
+const MAX_COVERED_STYLES: u32 = 2000;
+
+/// Computed properties that load images.
+const IMAGE_PROPERTIES: [&str; 4] = [
+    "background-image",
+    "list-style-image",
+    "border-image-source",
+    "mask-image",
+];
+
+/// The page's resources as its unmasked DOM and resource timing show them.
+/// `timed` are URLs the timing observer reported since the last round.
+pub(crate) fn discover(
+    window: &Window,
+    document: &Document,
+    rules: &Rules,
+    timed: Vec<String>,
+) -> Found {
+    let mut found = Found::default();
+    let mut hidden = Found::default();
+    let base = document
+        .base_uri()
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| document.url().unwrap_or_default());
+    if let Ok(list) = document.query_selector_all(SELECTOR) {
+        for i in 0..list.length() {
+            let Some(el) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+                continue;
+            };
+            let into = if covered(rules, &el) {
+                &mut hidden
+            } else {
+                &mut found
+            };
+            element(&el, &base, into);
+        }
+    }
+    let complete = covered_styles(window, document, rules, &mut hidden.offer);
+    let mut public = Set::default();
+    for url in found.offer.iter().chain(&found.referenced) {
+        public.insert(url.as_str());
+    }
+    let mut private = Set::default();
+    for url in hidden.offer.into_iter().chain(hidden.referenced) {
+        if !public.contains(url.as_str()) {
+            private.insert(url);
+        }
+    }
+    let mut from_timing = Vec::new();
+    for url in timing_urls(window).iter().chain(&timed) {
+        let Some(url) = without_fragment(url) else {
+            continue;
+        };
+        if complete && !private.contains(url) && !public.contains(&url) {
+            from_timing.push(url.to_owned());
+        }
+    }
+    found.timed = from_timing;
+    found.private = private.into_vec();
+    found.private_complete = complete;
+    found
+}
+
+/// Adds the images that covered elements' computed styles load (a
+/// stylesheet's background for a masked avatar, say). False when there were
+/// too many covered elements to check them all.
+fn covered_styles(
+    window: &Window,
+    document: &Document,
+    rules: &Rules,
+    out: &mut Vec<String>,
+) -> bool {
+    let roots = if rules.private_by_default {
+        document.document_element().into_iter().collect::<Vec<_>>()
+    } else {
+        let selector = format!("{},{}", rules.block, rules.mask);
+        let Ok(list) = document.query_selector_all(&selector) else {
+            return false;
+        };
+        (0..list.length())
+            .filter_map(|i| list.item(i).and_then(|n| n.dyn_into::<Element>().ok()))
+            .collect()
+    };
+    let mut budget = MAX_COVERED_STYLES;
+    for root in roots {
+        let Ok(inside) = root.query_selector_all("*") else {
+            return false;
+        };
+        let all = std::iter::once(Some(root))
+            .chain((0..inside.length()).map(|i| inside.item(i).and_then(|n| n.dyn_into().ok())));
+        for el in all.flatten() {
+            if budget == 0 {
+                return false;
+            }
+            budget -= 1;
+            if !covered(rules, &el) {
+                continue;
+            }
+            let Ok(Some(style)) = window.get_computed_style(&el) else {
+                continue;
+            };
+            for property in IMAGE_PROPERTIES {
+                let value = style.get_property_value(property).unwrap_or_default();
+                if value.contains("url(") {
+                    let refs = css_refs(&value).into_iter().map(|r| r.text);
+                    out.extend(resolve_all(refs, &document.url().unwrap_or_default()));
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Whether the element's resources must stay on the page: the visitor UI,
+/// or a block or mask rule covers it. A selector that fails to match counts
+/// as covering (fail closed).
+fn covered(rules: &Rules, el: &Element) -> bool {
+    let inside = |selector: &str| !matches!(el.closest(selector), Ok(None));
+    inside(UI_TAG) || inside(&rules.block) || masked_by(rules, el)
+}
+
+fn element(el: &Element, base: &str, found: &mut Found) {
+    let attr = |name: &str| el.get_attribute(name).filter(|v| !v.trim().is_empty());
+    let offer = |found: &mut Found, raw: Option<String>| {
+        if let Some(url) = raw.and_then(|r| resolve(&r, base)) {
+            found.offer.push(url);
+        }
+    };
+    let srcset = |found: &mut Found, value: Option<String>| {
+        if let Some(value) = value {
+            absolutize_srcset(&value, |u| {
+                found.referenced.extend(resolve(u, base));
+                None
+            });
+        }
+    };
+    match el.local_name().as_str() {
+        "img" => {
+            // What the browser chose from `srcset`/`<picture>`; the other
+            // candidates are referenced (an agent's screen may pick one).
+            let current = el
+                .dyn_ref::<HtmlImageElement>()
+                .map(HtmlImageElement::current_src)
+                .filter(|s| !s.is_empty());
+            offer(found, current.or_else(|| attr("src")));
+            srcset(found, attr("srcset"));
+        }
+        "source" => srcset(found, attr("srcset")),
+        "link" => {
+            let rel = attr("rel").unwrap_or_default().to_ascii_lowercase();
+            let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
+            let kind = attr("as").unwrap_or_default().to_ascii_lowercase();
+            let wanted = rels.iter().any(|r| {
+                matches!(
+                    *r,
+                    "stylesheet"
+                        | "icon"
+                        | "apple-touch-icon"
+                        | "apple-touch-icon-precomposed"
+                        | "mask-icon"
+                )
+            }) || (rels.contains(&"preload")
+                && matches!(kind.as_str(), "image" | "font" | "style"));
+            if wanted {
+                offer(found, attr("href"));
+                srcset(found, attr("imagesrcset"));
+            }
+        }
+        "video" => offer(found, attr("poster")),
+        "input" if attr("type").is_some_and(|t| t.eq_ignore_ascii_case("image")) => {
+            offer(found, attr("src"));
+        }
+        "image" | "use" => {
+            let href = attr("href").or_else(|| {
+                el.get_attribute_ns(Some(XLINK), "href")
+                    .filter(|v| !v.trim().is_empty())
+            });
+            // `#id` points into this document: nothing to fetch.
+            offer(found, href.filter(|h| !h.trim_start().starts_with('#')));
+        }
+        "style" => {
+            // Rules not applied yet (hover states) are referenced, not loaded.
+            let text = el.text_content().unwrap_or_default();
+            let refs = css_refs(&text).into_iter().map(|r| r.text);
+            found.sheet_refs.extend(resolve_all(refs, base));
+        }
+        _ => {}
+    }
+    if let Some(style) = attr("style") {
+        let refs = css_refs(&style)
+            .into_iter()
+            .filter(|r| r.in_url)
+            .map(|r| r.text);
+        found.offer.extend(resolve_all(refs, base));
+    }
+}
+
+/// Resource timing entries whose loads stylesheets started (fonts,
+/// backgrounds, `@import`s: `css`) or `<link>`s did.
+fn timing_urls(window: &Window) -> Vec<String> {
+    let Some(performance) = window.performance() else {
+        return Vec::new();
+    };
+    css_and_link(&performance.get_entries_by_type("resource"))
+}
+
+fn css_and_link(entries: &js_sys::Array) -> Vec<String> {
+    entries
+        .iter()
+        .filter_map(|e| e.dyn_into::<PerformanceResourceTiming>().ok())
+        .filter(|e| matches!(e.initiator_type().as_str(), "css" | "link"))
+        .map(|e| e.name())
+        .collect()
+}
+
+/// Reports resource loads as they finish; disconnected on drop.
+#[must_use]
+pub(crate) struct TimingObserver {
+    observer: PerformanceObserver,
+    _closure: Closure<dyn FnMut(PerformanceObserverEntryList)>,
+}
+
+impl TimingObserver {
+    /// `on_urls` gets the URLs of each batch of new css/link loads.
+    pub fn start(on_urls: Rc<dyn Fn(Vec<String>)>) -> Option<TimingObserver> {
+        let closure = Closure::<dyn FnMut(PerformanceObserverEntryList)>::new(
+            move |list: PerformanceObserverEntryList| {
+                let urls = css_and_link(&list.get_entries());
+                if !urls.is_empty() {
+                    on_urls(urls);
+                }
+            },
+        );
+        let observer = PerformanceObserver::new(closure.as_ref().unchecked_ref()).ok()?;
+        let init = PerformanceObserverInit::new(&js_sys::Array::of1(&"resource".into()));
+        observer.observe(&init);
+        Some(TimingObserver {
+            observer,
+            _closure: closure,
+        })
+    }
+}
+
+impl Drop for TimingObserver {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
