@@ -180,28 +180,33 @@ impl ResourceUrls {
         (out != css).then_some(out)
     }
 
-    /// A `style` attribute for the console: its URLs through the relay.
+    /// A `style` attribute for the console: its URLs through the relay (or
+    /// at least absolute).
     pub fn declarations(
         &self,
         css: &str,
         resolve: &mut dyn FnMut(&str) -> Option<String>,
     ) -> Option<String> {
-        if !self.is_active() || !css_needs_rewrite(css, false) {
+        if !css_needs_rewrite(css, false) {
             return None;
         }
         let out = css_sync::rewrite_declarations(css, &mut |url, _| self.css_url(url, resolve));
         (out != css).then_some(out)
     }
 
+    /// A URL in the visitor's CSS for the console: the relay's copy, or
+    /// (no resource cache) the original made absolute — relative to the
+    /// console it would point nowhere.
     fn css_url(
         &self,
         url: &str,
         resolve: &mut dyn FnMut(&str) -> Option<String>,
     ) -> Option<String> {
-        if !self.is_active() || url.trim_start().to_ascii_lowercase().starts_with("data:") {
+        if url.trim_start().to_ascii_lowercase().starts_with("data:") {
             return None;
         }
-        self.url(&resolve(url.trim())?)
+        let absolute = resolve(url.trim())?;
+        self.url(&absolute).or(Some(absolute))
     }
 }
 
@@ -420,9 +425,12 @@ mod tests {
         assert!(off
             .stylesheet("a:hover{color:red}", &mut resolve)
             .is_some_and(|s| s.contains("a[data-cobrowse-hover]")));
+        // Without a resource cache, relative URLs still become absolute: in
+        // the console they would resolve against the console's address.
         assert_eq!(
-            off.declarations("background: url(x.png)", &mut resolve),
-            None
+            off.declarations("background: url(x.png)", &mut resolve)
+                .as_deref(),
+            Some("background: url(\"https://shop.example/x.png\")")
         );
     }
 

@@ -213,7 +213,14 @@ impl DomBackend for WebDom {
                 let _ = Reflect::set(node, &key, &value);
             }
         };
-        if let Some(value) = &state.value {
+        // A multiple select's value names one option; setting it would
+        // deselect the others. Its options carry their own `selected`.
+        // (Read as a property: the iframe's elements are not instances of
+        // this window's classes, so `dyn_ref` would never match.)
+        let multiple = element(node).local_name() == "select"
+            && Reflect::get(node, &JsValue::from_str("multiple"))
+                .is_ok_and(|m| m.as_bool() == Some(true));
+        if let Some(value) = state.value.as_ref().filter(|_| !multiple) {
             set("value", JsValue::from_str(value));
         }
         if let Some(checked) = state.checked {
