@@ -17,6 +17,7 @@ use protocol::{AgentId, AgentMsg, EndReason, Hello, SessionId, ToAgent, ToVisito
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
 use crate::metrics::Role;
+use crate::resources::store::ResourceStore;
 use crate::server::{read_hello, App};
 use crate::sessions::{AgentState, SessionStore};
 use crate::shutdown::Shutdown;
@@ -92,10 +93,19 @@ pub async fn serve<S: SessionStore, B: Bus>(
     // (a second Welcome only updates the code it displays) for whoever
     // comes next.
     if let Some(code) = next_code {
+        // The session's token again (this relay may not be the visitor's):
+        // the visitor takes every Welcome at its word.
+        let upload_token = match app.store.resources().grant(&session).await {
+            Ok(grant) => grant.map(|g| g.token.0).unwrap_or_default(),
+            Err(err) => {
+                tracing::error!(%session, "could not read the session's upload token: {err}");
+                String::new()
+            }
+        };
         let welcome = Delivery::Visitor(ToVisitor::Welcome {
             session: session.clone(),
             code,
-            upload_token: String::new(),
+            upload_token,
         });
         if let Err(err) = app
             .bus

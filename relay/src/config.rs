@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::AgentAuth;
+use crate::resources::settings::{self, CacheTable, ResourceSettings, ResourcesTable};
 use crate::token::AgentSecret;
 use crate::RelayError;
 
@@ -60,6 +61,11 @@ pub struct LimitsFile {
     /// The secret signed agent tokens are checked with. A file the
     /// operator protects; never a command-line argument (`ps` shows those).
     pub agent_secret: Option<String>,
+    /// `[cache]`: `ttl`, `local_max_bytes`.
+    pub cache: Option<CacheTable>,
+    /// `[resources]`: `allowed_external_domains`, `strict`,
+    /// `max_resource_bytes`, `session_budget_bytes`.
+    pub resources: Option<ResourcesTable>,
 }
 
 // Hand-written so the secret never reaches a log line.
@@ -75,6 +81,8 @@ impl fmt::Debug for LimitsFile {
                 "agent_secret",
                 &self.agent_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("cache", &self.cache)
+            .field("resources", &self.resources)
             .finish()
     }
 }
@@ -151,6 +159,11 @@ impl LimitsFile {
             ));
         }
         Ok(limits)
+    }
+
+    /// The `[cache]` and `[resources]` tables, checked.
+    pub fn resource_settings(&self) -> Result<ResourceSettings, RelayError> {
+        settings::from_tables(self.cache.as_ref(), self.resources.as_ref())
     }
 
     /// The `agent_secret` key, checked.
@@ -292,6 +305,8 @@ pub struct Config {
     pub ping_interval: Duration,
     /// A connection that has not said hello by then is closed.
     pub hello_timeout: Duration,
+    /// The resource cache and how resources are served.
+    pub resources: ResourceSettings,
 }
 
 impl Config {
@@ -305,6 +320,7 @@ impl Config {
             backend: Backend::Memory,
             ping_interval: Duration::from_secs(20),
             hello_timeout: Duration::from_secs(10),
+            resources: ResourceSettings::default(),
         }
     }
 }
@@ -353,6 +369,30 @@ mod tests {
     fn unknown_keys_are_an_error_that_names_the_key() {
         let err = LimitsFile::parse("max_agents = 3\n").expect_err("unknown key");
         assert!(err.to_string().contains("max_agents"), "{err}");
+    }
+
+    #[test]
+    fn resource_tables_are_read_with_their_aliases() {
+        let file = LimitsFile::parse(
+            "max_frame_bytes = 4096\n[cache]\nttl = \"2h\"\nlocal_max_bytes = 1000\n\
+             [resources]\nallowedExternalDomains = [\"cdn.example.com\", \"*.example.net\"]\n\
+             strict = true\nmax_resource_bytes = 10\nsession_budget_bytes = 20\n",
+        )
+        .expect("valid file");
+        let s = file.resource_settings().expect("valid");
+        assert_eq!(s.cache_ttl, Duration::from_secs(7200));
+        assert_eq!(s.local_max_bytes, 1000);
+        assert!(s.strict);
+        assert!(s.fetch_allowed("cdn.example.com") && s.fetch_allowed("a.example.net"));
+        assert!(!s.fetch_allowed("example.org"));
+        assert_eq!((s.max_resource_bytes, s.session_budget_bytes), (10, 20));
+        let defaults = LimitsFile::parse("").expect("empty").resource_settings();
+        assert_eq!(defaults.expect("ok").cache_ttl, Duration::from_secs(3600));
+        let err = LimitsFile::parse("[cache]\nttl_secs = 3\n").expect_err("unknown key");
+        assert!(err.to_string().contains("ttl_secs"), "{err}");
+        let seconds = LimitsFile::parse("[cache]\nttl = 90\n").expect("parses");
+        let s = seconds.resource_settings().expect("ok");
+        assert_eq!(s.cache_ttl, Duration::from_secs(90));
     }
 
     #[test]

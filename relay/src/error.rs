@@ -2,6 +2,10 @@
 //! sees: an [`ErrorFrame`] plus a WebSocket close code, an HTTP status, or a
 //! metric label.
 //!
+//! Resource requests (`/res/...`) are refused with a status and a JSON body
+//! `{"error": "<a sentence>"}` ([`RelayError::json_response`]), counted by
+//! [`RefusalReason`].
+//!
 //! Owns: [`RelayError`] and its mappings. Does not own: deciding *when* to
 //! fail a connection (the role handlers do) or writing the frame (the writer
 //! task in `connection.rs` does).
@@ -53,6 +57,77 @@ pub enum RelayError {
     Backend(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// An upload without the session's token (or with a wrong one).
+    #[error("this upload needs the session's upload token as `Authorization: Bearer <token>`")]
+    UploadUnauthorized,
+    #[error("this session did not offer a resource with hash {hash}; offer it first")]
+    NotOffered { hash: String },
+    #[error("the uploaded bytes do not hash to {hash}: a visitor cannot store bytes under another file's hash")]
+    HashMismatch { hash: String },
+    #[error("the resource is {size} bytes, over the relay's limit of {limit} bytes per resource")]
+    ResourceTooLarge { size: u64, limit: u64 },
+    #[error("an upload chunk may be at most {limit} bytes")]
+    ChunkTooLarge { limit: usize },
+    #[error("the session's upload budget of {budget} bytes is used up ({used} bytes uploaded)")]
+    OverBudget { budget: u64, used: u64 },
+    #[error("content type {content_type:?} is refused: the relay serves only images, fonts and stylesheets")]
+    RefusedType { content_type: String },
+    #[error("the bytes offered as {content_type:?} are an HTML document; the relay never serves HTML as a resource")]
+    DisguisedHtml { content_type: String },
+    /// A malformed resource request; the text says what was wrong.
+    #[error("{0}")]
+    BadResourceRequest(String),
+    /// An upload chunk that does not start where the held bytes end.
+    #[error("this chunk starts at byte {offset}, but the relay holds {received} bytes of this upload; resume from {received}")]
+    WrongOffset { offset: u64, received: u64 },
+    /// No such resource for this key; the text says which part was unknown.
+    #[error("{0}")]
+    NoSuchResource(String),
+}
+
+/// The label of `resource_refusals_total{reason}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    Unauthorized,
+    Origin,
+    BadRequest,
+    NotOffered,
+    NotFound,
+    HashMismatch,
+    TooLarge,
+    OverBudget,
+    RefusedType,
+    Internal,
+}
+
+impl RefusalReason {
+    pub const ALL: [RefusalReason; 10] = [
+        RefusalReason::Unauthorized,
+        RefusalReason::Origin,
+        RefusalReason::BadRequest,
+        RefusalReason::NotOffered,
+        RefusalReason::NotFound,
+        RefusalReason::HashMismatch,
+        RefusalReason::TooLarge,
+        RefusalReason::OverBudget,
+        RefusalReason::RefusedType,
+        RefusalReason::Internal,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RefusalReason::Unauthorized => "unauthorized",
+            RefusalReason::Origin => "origin",
+            RefusalReason::BadRequest => "bad_request",
+            RefusalReason::NotOffered => "not_offered",
+            RefusalReason::NotFound => "not_found",
+            RefusalReason::HashMismatch => "hash_mismatch",
+            RefusalReason::TooLarge => "too_large",
+            RefusalReason::OverBudget => "over_budget",
+            RefusalReason::RefusedType => "refused_type",
+            RefusalReason::Internal => "internal",
+        }
+    }
 }
 
 /// The label of `rejected_total{reason}`; one per way a peer can be refused.
@@ -123,7 +198,78 @@ impl RelayError {
             | RelayError::Internal(_)
             | RelayError::Backend(_)
             | RelayError::Io(_) => ErrorCode::Internal,
+            // Resource refusals are HTTP answers, never frames; these
+            // codes only keep the match whole.
+            RelayError::UploadUnauthorized => ErrorCode::Unauthorized,
+            RelayError::NotOffered { .. }
+            | RelayError::HashMismatch { .. }
+            | RelayError::ResourceTooLarge { .. }
+            | RelayError::ChunkTooLarge { .. }
+            | RelayError::OverBudget { .. }
+            | RelayError::RefusedType { .. }
+            | RelayError::DisguisedHtml { .. }
+            | RelayError::BadResourceRequest(_)
+            | RelayError::WrongOffset { .. }
+            | RelayError::NoSuchResource(_) => ErrorCode::NotAllowed,
         }
+    }
+
+    /// The label a refused resource request is counted under.
+    pub fn refusal_reason(&self) -> RefusalReason {
+        match self {
+            RelayError::UploadUnauthorized | RelayError::Unauthorized(_) => {
+                RefusalReason::Unauthorized
+            }
+            RelayError::OriginNotAllowed { .. } => RefusalReason::Origin,
+            RelayError::NotOffered { .. } => RefusalReason::NotOffered,
+            RelayError::NoSuchResource(_) => RefusalReason::NotFound,
+            RelayError::HashMismatch { .. } => RefusalReason::HashMismatch,
+            RelayError::ResourceTooLarge { .. } | RelayError::ChunkTooLarge { .. } => {
+                RefusalReason::TooLarge
+            }
+            RelayError::OverBudget { .. } => RefusalReason::OverBudget,
+            RelayError::RefusedType { .. } | RelayError::DisguisedHtml { .. } => {
+                RefusalReason::RefusedType
+            }
+            RelayError::Config(_)
+            | RelayError::Internal(_)
+            | RelayError::Backend(_)
+            | RelayError::Io(_) => RefusalReason::Internal,
+            _ => RefusalReason::BadRequest,
+        }
+    }
+
+    /// The HTTP status of a refused resource request.
+    pub fn http_status(&self) -> StatusCode {
+        match self.refusal_reason() {
+            RefusalReason::Unauthorized => StatusCode::UNAUTHORIZED,
+            RefusalReason::Origin => StatusCode::FORBIDDEN,
+            RefusalReason::BadRequest => StatusCode::BAD_REQUEST,
+            RefusalReason::NotOffered | RefusalReason::NotFound => StatusCode::NOT_FOUND,
+            RefusalReason::HashMismatch => StatusCode::CONFLICT,
+            RefusalReason::TooLarge | RefusalReason::OverBudget => StatusCode::PAYLOAD_TOO_LARGE,
+            RefusalReason::RefusedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RefusalReason::Internal => match self {
+                RelayError::Backend(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// A resource request's refusal: the status and `{"error": "..."}`
+    /// (plus `"received"` when a chunk came at the wrong offset, so the
+    /// uploader can resume).
+    pub fn json_response(&self) -> Response {
+        let mut body = serde_json::json!({ "error": self.frame().message });
+        if let RelayError::WrongOffset { received, .. } = self {
+            body["received"] = serde_json::json!(received);
+        }
+        (
+            self.http_status(),
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
     }
 
     pub fn reject_reason(&self) -> RejectReason {
@@ -145,6 +291,17 @@ impl RelayError {
             | RelayError::Internal(_)
             | RelayError::Backend(_)
             | RelayError::Io(_) => RejectReason::Internal,
+            RelayError::UploadUnauthorized => RejectReason::Unauthorized,
+            RelayError::NotOffered { .. }
+            | RelayError::HashMismatch { .. }
+            | RelayError::ResourceTooLarge { .. }
+            | RelayError::ChunkTooLarge { .. }
+            | RelayError::OverBudget { .. }
+            | RelayError::RefusedType { .. }
+            | RelayError::DisguisedHtml { .. }
+            | RelayError::BadResourceRequest(_)
+            | RelayError::WrongOffset { .. }
+            | RelayError::NoSuchResource(_) => RejectReason::NotAllowed,
         }
     }
 
@@ -245,6 +402,38 @@ mod tests {
             "The session already has its limit of 8 agents."
         );
         assert_eq!(frame.code.close_code(), 4006);
+    }
+
+    #[test]
+    fn resource_refusals_are_json_sentences_with_their_status() {
+        let err = RelayError::HashMismatch {
+            hash: "ab".repeat(32),
+        };
+        assert_eq!(err.http_status(), StatusCode::CONFLICT);
+        assert!(err.frame().message.contains("another file's hash"));
+        assert_eq!(
+            RelayError::UploadUnauthorized.http_status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            RelayError::OverBudget { budget: 1, used: 1 }.http_status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            RelayError::DisguisedHtml {
+                content_type: "image/png".into()
+            }
+            .http_status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            RelayError::Backend("down".into()).http_status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let mut labels: Vec<_> = RefusalReason::ALL.iter().map(|r| r.label()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), RefusalReason::ALL.len());
     }
 
     #[test]

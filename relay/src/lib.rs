@@ -14,6 +14,8 @@
 //! - `sessions.rs` ([`SessionStore`]) and `bus.rs` ([`Bus`]): the two seams
 //!   a multi-relay backend implements; `memory.rs` is the in-process one,
 //!   `redis_backend/` the one several relays share.
+//! - `resources/`: static resources — offers, uploads, the two-level
+//!   cache, serving to agents with CSS rewriting, the fallback chain.
 //! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
 //!   `guesses.rs` (wrong join codes per address and agent), `config.rs`,
 //!   `metrics.rs`, `static_files.rs` (incl. the console's CSP),
@@ -29,6 +31,8 @@
 //! - Errors become frames and close codes only in `error.rs`.
 //! - A join code admits one agent; only an authenticated agent under its
 //!   wrong-code limit gets to try one.
+//! - An agent reads only resources its own session offered, through its
+//!   session's key; the relay never serves HTML or script from `/res/`.
 
 mod agent;
 pub mod auth;
@@ -40,6 +44,7 @@ pub mod guesses;
 pub mod memory;
 pub mod metrics;
 pub mod redis_backend;
+pub mod resources;
 mod server;
 pub mod sessions;
 mod shutdown;
@@ -50,7 +55,7 @@ mod visitor;
 pub use auth::{AgentAuth, AgentIdentity, AgentSubject};
 pub use bus::Bus;
 pub use config::{Backend, Config, Limits, LimitsFile, OriginPolicy, RedisUrl};
-pub use error::{RejectReason, RelayError};
+pub use error::{RefusalReason, RejectReason, RelayError};
 pub use server::{run, run_connected, serve, Connected};
 pub use sessions::SessionStore;
 pub use token::{AgentSecret, Claims};

@@ -17,6 +17,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use crate::bus::{Bus, Delivery, Mailbox, Topic};
+use crate::resources::memory::MemoryResources;
 use crate::sessions::{AgentState, ConsentOutcome, JoinedSession, NewSession, SessionStore};
 use crate::RelayError;
 
@@ -24,6 +25,7 @@ use crate::RelayError;
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Sessions>>,
+    resources: MemoryResources,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +105,12 @@ impl MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
+    type Resources = MemoryResources;
+
+    fn resources(&self) -> &MemoryResources {
+        &self.resources
+    }
+
     async fn create(&self, page_url: String, code_ttl: Duration) -> Result<NewSession, RelayError> {
         let mut sessions = lock(&self.inner);
         let session = new_session_id();

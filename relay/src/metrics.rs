@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::RejectReason;
+use crate::resources::metrics::ResourceMetrics;
 
 /// Which side of a session a frame came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Metrics {
     bytes_in: [AtomicU64; 2],
     frames_forwarded: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
+    /// The resource cache's counters.
+    pub resources: ResourceMetrics,
 }
 
 /// Keeps a gauge raised for as long as it lives, so every way a connection
@@ -166,6 +169,7 @@ impl Metrics {
             "reason",
             &rejected,
         );
+        self.resources.render(&mut out);
         out
     }
 }
@@ -178,7 +182,13 @@ impl Drop for GaugeGuard {
     }
 }
 
-fn metric(out: &mut String, name: &str, kind: &str, help: &str, values: &[(&str, String)]) {
+pub(crate) fn metric(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    values: &[(&str, String)],
+) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
     for (_, value) in values {
@@ -186,7 +196,13 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, values: &[(&str,
     }
 }
 
-fn labelled(out: &mut String, name: &str, help: &str, label: &str, values: &[(&str, String)]) {
+pub(crate) fn labelled(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: &[(&str, String)],
+) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} counter");
     for (key, value) in values {

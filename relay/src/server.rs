@@ -28,6 +28,7 @@ use crate::guesses::CodeGuesses;
 use crate::memory::{MemoryBus, MemoryStore};
 use crate::metrics::{Metrics, Role};
 use crate::redis_backend::{self, RedisBus, RedisStore};
+use crate::resources::{self, Resources};
 use crate::sessions::SessionStore;
 use crate::shutdown::{Coordinator, Shutdown};
 use crate::{agent, static_files, visitor, RelayError};
@@ -43,6 +44,8 @@ pub struct App<S, B> {
     pub metrics: Arc<Metrics>,
     /// Wrong join codes by address and agent (this relay's count).
     pub guesses: CodeGuesses,
+    /// The resource service (its store comes with `store`).
+    pub resources: Resources,
     shutdown: Shutdown,
 }
 
@@ -136,12 +139,15 @@ pub async fn serve<S: SessionStore, B: Bus>(
     log_start_up(&config);
     let (coordinator, handle) = Coordinator::new();
     let guesses = CodeGuesses::new(config.limits.code_guesses_per_minute);
+    let metrics = Arc::new(Metrics::default());
+    let resources = Resources::new(config.resources.clone(), Arc::clone(&metrics));
     let app = Arc::new(App {
         store,
         bus,
         config,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         guesses,
+        resources,
         shutdown: handle,
     });
     let router = router(Arc::clone(&app));
@@ -196,6 +202,19 @@ fn log_start_up(config: &Config) {
             tracing::info!(origins = ?list, "visitor sessions accepted only from these origins");
         }
     }
+    let res = &config.resources;
+    tracing::info!(
+        ttl = ?res.cache_ttl,
+        local_max_bytes = res.local_max_bytes,
+        strict = res.strict,
+        allowed_external_domains = res.allowed_external_domains.len(),
+        "resource cache: local level for {:?}, shared level {}",
+        res.local_ttl(),
+        match config.backend {
+            Backend::Memory => "off (no --redis)",
+            Backend::Redis(_) => "in Redis",
+        }
+    );
     if !config.static_dir.is_dir() {
         tracing::warn!(
             dir = %config.static_dir.display(),
@@ -206,12 +225,16 @@ fn log_start_up(config: &Config) {
 
 fn router<S: SessionStore, B: Bus>(app: Arc<App<S, B>>) -> Router {
     let static_routes = static_files::routes(&app.config.static_dir);
+    let uploads = resources::upload::routes(Arc::clone(&app));
+    let served = resources::serve::routes(Arc::clone(&app));
     Router::new()
         .route("/ws/visitor", get(visitor_upgrade::<S, B>))
         .route("/ws/agent", get(agent_upgrade::<S, B>))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::<S, B>))
         .with_state(app)
+        .merge(uploads)
+        .merge(served)
         .merge(static_routes)
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 
+use crate::resources::store::ResourceStore;
 use crate::RelayError;
 
 /// A session just created for a visitor.
@@ -58,6 +59,13 @@ pub enum ConsentOutcome {
 }
 
 pub trait SessionStore: Send + Sync + 'static {
+    /// Where this backend keeps what sessions know about their static
+    /// resources (and the shared level of the resource cache): with the
+    /// sessions, so it lives and ends with them.
+    type Resources: ResourceStore;
+
+    fn resources(&self) -> &Self::Resources;
+
     /// Creates a session with a fresh code, unique among live codes, that
     /// expires if unused for `code_ttl`.
     fn create(

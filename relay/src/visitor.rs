@@ -19,6 +19,7 @@ use protocol::{AgentId, EndReason, Hello, SessionId, ToAgent, ToVisitor, Visitor
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
 use crate::metrics::Role;
+use crate::resources::store::{Grant, ResourceStore};
 use crate::server::{read_hello, App};
 use crate::sessions::{ConsentOutcome, SessionStore};
 use crate::shutdown::Shutdown;
@@ -53,6 +54,17 @@ pub async fn serve<S: SessionStore, B: Bus>(
         Err(err) => return conn.fail(&mut stream, err).await,
     };
     let session = created.session.clone();
+    let grant = match app
+        .resources
+        .open(app.store.resources(), &session, hello.resources)
+        .await
+    {
+        Ok(grant) => grant,
+        Err(err) => {
+            end_session(&app, &session, EndReason::Error).await;
+            return conn.fail(&mut stream, err).await;
+        }
+    };
     let subscription = match app
         .bus
         .subscribe(Topic::Visitor(session.clone()), conn.mailbox())
@@ -67,12 +79,20 @@ pub async fn serve<S: SessionStore, B: Bus>(
     conn.send(Delivery::Visitor(ToVisitor::Welcome {
         session: created.session,
         code: created.code,
-        upload_token: String::new(),
+        upload_token: grant.token.0.clone(),
     }));
     let _gauge = app.metrics.session_started();
     tracing::info!(%session, %peer, "visitor session started");
 
-    let (reason, error) = run_session(&app, &mut conn, &mut stream, &mut shutdown, &session).await;
+    let (reason, error) = run_session(
+        &app,
+        &mut conn,
+        &mut stream,
+        &mut shutdown,
+        &session,
+        &grant,
+    )
+    .await;
 
     // Stop hearing about agents before telling them: nothing new can arrive
     // for a session that is going away.
@@ -93,12 +113,16 @@ pub async fn serve<S: SessionStore, B: Bus>(
     }
 }
 
-/// Removes the session and tells each agent still in it.
+/// Removes the session (and what it knew of its resources) and tells each
+/// agent still in it.
 async fn end_session<S: SessionStore, B: Bus>(
     app: &App<S, B>,
     session: &SessionId,
     reason: EndReason,
 ) {
+    if let Err(err) = app.store.resources().close(session).await {
+        tracing::error!(%session, "could not forget the session's resources: {err}");
+    }
     let agents = match app.store.end(session).await {
         Ok(agents) => agents,
         Err(err) => {
@@ -129,6 +153,7 @@ async fn run_session<S, B, St>(
     stream: &mut St,
     shutdown: &mut Shutdown,
     session: &SessionId,
+    grant: &Grant,
 ) -> (EndReason, Option<RelayError>)
 where
     S: SessionStore,
@@ -146,7 +171,7 @@ where
                     Ok(Inbound::Closed) => return (EndReason::VisitorDisconnected, None),
                     Err(err) => return (EndReason::Error, Some(err)),
                 };
-                match handle(app, conn, session, &mut admitted, &bytes).await {
+                match handle(app, conn, session, grant, &mut admitted, &bytes).await {
                     Ok(Flow::Continue) => {}
                     Ok(Flow::End) => return (EndReason::VisitorEnded, None),
                     Err(err) => return (EndReason::Error, Some(err)),
@@ -160,6 +185,7 @@ async fn handle<S: SessionStore, B: Bus>(
     app: &App<S, B>,
     conn: &Conn,
     session: &SessionId,
+    grant: &Grant,
     admitted: &mut Vec<AgentId>,
     bytes: &[u8],
 ) -> Result<Flow, RelayError> {
@@ -198,7 +224,7 @@ async fn handle<S: SessionStore, B: Bus>(
                         .publish(
                             &topic,
                             Delivery::Agent(ToAgent::Admitted {
-                                resources: String::new(),
+                                resources: grant.path(),
                             }),
                         )
                         .await?;
@@ -222,12 +248,22 @@ async fn handle<S: SessionStore, B: Bus>(
             }
         }
         VisitorMsg::End => return Ok(Flow::End),
-        VisitorMsg::Offer(_) => {
-            // The resource cache is not wired in yet: want nothing, so the
-            // agent's browser falls back to the original URLs.
+        VisitorMsg::Offer(offers) => {
+            let count = offers.len();
+            let wanted = app
+                .resources
+                .offer(app.store.resources(), session, offers)
+                .await?;
+            tracing::debug!(
+                %session,
+                offered = count,
+                wanted = wanted.hashes.len(),
+                more = wanted.more.len(),
+                "resources offered"
+            );
             conn.send(Delivery::Visitor(ToVisitor::Want {
-                hashes: Vec::new(),
-                more: Vec::new(),
+                hashes: wanted.hashes,
+                more: wanted.more,
             }));
         }
     }

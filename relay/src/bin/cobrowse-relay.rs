@@ -64,7 +64,9 @@ struct Args {
     #[arg(long)]
     redis: Option<String>,
     /// TOML file: max_frame_bytes, max_agents_per_session, agent_queue_frames,
-    /// code_ttl_secs, code_guesses_per_minute, agent_secret.
+    /// code_ttl_secs, code_guesses_per_minute, agent_secret; tables [cache]
+    /// (ttl, local_max_bytes) and [resources] (allowed_external_domains,
+    /// strict, max_resource_bytes, session_budget_bytes).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Accept agents presenting this token. DEVELOPMENT ONLY.
@@ -122,6 +124,7 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         None => LimitsFile::default(),
     };
     let file_secret = file.agent_secret()?;
+    let resources = file.resource_settings()?;
     let limits = file.into_limits(&LimitsFile {
         max_frame_bytes: args.max_frame_bytes,
         max_agents_per_session: args.max_agents_per_session,
@@ -159,6 +162,7 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         auth,
         origins: OriginPolicy::from_list(args.allowed_origins),
         backend,
+        resources,
         ..Config::new(args.static_dir)
     };
 

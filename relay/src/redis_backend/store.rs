@@ -19,6 +19,7 @@ use rand::Rng;
 
 use super::{agents_key, code_key, invoke, query, session_key, PREFIX};
 use crate::memory::new_session_id;
+use crate::resources::redis::RedisResources;
 use crate::sessions::{AgentState, ConsentOutcome, JoinedSession, NewSession, SessionStore};
 use crate::RelayError;
 
@@ -35,6 +36,7 @@ const ADMITTED: &str = "admitted";
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
+    resources: RedisResources,
 }
 
 struct Inner {
@@ -62,6 +64,7 @@ impl RedisStore {
     /// Must be called inside a tokio runtime: it starts the renewing task,
     /// which stops once the last clone of the store is dropped.
     pub(crate) fn new(conn: ConnectionManager, ttl: Duration) -> Self {
+        let resources = RedisResources::new(conn.clone(), ttl.max(Duration::from_millis(30)));
         let inner = Arc::new(Inner {
             conn,
             // Below a few ms the keys could expire between two renewals.
@@ -76,7 +79,7 @@ impl RedisStore {
             live: Mutex::new(HashSet::new()),
         });
         tokio::spawn(renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
-        RedisStore { inner }
+        RedisStore { inner, resources }
     }
 
     /// Sessions this relay keeps alive, for tests and diagnostics.
@@ -132,6 +135,12 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
 }
 
 impl SessionStore for RedisStore {
+    type Resources = RedisResources;
+
+    fn resources(&self) -> &RedisResources {
+        &self.resources
+    }
+
     async fn create(&self, page_url: String, code_ttl: Duration) -> Result<NewSession, RelayError> {
         for _ in 0..CODE_ATTEMPTS {
             let code = JoinCode::from_number(rand::rng().random_range(0..1_000_000))?;

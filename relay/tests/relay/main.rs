@@ -41,5 +41,8 @@ mod http;
 mod isolation;
 mod redis_server;
 mod refusals;
+mod resource_redis;
+mod resource_serving;
+mod resources;
 mod shared_redis;
 mod support;

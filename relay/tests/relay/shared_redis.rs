@@ -83,14 +83,22 @@ async fn keys_hold_routing_state_only_and_vanish_when_the_session_ends() {
     relay.wait_for_metric("sessions_active 1").await;
 
     let keys = redis.keys().await;
+    let (resource_keys, session_keys): (Vec<&String>, Vec<&String>) =
+        keys.iter().partition(|k| k.starts_with("cobrowse:res:"));
     assert_eq!(
-        keys,
+        session_keys,
         vec![
-            format!("cobrowse:code:{code}"),
-            format!("cobrowse:session:{session}"),
-            format!("cobrowse:session:{session}:agents"),
+            &format!("cobrowse:code:{code}"),
+            &format!("cobrowse:session:{session}"),
+            &format!("cobrowse:session:{session}:agents"),
         ]
     );
+    // The session's resource record and the indexes of its two secrets
+    // (by digest: the secrets themselves are not key names).
+    assert_eq!(resource_keys.len(), 3, "{resource_keys:?}");
+    assert!(resource_keys[0].starts_with("cobrowse:res:key:"));
+    assert_eq!(resource_keys[1], &format!("cobrowse:res:session:{session}"));
+    assert!(resource_keys[2].starts_with("cobrowse:res:token:"));
     let mut conn = redis.conn().await;
     for key in &keys {
         let ttl: i64 = redis::cmd("PTTL")

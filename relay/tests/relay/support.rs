@@ -101,6 +101,16 @@ impl Relay {
         relay
     }
 
+    /// A relay on a Redis the test owns (so it can outlive the relay).
+    pub async fn with_redis(redis: &RedisServer, tweak: impl Fn(&mut Config)) -> Relay {
+        let fixture = static_fixture();
+        let mut config = Config::new(&fixture);
+        config.auth = AgentAuth::dev_token(TOKEN.into()).expect("token");
+        config.backend = Backend::from_redis_flag(Some(&redis.url())).expect("url");
+        tweak(&mut config);
+        Relay::run(config, fixture).await
+    }
+
     /// Starts `relay::run` with `config`; `static_dir` is removed on drop.
     pub async fn run(config: Config, static_dir: PathBuf) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -464,14 +474,38 @@ impl HttpResponse {
 
 /// A bare HTTP/1.1 GET: enough for status, headers and a small body.
 async fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
+    http_request(addr, "GET", path, &[], &[]).await
+}
+
+/// A bare HTTP/1.1 request with extra headers and a body.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "PUT" || method == "POST" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    // A server may answer (and close) before reading a body it refuses;
+    // what it answered is still there to read.
+    let _ = tcp.write_all(&bytes).await;
     let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, tcp.read_to_end(&mut raw))
+    let read = tokio::time::timeout(WAIT, tcp.read_to_end(&mut raw))
         .await
-        .expect("response in time")
-        .expect("read");
+        .expect("response in time");
+    if raw.is_empty() {
+        read.expect("read");
+    }
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
