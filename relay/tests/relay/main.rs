@@ -43,6 +43,7 @@ mod redis_server;
 mod refusals;
 mod resource_redis;
 mod resource_serving;
+mod resource_support;
 mod resources;
 mod shared_redis;
 mod support;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use protocol::{Mode, ResourcePolicy, ToAgent, ToVisitor, VisitorMsg};
 
 use crate::redis_server::RedisServer;
-use crate::resources::{
+use crate::resource_support::{
     admitted, json, offer, offered, open_session, png, put, res_path, sha, upload, CHUNK,
 };
 use crate::support::{Relay, Setup, TOKEN, WAIT};

@@ -13,7 +13,7 @@ use protocol::{ResourcePolicy, ToVisitor};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::resources::{
+use crate::resource_support::{
     admitted, offer, offered, open_session, png, res_path, sha, unreadable, upload,
 };
 use crate::support::Relay;
@@ -32,7 +32,7 @@ async fn stylesheets_are_served_rewritten_and_decoded_to_utf8() {
     assert_eq!(done.status, 201);
     // What the stylesheet refers to that the visitor has not offered yet.
     assert_eq!(
-        crate::resources::json(&done)["more"],
+        crate::resource_support::json(&done)["more"],
         serde_json::json!([
             "https://shop.example/css/print.css",
             "https://shop.example/img/bg.png"
