@@ -235,3 +235,43 @@ async fn the_secret_is_given_once_and_never_echoed() {
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+#[tokio::test]
+async fn resource_tables_are_read_and_a_bad_ttl_is_refused_by_name() {
+    let good = TempFile::new(
+        "resources.toml",
+        "[cache]\nttl = \"30m\"\nlocal_max_bytes = 1048576\n\
+         [resources]\nallowedExternalDomains = [\"cdn.example.com\", \"*.example.net\"]\n\
+         strict = true\nmax_resource_bytes = 1000\nsession_budget_bytes = 5000\n",
+    );
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&good.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::time::timeout(WAIT, BufReader::new(stdout).lines().next_line())
+        .await
+        .expect("starts in time")
+        .expect("read")
+        .expect("a line");
+    assert!(
+        line.starts_with("cobrowse-relay listening on http://"),
+        "{line}"
+    );
+    let _ = child.kill().await;
+
+    let bad = TempFile::new("bad-ttl.toml", "[cache]\nttl = \"1w\"\n");
+    let output = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&bad.0)
+        .output()
+        .await
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cache.ttl"), "{stderr}");
+}
