@@ -298,9 +298,13 @@ impl Tab {
         width: f64,
         height: f64,
     ) -> Result<Vec<u8>> {
+        // The protocol's clip is in document coordinates: add the scroll.
+        let [sx, sy]: [f64; 2] = self
+            .eval("return [window.visualViewport.pageLeft, window.visualViewport.pageTop];")
+            .await?;
         let clip = Viewport {
-            x,
-            y,
+            x: x + sx,
+            y: y + sy,
             width,
             height,
             scale: 1.0,

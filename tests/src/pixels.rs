@@ -40,6 +40,29 @@ impl Image {
         })
     }
 
+    /// Writes `[x, y, w, h]` of the image as a PNG, scaled up `zoom` times
+    /// (to look at a difference).
+    pub fn write_region(
+        &self,
+        path: &std::path::Path,
+        [x, y, w, h]: [u32; 4],
+        zoom: u32,
+    ) -> Result<()> {
+        let (w, h) = (w.min(self.width - x), h.min(self.height - y));
+        let mut data = Vec::with_capacity((w * h * zoom * zoom * 4) as usize);
+        for row in 0..h * zoom {
+            for col in 0..w * zoom {
+                data.extend_from_slice(&self.pixel(x + col / zoom, y + row / zoom));
+            }
+        }
+        let file = std::fs::File::create(path)?;
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w * zoom, h * zoom);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header()?.write_image_data(&data)?;
+        Ok(())
+    }
+
     fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
         let at = ((y * self.width + x) * 4) as usize;
         let mut p = [0; 4];
@@ -52,10 +75,13 @@ impl Image {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Diff {
     pub pixels: u64,
-    /// Pixels whose largest channel difference exceeds the tolerance.
+    /// Pixels with no match within one pixel in the other image (see
+    /// [`compare`]).
     pub differing: u64,
     /// The mean absolute channel difference over all pixels (0–255).
     pub mean: f64,
+    /// Where the differing pixels are: `[left, top, right, bottom]`.
+    pub bounds: Option<[u32; 4]>,
 }
 
 impl Diff {
@@ -67,9 +93,11 @@ impl Diff {
     }
 }
 
-/// Compares two images of the same size; a pixel differs when any channel
-/// is more than `tolerance` apart (antialiasing and subpixel positioning
-/// make a few levels of difference normal).
+/// Compares two images of the same size. A pixel differs when no pixel
+/// within one pixel of it in the other image is within `tolerance` on every
+/// channel, in either direction: text rasterised a fraction of a pixel apart
+/// (antialiasing, composited scrolling) is not a difference, a missing image
+/// or style is.
 pub fn compare(a: &Image, b: &Image, tolerance: u8) -> Result<Diff> {
     if (a.width, a.height) != (b.width, b.height) {
         bail!(
@@ -84,20 +112,16 @@ pub fn compare(a: &Image, b: &Image, tolerance: u8) -> Result<Diff> {
         pixels: u64::from(a.width) * u64::from(a.height),
         differing: 0,
         mean: 0.0,
+        bounds: None,
     };
     let mut total: u64 = 0;
     for y in 0..a.height {
         for x in 0..a.width {
-            let (p, q) = (a.pixel(x, y), b.pixel(x, y));
-            let worst = p
-                .iter()
-                .zip(q)
-                .map(|(u, v)| u.abs_diff(v))
-                .max()
-                .unwrap_or(0);
-            total += u64::from(worst);
-            if worst > tolerance {
+            total += u64::from(distance(a.pixel(x, y), b.pixel(x, y)));
+            if !near(a, b, x, y, tolerance) || !near(b, a, x, y, tolerance) {
                 diff.differing += 1;
+                let r = diff.bounds.get_or_insert([x, y, x, y]);
+                *r = [r[0].min(x), r[1].min(y), r[2].max(x), r[3].max(y)];
             }
         }
     }
@@ -105,7 +129,25 @@ pub fn compare(a: &Image, b: &Image, tolerance: u8) -> Result<Diff> {
     Ok(diff)
 }
 
+/// The largest channel difference between two pixels.
+fn distance(p: [u8; 4], q: [u8; 4]) -> u8 {
+    p.iter()
+        .zip(q)
+        .map(|(u, v)| u.abs_diff(v))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether `from`'s pixel at (x, y) has a match within one pixel in `to`.
+fn near(from: &Image, to: &Image, x: u32, y: u32, tolerance: u8) -> bool {
+    let p = from.pixel(x, y);
+    let xs = x.saturating_sub(1)..=(x + 1).min(to.width - 1);
+    xs.flat_map(|nx| (y.saturating_sub(1)..=(y + 1).min(to.height - 1)).map(move |ny| (nx, ny)))
+        .any(|(nx, ny)| distance(p, to.pixel(nx, ny)) <= tolerance)
+}
+
 #[cfg(test)]
+#[allow(clippy::expect_used)] // a failed expectation fails the test
 mod tests {
     use super::*;
 

@@ -89,6 +89,44 @@ impl WebDom {
     }
 }
 
+/// The console's own rules for the mirrored document, as a constructed
+/// stylesheet: it is in no node, so the page's DOM stays the visitor's.
+/// Scroll anchoring is off because scroll positions are the visitor's, set
+/// by the mirror: when a stylesheet or font arrives after a scroll was
+/// applied, anchoring would move it.
+const CONSOLE_SHEET: &str = "*, ::before, ::after { overflow-anchor: none !important; }";
+
+impl WebDom {
+    fn console_sheet(&self, doc: &Document) {
+        let built = (|| -> Result<(), JsValue> {
+            // The sheet must come from the iframe's realm to be adopted there.
+            let window = self
+                .frame
+                .content_window()
+                .ok_or_else(|| JsValue::from_str("no window"))?;
+            let class = function(Reflect::get(&window, &"CSSStyleSheet".into())?)?;
+            let sheet = Reflect::construct(&class, &Array::new())?;
+            let replace = function(Reflect::get(&sheet, &"replaceSync".into())?)?;
+            replace.call1(&sheet, &CONSOLE_SHEET.into())?;
+            Reflect::set(doc, &"adoptedStyleSheets".into(), &Array::of1(&sheet))?;
+            Ok(())
+        })();
+        if let Err(e) = built {
+            crate::log::warn(&format!("the console's own styles were not applied: {e:?}"));
+        }
+    }
+}
+
+/// A function of any realm (`dyn_into` would check against this realm's
+/// `Function`).
+fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
+    if value.is_function() {
+        Ok(value.unchecked_into())
+    } else {
+        Err(JsValue::from_str("not a function"))
+    }
+}
+
 fn element(node: &Node) -> &Element {
     node.unchecked_ref()
 }
@@ -112,6 +150,7 @@ impl DomBackend for WebDom {
         if let Some(root) = doc.document_element() {
             root.remove();
         }
+        self.console_sheet(&doc);
         Ok(Reset {
             doctype: doc.doctype().map(Node::from),
             document: doc.into(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use e2e::browser::Tab;
-use e2e::pixels::{compare, Image};
+use e2e::pixels::{compare, Diff, Image};
 use e2e::scenario::*;
 use serde_json::Value;
 
@@ -58,9 +58,8 @@ async fn settled(tab: &Tab, doc: &str) -> Result<()> {
     Ok(())
 }
 
-/// The share of pixels that differ between the visitor's window and the
-/// console's iframe for `page`.
-async fn difference(world: &World, page: &str) -> Result<f64> {
+/// How the visitor's window and the console's iframe differ for `page`.
+async fn difference(world: &World, page: &str) -> Result<Diff> {
     let (w, h) = VISITOR;
     let visitor = world
         .browser
@@ -122,13 +121,29 @@ async fn difference(world: &World, page: &str) -> Result<f64> {
         .screenshot(&world.screenshot_path(&format!("fidelity-{name}-console")))
         .await?;
     let diff = compare(&seen, &shown, TOLERANCE)?;
+    if diff.differing_share() > MAX_DIFFERING {
+        // Where they differ, zoomed, next to the full screenshots.
+        if let Some([l, t, r, b]) = diff.bounds {
+            let area = [l, t, (r - l + 1).min(300), (b - t + 1).min(200)];
+            seen.write_region(
+                &world.screenshot_path(&format!("fidelity-{name}-diff-visitor")),
+                area,
+                3,
+            )?;
+            shown.write_region(
+                &world.screenshot_path(&format!("fidelity-{name}-diff-console")),
+                area,
+                3,
+            )?;
+        }
+    }
 
     let _ = visitor
         .eval::<Value>("window.e2eSession?.end(); return null;")
         .await;
     let _ = visitor.page.clone().close().await;
     let _ = console.page.clone().close().await;
-    Ok(diff.differing_share())
+    Ok(diff)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +153,8 @@ async fn fixtures_look_the_same_in_the_console_pixel_for_pixel() -> Result<()> {
     for page in PAGES.iter().chain(KNOWN_GAPS) {
         let gap = KNOWN_GAPS.contains(page);
         match difference(&world, page).await {
-            Ok(share) => {
+            Ok(diff) => {
+                let share = diff.differing_share();
                 eprintln!(
                     "[fidelity] {page}: {:.3}% of pixels differ{}",
                     share * 100.0,
@@ -150,8 +166,9 @@ async fn fixtures_look_the_same_in_the_console_pixel_for_pixel() -> Result<()> {
                     ));
                 } else if !gap && share > MAX_DIFFERING {
                     failures.push(format!(
-                        "{page}: {:.2}% of pixels differ (screenshots in target/e2e-screenshots)",
-                        share * 100.0
+                        "{page}: {:.2}% of pixels differ, within {:?} (screenshots in target/e2e-screenshots)",
+                        share * 100.0,
+                        diff.bounds
                     ));
                 }
             }

@@ -3,5 +3,7 @@
 //! and Chromium on free ports.
 
 mod corpus;
+mod fidelity;
 mod foundation;
 mod privacy;
+mod resources;
