@@ -124,7 +124,9 @@ impl ResourceUrls {
         value: &str,
         resolve: &mut dyn FnMut(&str) -> Option<String>,
     ) -> Option<String> {
-        if !self.is_active() {
+        // An empty URL loads nothing (`<link href>`, `<img src="">`);
+        // resolved, it would become the page's own address.
+        if !self.is_active() || value.trim().is_empty() {
             return None;
         }
         match form {
@@ -451,5 +453,9 @@ mod tests {
             off.attr_value(UrlForm::Single, "https://shop.example/a.png", &mut resolve),
             None
         );
+        for empty in ["", "  "] {
+            assert_eq!(u.attr_value(UrlForm::Single, empty, &mut resolve), None);
+            assert_eq!(u.attr_value(UrlForm::Srcset, empty, &mut resolve), None);
+        }
     }
 }
