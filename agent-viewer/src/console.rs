@@ -153,6 +153,7 @@ impl<B: DomBackend> Console<B> {
                 }
             }
             ToAgent::Event(frame) => self.on_frame(frame, now_ms),
+            ToAgent::Mode(_) => {}
             ToAgent::Ended { reason } => self.end(reason.describe()),
             ToAgent::Error(ErrorFrame { code, message }) => {
                 if message.trim().is_empty() {

@@ -225,6 +225,16 @@ pub enum Event {
     },
     Scroll(ScrollPos),
     Viewport(Viewport),
+    /// The visitor's pointer (the console draws it and shows `:hover`
+    /// rules for the element under it).
+    Pointer {
+        pos: crate::PointerPos,
+        kind: crate::PointerKind,
+    },
+    /// The element that has the visitor's focus, if any (for `:focus`).
+    Focus {
+        target: Option<NodeId>,
+    },
 }
 
 /// An [`Event`] with its place in the session's order. The payload is the

@@ -23,10 +23,12 @@
 mod dom;
 mod ids;
 mod messages;
+mod presence;
 
 pub use dom::*;
 pub use ids::*;
 pub use messages::*;
+pub use presence::*;
 
 use serde::{de::IgnoredAny, Deserialize, Serialize};
 
@@ -37,7 +39,10 @@ use serde::{de::IgnoredAny, Deserialize, Serialize};
 /// - 1: first version.
 /// - 2: static resources: `VisitorHello.resources`, `VisitorMsg::Offer`,
 ///   `ToVisitor::Want`, `Welcome.upload_token`, `Admitted.resources`.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// - 3: two-way: `Event::Pointer`/`Event::Focus`, `AgentMsg::Point`/
+///   `Control`/`RequestMode`, `ToVisitor::FromAgent`, `VisitorMsg::SetMode`,
+///   `ToAgent::Mode`.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Everything that can go wrong turning bytes into messages.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentId, EventFrame, JoinCode, ResourceHash, SessionId};
+use crate::{AgentId, Control, EventFrame, FromAgent, JoinCode, Point, ResourceHash, SessionId};
 
 /// The first frame of every connection (see [`crate::encode_hello`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,10 +91,13 @@ pub enum VisitorMsg {
     /// Resources the page uses (the session's resource history grows by
     /// these URLs). The relay answers with [`ToVisitor::Want`].
     Offer(Vec<Offered>),
+    /// The visitor sets an admitted agent's mode: grants shared mode (the
+    /// answer to [`FromAgent::ModeRequest`]) or drops back to view-only.
+    SetMode { agent: AgentId, mode: Mode },
 }
 
 /// Relay → visitor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToVisitor {
     /// The session exists; show the visitor its code.
     Welcome {
@@ -128,15 +131,27 @@ pub enum ToVisitor {
         hashes: Vec<ResourceHash>,
         more: Vec<String>,
     },
+    /// An admitted agent points, asks for a mode, or (relay-checked: only
+    /// in shared mode) controls the page. The visitor's script checks again.
+    FromAgent {
+        agent: AgentId,
+        msg: FromAgent,
+    },
 }
 
 /// Agent → relay, after the hello.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AgentMsg {
     /// The console saw a gap it cannot fill and needs a fresh snapshot.
     Resync,
     /// The agent leaves; the session goes on for the visitor.
     Leave,
+    /// Pointing (either mode).
+    Point(Point),
+    /// Acting on the page (shared mode only; the relay drops it otherwise).
+    Control(Control),
+    /// Asks for a mode (shared needs the visitor's consent).
+    RequestMode(Mode),
 }
 
 /// Relay → agent.
@@ -160,6 +175,9 @@ pub enum ToAgent {
         reason: EndReason,
     },
     Error(ErrorFrame),
+    /// The agent's mode as the visitor granted it: sent after `Admitted` and
+    /// on every change.
+    Mode(Mode),
 }
 
 /// Why a session (or one agent's part in it) ended. Each has a sentence the

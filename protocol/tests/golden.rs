@@ -71,7 +71,7 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&hello).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920281a54167656e7493a174a6303432393137a6536861726564"
+        "920381a54167656e7493a174a6303432393137a6536861726564"
     );
     assert_eq!(decode_hello(&bytes).expect("decodes"), hello);
 
@@ -85,7 +85,7 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&visitor).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920281a756697369746f7292a9687474703a2f2f612f92c3c2"
+        "920381a756697369746f7292a9687474703a2f2f612f92c3c2"
     );
 }
 
@@ -109,7 +109,7 @@ fn garbage_is_malformed_never_a_panic() {
         b"\xc1",
         b"\x92\x01",
         b"\xff\xff\xff",
-        b"\x92\x02\x81\xa5Agent\x90",
+        b"\x92\x03\x81\xa5Agent\x90",
     ] {
         assert!(matches!(
             decode_hello(bytes),
@@ -386,4 +386,130 @@ fn node_counts_and_ids() {
     assert_eq!(Ns::from_uri(Some(Ns::SVG_URI)), Ns::Svg);
     assert_eq!(Ns::from_uri(None), Ns::Html);
     assert_eq!(Ns::Svg.uri(), Ns::SVG_URI);
+}
+
+fn pos() -> PointerPos {
+    PointerPos {
+        target: Some(NodeId(9)),
+        fx: 0.5,
+        fy: 0.25,
+        x: 10.0,
+        y: 20.5,
+    }
+}
+
+#[test]
+fn pointing_events() {
+    golden(
+        Event::Pointer {
+            pos: pos(),
+            kind: PointerKind::Click,
+        },
+        "81a7506f696e746572929509ca3f000000ca3e800000ca41200000ca41a40000a5436c69636b",
+    );
+    golden(Event::Focus { target: None }, "81a5466f63757391c0");
+}
+
+#[test]
+fn two_way_messages() {
+    golden(
+        VisitorMsg::SetMode {
+            agent: AgentId(2),
+            mode: Mode::Shared,
+        },
+        "81a75365744d6f64659202a6536861726564",
+    );
+    golden(
+        ToAgent::Mode(Mode::ViewOnly),
+        "81a44d6f6465a8566965774f6e6c79",
+    );
+    golden(
+        AgentMsg::RequestMode(Mode::Shared),
+        "81ab526571756573744d6f6465a6536861726564",
+    );
+    golden(
+        AgentMsg::Point(Point::Pointer {
+            pos: pos(),
+            kind: PointerKind::Move,
+        }),
+        "81a5506f696e7481a7506f696e746572929509ca3f000000ca3e800000ca41200000ca41a40000a44d6f7665",
+    );
+    golden(
+        AgentMsg::Point(Point::Highlight { target: NodeId(4) }),
+        "81a5506f696e7481a9486967686c696768749104",
+    );
+    golden(
+        AgentMsg::Point(Point::Wiggle { target: NodeId(4) }),
+        "81a5506f696e7481a6576967676c659104",
+    );
+    golden(
+        AgentMsg::Point(Point::Scroll {
+            target: NodeId(1),
+            x: 0.0,
+            y: 120.0,
+        }),
+        "81a5506f696e7481a65363726f6c6c9301cb0000000000000000cb405e000000000000",
+    );
+    golden(
+        AgentMsg::Control(Control::Click {
+            target: NodeId(7),
+            fx: 0.5,
+            fy: 0.5,
+        }),
+        "81a7436f6e74726f6c81a5436c69636b9307ca3f000000ca3f000000",
+    );
+    golden(
+        AgentMsg::Control(Control::SetValue {
+            target: NodeId(7),
+            value: "Jane".into(),
+        }),
+        "81a7436f6e74726f6c81a853657456616c75659207a44a616e65",
+    );
+    golden(
+        AgentMsg::Control(Control::SetChecked {
+            target: NodeId(7),
+            checked: true,
+        }),
+        "81a7436f6e74726f6c81aa536574436865636b65649207c3",
+    );
+    golden(
+        AgentMsg::Control(Control::SelectOptions {
+            target: NodeId(7),
+            selected: vec![0, 2],
+        }),
+        "81a7436f6e74726f6c81ad53656c6563744f7074696f6e739207920002",
+    );
+    golden(
+        AgentMsg::Control(Control::Submit { form: NodeId(3) }),
+        "81a7436f6e74726f6c81a65375626d69749103",
+    );
+    golden(
+        AgentMsg::Control(Control::Navigate(Navigation::To("http://a/b".into()))),
+        "81a7436f6e74726f6c81a84e6176696761746581a2546faa687474703a2f2f612f62",
+    );
+    golden(
+        AgentMsg::Control(Control::Navigate(Navigation::Back)),
+        "81a7436f6e74726f6c81a84e61766967617465a44261636b",
+    );
+    golden(
+        ToVisitor::FromAgent {
+            agent: AgentId(2),
+            msg: FromAgent::Control(Control::Navigate(Navigation::Forward)),
+        },
+        "81a946726f6d4167656e74920281a7436f6e74726f6c81a84e61766967617465a7466f7277617264",
+    );
+    golden(
+        ToVisitor::FromAgent {
+            agent: AgentId(2),
+            msg: FromAgent::ModeRequest(Mode::Shared),
+        },
+        "81a946726f6d4167656e74920281ab4d6f646552657175657374a6536861726564",
+    );
+    golden(
+        ToVisitor::FromAgent {
+            agent: AgentId(2),
+            msg: FromAgent::Point(Point::Wiggle { target: NodeId(4) }),
+        },
+        "81a946726f6d4167656e74920281a5506f696e7481a6576967676c659104",
+    );
 }

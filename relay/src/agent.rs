@@ -225,6 +225,10 @@ where
                         Ok(None) => {}
                         Err(err) => return (None, Some(err)),
                     },
+                    AgentMsg::Point(_) | AgentMsg::Control(_) | AgentMsg::RequestMode(_) => {
+                        // Two-way co-browsing is not forwarded yet.
+                        tracing::debug!(%session, agent = agent.0, "agent pointing or control ignored");
+                    }
                 }
             }
         }

@@ -248,6 +248,10 @@ async fn handle<S: SessionStore, B: Bus>(
             }
         }
         VisitorMsg::End => return Ok(Flow::End),
+        VisitorMsg::SetMode { agent, mode } => {
+            // Modes are not tracked yet: every agent is view-only.
+            tracing::debug!(%session, agent = agent.0, ?mode, "mode change ignored");
+        }
         VisitorMsg::Offer(offers) => {
             let count = offers.len();
             let wanted = app

@@ -324,6 +324,10 @@ impl Inner {
                     service.on_want(hashes, more);
                 }
             }
+            ToVisitor::FromAgent { .. } => {
+                // Agents' pointing and control are not handled yet; the
+                // wire decoder does not produce this message either.
+            }
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) => {
                 warn_js(

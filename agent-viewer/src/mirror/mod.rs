@@ -120,6 +120,8 @@ pub enum Applied {
     Input,
     Scroll,
     Viewport,
+    /// The visitor's pointer or focus moved.
+    Presence,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -243,6 +245,7 @@ impl<B: DomBackend> Mirror<B> {
                 self.viewport = Some(*viewport);
                 Ok(Applied::Viewport)
             }
+            Event::Pointer { .. } | Event::Focus { .. } => Ok(Applied::Presence),
         }
     }
 

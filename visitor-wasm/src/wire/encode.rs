@@ -5,7 +5,7 @@
 
 use protocol::{
     AddedNode, AgentId, Attr, AttrChange, Event, FormState, MutationBatch, Node, Ns, Offered,
-    ResourcePolicy, ScrollPos, Seq, Snapshot, TextChange, Viewport, PROTOCOL_VERSION,
+    PointerKind, ResourcePolicy, ScrollPos, Seq, Snapshot, TextChange, Viewport, PROTOCOL_VERSION,
 };
 
 struct Out {
@@ -292,6 +292,32 @@ impl Out {
             Event::Viewport(v) => {
                 self.variant("Viewport");
                 self.viewport(v);
+            }
+            Event::Pointer { pos, kind } => {
+                self.variant("Pointer");
+                self.array(2);
+                self.array(5);
+                match pos.target {
+                    Some(id) => self.id(id),
+                    None => self.nil(),
+                }
+                self.f32(pos.fx);
+                self.f32(pos.fy);
+                self.f32(pos.x);
+                self.f32(pos.y);
+                self.str(match kind {
+                    PointerKind::Move => "Move",
+                    PointerKind::Click => "Click",
+                    PointerKind::Leave => "Leave",
+                });
+            }
+            Event::Focus { target } => {
+                self.variant("Focus");
+                self.array(1);
+                match target {
+                    Some(id) => self.id(*id),
+                    None => self.nil(),
+                }
             }
         }
     }
