@@ -28,6 +28,7 @@ use crate::layout;
 use crate::log;
 use crate::mirror::dom::WebDom;
 use crate::params::{self, JoinRequest, Route};
+use crate::pointing::Pointing;
 
 /// Padding of the viewing area (CSS px, as in `console.css`).
 const STAGE_PADDING: f64 = 24.0;
@@ -67,6 +68,10 @@ enum Msg {
     Open(u64),
     Bytes(u64, Vec<u8>),
     Closed(u64, u16, String),
+    /// An event in the mirror's iframe (the agent pointing or acting).
+    Frame(u64, web_sys::Event),
+    ModeSwitch,
+    HighlightTool,
 }
 
 struct Shell {
@@ -86,6 +91,8 @@ impl Shell {
                 on(&ui.window, "hashchange", || Msg::Route),
                 on(&ui.window, "resize", || Msg::Resize),
                 on(&ui.leave, "click", || Msg::Leave),
+                on(&ui.mode_switch, "click", || Msg::ModeSwitch),
+                on(&ui.highlight, "click", || Msg::HighlightTool),
                 EventListener::new_with_options(
                     &ui.form,
                     "submit",
@@ -140,6 +147,9 @@ struct Ui {
     badge: Element,
     page_url: Element,
     leave: HtmlElement,
+    mode_state: Element,
+    mode_switch: HtmlElement,
+    highlight: HtmlElement,
     form: HtmlFormElement,
     token: HtmlInputElement,
     code: HtmlInputElement,
@@ -168,6 +178,9 @@ impl Ui {
             badge: get(&document, "cobrowse-badge")?,
             page_url: get(&document, "cobrowse-page-url")?,
             leave: get(&document, "cobrowse-leave")?,
+            mode_state: get(&document, "cobrowse-mode-state")?,
+            mode_switch: get(&document, "cobrowse-mode-switch")?,
+            highlight: get(&document, "cobrowse-highlight")?,
             form: get(&document, "cobrowse-login")?,
             token: get(&document, "cobrowse-token")?,
             code: get(&document, "cobrowse-code")?,
@@ -198,8 +211,10 @@ struct Join {
     /// Dropped (so removed) before the socket is closed on purpose.
     socket_listeners: Vec<EventListener>,
     console: Console<WebDom>,
-    /// The view-only guards of the iframe's current document.
+    /// The guards and the agent's pointing listeners on the iframe's
+    /// current document.
     frame_guards: Vec<EventListener>,
+    pointing: Option<Pointing>,
     guarded_snapshot: u64,
     tick: Option<Interval>,
 }
@@ -238,6 +253,29 @@ impl App {
                     join.console.on_bytes(&bytes, js_sys::Date::now());
                 }
                 self.after_console();
+            }
+            Msg::Frame(generation, event) => {
+                if let Some(join) = self.current(generation) {
+                    if let Some(pointing) = &mut join.pointing {
+                        pointing.on_frame_event(&mut join.console, &event, js_sys::Date::now());
+                    }
+                }
+                self.after_console();
+            }
+            Msg::ModeSwitch => {
+                if let Some(join) = &mut self.join {
+                    let wanted = match join.console.mode() {
+                        Some(Mode::Shared) => Mode::ViewOnly,
+                        _ => Mode::Shared,
+                    };
+                    join.console.request_mode(wanted);
+                }
+                self.after_console();
+            }
+            Msg::HighlightTool => {
+                if let Some(pointing) = self.join.as_mut().and_then(|j| j.pointing.as_mut()) {
+                    pointing.highlight_armed = !pointing.highlight_armed;
+                }
             }
             Msg::Closed(generation, code, reason) => {
                 if let Some(join) = self.current(generation) {
@@ -360,6 +398,9 @@ impl App {
             console: Console::new(WebDom::new(frame))
                 .with_relay_origin(&self.ui.window.location().origin().unwrap_or_default()),
             frame_guards: Vec::new(),
+            pointing: Pointing::new(&self.ui.document, &self.ui.fit_box)
+                .map_err(|e| log::warn(&format!("no cursor overlay: {e:?}")))
+                .ok(),
             guarded_snapshot: 0,
             tick: Some(tick),
         });
@@ -437,14 +478,21 @@ impl App {
         };
         flush(&join.socket, join.console.take_outbox());
         let snapshots = join.console.snapshots_applied();
-        if snapshots != join.guarded_snapshot {
+        let mode_changed = join.console.take_mode_changed();
+        if snapshots != join.guarded_snapshot || mode_changed {
             join.guarded_snapshot = snapshots;
-            let view_only = join.request.mode == Mode::ViewOnly;
-            join.frame_guards = join
-                .console
-                .mirror()
-                .backend()
-                .guard_interactions(view_only);
+            // Typing stays local-only unless the visitor granted control.
+            let view_only = join.console.mode() != Some(Mode::Shared);
+            let dom = join.console.mirror().backend();
+            let mut listeners = dom.guard_interactions(view_only);
+            let (weak, generation) = (self.weak.clone(), join.generation);
+            listeners.extend(Pointing::attach(dom, move |event| {
+                dispatch(&weak, Msg::Frame(generation, event));
+            }));
+            join.frame_guards = listeners;
+        }
+        if let Some(pointing) = &mut join.pointing {
+            pointing.draw(&mut join.console);
         }
         let relayout = join.console.take_layout_dirty();
         if join.console.is_over() {
@@ -507,6 +555,32 @@ impl App {
             ConsoleState::Joining | ConsoleState::Waiting | ConsoleState::Live
         );
         self.ui.leave.set_hidden(!can_leave);
+        let live = state == ConsoleState::Live;
+        let (mode, armed) = match &self.join {
+            Some(join) => (
+                join.console.mode(),
+                join.pointing.as_ref().is_some_and(|p| p.highlight_armed),
+            ),
+            None => (None, false),
+        };
+        let (mode_text, switch_text) = match mode {
+            Some(Mode::Shared) => ("Shared control", "Stop control"),
+            _ => ("View only", "Ask for control"),
+        };
+        set_attr(
+            &self.ui.root,
+            "data-cobrowse-mode",
+            params::mode_name(mode.unwrap_or(Mode::ViewOnly)),
+        );
+        set_text(&self.ui.mode_state, if live { mode_text } else { "" });
+        set_text(&self.ui.mode_switch, switch_text);
+        self.ui.mode_switch.set_hidden(!live);
+        self.ui.highlight.set_hidden(!live);
+        set_attr(
+            &self.ui.highlight,
+            "aria-pressed",
+            if armed { "true" } else { "false" },
+        );
     }
 }
 

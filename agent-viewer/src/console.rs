@@ -4,7 +4,7 @@
 //! (`app` feeds this bytes and the time, and sends what it queues), nor
 //! applying events (`mirror`) or ordering them (`sequencer`).
 
-use protocol::{AgentMsg, ErrorFrame, EventFrame, ToAgent};
+use protocol::{AgentMsg, Control, ErrorFrame, EventFrame, Mode, Point, ToAgent};
 
 use crate::log;
 use crate::mirror::{Applied, DomBackend, Mirror};
@@ -59,6 +59,9 @@ pub struct Console<B: DomBackend> {
     /// `scheme://host:port` of the relay, put before the resource path the
     /// relay sends (the iframe's document must not depend on its own base).
     relay_origin: String,
+    /// The mode the visitor granted, as the relay says (`None` before).
+    mode: Option<Mode>,
+    mode_changed: bool,
 }
 
 impl<B: DomBackend> Console<B> {
@@ -74,6 +77,8 @@ impl<B: DomBackend> Console<B> {
             snapshots: 0,
             layout_dirty: false,
             relay_origin: String::new(),
+            mode: None,
+            mode_changed: false,
         }
     }
 
@@ -100,6 +105,10 @@ impl<B: DomBackend> Console<B> {
 
     pub fn mirror(&self) -> &Mirror<B> {
         &self.mirror
+    }
+
+    pub fn mirror_mut(&mut self) -> &mut Mirror<B> {
+        &mut self.mirror
     }
 
     pub fn is_over(&self) -> bool {
@@ -153,7 +162,10 @@ impl<B: DomBackend> Console<B> {
                 }
             }
             ToAgent::Event(frame) => self.on_frame(frame, now_ms),
-            ToAgent::Mode(_) => {}
+            ToAgent::Mode(mode) => {
+                self.mode_changed |= self.mode != Some(mode);
+                self.mode = Some(mode);
+            }
             ToAgent::Ended { reason } => self.end(reason.describe()),
             ToAgent::Error(ErrorFrame { code, message }) => {
                 if message.trim().is_empty() {
@@ -185,6 +197,41 @@ impl<B: DomBackend> Console<B> {
         } else {
             self.end(CONNECTION_LOST);
         }
+    }
+
+    /// The mode the visitor granted this agent (`None` until admitted).
+    pub fn mode(&self) -> Option<Mode> {
+        self.mode
+    }
+
+    /// Whether the granted mode changed since the last call.
+    pub fn take_mode_changed(&mut self) -> bool {
+        std::mem::take(&mut self.mode_changed)
+    }
+
+    /// Asks for a mode (shared needs the visitor's consent).
+    pub fn request_mode(&mut self, mode: Mode) {
+        if self.state == ConsoleState::Live && self.mode != Some(mode) {
+            self.outbox.push(AgentMsg::RequestMode(mode));
+        }
+    }
+
+    /// The agent points (any mode, once the page shows).
+    pub fn point(&mut self, point: Point) {
+        if self.state == ConsoleState::Live {
+            self.outbox.push(AgentMsg::Point(point));
+        }
+    }
+
+    /// The agent acts on the page. Only in shared mode: the console never
+    /// sends what the mode forbids (the relay and the visitor check again).
+    /// Whether it was sent.
+    pub fn control(&mut self, control: Control) -> bool {
+        let allowed = self.state == ConsoleState::Live && self.mode == Some(Mode::Shared);
+        if allowed {
+            self.outbox.push(AgentMsg::Control(control));
+        }
+        allowed
     }
 
     /// The agent pressed Leave.
@@ -327,6 +374,41 @@ mod tests {
         assert_eq!(c.page_url(), Some("https://shop.example/cart"));
         assert_eq!(c.snapshots_applied(), 1);
         assert!(c.take_layout_dirty());
+        assert!(c.take_outbox().is_empty());
+    }
+
+    #[test]
+    fn control_is_sent_only_in_the_mode_the_visitor_granted() {
+        let mut c = live();
+        let click = || protocol::Control::Click {
+            target: NodeId(5),
+            fx: 0.5,
+            fy: 0.5,
+        };
+        // Before the relay says which mode: nothing.
+        assert!(!c.control(click()));
+        c.on_message(ToAgent::Mode(Mode::ViewOnly), 0.0);
+        assert!(c.take_mode_changed());
+        assert!(!c.control(click()), "view-only never sends control");
+        c.point(Point::Highlight { target: NodeId(5) });
+        c.request_mode(Mode::Shared);
+        assert_eq!(
+            c.take_outbox(),
+            [
+                AgentMsg::Point(Point::Highlight { target: NodeId(5) }),
+                AgentMsg::RequestMode(Mode::Shared)
+            ]
+        );
+        c.on_message(ToAgent::Mode(Mode::Shared), 0.0);
+        assert!(c.take_mode_changed());
+        assert!(!c.take_mode_changed(), "drained");
+        assert!(c.control(click()));
+        assert_eq!(c.take_outbox(), [AgentMsg::Control(click())]);
+        // Asking for the mode it has sends nothing.
+        c.request_mode(Mode::Shared);
+        assert!(c.take_outbox().is_empty());
+        c.on_message(ToAgent::Mode(Mode::ViewOnly), 0.0);
+        assert!(!c.control(click()));
         assert!(c.take_outbox().is_empty());
     }
 

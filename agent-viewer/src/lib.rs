@@ -29,5 +29,7 @@ pub mod sequencer;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod pointing;
 
 pub use error::ViewerError;

@@ -279,6 +279,8 @@ const norm = (doc) => {
         const attrs = [];
         for (const a of n.attributes) {
           if (/^on/i.test(a.name)) continue;
+          // The console's own state attributes (the visitor's pointer and focus).
+          if (/^data-cobrowse-(hover|focus|focus-within|active)$/.test(a.name)) continue;
           if (tag === 'script' && (a.name === 'type' || a.name === 'src')) continue;
           if (tag === 'meta' && a.name === 'http-equiv' && /^\s*(refresh|set-cookie)\s*$/i.test(a.value)) continue;
           if (m && ['checked', 'selected', 'srcset'].includes(a.name)) continue;

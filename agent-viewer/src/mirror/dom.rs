@@ -32,11 +32,38 @@ pub fn js_error(e: JsValue) -> ViewerError {
 /// Writes the mirror into one iframe.
 pub struct WebDom {
     frame: HtmlIFrameElement,
+    /// Mirrored node → the visitor's id (weak: a removed node goes).
+    ids: js_sys::WeakMap,
 }
 
 impl WebDom {
     pub fn new(frame: HtmlIFrameElement) -> Self {
-        WebDom { frame }
+        WebDom {
+            frame,
+            ids: js_sys::WeakMap::new(),
+        }
+    }
+
+    /// The nearest mirrored element at or above `node` (an event's target
+    /// in the iframe) and the visitor's id for it.
+    pub fn tagged(&self, node: &JsValue) -> Option<(Element, protocol::NodeId)> {
+        let mut at = node.clone();
+        for _ in 0..4096 {
+            if !at.is_object() {
+                return None;
+            }
+            let is_element = Reflect::get(&at, &JsValue::from_str("nodeType"))
+                .ok()
+                .and_then(|t| t.as_f64())
+                == Some(f64::from(Node::ELEMENT_NODE));
+            if is_element {
+                if let Some(id) = self.ids.get(at.unchecked_ref()).as_f64() {
+                    return Some((at.unchecked_into(), protocol::NodeId(id as u32)));
+                }
+            }
+            at = Reflect::get(&at, &JsValue::from_str("parentNode")).ok()?;
+        }
+        None
     }
 
     pub fn frame(&self) -> &HtmlIFrameElement {
@@ -288,6 +315,10 @@ impl DomBackend for WebDom {
         let style = self.frame.style();
         let _ = style.set_property("width", &format!("{width}px"));
         let _ = style.set_property("height", &format!("{height}px"));
+    }
+
+    fn tag(&mut self, node: &Node, id: protocol::NodeId) {
+        self.ids.set(node.unchecked_ref(), &JsValue::from(id.0));
     }
 
     fn resolve_url(&self, url: &str, base: &str) -> Option<String> {

@@ -44,6 +44,8 @@ pub struct FakeDom {
     pub resets: usize,
     pub window_scroll: Option<(f64, f64)>,
     pub viewport: Option<Viewport>,
+    /// The visitor's id of each tagged node.
+    pub tags: std::collections::HashMap<FakeId, protocol::NodeId>,
 }
 
 /// Names `createElement`/`setAttribute` would refuse.
@@ -307,6 +309,10 @@ impl DomBackend for FakeDom {
 
     fn set_viewport(&mut self, viewport: &Viewport) {
         self.viewport = Some(*viewport);
+    }
+
+    fn tag(&mut self, node: &FakeId, id: protocol::NodeId) {
+        self.tags.insert(*node, id);
     }
 
     /// Enough of URL resolution for tests: absolute URLs as they are,

@@ -9,6 +9,7 @@
 pub mod dom;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod presence;
 #[cfg(test)]
 mod tests;
 
@@ -110,6 +111,9 @@ pub trait DomBackend {
     /// `url` resolved against `base` as the browser resolves it (`None`:
     /// not a URL).
     fn resolve_url(&self, url: &str, base: &str) -> Option<String>;
+    /// Remembers that `node` is the visitor's `id`, so an event in the
+    /// mirror (the agent pointing) can name the node back.
+    fn tag(&mut self, node: &Self::Node, id: NodeId);
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -169,6 +173,11 @@ pub struct Mirror<B: DomBackend> {
     base_url: String,
     viewport: Option<Viewport>,
     resources: ResourceUrls,
+    presence: presence::Presence,
+    /// The last scroll position the visitor sent per node, so the
+    /// console's own scroll listener can tell the agent's scrolling from
+    /// the mirror following the visitor.
+    scrolls: HashMap<NodeId, (f64, f64)>,
 }
 
 impl<B: DomBackend> Mirror<B> {
@@ -181,6 +190,8 @@ impl<B: DomBackend> Mirror<B> {
             base_url: String::new(),
             viewport: None,
             resources: ResourceUrls::default(),
+            presence: presence::Presence::default(),
+            scrolls: HashMap::new(),
         }
     }
 
@@ -207,6 +218,16 @@ impl<B: DomBackend> Mirror<B> {
     /// The visitor's window size, from the last snapshot or viewport event.
     pub fn viewport(&self) -> Option<Viewport> {
         self.viewport
+    }
+
+    /// The document's id (the target of a whole-page scroll).
+    pub fn document_id(&self) -> Option<NodeId> {
+        self.document
+    }
+
+    /// The scroll position the visitor last sent for `id`.
+    pub fn visitor_scroll(&self, id: NodeId) -> Option<(f64, f64)> {
+        self.scrolls.get(&id).copied()
     }
 
     /// The node the mirror holds for `id`, if any.
@@ -245,7 +266,14 @@ impl<B: DomBackend> Mirror<B> {
                 self.viewport = Some(*viewport);
                 Ok(Applied::Viewport)
             }
-            Event::Pointer { .. } | Event::Focus { .. } => Ok(Applied::Presence),
+            Event::Pointer { pos, kind } => {
+                self.apply_pointer(pos, *kind);
+                Ok(Applied::Presence)
+            }
+            Event::Focus { target } => {
+                self.apply_focus(*target);
+                Ok(Applied::Presence)
+            }
         }
     }
 
@@ -260,6 +288,8 @@ impl<B: DomBackend> Mirror<B> {
         };
         self.nodes.clear();
         self.document = None;
+        self.presence = presence::Presence::default();
+        self.scrolls.clear();
         // The size first, so that the scroll positions below land.
         self.backend.set_viewport(&snapshot.viewport);
         self.viewport = Some(snapshot.viewport);
@@ -384,6 +414,7 @@ impl<B: DomBackend> Mirror<B> {
     }
 
     fn apply_scroll(&mut self, pos: &ScrollPos) {
+        self.scrolls.insert(pos.target, (pos.x, pos.y));
         if Some(pos.target) == self.document {
             self.backend.scroll_document(pos.x, pos.y);
         } else if let Some(node) = self.element(pos.target) {
@@ -586,6 +617,9 @@ impl<B: DomBackend> Mirror<B> {
         }
         if let Some(parent_entry) = parent.and_then(|p| self.nodes.get_mut(&p)) {
             parent_entry.children.insert(id);
+        }
+        if matches!(kind, Kind::Element(..) | Kind::Document) {
+            self.backend.tag(&node, id);
         }
         self.nodes.insert(
             id,

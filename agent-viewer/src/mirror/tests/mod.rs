@@ -12,6 +12,7 @@ use super::{Applied, Mirror};
 use crate::ViewerError;
 
 mod content;
+mod presence;
 mod resources;
 
 pub(super) fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
