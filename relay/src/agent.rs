@@ -1,25 +1,31 @@
 //! An agent's connection: authenticate, join by code, wait for consent,
-//! receive the page's events, ask for a fresh snapshot, leave.
+//! receive the page's events, ask for a fresh snapshot, point, ask for a
+//! mode, control the page (in shared mode), leave.
 //!
-//! Owns: the agent's side of the session flow. Does not own: socket
+//! Owns: the agent's side of the session flow, and passing its pointing,
+//! control and mode requests on to the visitor. Does not own: socket
 //! mechanics (`connection.rs`), token checks (`auth.rs`), session records
-//! (`SessionStore`) or delivery (`Bus`). Events reach this agent's socket
-//! straight from the bus through its mailbox; this task only reads what the
-//! agent sends and handles the agent's own coming and going.
+//! (`SessionStore`), delivery (`Bus`) or what may pass (`gate.rs`). Events
+//! reach this agent's socket straight from the bus through its mailbox;
+//! this task only reads what the agent sends and handles the agent's own
+//! coming and going.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{Stream, StreamExt};
-use protocol::{AgentId, AgentMsg, EndReason, Hello, SessionId, ToAgent, ToVisitor};
+use protocol::{
+    AgentId, AgentMsg, Control, EndReason, FromAgent, Hello, Mode, SessionId, ToAgent, ToVisitor,
+};
 
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
-use crate::metrics::Role;
+use crate::gate::{Budget, DropReason, Standing};
+use crate::metrics::{AgentKind, Role};
 use crate::resources::store::ResourceStore;
 use crate::server::{read_hello, App};
-use crate::sessions::{AgentState, SessionStore};
+use crate::sessions::{AgentState, ModeChange, SessionStore};
 use crate::shutdown::Shutdown;
 use crate::RelayError;
 
@@ -76,10 +82,13 @@ pub async fn serve<S: SessionStore, B: Bus>(
         agent,
         page_url: joined.page_url,
     }));
-    // Subscribed before the visitor hears of us, so its answer cannot miss us.
+    // Subscribed before the visitor hears of us, so its answer cannot miss
+    // us; the standing follows the Admitted and Mode deliveries it brings.
+    let standing = Arc::new(Standing::default());
+    let mailbox = conn.mailbox().following(Arc::clone(&standing));
     let subscription = match app
         .bus
-        .subscribe(Topic::Agent(session.clone(), agent), conn.mailbox())
+        .subscribe(Topic::Agent(session.clone(), agent), mailbox)
         .await
     {
         Ok(sub) => sub,
@@ -136,8 +145,16 @@ pub async fn serve<S: SessionStore, B: Bus>(
     }
     tracing::info!(%session, agent = agent.0, subject = %identity.subject, %peer, mode = ?hello.mode, "agent joined");
 
-    let (last, error) =
-        run_agent(&app, &mut conn, &mut stream, &mut shutdown, &session, agent).await;
+    let mut gate = Gate::new(standing, app.config.limits.agent_messages_per_second);
+    let (last, error) = run_agent(
+        &app,
+        &mut conn,
+        &mut stream,
+        &mut shutdown,
+        (&session, agent),
+        &mut gate,
+    )
+    .await;
 
     drop(subscription);
     leave(&app, &session, agent).await;
@@ -180,8 +197,8 @@ async fn run_agent<S, B, St>(
     conn: &mut Conn,
     stream: &mut St,
     shutdown: &mut Shutdown,
-    session: &SessionId,
-    agent: AgentId,
+    (session, agent): (&SessionId, AgentId),
+    gate: &mut Gate,
 ) -> (Option<Delivery>, Option<RelayError>)
 where
     S: SessionStore,
@@ -225,12 +242,207 @@ where
                         Ok(None) => {}
                         Err(err) => return (None, Some(err)),
                     },
-                    AgentMsg::Point(_) | AgentMsg::Control(_) | AgentMsg::RequestMode(_) => {
-                        // Two-way co-browsing is not forwarded yet.
-                        tracing::debug!(%session, agent = agent.0, "agent pointing or control ignored");
+                    AgentMsg::Point(point) => {
+                        if gate.pass(app, session, agent, AgentKind::Point) {
+                            let msg = FromAgent::Point(point);
+                            if let Err(err) = to_visitor(app, session, agent, msg).await {
+                                return (None, Some(err));
+                            }
+                        }
+                    }
+                    AgentMsg::Control(control) => {
+                        if let Err(err) = control_page(app, session, agent, gate, control).await {
+                            return (None, Some(err));
+                        }
+                    }
+                    AgentMsg::RequestMode(mode) => {
+                        if let Err(err) = request_mode(app, session, agent, gate, mode).await {
+                            return (None, Some(err));
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// This connection's part in deciding what reaches the visitor.
+struct Gate {
+    standing: Arc<Standing>,
+    /// Pointing has a budget of its own, so a flood of it cannot starve
+    /// control.
+    points: Budget,
+    /// Control and mode requests.
+    acts: Budget,
+    /// Drops this connection logged at warn; later ones go to debug (the
+    /// metric counts them all), so a runaway console cannot flood the log.
+    warned: u32,
+}
+
+/// Warn lines per connection about its dropped messages.
+const DROP_WARNINGS: u32 = 5;
+
+impl Gate {
+    fn new(standing: Arc<Standing>, per_second: u32) -> Gate {
+        Gate {
+            standing,
+            points: Budget::new(per_second),
+            acts: Budget::new(per_second),
+            warned: 0,
+        }
+    }
+
+    /// Whether a message of `kind` may go on by the agent's standing and
+    /// budget (not its mode: see [`control_page`]); counts what it drops.
+    fn pass<S, B>(
+        &mut self,
+        app: &App<S, B>,
+        session: &SessionId,
+        agent: AgentId,
+        kind: AgentKind,
+    ) -> bool {
+        let refusal = if !self.standing.admitted() {
+            Some(DropReason::NotAdmitted)
+        } else {
+            let budget = match kind {
+                AgentKind::Point => &mut self.points,
+                AgentKind::Control | AgentKind::ModeRequest => &mut self.acts,
+            };
+            (!budget.take()).then_some(DropReason::Rate)
+        };
+        match refusal {
+            None => true,
+            Some(reason) => {
+                self.dropped(app, session, agent, reason, kind.label());
+                false
+            }
+        }
+    }
+
+    fn dropped<S, B>(
+        &mut self,
+        app: &App<S, B>,
+        session: &SessionId,
+        agent: AgentId,
+        reason: DropReason,
+        what: &str,
+    ) {
+        app.metrics.agent_dropped(reason);
+        // Pointing before admission or too fast is harmless noise; control
+        // that does not pass is worth an operator's look.
+        let notable = what != AgentKind::Point.label() && self.warned < DROP_WARNINGS;
+        if notable {
+            self.warned += 1;
+            tracing::warn!(
+                %session,
+                agent = agent.0,
+                message = what,
+                reason = reason.label(),
+                "agent message dropped"
+            );
+        } else {
+            tracing::debug!(%session, agent = agent.0, message = what, reason = reason.label(), "agent message dropped");
+        }
+    }
+}
+
+/// Passes `msg` on to the session's visitor.
+async fn to_visitor<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    session: &SessionId,
+    agent: AgentId,
+    msg: FromAgent,
+) -> Result<(), RelayError> {
+    let kind = match &msg {
+        FromAgent::Point(_) => AgentKind::Point,
+        FromAgent::Control(_) => AgentKind::Control,
+        FromAgent::ModeRequest(_) => AgentKind::ModeRequest,
+    };
+    let delivery = Delivery::Visitor(ToVisitor::FromAgent { agent, msg });
+    // Nobody took it: the visitor is gone and the session's end is on its
+    // way to this agent.
+    if app
+        .bus
+        .publish(&Topic::Visitor(session.clone()), delivery)
+        .await?
+        > 0
+    {
+        app.metrics.agent_forwarded(kind);
+    }
+    Ok(())
+}
+
+/// Control goes on only while the agent is admitted and its mode is
+/// Shared: first as this connection last heard it (no store round trip for
+/// a console that keeps clicking in view-only mode), then as the store
+/// records it (a withdrawal may be on its way here from another relay).
+/// A dropped control does not end the connection: a console may send one
+/// just before it hears that its mode changed.
+async fn control_page<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    session: &SessionId,
+    agent: AgentId,
+    gate: &mut Gate,
+    control: Control,
+) -> Result<(), RelayError> {
+    let what = control_kind(&control);
+    if !gate.standing.admitted() {
+        gate.dropped(app, session, agent, DropReason::NotAdmitted, what);
+        return Ok(());
+    }
+    if gate.standing.mode() != Mode::Shared
+        || app.store.agent_mode(session, agent).await? != Some(Mode::Shared)
+    {
+        gate.dropped(app, session, agent, DropReason::Mode, what);
+        return Ok(());
+    }
+    if !gate.acts.take() {
+        gate.dropped(app, session, agent, DropReason::Rate, what);
+        return Ok(());
+    }
+    to_visitor(app, session, agent, FromAgent::Control(control)).await
+}
+
+/// Shared mode is the visitor's to grant: the request goes to the visitor
+/// and changes nothing here. View-only takes effect at once (recorded,
+/// confirmed to the agent) and the visitor hears of it too.
+async fn request_mode<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    session: &SessionId,
+    agent: AgentId,
+    gate: &mut Gate,
+    mode: Mode,
+) -> Result<(), RelayError> {
+    if !gate.pass(app, session, agent, AgentKind::ModeRequest) {
+        return Ok(());
+    }
+    if mode == Mode::ViewOnly {
+        let change = app.store.set_mode(session, agent, mode).await?;
+        app.metrics.mode_change(change);
+        if change == ModeChange::Changed {
+            tracing::info!(%session, agent = agent.0, "agent stepped down to view-only");
+        }
+        if matches!(change, ModeChange::Changed | ModeChange::Unchanged) {
+            // Through the bus, not straight into our mailbox: the standing
+            // then follows this and the visitor's grants in one order.
+            let topic = Topic::Agent(session.clone(), agent);
+            app.bus
+                .publish(&topic, Delivery::Agent(ToAgent::Mode(mode)))
+                .await?;
+        }
+    }
+    to_visitor(app, session, agent, FromAgent::ModeRequest(mode)).await
+}
+
+/// A control's kind for the log; never its content (a typed value may be
+/// anything the visitor would not want in a log).
+fn control_kind(control: &Control) -> &'static str {
+    match control {
+        Control::Click { .. } => "control:click",
+        Control::SetValue { .. } => "control:set_value",
+        Control::SetChecked { .. } => "control:set_checked",
+        Control::SelectOptions { .. } => "control:select_options",
+        Control::Submit { .. } => "control:submit",
+        Control::Navigate(_) => "control:navigate",
     }
 }

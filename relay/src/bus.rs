@@ -19,6 +19,7 @@ use axum::body::Bytes;
 use protocol::{AgentId, SessionId, ToAgent, ToVisitor};
 use tokio::sync::{mpsc, Notify};
 
+use crate::gate::Standing;
 use crate::RelayError;
 
 /// An address on the bus.
@@ -70,6 +71,9 @@ pub const NORMAL_CLOSE: u16 = 1000;
 pub struct Mailbox {
     tx: mpsc::Sender<Delivery>,
     overflow: Arc<Overflow>,
+    /// An agent connection's standing, kept up to date from what is
+    /// delivered to it (see `gate.rs`).
+    standing: Option<Arc<Standing>>,
 }
 
 /// The connection's side: its writer task drains this.
@@ -108,6 +112,7 @@ pub fn mailbox(capacity: usize) -> (Mailbox, MailboxReceiver) {
         Mailbox {
             tx,
             overflow: Arc::clone(&overflow),
+            standing: None,
         },
         MailboxReceiver {
             rx,
@@ -124,6 +129,11 @@ impl Mailbox {
         if self.overflow.tripped.load(Ordering::Acquire) {
             return false;
         }
+        // Before it is queued: a withdrawn mode takes effect as soon as it
+        // is published, not once the agent has read what is ahead of it.
+        if let Some(standing) = &self.standing {
+            standing.observe(&delivery);
+        }
         match self.tx.try_send(delivery) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -134,6 +144,13 @@ impl Mailbox {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// The same mailbox, also noting into `standing` the admission and mode
+    /// deliveries that pass through it.
+    pub(crate) fn following(mut self, standing: Arc<Standing>) -> Mailbox {
+        self.standing = Some(standing);
+        self
     }
 
     pub fn is_closed(&self) -> bool {

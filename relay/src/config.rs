@@ -34,6 +34,11 @@ pub struct Limits {
     /// Wrong join codes allowed per minute from one client address and
     /// from one agent identity; the next join attempt is refused.
     pub code_guesses_per_minute: u32,
+    /// Messages one agent connection may send on to the visitor per second:
+    /// pointing has this budget, and control plus mode requests another of
+    /// the same size. The rest is dropped (and counted), so a runaway
+    /// console cannot flood the visitor's page.
+    pub agent_messages_per_second: u32,
 }
 
 impl Default for Limits {
@@ -44,6 +49,7 @@ impl Default for Limits {
             agent_queue_frames: 1024,
             code_ttl: Duration::from_secs(20 * 60),
             code_guesses_per_minute: 5,
+            agent_messages_per_second: 60,
         }
     }
 }
@@ -58,6 +64,7 @@ pub struct LimitsFile {
     pub agent_queue_frames: Option<usize>,
     pub code_ttl_secs: Option<u64>,
     pub code_guesses_per_minute: Option<u32>,
+    pub agent_messages_per_second: Option<u32>,
     /// The secret signed agent tokens are checked with. A file the
     /// operator protects; never a command-line argument (`ps` shows those).
     pub agent_secret: Option<String>,
@@ -77,6 +84,7 @@ impl fmt::Debug for LimitsFile {
             .field("agent_queue_frames", &self.agent_queue_frames)
             .field("code_ttl_secs", &self.code_ttl_secs)
             .field("code_guesses_per_minute", &self.code_guesses_per_minute)
+            .field("agent_messages_per_second", &self.agent_messages_per_second)
             .field(
                 "agent_secret",
                 &self.agent_secret.as_ref().map(|_| "<redacted>"),
@@ -129,6 +137,10 @@ impl LimitsFile {
                 .code_guesses_per_minute
                 .or(self.code_guesses_per_minute)
                 .unwrap_or(defaults.code_guesses_per_minute),
+            agent_messages_per_second: overrides
+                .agent_messages_per_second
+                .or(self.agent_messages_per_second)
+                .unwrap_or(defaults.agent_messages_per_second),
         };
         // Below this not even a hello with a long page URL fits.
         if limits.max_frame_bytes < 1024 {
@@ -156,6 +168,11 @@ impl LimitsFile {
         if limits.code_guesses_per_minute == 0 {
             return Err(RelayError::Config(
                 "code_guesses_per_minute must be at least 1".into(),
+            ));
+        }
+        if limits.agent_messages_per_second == 0 {
+            return Err(RelayError::Config(
+                "agent_messages_per_second must be at least 1".into(),
             ));
         }
         Ok(limits)
@@ -363,6 +380,24 @@ mod tests {
         assert!(err.to_string().contains("agent_secret"), "{err}");
         let zero = LimitsFile::parse("code_ttl_secs = 0").expect("parses");
         assert!(zero.into_limits(&LimitsFile::default()).is_err());
+    }
+
+    #[test]
+    fn the_agent_message_budget_is_read_and_checked() {
+        let defaults = LimitsFile::default();
+        let limits = defaults.into_limits(&LimitsFile::default()).expect("ok");
+        assert_eq!(limits.agent_messages_per_second, 60);
+        let file = LimitsFile::parse("agent_messages_per_second = 20").expect("parses");
+        let limits = file.into_limits(&LimitsFile::default()).expect("ok");
+        assert_eq!(limits.agent_messages_per_second, 20);
+        let zero = LimitsFile::parse("agent_messages_per_second = 0").expect("parses");
+        let err = zero
+            .into_limits(&LimitsFile::default())
+            .expect_err("zero refused");
+        assert!(
+            err.to_string().contains("agent_messages_per_second"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!
 //! - `server.rs`: routes, upgrade checks, [`run`] / [`serve`], the hello.
 //! - `visitor.rs`, `agent.rs`: each role's part of the session flow.
+//! - `gate.rs`: whether an agent's pointing, control or mode request goes
+//!   on to the visitor (its standing, its mode, its rate budget).
 //! - `connection.rs`: one socket: writer task, reading rules, closing.
 //! - `sessions.rs` ([`SessionStore`]) and `bus.rs` ([`Bus`]): the two seams
 //!   a multi-relay backend implements; `memory.rs` is the in-process one,
@@ -26,6 +28,8 @@
 //! - Nothing waits on a peer it does not serve: every delivery is a
 //!   `try_send` into a bounded queue, and a full queue drops that peer.
 //! - A visitor event reaches only agents that visitor admitted.
+//! - An agent's Control reaches the visitor only while the agent is
+//!   admitted and its recorded mode is Shared; pointing only once admitted.
 //! - A bad peer ends its own connection (and, for a visitor, its own
 //!   session), never another session.
 //! - Errors become frames and close codes only in `error.rs`.
@@ -40,6 +44,7 @@ pub mod bus;
 pub mod config;
 mod connection;
 mod error;
+mod gate;
 pub mod guesses;
 pub mod memory;
 pub mod metrics;

@@ -18,7 +18,9 @@ use tokio::time::Instant;
 
 use crate::bus::{Bus, Delivery, Mailbox, Topic};
 use crate::resources::memory::MemoryResources;
-use crate::sessions::{AgentState, ConsentOutcome, JoinedSession, NewSession, SessionStore};
+use crate::sessions::{
+    AgentState, ConsentOutcome, JoinedSession, ModeChange, NewSession, SessionStore,
+};
 use crate::RelayError;
 
 /// Sessions in this process.
@@ -46,7 +48,15 @@ struct Session {
     /// The last id given out; ids are never reused, so a late consent for an
     /// agent that left cannot admit a newcomer by mistake.
     last_agent: u32,
-    agents: BTreeMap<AgentId, AgentState>,
+    agents: BTreeMap<AgentId, Member>,
+}
+
+/// One agent in a session.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    state: AgentState,
+    /// Asked for at join; the visitor's to change once admitted.
+    mode: Mode,
 }
 
 /// Draws before giving up: with a million codes this fails only when the
@@ -102,6 +112,14 @@ impl MemoryStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    fn member(&self, session: &SessionId, agent: AgentId) -> Option<Member> {
+        let sessions = lock(&self.inner);
+        sessions
+            .by_id
+            .get(session)
+            .and_then(|s| s.agents.get(&agent).copied())
+    }
 }
 
 impl SessionStore for MemoryStore {
@@ -132,7 +150,7 @@ impl SessionStore for MemoryStore {
     async fn join(
         &self,
         code: &JoinCode,
-        _mode: Mode,
+        mode: Mode,
         max_agents: usize,
         code_ttl: Duration,
     ) -> Result<JoinedSession, RelayError> {
@@ -156,7 +174,13 @@ impl SessionStore for MemoryStore {
         }
         session.last_agent = session.last_agent.saturating_add(1);
         let agent = AgentId(session.last_agent);
-        session.agents.insert(agent, AgentState::Pending);
+        session.agents.insert(
+            agent,
+            Member {
+                state: AgentState::Pending,
+                mode,
+            },
+        );
         let page_url = session.page_url.clone();
         // Single use: this code is spent; the session gets a fresh one.
         sessions.by_code.remove(code);
@@ -188,12 +212,12 @@ impl SessionStore for MemoryStore {
                 agent.0
             )));
         }
-        let outcome = match (s.agents.get(&agent).copied(), accepted) {
+        let outcome = match (s.agents.get_mut(&agent), accepted) {
             (None, _) => ConsentOutcome::AgentGone,
-            (Some(AgentState::Admitted), true) => ConsentOutcome::AlreadyAdmitted,
-            (Some(AgentState::Pending), true) => {
-                s.agents.insert(agent, AgentState::Admitted);
-                ConsentOutcome::Admitted
+            (Some(m), true) if m.state == AgentState::Admitted => ConsentOutcome::AlreadyAdmitted,
+            (Some(m), true) => {
+                m.state = AgentState::Admitted;
+                ConsentOutcome::Admitted(m.mode)
             }
             // Declining an admitted agent sends it away too: the visitor
             // changed their mind.
@@ -205,16 +229,42 @@ impl SessionStore for MemoryStore {
         Ok(outcome)
     }
 
+    async fn set_mode(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        mode: Mode,
+    ) -> Result<ModeChange, RelayError> {
+        let mut sessions = lock(&self.inner);
+        let member = sessions
+            .by_id
+            .get_mut(session)
+            .and_then(|s| s.agents.get_mut(&agent));
+        Ok(match member {
+            None => ModeChange::Gone,
+            Some(m) if m.state == AgentState::Pending => ModeChange::NotAdmitted,
+            Some(m) if m.mode == mode => ModeChange::Unchanged,
+            Some(m) => {
+                m.mode = mode;
+                ModeChange::Changed
+            }
+        })
+    }
+
+    async fn agent_mode(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> Result<Option<Mode>, RelayError> {
+        Ok(self.member(session, agent).map(|m| m.mode))
+    }
+
     async fn agent_state(
         &self,
         session: &SessionId,
         agent: AgentId,
     ) -> Result<Option<AgentState>, RelayError> {
-        let sessions = lock(&self.inner);
-        Ok(sessions
-            .by_id
-            .get(session)
-            .and_then(|s| s.agents.get(&agent).copied()))
+        Ok(self.member(session, agent).map(|m| m.state))
     }
 
     async fn remove_agent(&self, session: &SessionId, agent: AgentId) -> Result<bool, RelayError> {
@@ -382,7 +432,10 @@ mod tests {
                 .agent;
             let c = |agent, ok| store.consent(&s.session, agent, ok);
             assert!(c(AgentId(9), true).await.is_err(), "never-issued id");
-            assert_eq!(c(a, true).await.expect("ok"), ConsentOutcome::Admitted);
+            assert_eq!(
+                c(a, true).await.expect("ok"),
+                ConsentOutcome::Admitted(Mode::ViewOnly)
+            );
             assert_eq!(
                 c(a, true).await.expect("ok"),
                 ConsentOutcome::AlreadyAdmitted
@@ -393,6 +446,48 @@ mod tests {
             );
             assert_eq!(c(a, false).await.expect("ok"), ConsentOutcome::Declined);
             assert_eq!(c(a, true).await.expect("ok"), ConsentOutcome::AgentGone);
+        });
+    }
+
+    #[test]
+    fn modes_are_asked_at_join_and_changed_only_once_admitted() {
+        block(async {
+            let store = MemoryStore::new();
+            let s = store.create("u".into(), TTL).await.expect("created");
+            let a = store.join(&s.code, Mode::Shared, 8, TTL).await.expect("a");
+            let (sid, id) = (&s.session, a.agent);
+            assert_eq!(
+                store.agent_mode(sid, id).await.expect("ok"),
+                Some(Mode::Shared)
+            );
+            assert_eq!(
+                store.set_mode(sid, id, Mode::ViewOnly).await.expect("ok"),
+                ModeChange::NotAdmitted
+            );
+            assert_eq!(
+                store.consent(sid, id, true).await.expect("ok"),
+                ConsentOutcome::Admitted(Mode::Shared)
+            );
+            let set = |m| store.set_mode(sid, id, m);
+            assert_eq!(set(Mode::ViewOnly).await.expect("ok"), ModeChange::Changed);
+            assert_eq!(
+                set(Mode::ViewOnly).await.expect("ok"),
+                ModeChange::Unchanged
+            );
+            assert_eq!(
+                store.agent_mode(sid, id).await.expect("ok"),
+                Some(Mode::ViewOnly)
+            );
+            assert_eq!(
+                store
+                    .set_mode(sid, AgentId(7), Mode::Shared)
+                    .await
+                    .expect("ok"),
+                ModeChange::Gone
+            );
+            assert!(store.remove_agent(sid, id).await.expect("rm"));
+            assert_eq!(set(Mode::Shared).await.expect("ok"), ModeChange::Gone);
+            assert_eq!(store.agent_mode(sid, id).await.expect("ok"), None);
         });
     }
 

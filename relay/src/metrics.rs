@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::RejectReason;
+use crate::gate::DropReason;
 use crate::resources::metrics::ResourceMetrics;
+use crate::sessions::ModeChange;
 
 /// Which side of a session a frame came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,33 @@ impl Role {
     }
 }
 
+/// What an agent sent towards the visitor's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentKind {
+    Point,
+    Control,
+    ModeRequest,
+}
+
+impl AgentKind {
+    pub const ALL: [AgentKind; 3] = [AgentKind::Point, AgentKind::Control, AgentKind::ModeRequest];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AgentKind::Point => "point",
+            AgentKind::Control => "control",
+            AgentKind::ModeRequest => "mode_request",
+        }
+    }
+}
+
+const MODE_CHANGES: [ModeChange; 4] = [
+    ModeChange::Changed,
+    ModeChange::Unchanged,
+    ModeChange::NotAdmitted,
+    ModeChange::Gone,
+];
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     sessions_active: AtomicI64,
@@ -46,6 +75,9 @@ pub struct Metrics {
     bytes_in: [AtomicU64; 2],
     frames_forwarded: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
+    agent_forwarded: [AtomicU64; AgentKind::ALL.len()],
+    agent_dropped: [AtomicU64; DropReason::ALL.len()],
+    mode_changes: [AtomicU64; MODE_CHANGES.len()],
     /// The resource cache's counters.
     pub resources: ResourceMetrics,
 }
@@ -102,6 +134,18 @@ impl Metrics {
         if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
             self.rejected[i].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub fn agent_forwarded(&self, kind: AgentKind) {
+        count(&self.agent_forwarded, &AgentKind::ALL, kind);
+    }
+
+    pub(crate) fn agent_dropped(&self, reason: DropReason) {
+        count(&self.agent_dropped, &DropReason::ALL, reason);
+    }
+
+    pub fn mode_change(&self, change: ModeChange) {
+        count(&self.mode_changes, &MODE_CHANGES, change);
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
@@ -169,8 +213,53 @@ impl Metrics {
             "reason",
             &rejected,
         );
+        let per = |counters: &[AtomicU64], labels: Vec<&'static str>| {
+            labels
+                .into_iter()
+                .zip(counters)
+                .map(|(l, c)| (l, load(c).to_string()))
+                .collect::<Vec<_>>()
+        };
+        labelled(
+            &mut out,
+            "agent_messages_forwarded_total",
+            "Agent pointing, control and mode requests passed on to the visitor, by kind.",
+            "kind",
+            &per(
+                &self.agent_forwarded,
+                AgentKind::ALL.iter().map(|k| k.label()).collect(),
+            ),
+        );
+        labelled(
+            &mut out,
+            "agent_messages_dropped_total",
+            "Agent messages not passed on to the visitor: control in view-only mode, anything before admission, or over the rate budget.",
+            "reason",
+            &per(
+                &self.agent_dropped,
+                DropReason::ALL.iter().map(|r| r.label()).collect(),
+            ),
+        );
+        labelled(
+            &mut out,
+            "mode_changes_total",
+            "Mode changes asked of the session store (visitor's SetMode, agent stepping down), by result.",
+            "result",
+            &per(
+                &self.mode_changes,
+                MODE_CHANGES.iter().map(|c| c.label()).collect(),
+            ),
+        );
         self.resources.render(&mut out);
         out
+    }
+}
+
+fn count<T: PartialEq>(counters: &[AtomicU64], all: &[T], which: T) {
+    if let Some(i) = all.iter().position(|x| *x == which) {
+        if let Some(c) = counters.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -253,5 +342,26 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE rejected_total counter\n"), "{text}");
+    }
+
+    #[test]
+    fn agent_message_counters_render_every_label() {
+        let m = Metrics::default();
+        m.agent_dropped(DropReason::Mode);
+        m.agent_dropped(DropReason::Mode);
+        m.agent_forwarded(AgentKind::Point);
+        m.mode_change(ModeChange::Gone);
+        let text = m.render();
+        for line in [
+            "agent_messages_dropped_total{reason=\"mode\"} 2\n",
+            "agent_messages_dropped_total{reason=\"not_admitted\"} 0\n",
+            "agent_messages_dropped_total{reason=\"rate\"} 0\n",
+            "agent_messages_forwarded_total{kind=\"point\"} 1\n",
+            "agent_messages_forwarded_total{kind=\"control\"} 0\n",
+            "mode_changes_total{result=\"gone\"} 1\n",
+            "mode_changes_total{result=\"changed\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Session state: join codes → sessions, which agents are in a session and
-//! whether the visitor admitted them.
+//! Session state: join codes → sessions, which agents are in a session,
+//! whether the visitor admitted them, and each one's mode.
 //!
 //! Owns: the [`SessionStore`] trait and its small value types. Does not own:
 //! moving frames (that is the [`crate::bus::Bus`]) or any socket. The
@@ -49,13 +49,40 @@ pub enum AgentState {
 /// What a visitor's consent answer did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentOutcome {
-    Admitted,
+    /// Admitted in the mode the agent asked for when it joined: the visitor
+    /// was shown that mode, so accepting is consent to it.
+    Admitted(Mode),
     /// The agent is no longer in the session.
     Declined,
     /// The agent was already admitted; nothing changed.
     AlreadyAdmitted,
     /// The agent left before the answer came; nothing to do.
     AgentGone,
+}
+
+/// What a mode change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeChange {
+    /// The agent's mode is now the new one.
+    Changed,
+    /// It already was; nothing to tell anyone.
+    Unchanged,
+    /// The agent still waits for consent: modes belong to admitted agents
+    /// (the visitor accepts the mode it was shown, nothing else).
+    NotAdmitted,
+    /// The agent (or the whole session) is gone, or was never in it.
+    Gone,
+}
+
+impl ModeChange {
+    pub fn label(self) -> &'static str {
+        match self {
+            ModeChange::Changed => "changed",
+            ModeChange::Unchanged => "unchanged",
+            ModeChange::NotAdmitted => "not_admitted",
+            ModeChange::Gone => "gone",
+        }
+    }
 }
 
 pub trait SessionStore: Send + Sync + 'static {
@@ -75,7 +102,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<NewSession, RelayError>> + Send;
 
     /// Adds an agent to the session that `code` names, giving it the next id
-    /// (ids start at 1 and are never reused within a session). Codes are
+    /// (ids start at 1 and are never reused within a session), waiting for
+    /// consent, with `mode` (what it asked for) as its mode if admitted. Codes are
     /// single use: a successful join retires `code` and gives the session a
     /// fresh one (valid for `code_ttl`). Fails with
     /// [`RelayError::UnknownCode`] (never issued, used, expired or ended:
@@ -97,6 +125,25 @@ pub trait SessionStore: Send + Sync + 'static {
         agent: AgentId,
         accepted: bool,
     ) -> impl Future<Output = Result<ConsentOutcome, RelayError>> + Send;
+
+    /// Sets an admitted agent's mode (the visitor's grant or withdrawal, or
+    /// the agent stepping down to view-only). Refusals are outcomes, not
+    /// errors: a mode change racing an agent's leaving is normal.
+    fn set_mode(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        mode: Mode,
+    ) -> impl Future<Output = Result<ModeChange, RelayError>> + Send;
+
+    /// The agent's recorded mode (the asked-for one while pending); `None`
+    /// once the agent or its session is gone. Connections do not ask this
+    /// per message: they follow the `ToAgent::Mode` deliveries instead.
+    fn agent_mode(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> impl Future<Output = Result<Option<Mode>, RelayError>> + Send;
 
     /// `None` once the agent or its session is gone.
     fn agent_state(

@@ -1,5 +1,6 @@
-//! A visitor's connection: create the session, relay consent answers, fan
-//! the page's events out to admitted agents, end the session.
+//! A visitor's connection: create the session, relay consent answers and
+//! mode grants, fan the page's events out to admitted agents, end the
+//! session.
 //!
 //! Owns: the visitor's side of the session flow and the list of agents this
 //! visitor admitted. Does not own: socket mechanics (`connection.rs`), the
@@ -21,7 +22,7 @@ use crate::connection::{next_frame, Conn, Inbound};
 use crate::metrics::Role;
 use crate::resources::store::{Grant, ResourceStore};
 use crate::server::{read_hello, App};
-use crate::sessions::{ConsentOutcome, SessionStore};
+use crate::sessions::{ConsentOutcome, ModeChange, SessionStore};
 use crate::shutdown::Shutdown;
 use crate::RelayError;
 
@@ -218,7 +219,7 @@ async fn handle<S: SessionStore, B: Bus>(
             let outcome = app.store.consent(session, agent, accepted).await?;
             let topic = Topic::Agent(session.clone(), agent);
             match outcome {
-                ConsentOutcome::Admitted => {
+                ConsentOutcome::Admitted(mode) => {
                     let reached = app
                         .bus
                         .publish(
@@ -229,10 +230,16 @@ async fn handle<S: SessionStore, B: Bus>(
                         )
                         .await?;
                     if reached > 0 {
+                        // Right after Admitted, on the same topic from the
+                        // same publisher: the agent's relay learns that it
+                        // is admitted before it learns its mode.
+                        app.bus
+                            .publish(&topic, Delivery::Agent(ToAgent::Mode(mode)))
+                            .await?;
                         admitted.push(agent);
                         conn.send(Delivery::Visitor(ToVisitor::SnapshotNeeded));
                     }
-                    tracing::info!(%session, agent = agent.0, "agent admitted");
+                    tracing::info!(%session, agent = agent.0, ?mode, "agent admitted");
                 }
                 ConsentOutcome::Declined => {
                     admitted.retain(|a| *a != agent);
@@ -249,8 +256,27 @@ async fn handle<S: SessionStore, B: Bus>(
         }
         VisitorMsg::End => return Ok(Flow::End),
         VisitorMsg::SetMode { agent, mode } => {
-            // Modes are not tracked yet: every agent is view-only.
-            tracing::debug!(%session, agent = agent.0, ?mode, "mode change ignored");
+            let change = app.store.set_mode(session, agent, mode).await?;
+            app.metrics.mode_change(change);
+            match change {
+                ModeChange::Changed => {
+                    let topic = Topic::Agent(session.clone(), agent);
+                    app.bus
+                        .publish(&topic, Delivery::Agent(ToAgent::Mode(mode)))
+                        .await?;
+                    tracing::info!(%session, agent = agent.0, ?mode, "visitor set agent's mode");
+                }
+                ModeChange::Unchanged => {}
+                // Refused, but the session goes on: a grant racing the
+                // agent's leaving is normal, and nothing changed.
+                ModeChange::NotAdmitted | ModeChange::Gone => tracing::warn!(
+                    %session,
+                    agent = agent.0,
+                    ?mode,
+                    result = change.label(),
+                    "mode change refused: only an admitted agent has a mode"
+                ),
+            }
         }
         VisitorMsg::Offer(offers) => {
             let count = offers.len();

@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | `cobrowse:code:{code}` | string | the session id; set with `NX`, so a code is unique across relays; deleted when an agent joins with it (single use), else expires after `code_ttl` |
 //! | `cobrowse:session:{session}` | hash | `code`, `page_url`, `last_agent` (the agent id counter, `HINCRBY`) |
-//! | `cobrowse:session:{session}:agents` | hash | agent id → `pending` or `admitted` |
+//! | `cobrowse:session:{session}:agents` | hash | agent id → `{state}:{mode}`: state `pending` or `admitted`, mode `view` or `shared` (asked for at join, the visitor's to change once admitted) |
 //!
 //! The session's keys have a TTL ([`Settings::session_ttl`]) that the
 //! visitor's relay renews while the session lives, so nothing lingers when a

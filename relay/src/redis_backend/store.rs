@@ -20,7 +20,9 @@ use rand::Rng;
 use super::{agents_key, code_key, invoke, query, session_key, PREFIX};
 use crate::memory::new_session_id;
 use crate::resources::redis::RedisResources;
-use crate::sessions::{AgentState, ConsentOutcome, JoinedSession, NewSession, SessionStore};
+use crate::sessions::{
+    AgentState, ConsentOutcome, JoinedSession, ModeChange, NewSession, SessionStore,
+};
 use crate::RelayError;
 
 /// Draws before giving up, as in the memory store.
@@ -31,6 +33,36 @@ const FRESH_CANDIDATES: usize = 8;
 
 const PENDING: &str = "pending";
 const ADMITTED: &str = "admitted";
+const VIEW: &str = "view";
+const SHARED: &str = "shared";
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::ViewOnly => VIEW,
+        Mode::Shared => SHARED,
+    }
+}
+
+fn parse_mode(text: &str) -> Result<Mode, RelayError> {
+    match text {
+        VIEW => Ok(Mode::ViewOnly),
+        SHARED => Ok(Mode::Shared),
+        other => Err(unexpected("agent mode", &[other.to_owned()])),
+    }
+}
+
+/// An agents-hash entry, `{state}:{mode}`.
+fn parse_entry(entry: &str) -> Result<(AgentState, Mode), RelayError> {
+    let (state, mode) = entry
+        .split_once(':')
+        .ok_or_else(|| unexpected("agent entry", &[entry.to_owned()]))?;
+    let state = match state {
+        PENDING => AgentState::Pending,
+        ADMITTED => AgentState::Admitted,
+        other => return Err(unexpected("agent state", &[other.to_owned()])),
+    };
+    Ok((state, parse_mode(mode)?))
+}
 
 /// Sessions in a Redis shared with other relays. Cheap to clone.
 #[derive(Clone)]
@@ -51,6 +83,7 @@ struct Scripts {
     create: Script,
     join: Script,
     consent: Script,
+    set_mode: Script,
     end: Script,
     renew: Script,
 }
@@ -73,6 +106,7 @@ impl RedisStore {
                 create: Script::new(include_str!("lua/create.lua")),
                 join: Script::new(include_str!("lua/join.lua")),
                 consent: Script::new(include_str!("lua/consent.lua")),
+                set_mode: Script::new(include_str!("lua/set_mode.lua")),
                 end: Script::new(include_str!("lua/end.lua")),
                 renew: Script::new(include_str!("lua/renew.lua")),
             },
@@ -85,6 +119,20 @@ impl RedisStore {
     /// Sessions this relay keeps alive, for tests and diagnostics.
     pub fn live_sessions(&self) -> usize {
         lock(&self.inner.live).len()
+    }
+
+    /// One agent's entry, parsed; `None` once it is gone.
+    async fn entry(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> Result<Option<(AgentState, Mode)>, RelayError> {
+        let entry: Option<String> = query(
+            &self.inner.conn,
+            ::redis::cmd("HGET").arg(agents_key(session)).arg(agent.0),
+        )
+        .await?;
+        entry.as_deref().map(parse_entry).transpose()
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -170,7 +218,7 @@ impl SessionStore for RedisStore {
     async fn join(
         &self,
         code: &JoinCode,
-        _mode: Mode,
+        mode: Mode,
         max_agents: usize,
         code_ttl: Duration,
     ) -> Result<JoinedSession, RelayError> {
@@ -178,7 +226,8 @@ impl SessionStore for RedisStore {
         join.arg(PREFIX)
             .arg(max_agents)
             .arg(self.ttl_ms())
-            .arg(millis(code_ttl));
+            .arg(millis(code_ttl))
+            .arg(mode_name(mode));
         // Candidates for the session's fresh code, drawn here (scripts must
         // be deterministic); the script takes the first that is free.
         let candidates = {
@@ -213,7 +262,7 @@ impl SessionStore for RedisStore {
         agent: AgentId,
         accepted: bool,
     ) -> Result<ConsentOutcome, RelayError> {
-        let answer: String = invoke(
+        let answer: Vec<String> = invoke(
             &self.inner.conn,
             self.inner
                 .scripts
@@ -224,17 +273,54 @@ impl SessionStore for RedisStore {
                 .arg(if accepted { "1" } else { "0" }),
         )
         .await?;
-        match answer.as_str() {
-            "admitted" => Ok(ConsentOutcome::Admitted),
-            "declined" => Ok(ConsentOutcome::Declined),
-            "already" => Ok(ConsentOutcome::AlreadyAdmitted),
-            "gone" => Ok(ConsentOutcome::AgentGone),
-            "never" => Err(RelayError::OutOfTurn(format!(
+        let answer: Vec<&str> = answer.iter().map(String::as_str).collect();
+        match answer.as_slice() {
+            ["admitted", mode] => Ok(ConsentOutcome::Admitted(parse_mode(mode)?)),
+            ["declined"] => Ok(ConsentOutcome::Declined),
+            ["already"] => Ok(ConsentOutcome::AlreadyAdmitted),
+            ["gone"] => Ok(ConsentOutcome::AgentGone),
+            ["never"] => Err(RelayError::OutOfTurn(format!(
                 "consent for agent {} which never joined this session",
                 agent.0
             ))),
-            other => Err(unexpected("consent", &[other.to_owned()])),
+            other => Err(unexpected(
+                "consent",
+                &other.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+            )),
         }
+    }
+
+    async fn set_mode(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        mode: Mode,
+    ) -> Result<ModeChange, RelayError> {
+        let answer: String = invoke(
+            &self.inner.conn,
+            self.inner
+                .scripts
+                .set_mode
+                .key(agents_key(session))
+                .arg(agent.0)
+                .arg(mode_name(mode)),
+        )
+        .await?;
+        match answer.as_str() {
+            "changed" => Ok(ModeChange::Changed),
+            "unchanged" => Ok(ModeChange::Unchanged),
+            "pending" => Ok(ModeChange::NotAdmitted),
+            "gone" => Ok(ModeChange::Gone),
+            other => Err(unexpected("set mode", &[other.to_owned()])),
+        }
+    }
+
+    async fn agent_mode(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> Result<Option<Mode>, RelayError> {
+        Ok(self.entry(session, agent).await?.map(|(_, mode)| mode))
     }
 
     async fn agent_state(
@@ -242,17 +328,7 @@ impl SessionStore for RedisStore {
         session: &SessionId,
         agent: AgentId,
     ) -> Result<Option<AgentState>, RelayError> {
-        let state: Option<String> = query(
-            &self.inner.conn,
-            ::redis::cmd("HGET").arg(agents_key(session)).arg(agent.0),
-        )
-        .await?;
-        match state.as_deref() {
-            None => Ok(None),
-            Some(PENDING) => Ok(Some(AgentState::Pending)),
-            Some(ADMITTED) => Ok(Some(AgentState::Admitted)),
-            Some(other) => Err(unexpected("agent state", &[other.to_owned()])),
-        }
+        Ok(self.entry(session, agent).await?.map(|(state, _)| state))
     }
 
     async fn remove_agent(&self, session: &SessionId, agent: AgentId) -> Result<bool, RelayError> {

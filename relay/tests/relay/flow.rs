@@ -68,6 +68,8 @@ async fn happy_path_from_welcome_to_end(setup: Setup) {
         first.recv::<ToAgent>().await,
         ToAgent::Admitted { .. }
     ));
+    // Accepting an agent that asked for shared mode is consent to it.
+    assert_eq!(first.recv::<ToAgent>().await, ToAgent::Mode(Mode::Shared));
     assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
 
     // Events arrive in order, byte-exact.
@@ -165,6 +167,7 @@ async fn events_before_consent_are_not_forwarded(setup: Setup) {
         agent.recv::<ToAgent>().await,
         ToAgent::Admitted { .. }
     ));
+    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Mode(Mode::ViewOnly));
     visitor.send(&VisitorMsg::Event(event(2))).await;
     assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(2)));
 }

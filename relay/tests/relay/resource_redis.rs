@@ -89,6 +89,10 @@ async fn two_relays_share_uploads_and_requests() {
         other => panic!("expected Admitted, got {other:?}"),
     };
     assert_eq!(
+        agent.recv::<ToAgent>().await,
+        ToAgent::Mode(protocol::Mode::ViewOnly)
+    );
+    assert_eq!(
         site.visitor.recv::<ToVisitor>().await,
         ToVisitor::SnapshotNeeded
     );

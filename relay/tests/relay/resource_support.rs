@@ -60,6 +60,10 @@ pub async fn admitted(relay: &Relay, site: &mut Site) -> (Peer, String) {
         other => panic!("expected Admitted, got {other:?}"),
     };
     assert_eq!(
+        agent.recv::<ToAgent>().await,
+        ToAgent::Mode(protocol::Mode::ViewOnly)
+    );
+    assert_eq!(
         site.visitor.recv::<ToVisitor>().await,
         ToVisitor::SnapshotNeeded
     );

@@ -329,8 +329,20 @@ pub async fn expect_fresh_code(visitor: &mut Peer, used: &JoinCode) -> JoinCode 
     }
 }
 
-/// The visitor accepts `agent`; both see the consequences.
-pub async fn admit(visitor: &mut Peer, mut agent: Peer, id: AgentId) -> (Peer, AgentId) {
+/// The visitor accepts `agent` (which asked for view-only); both see the
+/// consequences.
+pub async fn admit(visitor: &mut Peer, agent: Peer, id: AgentId) -> (Peer, AgentId) {
+    admit_in(visitor, agent, id, Mode::ViewOnly).await
+}
+
+/// The visitor accepts `agent`, which asked for `mode`: it is admitted and
+/// told its mode at once; the visitor is asked for a snapshot.
+pub async fn admit_in(
+    visitor: &mut Peer,
+    mut agent: Peer,
+    id: AgentId,
+    mode: Mode,
+) -> (Peer, AgentId) {
     visitor
         .send(&VisitorMsg::Consent {
             agent: id,
@@ -341,6 +353,7 @@ pub async fn admit(visitor: &mut Peer, mut agent: Peer, id: AgentId) -> (Peer, A
         agent.recv::<ToAgent>().await,
         ToAgent::Admitted { .. }
     ));
+    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Mode(mode));
     assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
     (agent, id)
 }
