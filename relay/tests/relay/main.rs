@@ -47,3 +47,4 @@ mod resource_support;
 mod resources;
 mod shared_redis;
 mod support;
+mod two_way;

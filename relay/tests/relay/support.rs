@@ -248,14 +248,27 @@ impl Relay {
         &self,
         visitor: &mut Peer,
         code: &mut JoinCode,
+        agent: Peer,
+        token: &str,
+    ) -> (Peer, AgentId) {
+        self.join_asking(visitor, code, agent, token, Mode::ViewOnly)
+            .await
+    }
+
+    /// [`Relay::join_with`], asking for `mode`; the visitor is shown it.
+    pub async fn join_asking(
+        &self,
+        visitor: &mut Peer,
+        code: &mut JoinCode,
         mut agent: Peer,
         token: &str,
+        mode: Mode,
     ) -> (Peer, AgentId) {
         agent
             .hello(Hello::Agent(AgentHello {
                 token: token.into(),
                 code: code.clone(),
-                mode: Mode::ViewOnly,
+                mode,
             }))
             .await;
         let id = match agent.recv::<ToAgent>().await {
@@ -269,7 +282,12 @@ impl Relay {
         };
         *code = expect_fresh_code(visitor, code).await;
         match visitor.recv::<ToVisitor>().await {
-            ToVisitor::AgentJoined { agent, .. } => assert_eq!(agent, id),
+            ToVisitor::AgentJoined {
+                agent, mode: shown, ..
+            } => {
+                assert_eq!(agent, id);
+                assert_eq!(shown, mode);
+            }
             other => panic!("expected AgentJoined, got {other:?}"),
         }
         (agent, id)
@@ -279,6 +297,15 @@ impl Relay {
     pub async fn admitted_agent(&self, visitor: &mut Peer, code: &mut JoinCode) -> (Peer, AgentId) {
         let (agent, id) = self.join(visitor, code).await;
         admit(visitor, agent, id).await
+    }
+
+    /// A value on `/metrics` (0 if the line is missing).
+    pub async fn metric(&self, line_start: &str) -> u64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     }
 
     pub async fn get(&self, path: &str) -> HttpResponse {
