@@ -313,7 +313,9 @@ impl Gate {
         match refusal {
             None => true,
             Some(reason) => {
-                self.dropped(app, session, agent, reason, kind.label());
+                // Pointing before admission or too fast is harmless noise.
+                let notable = kind != AgentKind::Point;
+                self.dropped(app, session, agent, reason, (kind.label(), notable));
                 false
             }
         }
@@ -325,20 +327,19 @@ impl Gate {
         session: &SessionId,
         agent: AgentId,
         reason: DropReason,
-        what: &str,
+        (what, notable): (&str, bool),
     ) {
         app.metrics.agent_dropped(reason);
-        // Pointing before admission or too fast is harmless noise; control
-        // that does not pass is worth an operator's look.
-        let notable = what != AgentKind::Point.label() && self.warned < DROP_WARNINGS;
-        if notable {
+        if notable && self.warned < DROP_WARNINGS {
             self.warned += 1;
+            let last = self.warned == DROP_WARNINGS;
             tracing::warn!(
                 %session,
                 agent = agent.0,
                 message = what,
                 reason = reason.label(),
-                "agent message dropped"
+                "agent message dropped{}",
+                if last { " (this agent's further drops are logged at debug level)" } else { "" }
             );
         } else {
             tracing::debug!(%session, agent = agent.0, message = what, reason = reason.label(), "agent message dropped");
@@ -387,17 +388,20 @@ async fn control_page<S: SessionStore, B: Bus>(
 ) -> Result<(), RelayError> {
     let what = control_kind(&control);
     if !gate.standing.admitted() {
-        gate.dropped(app, session, agent, DropReason::NotAdmitted, what);
+        gate.dropped(app, session, agent, DropReason::NotAdmitted, (what, true));
         return Ok(());
     }
-    if gate.standing.mode() != Mode::Shared
-        || app.store.agent_mode(session, agent).await? != Some(Mode::Shared)
-    {
-        gate.dropped(app, session, agent, DropReason::Mode, what);
+    if gate.standing.mode() != Mode::Shared {
+        gate.dropped(app, session, agent, DropReason::Mode, (what, true));
         return Ok(());
     }
+    // Before the store is asked, so a flood costs no round trips.
     if !gate.acts.take() {
-        gate.dropped(app, session, agent, DropReason::Rate, what);
+        gate.dropped(app, session, agent, DropReason::Rate, (what, true));
+        return Ok(());
+    }
+    if app.store.agent_mode(session, agent).await? != Some(Mode::Shared) {
+        gate.dropped(app, session, agent, DropReason::Mode, (what, true));
         return Ok(());
     }
     to_visitor(app, session, agent, FromAgent::Control(control)).await
