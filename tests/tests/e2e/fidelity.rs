@@ -82,6 +82,12 @@ async fn difference(world: &World, page: &str) -> Result<Diff> {
     wait_state(&console, "live").await?;
     settled(&console, &format!("{FRAME}.contentDocument")).await?;
     settled(&visitor, "document").await?;
+    // A fixture whose own images are broken would compare equal to a
+    // mirror with broken images: that is a broken fixture, not a pass.
+    let broken: Vec<String> = visitor
+        .eval("return [...document.images].filter(i => !i.naturalWidth).map(i => i.src);")
+        .await?;
+    ensure!(broken.is_empty(), "{page}: the fixture's own images did not load: {broken:?}");
 
     // The visitor's UI (the session frame, the panel) is not part of the page.
     visitor
