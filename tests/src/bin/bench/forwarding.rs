@@ -158,6 +158,8 @@ pub async fn measure(base: &str, token: &str, agents: usize) -> Result<Measured>
             while got < total {
                 let frame = match recv::<ToAgent>(&mut ws).await? {
                     ToAgent::Event(frame) => frame,
+                    // The relay says the agent's mode after admitting it.
+                    ToAgent::Mode(_) => continue,
                     other => bail!("agent expected Event, got {other:?}"),
                 };
                 let now = epoch.elapsed().as_nanos() as u64;
