@@ -87,7 +87,10 @@ async fn difference(world: &World, page: &str) -> Result<Diff> {
     let broken: Vec<String> = visitor
         .eval("return [...document.images].filter(i => !i.naturalWidth).map(i => i.src);")
         .await?;
-    ensure!(broken.is_empty(), "{page}: the fixture's own images did not load: {broken:?}");
+    ensure!(
+        broken.is_empty(),
+        "{page}: the fixture's own images did not load: {broken:?}"
+    );
 
     // The visitor's UI (the session frame, the panel) is not part of the page.
     visitor
