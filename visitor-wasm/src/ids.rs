@@ -1,6 +1,7 @@
 //! Node ids: which DOM node the console knows by which [`NodeId`].
 //!
-//! Owns: the node → id map and the id counter. Ids are kept in a JS
+//! Owns: the node → id map, the id counter, and finding a node by its id
+//! (for what agents point at and act on). Ids are kept in a JS
 //! `WeakMap`, so a node that leaves the page is garbage-collected as usual
 //! and a node that comes back keeps its id; ids are never reused.
 //! Does not own: deciding which nodes get ids (`serialize.rs`).
@@ -12,6 +13,9 @@ pub struct Ids {
     map: js_sys::WeakMap,
     /// The next id to hand out; `0` is never used.
     next: u32,
+    /// The last node found by id: an agent's pointer names the same element
+    /// many times in a row, and a search walks the page.
+    found: std::cell::RefCell<Option<(NodeId, web_sys::Node)>>,
 }
 
 impl Default for Ids {
@@ -25,6 +29,7 @@ impl Ids {
         Ids {
             map: js_sys::WeakMap::new(),
             next: 1,
+            found: std::cell::RefCell::new(None),
         }
     }
 
@@ -34,6 +39,28 @@ impl Ids {
             .get(node.as_ref())
             .as_f64()
             .map(|id| NodeId(id as u32))
+    }
+
+    /// The element (or the document) of `document` that has `id`, if it is
+    /// still in the page. Ids live in a `WeakMap` (node → id), so this
+    /// searches; the last answer is remembered.
+    pub fn find(&self, document: &web_sys::Document, id: NodeId) -> Option<web_sys::Node> {
+        let cached = self.found.borrow().clone();
+        if let Some((cached_id, node)) = cached {
+            if cached_id == id && node.is_connected() && self.get(&node) == Some(id) {
+                return Some(node);
+            }
+        }
+        let node = if self.get(document) == Some(id) {
+            Some(document.clone().into())
+        } else {
+            let all = document.query_selector_all("*").ok()?;
+            (0..all.length())
+                .filter_map(|i| all.item(i))
+                .find(|n| self.get(n) == Some(id))
+        }?;
+        *self.found.borrow_mut() = Some((id, node.clone()));
+        Some(node)
     }
 
     /// The node's id, handing out a new one the first time.

@@ -7,15 +7,23 @@
 //! passwords and masked elements never leaving the page.
 //! Does not own: the wire format (`protocol`), relaying, rebuilding the page.
 //!
-//! Map: `mask.rs`, `plan.rs` and `wire/` are plain Rust (decisions,
-//! mutation order, the MessagePack the visitor speaks), tested natively;
+//! Map: `mask.rs`, `plan.rs`, `pointing.rs`, `policy.rs` and `wire/` are
+//! plain Rust (decisions, mutation order, pointer arithmetic and
+//! throttling, modes and refusals, the MessagePack the visitor speaks),
+//! tested natively;
 //! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM; `resources/`
 //! offers and uploads the page's static resources (its `plan.rs` and
-//! `rules.rs` plain Rust too); `session.rs` runs the conversation; `ui.rs`, `transport.rs`, `schedule.rs` are RAII
+//! `rules.rs` plain Rust too); `session.rs` runs the conversation
+//! (`session/twoway.rs`: agents' pointing, modes and control, the visitor's
+//! pointer and focus); `pointer.rs` reads the pointer's element,
+//! `presence.rs` draws agents' cursors and highlights, `remote.rs` carries
+//! out an agent's control; `ui.rs`, `transport.rs`, `schedule.rs` are RAII
 //! wrappers over browser registrations.
 //!
 //! Invariants: nothing is read from the page before the visitor accepts an
-//! agent; a password's value never enters Rust memory (only its length);
+//! agent; an agent's control acts only if this script itself granted that
+//! agent shared mode, and never types into password, masked or blocked
+//! fields nor touches the visitor's panel; a password's value never enters Rust memory (only its length);
 //! no `Closure::forget`: every registration is dropped by `Session::end`.
 
 pub mod error;
@@ -24,10 +32,15 @@ pub mod mask;
 pub mod mutations;
 pub mod options;
 pub mod plan;
+pub mod pointing;
+pub mod policy;
 pub mod resources;
 pub mod serialize;
 pub mod snapshot;
 
+mod pointer;
+mod presence;
+mod remote;
 mod schedule;
 mod session;
 mod transport;

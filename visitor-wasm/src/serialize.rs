@@ -103,6 +103,18 @@ impl Capture {
         matches(el, &self.rules.block)
     }
 
+    /// Whether a block rule covers the element: it or an ancestor.
+    pub(crate) fn in_block(&self, el: &Element) -> bool {
+        self.sent_blocked(el.as_ref()) || matches!(el.closest(&self.rules.block), Ok(Some(_)))
+    }
+
+    /// Whether the element is, or ever was, a password input.
+    pub(crate) fn is_password(&self, el: &Element) -> bool {
+        self.was_password.has(el.as_ref())
+            || (el.local_name() == "input"
+                && mask::is_password_type(&el.get_attribute(intern("type")).unwrap_or_default()))
+    }
+
     /// Whether a text (or an element) under this node's parent is masked:
     /// its parent element is, and is not a `<style>`. A node of the document
     /// itself follows the private-by-default option.

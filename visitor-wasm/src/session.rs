@@ -2,6 +2,8 @@
 //! consent, and capture only while an admitted agent watches.
 //!
 //! Owns: the session state machine, the sequence numbers, and teardown.
+//! `session/twoway.rs` adds what agents do on the page (pointing, modes,
+//! control) and the visitor's own pointer and focus.
 //! Every JS callback holds a `Weak` to the state, and every registration
 //! (socket, UI, observer, listeners, timers) is an RAII guard owned here, so
 //! dropping the pieces — `end()` — stops everything. Does not own: reading
@@ -11,7 +13,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_events::{EventListener, EventListenerOptions};
-use protocol::{AgentId, Event, FormState, JoinCode, Mode, NodeId, ScrollPos, Seq, ToVisitor};
+use protocol::{Event, FormState, JoinCode, NodeId, ScrollPos, Seq, ToVisitor};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Window};
 
@@ -19,6 +21,9 @@ use crate::error::{warn, warn_js, VisitorError};
 use crate::mask::Rules;
 use crate::mutations::MutationTracker;
 use crate::options::Options;
+use crate::policy::Roster;
+use crate::presence::Presence;
+use crate::remote::Action;
 use crate::resources::Resources;
 use crate::schedule::FlushTimer;
 use crate::serialize::Capture;
@@ -27,13 +32,9 @@ use crate::transport::{Socket, SocketEvent};
 use crate::ui::{Ui, UiAction, View};
 use crate::wire;
 
-pub(crate) type Shared = Rc<RefCell<Inner>>;
+mod twoway;
 
-struct Agent {
-    id: AgentId,
-    name: String,
-    mode: Mode,
-}
+pub(crate) type Shared = Rc<RefCell<Inner>>;
 
 /// `start()`'s promise, settled on Welcome or on failure.
 pub(crate) struct Settle {
@@ -49,6 +50,8 @@ struct Live {
     /// Scroll positions since the last flush, one per target.
     scrolls: Vec<ScrollPos>,
     resized: bool,
+    /// The visitor's pointer and focus, as last seen and sent.
+    pointer: twoway::PointerState,
 }
 
 pub(crate) struct Inner {
@@ -69,8 +72,13 @@ pub(crate) struct Inner {
     live: Option<Live>,
     next_seq: Seq,
     code: Option<JoinCode>,
-    asking: Vec<Agent>,
-    watching: Vec<Agent>,
+    /// Agents asking and watching, and the mode each was granted.
+    roster: Roster,
+    /// Agents' cursors and marks on the page, while anyone watches.
+    presence: Option<Presence>,
+    /// Controls that passed every check, to run once the state is no
+    /// longer borrowed (they dispatch events the capture listens to).
+    deferred: Vec<Action>,
     settle: Option<Settle>,
     last_input: Option<(NodeId, FormState)>,
     ended: bool,
@@ -117,8 +125,9 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
             live: None,
             next_seq: Seq::FIRST,
             code: None,
-            asking: Vec::new(),
-            watching: Vec::new(),
+            roster: Roster::default(),
+            presence: None,
+            deferred: Vec::new(),
             settle: Some(settle),
             last_input: None,
             ended: false,
@@ -170,8 +179,12 @@ fn with(me: &Weak<RefCell<Inner>>, f: impl FnOnce(&mut Inner)) {
     } else {
         None
     };
+    let deferred = std::mem::take(&mut inner.deferred);
     drop(inner);
     drop(parts);
+    for action in deferred {
+        twoway::report(action.run());
+    }
 }
 
 /// Ends the session: optionally tells the relay, then drops every guard.
@@ -195,12 +208,19 @@ pub(crate) fn code_of(shared: &Shared) -> Option<String> {
     inner.code.as_ref().map(|c| c.as_str().to_owned())
 }
 
-type Parts = (Option<Resources>, Option<Live>, Option<Ui>, Option<Socket>);
+type Parts = (
+    Option<Resources>,
+    Option<Live>,
+    Option<Presence>,
+    Option<Ui>,
+    Option<Socket>,
+);
 
 impl Inner {
     /// Marks the session over and rejects a pending `start()`.
     fn finish(&mut self, error: Option<VisitorError>) {
         self.ended = true;
+        self.deferred.clear();
         if let Some(settle) = self.settle.take() {
             let err: JsValue = error.unwrap_or(VisitorError::Ended).into();
             let _ = settle.reject.call1(&JsValue::UNDEFINED, &err);
@@ -212,6 +232,7 @@ impl Inner {
         Some((
             self.service.take(),
             self.live.take(),
+            self.presence.take(),
             self.ui.take(),
             self.socket.take(),
         ))
@@ -231,15 +252,21 @@ impl Inner {
 
     fn render(&self) {
         let Some(ui) = &self.ui else { return };
-        let names: Vec<&str> = self.watching.iter().map(|a| a.name.as_str()).collect();
-        let view = if let Some(a) = self.asking.first() {
+        let view = if let Some(a) = self.roster.asking() {
             View::Asking {
                 agent: a.id,
                 name: &a.name,
                 mode: a.mode,
             }
-        } else if !names.is_empty() {
-            View::Live { names: &names }
+        } else if let Some(a) = self.roster.requesting() {
+            View::AskingControl {
+                agent: a.id,
+                name: &a.name,
+            }
+        } else if self.roster.is_watched() {
+            View::Live {
+                agents: self.roster.watching(),
+            }
         } else if let Some(code) = &self.code {
             View::Waiting {
                 code: code.as_str(),
@@ -247,7 +274,7 @@ impl Inner {
         } else {
             View::Connecting
         };
-        if let Err(e) = ui.render(&view, !self.watching.is_empty()) {
+        if let Err(e) = ui.render(&view, self.roster.is_watched()) {
             warn(&e.to_string());
         }
     }
@@ -292,20 +319,18 @@ impl Inner {
                 }
             }
             ToVisitor::AgentJoined { agent, name, mode } => {
-                self.asking.retain(|a| a.id != agent);
-                self.asking.push(Agent {
-                    id: agent,
-                    name,
-                    mode,
-                });
+                self.roster.joined(agent, name, mode);
                 self.render();
             }
             ToVisitor::AgentLeft { agent } => {
-                self.asking.retain(|a| a.id != agent);
-                self.watching.retain(|a| a.id != agent);
-                if self.watching.is_empty() {
+                self.roster.left(agent);
+                if let Some(presence) = self.presence.as_mut() {
+                    presence.remove_agent(agent);
+                }
+                if !self.roster.is_watched() {
                     // Nobody watches: stop capturing at once.
                     self.live = None;
+                    self.presence = None;
                     if let Some(service) = self.service.as_mut() {
                         service.pause();
                     }
@@ -313,7 +338,7 @@ impl Inner {
                 self.render();
             }
             ToVisitor::SnapshotNeeded => {
-                if self.watching.is_empty() {
+                if !self.roster.is_watched() {
                     // Nothing is captured without an admitted agent.
                     return;
                 }
@@ -324,10 +349,7 @@ impl Inner {
                     service.on_want(hashes, more);
                 }
             }
-            ToVisitor::FromAgent { .. } => {
-                // Agents' pointing and control are not handled yet; the
-                // wire decoder does not produce this message either.
-            }
+            ToVisitor::FromAgent { agent, msg } => self.on_agent(agent, msg),
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) => {
                 warn_js(
@@ -342,18 +364,16 @@ impl Inner {
     fn on_action(&mut self, action: UiAction) {
         match action {
             UiAction::Accept(agent) => {
-                let Some(at) = self.asking.iter().position(|a| a.id == agent) else {
+                if !self.roster.accept(agent) {
                     return;
-                };
-                let a = self.asking.remove(at);
+                }
                 self.send(&wire::encode_consent(agent, true));
-                self.watching.push(a);
                 self.render();
             }
             UiAction::Decline(agent) => {
-                self.asking.retain(|a| a.id != agent);
+                self.roster.decline(agent);
                 self.send(&wire::encode_consent(agent, false));
-                if self.watching.is_empty() {
+                if !self.roster.is_watched() {
                     self.send(&wire::encode_end());
                     self.finish(None);
                 } else {
@@ -361,6 +381,9 @@ impl Inner {
                     // turned away.
                     self.render();
                 }
+            }
+            UiAction::AllowControl(_) | UiAction::DenyControl(_) | UiAction::ViewOnly(_) => {
+                self.on_mode_action(action);
             }
             UiAction::End => {
                 self.send(&wire::encode_end());
@@ -379,6 +402,8 @@ impl Inner {
                 live.timer.disarm();
                 live.scrolls.clear();
                 live.resized = false;
+                // A new snapshot starts the console afresh: say focus again.
+                live.pointer.forget_focus();
             }
             None => match self.start_capture() {
                 Ok(live) => self.live = Some(live),
@@ -420,7 +445,7 @@ impl Inner {
             Box::new(move || with(&me, Inner::arm_flush)),
         )?;
         let capture_phase = EventListenerOptions::run_in_capture_phase();
-        let mut listeners = Vec::with_capacity(4);
+        let mut listeners = Vec::with_capacity(9);
         for kind in ["input", "change"] {
             let me = self.me.clone();
             listeners.push(EventListener::new_with_options(
@@ -455,12 +480,14 @@ impl Inner {
                 i.arm_flush();
             })
         }));
+        self.listen_pointer(&mut listeners);
         Ok(Live {
             tracker,
             timer: FlushTimer::default(),
             _listeners: listeners,
             scrolls: Vec::new(),
             resized: false,
+            pointer: twoway::PointerState::default(),
         })
     }
 

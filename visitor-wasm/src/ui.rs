@@ -1,9 +1,12 @@
 //! The visitor's own UI: `<cobrowse-ui>` with an open shadow root holding a
-//! small panel (the code, the consent question, the End button) and a thin
-//! frame around the viewport while an agent watches.
+//! small panel (the code, the consent and control questions, who watches in
+//! which mode, the Stop control and End buttons), a thin frame around the
+//! viewport while an agent watches, and the layer agents' cursors and
+//! highlights are drawn in.
 //!
 //! Owns: the element (removed on drop), its rendering, and turning clicks
-//! into [`UiAction`]s. Does not own: what the actions do (`session.rs`).
+//! into [`UiAction`]s. Does not own: what the actions do (`session.rs`),
+//! what is drawn in the presence layer (`presence.rs`).
 //! The capture never mirrors this element (`mask::UI_TAG`).
 
 use std::rc::Rc;
@@ -15,12 +18,19 @@ use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
 
 use crate::error::VisitorError;
 use crate::mask::UI_TAG;
+use crate::policy::Agent;
 
 /// What the visitor clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UiAction {
     Accept(AgentId),
     Decline(AgentId),
+    /// Allow the agent's request for control.
+    AllowControl(AgentId),
+    /// Keep the agent view-only (answering its request).
+    DenyControl(AgentId),
+    /// Take control back from the agent.
+    ViewOnly(AgentId),
     End,
 }
 
@@ -35,8 +45,13 @@ pub enum View<'a> {
         name: &'a str,
         mode: Mode,
     },
+    /// An admitted agent asks to control the page.
+    AskingControl {
+        agent: AgentId,
+        name: &'a str,
+    },
     Live {
-        names: &'a [&'a str],
+        agents: &'a [Agent],
     },
 }
 
@@ -54,13 +69,29 @@ button:focus-visible{outline:2px solid #93c5fd;outline-offset:2px}\
 .accept{background:#22c55e;color:#052e16}\
 .decline{background:#e5e7eb;color:#111827}\
 .end{background:#ef4444;color:#fff}\
+.allow{background:#f59e0b;color:#1f2937}\
 .frame{position:fixed;inset:0;z-index:2147483646;border:3px solid #f59e0b;pointer-events:none}\
+.presence{position:fixed;inset:0;z-index:2147483646;pointer-events:none;overflow:hidden}\
+.presence>*{position:fixed;left:0;top:0;pointer-events:none}\
+[data-cobrowse-cursor]{will-change:transform}\
+[data-cobrowse-cursor] svg{display:block;filter:drop-shadow(0 1px 1px rgba(0,0,0,.4))}\
+[data-cobrowse-cursor] span{position:absolute;left:14px;top:18px;white-space:nowrap;padding:1px 6px;\
+border-radius:4px;background:#2563eb;color:#fff;font:600 12px/1.4 system-ui,sans-serif}\
+[data-cobrowse-click]{width:28px;height:28px;margin:-14px 0 0 -14px;border-radius:50%;\
+background:rgba(250,204,21,.55);border:2px solid #eab308;box-sizing:border-box;\
+animation:cb-fade .6s ease-out forwards}\
+@keyframes cb-fade{from{opacity:1;transform:scale(.6)}to{opacity:0;transform:scale(1.6)}}\
+[data-cobrowse-highlight]{box-sizing:border-box;border:3px solid #2563eb;border-radius:4px;\
+box-shadow:0 0 0 4px rgba(37,99,235,.25)}\
+[data-cobrowse-wiggle]{border-color:#f59e0b;animation:cb-wiggle .15s ease-in-out 6 alternate}\
+@keyframes cb-wiggle{from{transform:rotate(-3deg) scale(1.04)}to{transform:rotate(3deg) scale(1.04)}}\
 [hidden]{display:none}";
 
 pub struct Ui {
     host: Element,
     panel: Element,
     frame: Element,
+    layer: Element,
     document: Document,
     _click: EventListener,
 }
@@ -84,7 +115,9 @@ impl Ui {
         let panel = element(document, "div", None)?;
         panel.set_class_name("panel");
         set(&panel, "role", "status")?;
-        for child in [&style, &frame, &panel] {
+        let layer = element(document, "div", None)?;
+        layer.set_class_name("presence");
+        for child in [&style, &frame, &layer, &panel] {
             root.append_child(child).map_err(VisitorError::js)?;
         }
         let click = EventListener::new(&root, "click", move |event| {
@@ -101,9 +134,16 @@ impl Ui {
             host,
             panel,
             frame,
+            layer,
             document: document.clone(),
             _click: click,
         })
+    }
+
+    /// Where agents' cursors and highlights are drawn: a fixed, click-through
+    /// layer over the page, under the panel.
+    pub fn layer(&self) -> &Element {
+        &self.layer
     }
 
     /// Redraws the panel; `watched` shows the frame around the viewport.
@@ -149,14 +189,56 @@ impl Ui {
                     &button(d, "accept", "data-cobrowse-accept", &id, "Accept")?,
                 )?;
             }
-            View::Live { names } => {
-                let mut s = names.join(", ");
-                s.push_str(if names.len() > 1 {
-                    " are viewing this page"
-                } else {
-                    " is viewing this page"
-                });
+            View::AskingControl { agent, name } => {
+                let mut s = String::from(*name);
+                s.push_str(" asks to control this page");
                 text.set_text_content(Some(&s));
+                let id = agent.0.to_string();
+                add(
+                    &row,
+                    &button(
+                        d,
+                        "decline",
+                        "data-cobrowse-deny-control",
+                        &id,
+                        "Keep view-only",
+                    )?,
+                )?;
+                add(
+                    &row,
+                    &button(d, "allow", "data-cobrowse-allow-control", &id, "Allow")?,
+                )?;
+            }
+            View::Live { agents } => {
+                let viewers: Vec<&str> = agents
+                    .iter()
+                    .filter(|a| a.mode == Mode::ViewOnly)
+                    .map(|a| a.name.as_str())
+                    .collect();
+                let mut s = viewers.join(", ");
+                if !viewers.is_empty() {
+                    s.push_str(if viewers.len() > 1 {
+                        " are viewing this page. "
+                    } else {
+                        " is viewing this page. "
+                    });
+                }
+                for a in agents.iter().filter(|a| a.mode == Mode::Shared) {
+                    s.push_str(&a.name);
+                    s.push_str(" can control this page. ");
+                    let id = a.id.0.to_string();
+                    let mut label = String::from("Stop control");
+                    if agents.len() > 1 {
+                        label.push_str(" (");
+                        label.push_str(&a.name);
+                        label.push(')');
+                    }
+                    add(
+                        &row,
+                        &button(d, "allow", "data-cobrowse-view-only", &id, &label)?,
+                    )?;
+                }
+                text.set_text_content(Some(s.trim_end()));
                 add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
             }
         }
@@ -177,7 +259,10 @@ impl Drop for Ui {
 /// The action a click on `target` (or the button around it) asks for.
 fn action_of(target: &Element) -> Option<UiAction> {
     let button = target
-        .closest("[data-cobrowse-accept],[data-cobrowse-decline],[data-cobrowse-end]")
+        .closest(
+            "[data-cobrowse-accept],[data-cobrowse-decline],[data-cobrowse-end],\
+             [data-cobrowse-allow-control],[data-cobrowse-deny-control],[data-cobrowse-view-only]",
+        )
         .ok()??;
     let agent = |attr: &str| {
         button
@@ -189,6 +274,12 @@ fn action_of(target: &Element) -> Option<UiAction> {
         Some(UiAction::Accept(a))
     } else if let Some(a) = agent("data-cobrowse-decline") {
         Some(UiAction::Decline(a))
+    } else if let Some(a) = agent("data-cobrowse-allow-control") {
+        Some(UiAction::AllowControl(a))
+    } else if let Some(a) = agent("data-cobrowse-deny-control") {
+        Some(UiAction::DenyControl(a))
+    } else if let Some(a) = agent("data-cobrowse-view-only") {
+        Some(UiAction::ViewOnly(a))
     } else if button.has_attribute("data-cobrowse-end") {
         Some(UiAction::End)
     } else {

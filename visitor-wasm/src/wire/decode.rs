@@ -3,23 +3,24 @@
 //! produces for every variant.
 
 use protocol::{
-    AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, Mode, ResourceHash, SessionId, ToVisitor,
+    AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, Mode, NodeId, ResourceHash, SessionId,
+    ToVisitor,
 };
 
 use crate::error::VisitorError;
 
-fn malformed(what: &str) -> VisitorError {
+pub(super) fn malformed(what: &str) -> VisitorError {
     let mut s = String::from("unexpected relay message: ");
     s.push_str(what);
     VisitorError::Protocol(protocol::ProtocolError::Malformed(s))
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
+pub(super) struct Reader<'a> {
+    pub(super) bytes: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, VisitorError> {
+    pub(super) fn byte(&mut self) -> Result<u8, VisitorError> {
         let (&b, rest) = self
             .bytes
             .split_first()
@@ -28,7 +29,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], VisitorError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], VisitorError> {
         if self.bytes.len() < n {
             return Err(malformed("truncated"));
         }
@@ -37,18 +38,18 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn be(&mut self, n: usize) -> Result<u64, VisitorError> {
+    pub(super) fn be(&mut self, n: usize) -> Result<u64, VisitorError> {
         Ok(self
             .take(n)?
             .iter()
             .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.bytes.first().copied()
     }
 
-    fn uint(&mut self) -> Result<u64, VisitorError> {
+    pub(super) fn uint(&mut self) -> Result<u64, VisitorError> {
         match self.byte()? {
             b @ 0x00..=0x7f => Ok(u64::from(b)),
             0xcc => self.be(1),
@@ -59,7 +60,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn str(&mut self) -> Result<&'a str, VisitorError> {
+    pub(super) fn str(&mut self) -> Result<&'a str, VisitorError> {
         let len = match self.byte()? {
             b @ 0xa0..=0xbf => usize::from(b & 0x1f),
             0xd9 => self.be(1)? as usize,
@@ -70,7 +71,7 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(len)?).map_err(|_| malformed("invalid UTF-8"))
     }
 
-    fn array(&mut self) -> Result<usize, VisitorError> {
+    pub(super) fn array(&mut self) -> Result<usize, VisitorError> {
         match self.byte()? {
             b @ 0x90..=0x9f => Ok(usize::from(b & 0x0f)),
             0xdc => Ok(self.be(2)? as usize),
@@ -80,14 +81,23 @@ impl<'a> Reader<'a> {
     }
 
     /// A struct (encoded as an array) with at least `n` fields.
-    fn fields(&mut self, n: usize) -> Result<(), VisitorError> {
+    pub(super) fn fields(&mut self, n: usize) -> Result<(), VisitorError> {
         if self.array()? < n {
             return Err(malformed("too few fields"));
         }
         Ok(())
     }
 
-    fn bin(&mut self) -> Result<&'a [u8], VisitorError> {
+    /// A nested struct (an array) of exactly `n` fields: a nested value
+    /// left half-read would misalign everything after it.
+    pub(super) fn exact(&mut self, n: usize) -> Result<(), VisitorError> {
+        if self.array()? != n {
+            return Err(malformed("wrong number of fields"));
+        }
+        Ok(())
+    }
+
+    pub(super) fn bin(&mut self) -> Result<&'a [u8], VisitorError> {
         let len = match self.byte()? {
             0xc4 => self.be(1)? as usize,
             0xc5 => self.be(2)? as usize,
@@ -97,10 +107,95 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn map1(&mut self) -> Result<(), VisitorError> {
+    pub(super) fn map1(&mut self) -> Result<(), VisitorError> {
         match self.byte()? {
             0x81 => Ok(()),
             _ => Err(malformed("expected an enum variant")),
+        }
+    }
+
+    /// Whether the next value is a string (a unit variant's name).
+    pub(super) fn at_str(&self) -> bool {
+        self.peek()
+            .is_some_and(|b| (0xa0..=0xbf).contains(&b) || (0xd9..=0xdb).contains(&b))
+    }
+
+    /// A variant's name: unit variants are bare strings (`unit` true), the
+    /// others one-entry maps `{name: data}`.
+    pub(super) fn variant(&mut self) -> Result<(&'a str, bool), VisitorError> {
+        if self.at_str() {
+            return Ok((self.str()?, true));
+        }
+        self.map1()?;
+        Ok((self.str()?, false))
+    }
+
+    pub(super) fn bool(&mut self) -> Result<bool, VisitorError> {
+        match self.byte()? {
+            0xc2 => Ok(false),
+            0xc3 => Ok(true),
+            _ => Err(malformed("expected a boolean")),
+        }
+    }
+
+    /// A float as `protocol` writes it (f32 or f64), or an integer a
+    /// writer chose for a whole number.
+    pub(super) fn f64(&mut self) -> Result<f64, VisitorError> {
+        match self.peek() {
+            Some(0xca) => {
+                self.byte()?;
+                Ok(f64::from(f32::from_bits(self.be(4)? as u32)))
+            }
+            Some(0xcb) => {
+                self.byte()?;
+                Ok(f64::from_bits(self.be(8)?))
+            }
+            Some(b @ 0xe0..=0xff) => {
+                self.byte()?;
+                Ok(f64::from(b as i8))
+            }
+            Some(0xd0) => {
+                self.byte()?;
+                Ok(f64::from(self.be(1)? as u8 as i8))
+            }
+            Some(0xd1) => {
+                self.byte()?;
+                Ok(f64::from(self.be(2)? as u16 as i16))
+            }
+            Some(0xd2) => {
+                self.byte()?;
+                Ok(f64::from(self.be(4)? as u32 as i32))
+            }
+            _ => Ok(self.uint()? as f64),
+        }
+    }
+
+    pub(super) fn f32(&mut self) -> Result<f32, VisitorError> {
+        Ok(self.f64()? as f32)
+    }
+
+    pub(super) fn u32(&mut self) -> Result<u32, VisitorError> {
+        u32::try_from(self.uint()?).map_err(|_| malformed("number out of range"))
+    }
+
+    pub(super) fn id(&mut self) -> Result<NodeId, VisitorError> {
+        self.u32().map(NodeId)
+    }
+
+    /// `None` is nil.
+    pub(super) fn opt_id(&mut self) -> Result<Option<NodeId>, VisitorError> {
+        if self.peek() == Some(0xc0) {
+            self.byte()?;
+            return Ok(None);
+        }
+        self.id().map(Some)
+    }
+
+    pub(super) fn mode(&mut self) -> Result<Mode, VisitorError> {
+        match self.str()? {
+            "ViewOnly" => Ok(Mode::ViewOnly),
+            "Shared" => Ok(Mode::Shared),
+            _ => Err(malformed("unknown mode")),
         }
     }
 }
@@ -109,9 +204,7 @@ impl<'a> Reader<'a> {
 pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
     let mut r = Reader { bytes };
     // Unit variants are bare strings; the others are `{name: fields}`.
-    if r.peek()
-        .is_some_and(|b| (0xa0..=0xbf).contains(&b) || (0xd9..=0xdb).contains(&b))
-    {
+    if r.at_str() {
         return match r.str()? {
             "SnapshotNeeded" => Ok(ToVisitor::SnapshotNeeded),
             _ => Err(malformed("unknown message")),
@@ -152,11 +245,7 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
             r.fields(3)?;
             let agent = agent_id(r.uint()?)?;
             let name = r.str()?.to_owned();
-            let mode = match r.str()? {
-                "ViewOnly" => Mode::ViewOnly,
-                "Shared" => Mode::Shared,
-                _ => return Err(malformed("unknown mode")),
-            };
+            let mode = r.mode()?;
             ToVisitor::AgentJoined { agent, name, mode }
         }
         "AgentLeft" => {
@@ -195,6 +284,12 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
             };
             let message = r.str()?.to_owned();
             ToVisitor::Error(ErrorFrame { code, message })
+        }
+        "FromAgent" => {
+            r.fields(2)?;
+            let agent = agent_id(r.uint()?)?;
+            let msg = super::agent::from_agent(&mut r)?;
+            ToVisitor::FromAgent { agent, msg }
         }
         _ => return Err(malformed("unknown message")),
     };

@@ -4,7 +4,7 @@
 //! tests compare every byte with `protocol::encode` on rich samples.
 
 use protocol::{
-    AddedNode, AgentId, Attr, AttrChange, Event, FormState, MutationBatch, Node, Ns, Offered,
+    AddedNode, AgentId, Attr, AttrChange, Event, FormState, Mode, MutationBatch, Node, Ns, Offered,
     PointerKind, ResourcePolicy, ScrollPos, Seq, Snapshot, TextChange, Viewport, PROTOCOL_VERSION,
 };
 
@@ -380,6 +380,19 @@ pub fn encode_consent(agent: AgentId, accepted: bool) -> Vec<u8> {
     out.array(2);
     out.uint(u64::from(agent.0));
     out.bool(accepted);
+    out.buf
+}
+
+/// `VisitorMsg::SetMode { agent, mode }`, encoded.
+pub fn encode_set_mode(agent: AgentId, mode: Mode) -> Vec<u8> {
+    let mut out = Out::new();
+    out.variant("SetMode");
+    out.array(2);
+    out.uint(u64::from(agent.0));
+    out.str(match mode {
+        Mode::ViewOnly => "ViewOnly",
+        Mode::Shared => "Shared",
+    });
     out.buf
 }
 

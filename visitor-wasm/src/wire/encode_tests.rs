@@ -2,7 +2,9 @@
 //! that cross each MessagePack size boundary.
 
 use super::*;
-use protocol::{EventFrame, Hello, NodeId, OfferedBody, ResourceHash, VisitorHello, VisitorMsg};
+use protocol::{
+    EventFrame, Hello, NodeId, OfferedBody, PointerPos, ResourceHash, VisitorHello, VisitorMsg,
+};
 
 const LENGTHS: [usize; 7] = [0, 31, 32, 255, 256, 65_535, 65_536];
 const IDS: [u32; 8] = [0, 127, 128, 255, 256, 65_535, 65_536, u32::MAX];
@@ -150,6 +152,26 @@ fn events() -> Vec<Event> {
             state,
         });
     }
+    for (i, id) in IDS.into_iter().enumerate() {
+        for kind in [PointerKind::Move, PointerKind::Click, PointerKind::Leave] {
+            for target in [None, Some(NodeId(id))] {
+                events.push(Event::Pointer {
+                    pos: PointerPos {
+                        target,
+                        fx: [0.0, 1.0, 0.5, -0.25, 1e-7, f32::MAX, f32::NAN, 0.1][i],
+                        fy: 0.999,
+                        x: 1920.0,
+                        y: -12.5,
+                    },
+                    kind,
+                });
+            }
+        }
+        events.push(Event::Focus {
+            target: Some(NodeId(id)),
+        });
+    }
+    events.push(Event::Focus { target: None });
     events
 }
 
@@ -190,7 +212,7 @@ fn offers_encode_exactly_as_protocol_does() {
 }
 
 #[test]
-fn hello_consent_and_end_encode_exactly_as_protocol_does() {
+fn hello_consent_end_and_set_mode_encode_exactly_as_protocol_does() {
     for (i, len) in LENGTHS.into_iter().enumerate() {
         let url = text(len);
         let resources = ResourcePolicy {
@@ -219,6 +241,18 @@ fn hello_consent_and_end_encode_exactly_as_protocol_does() {
         }
     }
     assert_eq!(encode_end(), protocol::encode(&VisitorMsg::End).unwrap());
+    for id in IDS {
+        for mode in [Mode::ViewOnly, Mode::Shared] {
+            let msg = VisitorMsg::SetMode {
+                agent: AgentId(id),
+                mode,
+            };
+            assert_eq!(
+                encode_set_mode(AgentId(id), mode),
+                protocol::encode(&msg).unwrap()
+            );
+        }
+    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The visitor's own MessagePack reader and writer for the messages it
-//! exchanges with the relay.
+//! exchanges with the relay (`agent.rs`: what agents send it).
 //!
 //! Owns: byte-exact encoding of what the visitor sends (hello, events,
 //! consent, end, offers) and decoding of what the relay sends it. Why not
@@ -10,8 +10,11 @@
 //! `protocol::encode` and decode whatever it produces. Does not own: the
 //! message types (`protocol`).
 
+mod agent;
 mod decode;
 mod encode;
 
 pub use decode::decode_to_visitor;
-pub use encode::{encode_consent, encode_end, encode_event, encode_hello, encode_offer};
+pub use encode::{
+    encode_consent, encode_end, encode_event, encode_hello, encode_offer, encode_set_mode,
+};

@@ -4,7 +4,8 @@
 //! `capture.rs` drives the snapshot and mutation seams directly on fixtures
 //! built in the test page; `session.rs` runs whole sessions against a fake
 //! WebSocket that stands in for the relay; `resources.rs` the resource
-//! service against a fake `fetch`.
+//! service against a fake `fetch`; `twoway.rs` pointing, modes and remote
+//! control against the same fake relay.
 #![cfg(target_arch = "wasm32")]
 // Tests fail by panicking; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,6 +14,7 @@ mod capture;
 mod privacy;
 mod resources;
 mod session;
+mod twoway;
 mod util;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
