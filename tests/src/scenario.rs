@@ -92,6 +92,11 @@ impl World {
     /// another person, without the visitor's cookies or cache.
     pub async fn console(&self, code: &str, mode: &str) -> Result<Tab> {
         let (w, h) = AGENT_SIZE;
+        self.console_sized(code, mode, w, h).await
+    }
+
+    /// The console in a window of `w`×`h` CSS px.
+    pub async fn console_sized(&self, code: &str, mode: &str, w: u32, h: u32) -> Result<Tab> {
         let url = format!(
             "{}/agent/#token={TOKEN}&code={code}&mode={mode}",
             self.relay.url()

@@ -121,7 +121,12 @@ impl WebDom {
 /// Scroll anchoring is off because scroll positions are the visitor's, set
 /// by the mirror: when a stylesheet or font arrives after a scroll was
 /// applied, anchoring would move it.
-const CONSOLE_SHEET: &str = "*, ::before, ::after { overflow-anchor: none !important; }";
+///
+/// The agent's own focus in the mirror (from clicking into it) gets no
+/// browser focus ring: the page shows the visitor's focus
+/// (`[data-cobrowse-focus]`), not the agent's.
+const CONSOLE_SHEET: &str = "*, ::before, ::after { overflow-anchor: none !important; } \
+    :focus-visible:not([data-cobrowse-focus]) { outline: none !important; }";
 
 impl WebDom {
     fn console_sheet(&self, doc: &Document) {

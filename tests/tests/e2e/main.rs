@@ -7,3 +7,4 @@ mod fidelity;
 mod foundation;
 mod privacy;
 mod resources;
+mod two_way;
