@@ -37,6 +37,9 @@ pub const WAITING_FOR_CONSENT: &str = "Waiting for the visitor to accept…";
 pub const LOADING_PAGE: &str = "The visitor accepted. Loading their page…";
 pub const CONNECTION_LOST: &str = "Connection to the relay lost";
 
+/// While the visitor's page is going away or the next one loading.
+pub const VISITOR_AWAY: &str = "The visitor is changing pages…";
+
 /// The status line of an ended session.
 pub fn ended_status(message: &str) -> String {
     format!("Ended: {message}")
@@ -162,6 +165,11 @@ impl<B: DomBackend> Console<B> {
                 }
             }
             ToAgent::Event(frame) => self.on_frame(frame, now_ms),
+            ToAgent::VisitorAway { .. } => {
+                // The last page stays on screen until the next one's
+                // snapshot replaces it.
+                self.status = VISITOR_AWAY.to_owned();
+            }
             ToAgent::Mode(mode) => {
                 self.mode_changed |= self.mode != Some(mode);
                 self.mode = Some(mode);
@@ -410,6 +418,17 @@ mod tests {
         c.on_message(ToAgent::Mode(Mode::ViewOnly), 0.0);
         assert!(!c.control(click()));
         assert!(c.take_outbox().is_empty());
+    }
+
+    #[test]
+    fn a_visitor_changing_pages_keeps_the_page_until_the_next_snapshot() {
+        let mut c = live();
+        c.on_message(ToAgent::VisitorAway { grace_secs: 30 }, 0.0);
+        assert_eq!((c.state(), c.status()), (ConsoleState::Live, VISITOR_AWAY));
+        assert!(!c.mirror().is_empty(), "the last page stays on screen");
+        c.on_message(snapshot(2, "https://shop.example/checkout"), 0.0);
+        assert_eq!(c.status(), "Live — https://shop.example/checkout");
+        assert_eq!(c.page_url(), Some("https://shop.example/checkout"));
     }
 
     #[test]

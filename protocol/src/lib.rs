@@ -42,7 +42,10 @@ use serde::{de::IgnoredAny, Deserialize, Serialize};
 /// - 3: two-way: `Event::Pointer`/`Event::Focus`, `AgentMsg::Point`/
 ///   `Control`/`RequestMode`, `ToVisitor::FromAgent`, `VisitorMsg::SetMode`,
 ///   `ToAgent::Mode`.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// - 4: sessions survive navigation: `VisitorHello.resume`,
+///   `Welcome.resume_token`/`resume_secs`, `ToVisitor::Resumed`,
+///   `ToAgent::VisitorAway`.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Everything that can go wrong turning bytes into messages.
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,12 @@ pub struct VisitorHello {
     pub page_url: String,
     /// How the page's static resources reach the agent.
     pub resources: ResourcePolicy,
+    /// The visitor moved to another page of the site (or reloaded, or lost
+    /// its connection): the resume token of the session to continue. The
+    /// relay continues it — same agents, same modes, no new consent — or
+    /// refuses with [`ErrorCode::NotAllowed`] if it is gone; it never starts
+    /// a new session from a resume.
+    pub resume: Option<String>,
 }
 
 /// The site's choices for its static resources (the start options
@@ -106,7 +112,16 @@ pub enum ToVisitor {
         /// The bearer secret for this session's resource uploads
         /// (`PUT /res/up/{hash}`). Sent to the visitor only.
         upload_token: String,
+        /// The secret a later page of the same visitor presents to continue
+        /// this session (`VisitorHello.resume`), and how long after the
+        /// visitor's connection drops the relay keeps the session for it.
+        resume_token: String,
+        resume_secs: u32,
     },
+    /// A resumed session: the agents that were watching (they stay admitted
+    /// with their modes, no new consent). Capture starts again at once with
+    /// a snapshot, numbered after the last event the old page sent.
+    Resumed { agents: Vec<WatchingAgent> },
     /// An agent asks to see the page; the visitor must accept or decline.
     AgentJoined {
         agent: AgentId,
@@ -137,6 +152,14 @@ pub enum ToVisitor {
         agent: AgentId,
         msg: FromAgent,
     },
+}
+
+/// An agent watching a resumed session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchingAgent {
+    pub agent: AgentId,
+    pub name: String,
+    pub mode: Mode,
 }
 
 /// Agent → relay, after the hello.
@@ -178,6 +201,11 @@ pub enum ToAgent {
     /// The agent's mode as the visitor granted it: sent after `Admitted` and
     /// on every change.
     Mode(Mode),
+    /// The visitor's page went away (a navigation, a reload, a dropped
+    /// network); the session waits up to `grace_secs` for it to come back,
+    /// then ends with [`EndReason::VisitorDisconnected`]. The next snapshot
+    /// means it is back.
+    VisitorAway { grace_secs: u32 },
 }
 
 /// Why a session (or one agent's part in it) ended. Each has a sentence the

@@ -71,7 +71,7 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&hello).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920381a54167656e7493a174a6303432393137a6536861726564"
+        "920481a54167656e7493a174a6303432393137a6536861726564"
     );
     assert_eq!(decode_hello(&bytes).expect("decodes"), hello);
 
@@ -81,11 +81,12 @@ fn hello_is_version_then_body() {
             upload: true,
             server_fetch: false,
         },
+        resume: Some("r".into()),
     });
     let bytes = encode_hello(&visitor).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920381a756697369746f7292a9687474703a2f2f612f92c3c2"
+        "920481a756697369746f7293a9687474703a2f2f612f92c3c2a172"
     );
 }
 
@@ -109,7 +110,7 @@ fn garbage_is_malformed_never_a_panic() {
         b"\xc1",
         b"\x92\x01",
         b"\xff\xff\xff",
-        b"\x92\x03\x81\xa5Agent\x90",
+        b"\x92\x04\x81\xa5Agent\x90",
     ] {
         assert!(matches!(
             decode_hello(bytes),
@@ -147,8 +148,10 @@ fn relay_to_visitor_messages() {
             session: SessionId("s1".into()),
             code: code(),
             upload_token: "k".into(),
+            resume_token: "r".into(),
+            resume_secs: 30,
         },
-        "81a757656c636f6d6593a27331a6303432393137a16b",
+        "81a757656c636f6d6595a27331a6303432393137a16ba1721e",
     );
     golden(
         ToVisitor::AgentJoined {
@@ -183,6 +186,21 @@ fn relay_to_visitor_messages() {
         },
         "81a457616e749291c420abababababababababababababababababababababababababababababababab91ae687474703a2f2f612f622e706e67",
     );
+}
+
+#[test]
+fn resuming_a_session() {
+    golden(
+        ToVisitor::Resumed {
+            agents: vec![WatchingAgent {
+                agent: AgentId(1),
+                name: "Ann".into(),
+                mode: Mode::Shared,
+            }],
+        },
+        "81a7526573756d656491919301a3416e6ea6536861726564",
+    );
+    golden(ToAgent::VisitorAway { grace_secs: 30 }, "81ab56697369746f7241776179911e");
 }
 
 #[test]

@@ -115,6 +115,9 @@ pub async fn serve<S: SessionStore, B: Bus>(
             session: session.clone(),
             code,
             upload_token,
+            // Resuming is not built yet: no token, no grace.
+            resume_token: String::new(),
+            resume_secs: 0,
         });
         if let Err(err) = app
             .bus

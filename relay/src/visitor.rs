@@ -46,6 +46,10 @@ pub async fn serve<S: SessionStore, B: Bus>(
         };
         return conn.fail(&mut stream, err).await;
     };
+    if hello.resume.is_some() {
+        let err = RelayError::OutOfTurn("this relay cannot resume sessions yet".into());
+        return conn.fail(&mut stream, err).await;
+    }
     let created = match app
         .store
         .create(hello.page_url, app.config.limits.code_ttl)
@@ -81,6 +85,9 @@ pub async fn serve<S: SessionStore, B: Bus>(
         session: created.session,
         code: created.code,
         upload_token: grant.token.0.clone(),
+        // Resuming is not built yet: no token, no grace.
+        resume_token: String::new(),
+        resume_secs: 0,
     }));
     let _gauge = app.metrics.session_started();
     tracing::info!(%session, %peer, "visitor session started");

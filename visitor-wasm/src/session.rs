@@ -283,7 +283,7 @@ impl Inner {
         match event {
             SocketEvent::Open => {
                 let page_url = self.document.url().unwrap_or_default();
-                self.send(&wire::encode_hello(&page_url, self.resources));
+                self.send(&wire::encode_hello(&page_url, self.resources, None));
             }
             SocketEvent::Message(bytes) => match wire::decode_to_visitor(&bytes) {
                 Ok(msg) => self.on_message(msg),
@@ -350,6 +350,9 @@ impl Inner {
                 }
             }
             ToVisitor::FromAgent { agent, msg } => self.on_agent(agent, msg),
+            ToVisitor::Resumed { .. } => {
+                // Resuming is not built yet: this script never asks for it.
+            }
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) => {
                 warn_js(

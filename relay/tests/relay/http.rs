@@ -177,6 +177,7 @@ async fn disallowed_origin_is_refused_before_upgrade() {
         .hello(Hello::Visitor(VisitorHello {
             page_url: PAGE.into(),
             resources: protocol::ResourcePolicy::default(),
+            resume: None,
         }))
         .await;
     assert!(matches!(

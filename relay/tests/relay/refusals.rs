@@ -67,6 +67,7 @@ async fn version_mismatch_names_both_versions() {
     let hello = Hello::Visitor(VisitorHello {
         page_url: PAGE.into(),
         resources: protocol::ResourcePolicy::default(),
+        resume: None,
     });
     visitor
         .send_bytes(protocol::encode(&(future, hello)).expect("encode"))
@@ -176,6 +177,7 @@ async fn visitor_hello_on_the_agent_endpoint() {
         .hello(Hello::Visitor(VisitorHello {
             page_url: PAGE.into(),
             resources: protocol::ResourcePolicy::default(),
+            resume: None,
         }))
         .await;
     assert_eq!(agent.expect_agent_error().await.code, ErrorCode::BadFrame);

@@ -26,6 +26,7 @@ pub async fn open_session(relay: &Relay, policy: ResourcePolicy) -> Site {
         .hello(protocol::Hello::Visitor(protocol::VisitorHello {
             page_url: PAGE.into(),
             resources: policy,
+            resume: None,
         }))
         .await;
     match visitor.recv::<ToVisitor>().await {

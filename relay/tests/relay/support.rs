@@ -204,6 +204,7 @@ impl Relay {
             .hello(Hello::Visitor(VisitorHello {
                 page_url: PAGE.into(),
                 resources: protocol::ResourcePolicy::default(),
+                resume: None,
             }))
             .await;
         match visitor.recv::<ToVisitor>().await {

@@ -213,14 +213,19 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
     r.map1()?;
     let msg = match r.str()? {
         "Welcome" => {
-            r.fields(3)?;
+            r.fields(5)?;
             let session = SessionId(r.str()?.to_owned());
             let code = JoinCode::parse(r.str()?)?;
             let upload_token = r.str()?.to_owned();
+            let resume_token = r.str()?.to_owned();
+            let resume_secs =
+                u32::try_from(r.uint()?).map_err(|_| malformed("resume window out of range"))?;
             ToVisitor::Welcome {
                 session,
                 code,
                 upload_token,
+                resume_token,
+                resume_secs,
             }
         }
         "Want" => {
@@ -323,6 +328,8 @@ mod tests {
             session: SessionId("a-long-session-id-of-more-than-31-bytes-0123456789".into()),
             code: JoinCode::parse("042917").unwrap(),
             upload_token: "t0k3n".into(),
+            resume_token: "r3sum3".into(),
+            resume_secs: 30,
         });
         round_trip(ToVisitor::Want {
             hashes: vec![],

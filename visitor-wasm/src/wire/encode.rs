@@ -323,17 +323,18 @@ impl Out {
     }
 }
 
-/// `protocol::encode_hello(&Hello::Visitor(VisitorHello { page_url, resources }))`.
-pub fn encode_hello(page_url: &str, resources: ResourcePolicy) -> Vec<u8> {
+/// `protocol::encode_hello(&Hello::Visitor(VisitorHello { page_url, resources, resume }))`.
+pub fn encode_hello(page_url: &str, resources: ResourcePolicy, resume: Option<&str>) -> Vec<u8> {
     let mut out = Out::new();
     out.array(2);
     out.uint(u64::from(PROTOCOL_VERSION));
     out.variant("Visitor");
-    out.array(2);
+    out.array(3);
     out.str(page_url);
     out.array(2);
     out.bool(resources.upload);
     out.bool(resources.server_fetch);
+    out.opt_str(resume);
     out.buf
 }
 

@@ -219,12 +219,14 @@ fn hello_consent_end_and_set_mode_encode_exactly_as_protocol_does() {
             upload: i % 2 == 0,
             server_fetch: i % 3 == 0,
         };
+        let resume = (i % 2 == 1).then(|| text(len.min(300)));
         let hello = Hello::Visitor(VisitorHello {
             page_url: url.clone(),
             resources,
+            resume: resume.clone(),
         });
         assert_eq!(
-            encode_hello(&url, resources),
+            encode_hello(&url, resources, resume.as_deref()),
             protocol::encode_hello(&hello).unwrap()
         );
     }

@@ -117,6 +117,8 @@ async fn bare_conn(tcp: TcpStream, shared: Shared) {
                 session: SessionId("bare".into()),
                 code,
                 upload_token: String::new(),
+                resume_token: String::new(),
+                resume_secs: 0,
             });
             if let Some(m) = welcome.ok().as_ref().and_then(encoded) {
                 let _ = tx.send(m);
