@@ -106,6 +106,12 @@ fn demo(root: &Path, args: &[String]) -> Result<()> {
     );
     println!("  3. Back on the visitor tab, accept. The agent now sees the page live.");
     println!();
+    println!(
+        "  Behind a login: {}/login.html signs in (any password) to pages whose images,",
+        site.url()
+    );
+    println!("  stylesheets and fonts answer 401 without the cookie; the agent still sees them.");
+    println!();
     println!("  The agent token \"{token}\" is a development token. Ctrl-C stops everything.");
     println!();
     e2e::services::Service::wait_until_one_exits(&mut [&mut relay, &mut site])
