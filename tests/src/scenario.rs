@@ -184,6 +184,27 @@ pub async fn click_ui(visitor: &Tab, attribute: &str) -> Result<()> {
         .map(drop)
 }
 
+/// Starts a session on the page `visitor` shows through the JS API
+/// (`Cobrowse.start()`, kept as `window.e2eSession`), for pages without the
+/// demo's "Get live help" button, and returns its join code.
+pub async fn start_via_api(visitor: &Tab) -> Result<String> {
+    visitor
+        .eval("const s = await window.Cobrowse.start(); window.e2eSession = s; return s.code;")
+        .await
+        .context("Cobrowse.start()")
+}
+
+/// Joins the session with `code` from a console (`mode`: `view` or
+/// `shared`), has the visitor accept, and waits until the console is live.
+pub async fn join_and_accept(world: &World, visitor: &Tab, code: &str, mode: &str) -> Result<Tab> {
+    step(&format!("agent joins with code {code}"));
+    let console = world.console(code, mode).await?;
+    wait_state(&console, "waiting").await?;
+    click_ui(visitor, "data-cobrowse-accept").await?;
+    wait_state(&console, "live").await?;
+    Ok(console)
+}
+
 /// Starts a session on `page`, joins it from a console and accepts.
 pub async fn live_session(world: &World, page: &str) -> Result<(Tab, Tab)> {
     step(&format!("visitor opens /{page}"));

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use e2e::scenario::*;
 use serde_json::Value;
 
@@ -59,14 +59,8 @@ async fn rrweb_snapshot_pages_go_live_and_mirror() -> Result<()> {
 
 async fn mirror_page(world: &World, page: &str) -> Result<()> {
     let visitor = world.visitor(page).await?;
-    let code: String = visitor
-        .eval("const s = await window.Cobrowse.start(); window.e2eSession = s; return s.code;")
-        .await
-        .context("Cobrowse.start()")?;
-    let console = world.console(&code, "view").await?;
-    wait_state(&console, "waiting").await?;
-    click_ui(&visitor, "data-cobrowse-accept").await?;
-    wait_state(&console, "live").await?;
+    let code = start_via_api(&visitor).await?;
+    let console = join_and_accept(world, &visitor, &code, "view").await?;
     let result = assert_mirrored(&visitor, &console).await;
     let _ = visitor
         .eval::<Value>("window.e2eSession?.end(); return null;")

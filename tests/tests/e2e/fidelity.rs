@@ -72,14 +72,8 @@ async fn difference(world: &World, page: &str) -> Result<Diff> {
             WAIT,
         )
         .await?;
-    let code: String = visitor
-        .eval("const s = await window.Cobrowse.start(); window.e2eSession = s; return s.code;")
-        .await
-        .context("Cobrowse.start()")?;
-    let console = world.console(&code, "view").await?;
-    wait_state(&console, "waiting").await?;
-    click_ui(&visitor, "data-cobrowse-accept").await?;
-    wait_state(&console, "live").await?;
+    let code = start_via_api(&visitor).await?;
+    let console = join_and_accept(world, &visitor, &code, "view").await?;
     settled(&console, &format!("{FRAME}.contentDocument")).await?;
     settled(&visitor, "document").await?;
     // A fixture whose own images are broken would compare equal to a

@@ -53,15 +53,8 @@ async fn signed_in_visitor(world: &World) -> Result<Tab> {
 async fn join(world: &World, visitor: &Tab) -> Result<Tab> {
     // Through the API: the page's own button stays disabled after a
     // session, as the demo site's script leaves it.
-    let code: String = visitor
-        .eval("const s = await window.Cobrowse.start(); window.e2eSession = s; return s.code;")
-        .await
-        .context("Cobrowse.start()")?;
-    step(&format!("agent joins with code {code}"));
-    let console = world.console(&code, "view").await?;
-    wait_state(&console, "waiting").await?;
-    click_ui(visitor, "data-cobrowse-accept").await?;
-    wait_state(&console, "live").await?;
+    let code = start_via_api(visitor).await?;
+    let console = join_and_accept(world, visitor, &code, "view").await?;
     Ok(console)
 }
 

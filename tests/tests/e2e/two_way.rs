@@ -365,10 +365,7 @@ async fn a_shared_agent_fills_a_react_style_input_and_a_select() -> Result<()> {
     visitor.eval::<Value>(REACT_LIKE).await?;
     let code = start_and_read_code(&visitor).await?;
     step("the agent joins asking for shared mode; the visitor accepts");
-    let console = world.console(&code, "shared").await?;
-    wait_state(&console, "waiting").await?;
-    click_ui(&visitor, "data-cobrowse-accept").await?;
-    wait_state(&console, "live").await?;
+    let console = join_and_accept(&world, &visitor, &code, "shared").await?;
     console
         .wait_for(
             "shared mode in the console",
