@@ -98,6 +98,11 @@ pub async fn serve<S: SessionStore, B: Bus>(
         }
     };
     let _gauge = app.metrics.agent_joined();
+    if let Some(name) = &identity.name {
+        if let Err(err) = app.store.name_agent(&session, agent, name).await {
+            tracing::error!(%session, agent = agent.0, "could not record the agent's name: {err}");
+        }
+    }
     // The code this agent used is spent; the visitor shows the fresh one
     // (a second Welcome only updates the code it displays) for whoever
     // comes next.
@@ -111,13 +116,19 @@ pub async fn serve<S: SessionStore, B: Bus>(
                 String::new()
             }
         };
+        let resume_token = match app.store.resume_token(&session).await {
+            Ok(token) => token.map(|t| t.into_string()).unwrap_or_default(),
+            Err(err) => {
+                tracing::error!(%session, "could not read the session's resume token: {err}");
+                String::new()
+            }
+        };
         let welcome = Delivery::Visitor(ToVisitor::Welcome {
             session: session.clone(),
             code,
             upload_token,
-            // Resuming is not built yet: no token, no grace.
-            resume_token: String::new(),
-            resume_secs: 0,
+            resume_token,
+            resume_secs: crate::resume::grace_secs(app.config.limits.resume_grace),
         });
         if let Err(err) = app
             .bus

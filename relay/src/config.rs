@@ -39,6 +39,13 @@ pub struct Limits {
     /// the same size. The rest is dropped (and counted), so a runaway
     /// console cannot flood the visitor's page.
     pub agent_messages_per_second: u32,
+    /// How long a session waits for its visitor after the visitor's socket
+    /// closed without `End` (a navigation, a reload, a dropped network)
+    /// before it ends. Zero turns resuming off: the session ends at once.
+    pub resume_grace: Duration,
+    /// Failed resume attempts (a wrong, ended or expired token) allowed
+    /// per minute from one client address; the next is refused.
+    pub resume_failures_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -50,6 +57,8 @@ impl Default for Limits {
             code_ttl: Duration::from_secs(20 * 60),
             code_guesses_per_minute: 5,
             agent_messages_per_second: 60,
+            resume_grace: Duration::from_secs(30),
+            resume_failures_per_minute: 10,
         }
     }
 }
@@ -65,6 +74,8 @@ pub struct LimitsFile {
     pub code_ttl_secs: Option<u64>,
     pub code_guesses_per_minute: Option<u32>,
     pub agent_messages_per_second: Option<u32>,
+    pub resume_grace_secs: Option<u64>,
+    pub resume_failures_per_minute: Option<u32>,
     /// The secret signed agent tokens are checked with. A file the
     /// operator protects; never a command-line argument (`ps` shows those).
     pub agent_secret: Option<String>,
@@ -85,6 +96,11 @@ impl fmt::Debug for LimitsFile {
             .field("code_ttl_secs", &self.code_ttl_secs)
             .field("code_guesses_per_minute", &self.code_guesses_per_minute)
             .field("agent_messages_per_second", &self.agent_messages_per_second)
+            .field("resume_grace_secs", &self.resume_grace_secs)
+            .field(
+                "resume_failures_per_minute",
+                &self.resume_failures_per_minute,
+            )
             .field(
                 "agent_secret",
                 &self.agent_secret.as_ref().map(|_| "<redacted>"),
@@ -141,7 +157,27 @@ impl LimitsFile {
                 .agent_messages_per_second
                 .or(self.agent_messages_per_second)
                 .unwrap_or(defaults.agent_messages_per_second),
+            resume_grace: overrides
+                .resume_grace_secs
+                .or(self.resume_grace_secs)
+                .map_or(defaults.resume_grace, Duration::from_secs),
+            resume_failures_per_minute: overrides
+                .resume_failures_per_minute
+                .or(self.resume_failures_per_minute)
+                .unwrap_or(defaults.resume_failures_per_minute),
         };
+        // The wire carries the window in whole seconds as a u32; a day is
+        // already far past any page load.
+        if limits.resume_grace > Duration::from_secs(24 * 3600) {
+            return Err(RelayError::Config(
+                "resume_grace_secs must be at most 86400".into(),
+            ));
+        }
+        if limits.resume_failures_per_minute == 0 {
+            return Err(RelayError::Config(
+                "resume_failures_per_minute must be at least 1".into(),
+            ));
+        }
         // Below this not even a hello with a long page URL fits.
         if limits.max_frame_bytes < 1024 {
             return Err(RelayError::Config(
@@ -398,6 +434,28 @@ mod tests {
             err.to_string().contains("agent_messages_per_second"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_resume_window_is_read_and_zero_turns_it_off() {
+        let limits = LimitsFile::default()
+            .into_limits(&LimitsFile::default())
+            .expect("ok");
+        assert_eq!(limits.resume_grace, Duration::from_secs(30));
+        assert_eq!(limits.resume_failures_per_minute, 10);
+        let file = LimitsFile::parse(
+            "resume_grace_secs = 0
+resume_failures_per_minute = 3",
+        )
+        .expect("parses");
+        let limits = file.into_limits(&LimitsFile::default()).expect("ok");
+        assert_eq!(limits.resume_grace, Duration::ZERO);
+        assert_eq!(limits.resume_failures_per_minute, 3);
+        let huge = LimitsFile::parse("resume_grace_secs = 100000").expect("parses");
+        let err = huge
+            .into_limits(&LimitsFile::default())
+            .expect_err("too long");
+        assert!(err.to_string().contains("resume_grace_secs"), "{err}");
     }
 
     #[test]

@@ -104,6 +104,10 @@ impl Conn {
         self.role
     }
 
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// A clone of this connection's mailbox, for subscribing it on the bus.
     pub fn mailbox(&self) -> Mailbox {
         self.mailbox.clone()

@@ -38,6 +38,10 @@ pub enum RelayError {
     UnknownCode,
     #[error("too many wrong join codes from this address or agent; wait {seconds} s before trying again")]
     TooManyGuesses { seconds: u64 },
+    /// A resume the relay will not grant; `elsewhere` when a visitor is
+    /// still connected to the session.
+    #[error("{}", if *elsewhere { "the session to resume is open in another tab" } else { "the session to resume has ended" })]
+    ResumeRefused { elsewhere: bool },
     #[error("{0}")]
     Unauthorized(String),
     #[error("the session already has its limit of {limit} agents")]
@@ -188,9 +192,9 @@ impl RelayError {
             RelayError::FrameTooLarge { .. } => ErrorCode::FrameTooLarge,
             RelayError::UnknownCode => ErrorCode::UnknownCode,
             RelayError::Unauthorized(_) => ErrorCode::Unauthorized,
-            RelayError::TooManyAgents { .. } | RelayError::OriginNotAllowed { .. } => {
-                ErrorCode::NotAllowed
-            }
+            RelayError::TooManyAgents { .. }
+            | RelayError::OriginNotAllowed { .. }
+            | RelayError::ResumeRefused { .. } => ErrorCode::NotAllowed,
             RelayError::TooSlow { .. } | RelayError::TooManyGuesses { .. } => {
                 ErrorCode::RateLimited
             }
@@ -283,7 +287,9 @@ impl RelayError {
             RelayError::FrameTooLarge { .. } => RejectReason::FrameTooLarge,
             RelayError::UnknownCode => RejectReason::UnknownCode,
             RelayError::Unauthorized(_) => RejectReason::Unauthorized,
-            RelayError::TooManyAgents { .. } => RejectReason::NotAllowed,
+            RelayError::TooManyAgents { .. } | RelayError::ResumeRefused { .. } => {
+                RejectReason::NotAllowed
+            }
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
             RelayError::TooManyGuesses { .. } => RejectReason::RateLimited,
             RelayError::OriginNotAllowed { .. } => RejectReason::Origin,

@@ -93,6 +93,37 @@ impl CodeGuesses {
         Ok(())
     }
 
+    /// Refuses an attempt from `ip` alone (a resume: no identity to count
+    /// against) once it used up its failures for the window.
+    pub fn check_addr(&self, ip: IpAddr) -> Result<(), RelayError> {
+        let now = Instant::now();
+        let mut misses = lock(&self.misses);
+        if let Some(times) = misses.get_mut(&addr_key(ip)) {
+            prune(times, now);
+            if times.len() >= self.per_minute as usize {
+                return Err(RelayError::TooManyGuesses {
+                    seconds: WINDOW.as_secs(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a failure against `ip` alone.
+    pub fn miss_addr(&self, ip: IpAddr) {
+        let now = Instant::now();
+        let mut misses = lock(&self.misses);
+        if misses.len() >= SWEEP_AT {
+            misses.retain(|_, times| {
+                prune(times, now);
+                !times.is_empty()
+            });
+        }
+        let times = misses.entry(addr_key(ip)).or_default();
+        prune(times, now);
+        times.push_back(now);
+    }
+
     /// Counts a wrong code against both `ip` and `agent`.
     pub fn miss(&self, ip: IpAddr, agent: &AgentSubject) {
         let now = Instant::now();

@@ -16,6 +16,8 @@
 //! - `sessions.rs` ([`SessionStore`]) and `bus.rs` ([`Bus`]): the two seams
 //!   a multi-relay backend implements; `memory.rs` is the in-process one,
 //!   `redis_backend/` the one several relays share.
+//! - `resume.rs`: sessions that outlive the visitor's page (the resume
+//!   token, the grace window and its watcher).
 //! - `resources/`: static resources — offers, uploads, the two-level
 //!   cache, serving to agents with CSS rewriting, the fallback chain.
 //! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
@@ -50,6 +52,7 @@ pub mod memory;
 pub mod metrics;
 pub mod redis_backend;
 pub mod resources;
+pub mod resume;
 mod server;
 pub mod sessions;
 mod shutdown;

@@ -18,8 +18,10 @@ use tokio::time::Instant;
 
 use crate::bus::{Bus, Delivery, Mailbox, Topic};
 use crate::resources::memory::MemoryResources;
+use crate::resume::ResumeToken;
 use crate::sessions::{
-    AgentState, ConsentOutcome, JoinedSession, ModeChange, NewSession, SessionStore,
+    AgentState, Away, ConsentOutcome, Expiry, JoinedSession, ModeChange, NewSession, Resumed,
+    Resumption, SessionStore, Watching,
 };
 use crate::RelayError;
 
@@ -49,14 +51,28 @@ struct Session {
     /// agent that left cannot admit a newcomer by mistake.
     last_agent: u32,
     agents: BTreeMap<AgentId, Member>,
+    resume: ResumeToken,
+    visitor: Presence,
+}
+
+/// Whether the session's visitor is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Here,
+    /// Gone without `End`; a resume is taken until then.
+    Away {
+        until: Instant,
+    },
 }
 
 /// One agent in a session.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Member {
     state: AgentState,
     /// Asked for at join; the visitor's to change once admitted.
     mode: Mode,
+    /// The name the agent's token carries, if any.
+    name: Option<Arc<str>>,
 }
 
 /// Draws before giving up: with a million codes this fails only when the
@@ -118,7 +134,7 @@ impl MemoryStore {
         sessions
             .by_id
             .get(session)
-            .and_then(|s| s.agents.get(&agent).copied())
+            .and_then(|s| s.agents.get(&agent).cloned())
     }
 }
 
@@ -132,6 +148,8 @@ impl SessionStore for MemoryStore {
     async fn create(&self, page_url: String, code_ttl: Duration) -> Result<NewSession, RelayError> {
         let mut sessions = lock(&self.inner);
         let session = new_session_id();
+        let resume = ResumeToken::new(&session)
+            .ok_or_else(|| RelayError::Internal("session id without a token".into()))?;
         let code = sessions
             .issue_code(&session, code_ttl)
             .ok_or_else(|| RelayError::Internal("no free join code".into()))?;
@@ -142,9 +160,15 @@ impl SessionStore for MemoryStore {
                 page_url,
                 last_agent: 0,
                 agents: BTreeMap::new(),
+                resume: resume.clone(),
+                visitor: Presence::Here,
             },
         );
-        Ok(NewSession { session, code })
+        Ok(NewSession {
+            session,
+            code,
+            resume,
+        })
     }
 
     async fn join(
@@ -179,6 +203,7 @@ impl SessionStore for MemoryStore {
             Member {
                 state: AgentState::Pending,
                 mode,
+                name: None,
             },
         );
         let page_url = session.page_url.clone();
@@ -273,6 +298,132 @@ impl SessionStore for MemoryStore {
             .by_id
             .get_mut(session)
             .is_some_and(|s| s.agents.remove(&agent).is_some()))
+    }
+
+    async fn name_agent(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        name: &str,
+    ) -> Result<(), RelayError> {
+        let mut sessions = lock(&self.inner);
+        if let Some(m) = sessions
+            .by_id
+            .get_mut(session)
+            .and_then(|s| s.agents.get_mut(&agent))
+        {
+            m.name = Some(name.into());
+        }
+        Ok(())
+    }
+
+    async fn resume_token(&self, session: &SessionId) -> Result<Option<ResumeToken>, RelayError> {
+        Ok(lock(&self.inner)
+            .by_id
+            .get(session)
+            .map(|s| s.resume.clone()))
+    }
+
+    async fn visitor_away(
+        &self,
+        session: &SessionId,
+        grace: Duration,
+    ) -> Result<Option<Away>, RelayError> {
+        let mut sessions = lock(&self.inner);
+        let Some(s) = sessions.by_id.get_mut(session) else {
+            return Ok(None);
+        };
+        s.visitor = Presence::Away {
+            until: Instant::now() + grace,
+        };
+        let mut away = Away::default();
+        s.agents.retain(|&agent, member| match member.state {
+            AgentState::Admitted => {
+                away.admitted.push(agent);
+                true
+            }
+            AgentState::Pending => {
+                away.dropped.push(agent);
+                false
+            }
+        });
+        Ok(Some(away))
+    }
+
+    async fn resume(
+        &self,
+        token: &ResumeToken,
+        code_ttl: Duration,
+    ) -> Result<Resumption, RelayError> {
+        let Some(id) = token.session() else {
+            return Ok(Resumption::Unknown);
+        };
+        let mut guard = lock(&self.inner);
+        let sessions = &mut *guard;
+        let Some(s) = sessions.by_id.get_mut(&id) else {
+            return Ok(Resumption::Unknown);
+        };
+        if !token.matches(&s.resume) {
+            return Ok(Resumption::Unknown);
+        }
+        let now = Instant::now();
+        match s.visitor {
+            Presence::Here => return Ok(Resumption::Connected),
+            // The watcher ends it (and tells the agents) shortly.
+            Presence::Away { until } if until <= now => return Ok(Resumption::Unknown),
+            Presence::Away { .. } => s.visitor = Presence::Here,
+        }
+        let agents = s
+            .agents
+            .iter()
+            .filter(|(_, m)| m.state == AgentState::Admitted)
+            .map(|(&agent, m)| Watching {
+                agent,
+                mode: m.mode,
+                name: m.name.as_deref().map(str::to_owned),
+            })
+            .collect();
+        let live = s.code.clone().filter(|code| {
+            sessions
+                .by_code
+                .get(code)
+                .is_some_and(|(holder, expires)| *holder == id && *expires > now)
+        });
+        let code = match live {
+            Some(code) => Some(code),
+            None => {
+                if let Some(old) = s.code.take() {
+                    if sessions.by_code.get(&old).is_some_and(|(h, _)| *h == id) {
+                        sessions.by_code.remove(&old);
+                    }
+                }
+                let fresh = sessions.issue_code(&id, code_ttl);
+                if let Some(s) = sessions.by_id.get_mut(&id) {
+                    s.code = fresh.clone();
+                }
+                fresh
+            }
+        };
+        Ok(Resumption::Resumed(Resumed {
+            session: id,
+            code,
+            agents,
+        }))
+    }
+
+    async fn expire(&self, session: &SessionId) -> Result<Expiry, RelayError> {
+        let until = match lock(&self.inner).by_id.get(session).map(|s| s.visitor) {
+            None => return Ok(Expiry::Gone),
+            Some(Presence::Here) => return Ok(Expiry::Back),
+            Some(Presence::Away { until }) => until,
+        };
+        let now = Instant::now();
+        if until > now {
+            return Ok(Expiry::Waiting(until - now));
+        }
+        // Nothing can resume it between the look above and this: a resume
+        // past `until` is refused.
+        Ok(Expiry::Ended(self.end(session).await?))
     }
 
     async fn end(&self, session: &SessionId) -> Result<Vec<AgentId>, RelayError> {

@@ -15,6 +15,7 @@ use crate::error::RejectReason;
 use crate::gate::DropReason;
 use crate::resources::metrics::ResourceMetrics;
 use crate::sessions::ModeChange;
+use protocol::EndReason;
 
 /// Which side of a session a frame came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,53 @@ impl AgentKind {
     }
 }
 
+/// Why a resume was refused: the label of `resume_refused_total{reason}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeRefusal {
+    /// No session in its grace window has the token (wrong, ended, expired).
+    Unknown,
+    /// A visitor is still connected to the session.
+    Connected,
+    /// The address used up its failed attempts.
+    RateLimited,
+}
+
+impl ResumeRefusal {
+    pub const ALL: [ResumeRefusal; 3] = [
+        ResumeRefusal::Unknown,
+        ResumeRefusal::Connected,
+        ResumeRefusal::RateLimited,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ResumeRefusal::Unknown => "unknown",
+            ResumeRefusal::Connected => "connected",
+            ResumeRefusal::RateLimited => "rate_limited",
+        }
+    }
+}
+
+const END_REASONS: [EndReason; 6] = [
+    EndReason::VisitorEnded,
+    EndReason::VisitorDeclined,
+    EndReason::VisitorDisconnected,
+    EndReason::AgentLeft,
+    EndReason::RelayShutdown,
+    EndReason::Error,
+];
+
+fn end_label(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::VisitorEnded => "visitor_ended",
+        EndReason::VisitorDeclined => "visitor_declined",
+        EndReason::VisitorDisconnected => "visitor_disconnected",
+        EndReason::AgentLeft => "agent_left",
+        EndReason::RelayShutdown => "relay_shutdown",
+        EndReason::Error => "error",
+    }
+}
+
 const MODE_CHANGES: [ModeChange; 4] = [
     ModeChange::Changed,
     ModeChange::Unchanged,
@@ -70,6 +118,10 @@ const MODE_CHANGES: [ModeChange; 4] = [
 pub struct Metrics {
     sessions_active: AtomicI64,
     sessions_created: AtomicU64,
+    sessions_waiting: AtomicI64,
+    sessions_resumed: AtomicU64,
+    resume_refused: [AtomicU64; ResumeRefusal::ALL.len()],
+    sessions_ended: [AtomicU64; END_REASONS.len()],
     agents_active: AtomicI64,
     frames_in: [AtomicU64; 2],
     bytes_in: [AtomicU64; 2],
@@ -93,6 +145,7 @@ pub struct GaugeGuard {
 #[derive(Clone, Copy)]
 enum Gauge {
     Sessions,
+    Waiting,
     Agents,
 }
 
@@ -100,6 +153,7 @@ impl Metrics {
     fn gauge(&self, which: Gauge) -> &AtomicI64 {
         match which {
             Gauge::Sessions => &self.sessions_active,
+            Gauge::Waiting => &self.sessions_waiting,
             Gauge::Agents => &self.agents_active,
         }
     }
@@ -107,6 +161,25 @@ impl Metrics {
     pub fn session_started(self: &Arc<Self>) -> GaugeGuard {
         self.sessions_created.fetch_add(1, Ordering::Relaxed);
         self.raise(Gauge::Sessions)
+    }
+
+    /// A visitor continued its session on this relay.
+    pub fn session_resumed(self: &Arc<Self>) -> GaugeGuard {
+        self.sessions_resumed.fetch_add(1, Ordering::Relaxed);
+        self.raise(Gauge::Sessions)
+    }
+
+    /// A session this relay watches in its grace window.
+    pub fn session_waiting(self: &Arc<Self>) -> GaugeGuard {
+        self.raise(Gauge::Waiting)
+    }
+
+    pub fn resume_refused(&self, reason: ResumeRefusal) {
+        count(&self.resume_refused, &ResumeRefusal::ALL, reason);
+    }
+
+    pub fn session_ended(&self, reason: EndReason) {
+        count(&self.sessions_ended, &END_REASONS, reason);
     }
 
     pub fn agent_joined(self: &Arc<Self>) -> GaugeGuard {
@@ -166,6 +239,44 @@ impl Metrics {
             "counter",
             "Visitor sessions created since start.",
             &[("", load(&self.sessions_created).to_string())],
+        );
+        metric(
+            &mut out,
+            "sessions_waiting",
+            "gauge",
+            "Sessions whose visitor left without ending them, waiting in their grace window for a resume (watched by this relay).",
+            &[("", gauge(&self.sessions_waiting).to_string())],
+        );
+        metric(
+            &mut out,
+            "sessions_resumed_total",
+            "counter",
+            "Sessions a visitor's next page continued on this relay.",
+            &[("", load(&self.sessions_resumed).to_string())],
+        );
+        let refused: Vec<(&str, String)> = ResumeRefusal::ALL
+            .iter()
+            .zip(&self.resume_refused)
+            .map(|(r, c)| (r.label(), load(c).to_string()))
+            .collect();
+        labelled(
+            &mut out,
+            "resume_refused_total",
+            "Resume attempts refused, by reason.",
+            "reason",
+            &refused,
+        );
+        let ended: Vec<(&str, String)> = END_REASONS
+            .iter()
+            .zip(&self.sessions_ended)
+            .map(|(r, c)| (end_label(*r), load(c).to_string()))
+            .collect();
+        labelled(
+            &mut out,
+            "sessions_ended_total",
+            "Sessions ended by this relay, by reason.",
+            "reason",
+            &ended,
         );
         metric(
             &mut out,

@@ -44,6 +44,8 @@ pub struct App<S, B> {
     pub metrics: Arc<Metrics>,
     /// Wrong join codes by address and agent (this relay's count).
     pub guesses: CodeGuesses,
+    /// Failed resume attempts by address (this relay's count).
+    pub resume_guesses: CodeGuesses,
     /// The resource service (its store comes with `store`).
     pub resources: Resources,
     shutdown: Shutdown,
@@ -139,6 +141,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
     log_start_up(&config);
     let (coordinator, handle) = Coordinator::new();
     let guesses = CodeGuesses::new(config.limits.code_guesses_per_minute);
+    let resume_guesses = CodeGuesses::new(config.limits.resume_failures_per_minute);
     let metrics = Arc::new(Metrics::default());
     let resources = Resources::new(config.resources.clone(), Arc::clone(&metrics));
     let app = Arc::new(App {
@@ -147,6 +150,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
         config,
         metrics,
         guesses,
+        resume_guesses,
         resources,
         shutdown: handle,
     });

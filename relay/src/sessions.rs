@@ -16,6 +16,7 @@ use std::time::Duration;
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 
 use crate::resources::store::ResourceStore;
+use crate::resume::ResumeToken;
 use crate::RelayError;
 
 /// A session just created for a visitor.
@@ -23,6 +24,61 @@ use crate::RelayError;
 pub struct NewSession {
     pub session: SessionId,
     pub code: JoinCode,
+    /// What a later page of the visitor presents to continue the session.
+    pub resume: ResumeToken,
+}
+
+/// What the visitor's leaving did to the session's agents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Away {
+    /// Stay, and are told the visitor is away.
+    pub admitted: Vec<AgentId>,
+    /// Were waiting for consent: removed (the next page does not know
+    /// them), and are told the session ended.
+    pub dropped: Vec<AgentId>,
+}
+
+/// A session a visitor continued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resumed {
+    pub session: SessionId,
+    /// The session's live code (a fresh one if the old one expired).
+    pub code: Option<JoinCode>,
+    /// Admitted agents, by id.
+    pub agents: Vec<Watching>,
+}
+
+/// An admitted agent of a resumed session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watching {
+    pub agent: AgentId,
+    pub mode: Mode,
+    /// The name its token carried (see [`SessionStore::name_agent`]).
+    pub name: Option<String>,
+}
+
+/// The answer to a resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resumption {
+    Resumed(Resumed),
+    /// The token is right but a visitor is still connected to the session.
+    Connected,
+    /// No session in its grace window has this token (never was, ended,
+    /// the window passed): indistinguishable on purpose.
+    Unknown,
+}
+
+/// Where a waiting session stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expiry {
+    /// The window passed: the session is gone; these agents were in it.
+    Ended(Vec<AgentId>),
+    /// Still waiting, for about this long.
+    Waiting(Duration),
+    /// A visitor resumed it.
+    Back,
+    /// It ended some other way.
+    Gone,
 }
 
 /// An agent that found the session by its code and has an id in it.
@@ -159,6 +215,54 @@ pub trait SessionStore: Send + Sync + 'static {
         session: &SessionId,
         agent: AgentId,
     ) -> impl Future<Output = Result<bool, RelayError>> + Send;
+
+    /// Records the name the agent's token carries, so a resumed session
+    /// can tell the next page who is watching.
+    fn name_agent(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        name: &str,
+    ) -> impl Future<Output = Result<(), RelayError>> + Send;
+
+    /// The session's resume token (for a Welcome sent by another relay than
+    /// the visitor's); `None` once the session is gone.
+    fn resume_token(
+        &self,
+        session: &SessionId,
+    ) -> impl Future<Output = Result<Option<ResumeToken>, RelayError>> + Send;
+
+    /// The visitor's connection closed without `End`: the session waits
+    /// `grace` for a resume. Pending agents are removed. `None` if the
+    /// session is gone.
+    fn visitor_away(
+        &self,
+        session: &SessionId,
+        grace: Duration,
+    ) -> impl Future<Output = Result<Option<Away>, RelayError>> + Send;
+
+    /// A visitor presents `token`: if it is the token of a session in its
+    /// grace window (compared in constant time), the visitor is attached
+    /// again. A missing or expired code is replaced (valid `code_ttl`).
+    fn resume(
+        &self,
+        token: &ResumeToken,
+        code_ttl: Duration,
+    ) -> impl Future<Output = Result<Resumption, RelayError>> + Send;
+
+    /// Ends the session if its grace window passed without a resume.
+    fn expire(
+        &self,
+        session: &SessionId,
+    ) -> impl Future<Output = Result<Expiry, RelayError>> + Send;
+
+    /// A holder of the session on this relay (a resumed visitor's
+    /// connection counts one, a grace watcher another) lets go: a store that
+    /// keeps sessions alive while held (Redis renews their keys) stops when
+    /// nobody here holds it. Ending the session lets go of everything.
+    fn release(&self, session: &SessionId) {
+        let _ = session;
+    }
 
     /// Removes the session and frees its code; returns the agents it still
     /// had, so the caller can tell them.

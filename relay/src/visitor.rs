@@ -6,23 +6,32 @@
 //! visitor admitted. Does not own: socket mechanics (`connection.rs`), the
 //! session records (`SessionStore`) or delivery (`Bus`).
 //!
-//! Whatever way the connection ends, the session ends with it and every agent
-//! still in it is told why, exactly once, in [`serve`].
+//! A visitor's hello either opens a session or (with a resume token)
+//! continues one whose visitor left without ending it. However the
+//! connection ends, the session ends with it and every agent still in it is
+//! told why, exactly once, in [`serve`] — unless the socket merely closed and
+//! resuming is on: then the session waits for the visitor's next page
+//! (`resume.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{Stream, StreamExt};
-use protocol::{AgentId, EndReason, Hello, SessionId, ToAgent, ToVisitor, VisitorMsg};
+use protocol::{
+    AgentId, EndReason, Hello, ResourcePolicy, SessionId, ToAgent, ToVisitor, VisitorMsg,
+    WatchingAgent,
+};
 
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
-use crate::metrics::Role;
+use crate::metrics::{GaugeGuard, ResumeRefusal, Role};
 use crate::resources::store::{Grant, ResourceStore};
+use crate::resume::{self, ResumeToken};
 use crate::server::{read_hello, App};
-use crate::sessions::{ConsentOutcome, ModeChange, SessionStore};
+use crate::sessions::{ConsentOutcome, ModeChange, Resumption, SessionStore};
 use crate::shutdown::Shutdown;
 use crate::RelayError;
 
@@ -46,65 +55,44 @@ pub async fn serve<S: SessionStore, B: Bus>(
         };
         return conn.fail(&mut stream, err).await;
     };
-    if hello.resume.is_some() {
-        let err = RelayError::OutOfTurn("this relay cannot resume sessions yet".into());
-        return conn.fail(&mut stream, err).await;
-    }
-    let created = match app
-        .store
-        .create(hello.page_url, app.config.limits.code_ttl)
-        .await
-    {
-        Ok(created) => created,
+    let opened = match hello.resume {
+        Some(token) => continue_session(&app, &conn, peer, &token).await,
+        None => open_session(&app, &conn, hello.page_url, hello.resources).await,
+    };
+    let Open {
+        session,
+        grant,
+        subscription,
+        admitted,
+        gauge,
+    } = match opened {
+        Ok(open) => open,
         Err(err) => return conn.fail(&mut stream, err).await,
     };
-    let session = created.session.clone();
-    let grant = match app
-        .resources
-        .open(app.store.resources(), &session, hello.resources)
-        .await
-    {
-        Ok(grant) => grant,
-        Err(err) => {
-            end_session(&app, &session, EndReason::Error).await;
-            return conn.fail(&mut stream, err).await;
-        }
-    };
-    let subscription = match app
-        .bus
-        .subscribe(Topic::Visitor(session.clone()), conn.mailbox())
-        .await
-    {
-        Ok(sub) => sub,
-        Err(err) => {
-            end_session(&app, &session, EndReason::Error).await;
-            return conn.fail(&mut stream, err).await;
-        }
-    };
-    conn.send(Delivery::Visitor(ToVisitor::Welcome {
-        session: created.session,
-        code: created.code,
-        upload_token: grant.token.0.clone(),
-        // Resuming is not built yet: no token, no grace.
-        resume_token: String::new(),
-        resume_secs: 0,
-    }));
-    let _gauge = app.metrics.session_started();
-    tracing::info!(%session, %peer, "visitor session started");
 
     let (reason, error) = run_session(
         &app,
         &mut conn,
         &mut stream,
         &mut shutdown,
-        &session,
-        &grant,
+        (&session, &grant),
+        admitted,
     )
     .await;
 
     // Stop hearing about agents before telling them: nothing new can arrive
-    // for a session that is going away.
+    // for a session that is going away (or waiting for the next page, whose
+    // connection subscribes on its own).
     drop(subscription);
+    drop(gauge);
+    let keep =
+        reason == EndReason::VisitorDisconnected && !app.config.limits.resume_grace.is_zero();
+    if keep && resume::visitor_left(&app, &session, shutdown.clone()).await {
+        let last = Delivery::Close {
+            reason: String::new(),
+        };
+        return conn.finish(&mut stream, last).await;
+    }
     end_session(&app, &session, reason).await;
     tracing::info!(%session, ?reason, "visitor session ended");
     match error {
@@ -121,23 +109,207 @@ pub async fn serve<S: SessionStore, B: Bus>(
     }
 }
 
+/// A visitor's connection attached to its session.
+struct Open<Sub> {
+    session: SessionId,
+    grant: Grant,
+    subscription: Sub,
+    /// Agents the events go to from the start (a resumed session's).
+    admitted: Vec<AgentId>,
+    gauge: GaugeGuard,
+}
+
+/// A new session: created, its resources opened, the visitor subscribed and
+/// welcomed.
+async fn open_session<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    conn: &Conn,
+    page_url: String,
+    policy: ResourcePolicy,
+) -> Result<Open<B::Subscription>, RelayError> {
+    let created = app
+        .store
+        .create(page_url, app.config.limits.code_ttl)
+        .await?;
+    let session = created.session.clone();
+    let attached = async {
+        let grant = app
+            .resources
+            .open(app.store.resources(), &session, policy)
+            .await?;
+        let subscription = app
+            .bus
+            .subscribe(Topic::Visitor(session.clone()), conn.mailbox())
+            .await?;
+        Ok::<_, RelayError>((grant, subscription))
+    };
+    let (grant, subscription) = match attached.await {
+        Ok(attached) => attached,
+        Err(err) => {
+            end_session(app, &session, EndReason::Error).await;
+            return Err(err);
+        }
+    };
+    conn.send(Delivery::Visitor(ToVisitor::Welcome {
+        session: created.session,
+        code: created.code,
+        upload_token: grant.token.0.clone(),
+        resume_token: created.resume.into_string(),
+        resume_secs: resume::grace_secs(app.config.limits.resume_grace),
+    }));
+    let gauge = app.metrics.session_started();
+    tracing::info!(%session, peer = %conn.peer(), "visitor session started");
+    Ok(Open {
+        session,
+        grant,
+        subscription,
+        admitted: Vec::new(),
+        gauge,
+    })
+}
+
+/// How long a resume waits for the previous page's connection to be seen
+/// closing (a navigation's new page can connect before the relay has read
+/// the old one's close) before it counts as open in another tab.
+const RESUME_WAIT: Duration = Duration::from_millis(1500);
+const RESUME_POLL: Duration = Duration::from_millis(50);
+
+/// A visitor's next page continues its session: checked, re-attached,
+/// welcomed with the same secrets, told who is watching. Never creates a
+/// session.
+async fn continue_session<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    conn: &Conn,
+    peer: SocketAddr,
+    presented: &str,
+) -> Result<Open<B::Subscription>, RelayError> {
+    let limits = &app.config.limits;
+    let ended = RelayError::ResumeRefused { elsewhere: false };
+    if let Err(err) = app.resume_guesses.check_addr(peer.ip()) {
+        app.metrics.resume_refused(ResumeRefusal::RateLimited);
+        return Err(err);
+    }
+    let refuse = |reason: ResumeRefusal| {
+        app.metrics.resume_refused(reason);
+        if reason == ResumeRefusal::Unknown {
+            app.resume_guesses.miss_addr(peer.ip());
+        }
+        tracing::info!(%peer, reason = reason.label(), "resume refused");
+        RelayError::ResumeRefused {
+            elsewhere: reason == ResumeRefusal::Connected,
+        }
+    };
+    if limits.resume_grace.is_zero() {
+        app.metrics.resume_refused(ResumeRefusal::Unknown);
+        return Err(ended);
+    }
+    let token = ResumeToken::parse(presented);
+    let (Some(token), Some(session)) = (token.clone(), token.and_then(|t| t.session())) else {
+        return Err(refuse(ResumeRefusal::Unknown));
+    };
+    // The token is checked before this connection hears anything meant for
+    // the session's visitor.
+    let stored = app.store.resume_token(&session).await?;
+    if !stored.is_some_and(|stored| token.matches(&stored)) {
+        return Err(refuse(ResumeRefusal::Unknown));
+    }
+    let deadline = tokio::time::Instant::now() + RESUME_WAIT;
+    let (resumed, subscription) = loop {
+        // Subscribed before re-attaching, so nothing published to the
+        // visitor once the session is attached again is missed.
+        let subscription = app
+            .bus
+            .subscribe(Topic::Visitor(session.clone()), conn.mailbox())
+            .await?;
+        match app.store.resume(&token, limits.code_ttl).await? {
+            Resumption::Resumed(resumed) => break (resumed, subscription),
+            Resumption::Unknown => return Err(refuse(ResumeRefusal::Unknown)),
+            Resumption::Connected => {
+                drop(subscription);
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(refuse(ResumeRefusal::Connected));
+                }
+                tokio::time::sleep(RESUME_POLL).await;
+            }
+        }
+    };
+    let grant = match app.store.resources().grant(&session).await {
+        Ok(Some(grant)) => grant,
+        Ok(None) => {
+            end_session(app, &session, EndReason::Error).await;
+            return Err(RelayError::Internal(
+                "resumed session without resources".into(),
+            ));
+        }
+        Err(err) => {
+            end_session(app, &session, EndReason::Error).await;
+            return Err(err);
+        }
+    };
+    let Some(code) = resumed.code else {
+        end_session(app, &session, EndReason::Error).await;
+        return Err(RelayError::Internal("no free join code".into()));
+    };
+    conn.send(Delivery::Visitor(ToVisitor::Welcome {
+        session: session.clone(),
+        code,
+        upload_token: grant.token.0.clone(),
+        resume_token: token.into_string(),
+        resume_secs: resume::grace_secs(limits.resume_grace),
+    }));
+    let agents = resumed
+        .agents
+        .iter()
+        .map(|w| WatchingAgent {
+            agent: w.agent,
+            name: w
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("Agent {}", w.agent.0)),
+            mode: w.mode,
+        })
+        .collect();
+    conn.send(Delivery::Visitor(ToVisitor::Resumed { agents }));
+    let gauge = app.metrics.session_resumed();
+    tracing::info!(%session, %peer, agents = resumed.agents.len(), "visitor session resumed");
+    Ok(Open {
+        session,
+        grant,
+        subscription,
+        admitted: resumed.agents.iter().map(|w| w.agent).collect(),
+        gauge,
+    })
+}
+
 /// Removes the session (and what it knew of its resources) and tells each
 /// agent still in it.
-async fn end_session<S: SessionStore, B: Bus>(
+pub(crate) async fn end_session<S: SessionStore, B: Bus>(
     app: &App<S, B>,
     session: &SessionId,
+    reason: EndReason,
+) {
+    let agents = match app.store.end(session).await {
+        Ok(agents) => agents,
+        Err(err) => {
+            tracing::error!(%session, "could not end session: {err}");
+            Vec::new()
+        }
+    };
+    finish_ended(app, session, agents, reason).await;
+}
+
+/// After the store removed the session: forgets its resources, tells
+/// `agents`, counts the end.
+pub(crate) async fn finish_ended<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    session: &SessionId,
+    agents: Vec<AgentId>,
     reason: EndReason,
 ) {
     if let Err(err) = app.store.resources().close(session).await {
         tracing::error!(%session, "could not forget the session's resources: {err}");
     }
-    let agents = match app.store.end(session).await {
-        Ok(agents) => agents,
-        Err(err) => {
-            tracing::error!(%session, "could not end session: {err}");
-            return;
-        }
-    };
+    app.metrics.session_ended(reason);
     for agent in agents {
         let topic = Topic::Agent(session.clone(), agent);
         let ended = Delivery::Agent(ToAgent::Ended { reason });
@@ -160,15 +332,14 @@ async fn run_session<S, B, St>(
     conn: &mut Conn,
     stream: &mut St,
     shutdown: &mut Shutdown,
-    session: &SessionId,
-    grant: &Grant,
+    (session, grant): (&SessionId, &Grant),
+    mut admitted: Vec<AgentId>,
 ) -> (EndReason, Option<RelayError>)
 where
     S: SessionStore,
     B: Bus,
     St: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let mut admitted: Vec<AgentId> = Vec::new();
     loop {
         tokio::select! {
             () = shutdown.wait() => return (EndReason::RelayShutdown, None),

@@ -16,8 +16,10 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `cobrowse:code:{code}` | string | the session id; set with `NX`, so a code is unique across relays; deleted when an agent joins with it (single use), else expires after `code_ttl` |
-//! | `cobrowse:session:{session}` | hash | `code`, `page_url`, `last_agent` (the agent id counter, `HINCRBY`) |
+//! | `cobrowse:session:{session}` | hash | `code`, `page_url`, `last_agent` (the agent id counter, `HINCRBY`), `resume` (the resume token), `visitor` (`here` or `away`) |
 //! | `cobrowse:session:{session}:agents` | hash | agent id → `{state}:{mode}`: state `pending` or `admitted`, mode `view` or `shared` (asked for at join, the visitor's to change once admitted) |
+//! | `cobrowse:session:{session}:names` | hash | agent id → the name its token carries (for a resumed session's list of who watches) |
+//! | `cobrowse:session:{session}:away` | string | exists while the visitor is away; its TTL is the grace window, so every relay agrees when it is over |
 //!
 //! The session's keys have a TTL ([`Settings::session_ttl`]) that the
 //! visitor's relay renews while the session lives, so nothing lingers when a
@@ -137,6 +139,14 @@ pub(crate) fn session_key(session: &SessionId) -> String {
 
 pub(crate) fn agents_key(session: &SessionId) -> String {
     format!("{PREFIX}session:{session}:agents")
+}
+
+pub(crate) fn names_key(session: &SessionId) -> String {
+    format!("{PREFIX}session:{session}:names")
+}
+
+pub(crate) fn away_key(session: &SessionId) -> String {
+    format!("{PREFIX}session:{session}:away")
 }
 
 pub(crate) fn channel(topic: &Topic) -> String {

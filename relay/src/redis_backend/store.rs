@@ -4,11 +4,13 @@
 //! Owns: the scripts and reading their answers; which sessions this relay
 //! keeps alive. Does not own: what the steps mean (`sessions.rs`) or the bus.
 //!
-//! A session's keys live as long as the relay that serves its visitor keeps
-//! renewing them. That relay is the only one that creates or ends the
-//! session, so it knows which to renew; if it dies, the keys expire.
+//! A session's keys live as long as a relay that holds it keeps renewing
+//! them: the relay serving its visitor, or watching its grace window while
+//! the visitor is away (a resume on another relay makes that one a holder
+//! too; the watcher lets go once it sees the visitor back). If every holder
+//! dies, the keys expire.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -17,11 +19,13 @@ use ::redis::Script;
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 use rand::Rng;
 
-use super::{agents_key, code_key, invoke, query, session_key, PREFIX};
+use super::{agents_key, away_key, code_key, invoke, names_key, query, session_key, PREFIX};
 use crate::memory::new_session_id;
 use crate::resources::redis::RedisResources;
+use crate::resume::ResumeToken;
 use crate::sessions::{
-    AgentState, ConsentOutcome, JoinedSession, ModeChange, NewSession, SessionStore,
+    AgentState, Away, ConsentOutcome, Expiry, JoinedSession, ModeChange, NewSession, Resumed,
+    Resumption, SessionStore, Watching,
 };
 use crate::RelayError;
 
@@ -75,8 +79,9 @@ struct Inner {
     conn: ConnectionManager,
     ttl: Duration,
     scripts: Scripts,
-    /// Sessions created here and not ended yet: the ones to renew.
-    live: Mutex<HashSet<SessionId>>,
+    /// Sessions held here (created or resumed here, or watched in their
+    /// grace window) and not ended, with how many holders: the ones to renew.
+    live: Mutex<HashMap<SessionId, u32>>,
 }
 
 struct Scripts {
@@ -86,6 +91,10 @@ struct Scripts {
     set_mode: Script,
     end: Script,
     renew: Script,
+    name: Script,
+    away: Script,
+    resume: Script,
+    expire: Script,
 }
 
 /// A poisoned lock only means a panic elsewhere; the set is still sound.
@@ -109,8 +118,12 @@ impl RedisStore {
                 set_mode: Script::new(include_str!("lua/set_mode.lua")),
                 end: Script::new(include_str!("lua/end.lua")),
                 renew: Script::new(include_str!("lua/renew.lua")),
+                name: Script::new(include_str!("lua/name.lua")),
+                away: Script::new(include_str!("lua/away.lua")),
+                resume: Script::new(include_str!("lua/resume.lua")),
+                expire: Script::new(include_str!("lua/expire.lua")),
             },
-            live: Mutex::new(HashSet::new()),
+            live: Mutex::new(HashMap::new()),
         });
         tokio::spawn(renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
         RedisStore { inner, resources }
@@ -135,6 +148,12 @@ impl RedisStore {
         entry.as_deref().map(parse_entry).transpose()
     }
 
+    /// One more holder of `session` here.
+    fn hold(&self, session: &SessionId) {
+        *lock(&self.inner.live).entry(session.clone()).or_insert(0) += 1;
+        self.resources.hold(session);
+    }
+
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.inner.ttl.as_millis()).unwrap_or(u64::MAX)
     }
@@ -150,7 +169,7 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
     loop {
         tick.tick().await;
         let Some(inner) = store.upgrade() else { return };
-        let sessions: Vec<SessionId> = lock(&inner.live).iter().cloned().collect();
+        let sessions: Vec<SessionId> = lock(&inner.live).keys().cloned().collect();
         let ttl = u64::try_from(inner.ttl.as_millis()).unwrap_or(u64::MAX);
         for session in sessions {
             let renewed: Result<i64, _> = invoke(
@@ -160,6 +179,7 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
                     .renew
                     .key(session_key(&session))
                     .key(agents_key(&session))
+                    .key(names_key(&session))
                     .arg(ttl),
             )
             .await;
@@ -169,7 +189,7 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
                 // expired while Redis was unreachable for longer than the
                 // TTL, so new agents can no longer find it by its code.
                 Ok(_) => {
-                    if lock(&inner.live).remove(&session) {
+                    if lock(&inner.live).remove(&session).is_some() {
                         tracing::warn!(%session, "session keys expired in Redis before their renewal");
                     }
                 }
@@ -193,6 +213,8 @@ impl SessionStore for RedisStore {
         for _ in 0..CODE_ATTEMPTS {
             let code = JoinCode::from_number(rand::rng().random_range(0..1_000_000))?;
             let session = new_session_id();
+            let resume = ResumeToken::new(&session)
+                .ok_or_else(|| RelayError::Internal("session id without a token".into()))?;
             let created: i64 = invoke(
                 &self.inner.conn,
                 self.inner
@@ -204,12 +226,17 @@ impl SessionStore for RedisStore {
                     .arg(code.as_str())
                     .arg(&page_url)
                     .arg(self.ttl_ms())
-                    .arg(millis(code_ttl)),
+                    .arg(millis(code_ttl))
+                    .arg(resume.as_str()),
             )
             .await?;
             if created == 1 {
-                lock(&self.inner.live).insert(session.clone());
-                return Ok(NewSession { session, code });
+                lock(&self.inner.live).insert(session.clone(), 1);
+                return Ok(NewSession {
+                    session,
+                    code,
+                    resume,
+                });
             }
         }
         Err(RelayError::Internal("no free join code".into()))
@@ -228,15 +255,7 @@ impl SessionStore for RedisStore {
             .arg(self.ttl_ms())
             .arg(millis(code_ttl))
             .arg(mode_name(mode));
-        // Candidates for the session's fresh code, drawn here (scripts must
-        // be deterministic); the script takes the first that is free.
-        let candidates = {
-            let mut rng = rand::rng();
-            (0..FRESH_CANDIDATES)
-                .map(|_| JoinCode::from_number(rng.random_range(0..1_000_000)))
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        for code in &candidates {
+        for code in &candidates()? {
             join.arg(code.as_str());
         }
         let answer: Vec<String> = invoke(&self.inner.conn, &join).await?;
@@ -340,6 +359,176 @@ impl SessionStore for RedisStore {
         Ok(removed > 0)
     }
 
+    async fn name_agent(
+        &self,
+        session: &SessionId,
+        agent: AgentId,
+        name: &str,
+    ) -> Result<(), RelayError> {
+        let _: i64 = invoke(
+            &self.inner.conn,
+            self.inner
+                .scripts
+                .name
+                .key(session_key(session))
+                .key(names_key(session))
+                .arg(agent.0)
+                .arg(name)
+                .arg(self.ttl_ms()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn resume_token(&self, session: &SessionId) -> Result<Option<ResumeToken>, RelayError> {
+        let token: Option<String> = query(
+            &self.inner.conn,
+            ::redis::cmd("HGET").arg(session_key(session)).arg("resume"),
+        )
+        .await?;
+        Ok(token.map(ResumeToken::from_stored))
+    }
+
+    async fn visitor_away(
+        &self,
+        session: &SessionId,
+        grace: Duration,
+    ) -> Result<Option<Away>, RelayError> {
+        let answer: Vec<String> = invoke(
+            &self.inner.conn,
+            self.inner
+                .scripts
+                .away
+                .key(session_key(session))
+                .key(agents_key(session))
+                .key(away_key(session))
+                .arg(millis(grace)),
+        )
+        .await?;
+        let Some((first, entries)) = answer.split_first() else {
+            return Err(unexpected("visitor away", &answer));
+        };
+        match first.as_str() {
+            "gone" => return Ok(None),
+            "ok" => {}
+            _ => return Err(unexpected("visitor away", &answer)),
+        }
+        let mut away = Away::default();
+        for entry in entries {
+            match entry.split_at_checked(1) {
+                Some(("a", id)) => away.admitted.push(parse_agent(id)?),
+                Some(("p", id)) => away.dropped.push(parse_agent(id)?),
+                _ => return Err(unexpected("visitor away", &answer)),
+            }
+        }
+        Ok(Some(away))
+    }
+
+    async fn resume(
+        &self,
+        token: &ResumeToken,
+        code_ttl: Duration,
+    ) -> Result<Resumption, RelayError> {
+        let Some(session) = token.session() else {
+            return Ok(Resumption::Unknown);
+        };
+        // Compared here, in constant time, not in the script.
+        match self.resume_token(&session).await? {
+            Some(stored) if token.matches(&stored) => {}
+            _ => return Ok(Resumption::Unknown),
+        }
+        let mut resume = self.inner.scripts.resume.key(session_key(&session));
+        resume
+            .key(agents_key(&session))
+            .key(names_key(&session))
+            .key(away_key(&session))
+            .arg(PREFIX)
+            .arg(&session.0)
+            .arg(millis(code_ttl));
+        for code in &candidates()? {
+            resume.arg(code.as_str());
+        }
+        let answer: Vec<String> = invoke(&self.inner.conn, &resume).await?;
+        let (code, agents) = match answer.as_slice() {
+            [unknown] if unknown == "unknown" => return Ok(Resumption::Unknown),
+            [connected] if connected == "connected" => return Ok(Resumption::Connected),
+            [ok, code, agents @ ..] if ok == "ok" && agents.len() % 3 == 0 => (code, agents),
+            other => return Err(unexpected("resume", other)),
+        };
+        let agents = agents
+            .chunks_exact(3)
+            .map(|w| {
+                Ok(Watching {
+                    agent: parse_agent(&w[0])?,
+                    mode: parse_mode(&w[1])?,
+                    name: (!w[2].is_empty()).then(|| w[2].clone()),
+                })
+            })
+            .collect::<Result<Vec<_>, RelayError>>()?;
+        let mut agents = agents;
+        agents.sort_unstable_by_key(|w| w.agent);
+        // This relay now serves the visitor: it keeps the keys alive.
+        self.hold(&session);
+        Ok(Resumption::Resumed(Resumed {
+            session,
+            code: match code.as_str() {
+                "" => None,
+                code => Some(JoinCode::parse(code)?),
+            },
+            agents,
+        }))
+    }
+
+    async fn expire(&self, session: &SessionId) -> Result<Expiry, RelayError> {
+        let answer: Vec<String> = invoke(
+            &self.inner.conn,
+            self.inner
+                .scripts
+                .expire
+                .key(session_key(session))
+                .key(agents_key(session))
+                .key(names_key(session))
+                .key(away_key(session))
+                .arg(PREFIX)
+                .arg(&session.0),
+        )
+        .await?;
+        let Some((first, rest)) = answer.split_first() else {
+            return Err(unexpected("expire", &answer));
+        };
+        match (first.as_str(), rest) {
+            ("gone", []) => Ok(Expiry::Gone),
+            ("back", []) => Ok(Expiry::Back),
+            ("waiting", [ms]) => ms
+                .parse()
+                .map(|ms| Expiry::Waiting(Duration::from_millis(ms)))
+                .map_err(|_| unexpected("expire", &answer)),
+            ("ended", agents) => {
+                lock(&self.inner.live).remove(session);
+                self.resources.let_go_all(session);
+                let mut agents = agents
+                    .iter()
+                    .map(|a| parse_agent(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                agents.sort_unstable();
+                Ok(Expiry::Ended(agents))
+            }
+            _ => Err(unexpected("expire", &answer)),
+        }
+    }
+
+    fn release(&self, session: &SessionId) {
+        let mut live = lock(&self.inner.live);
+        if let Some(count) = live.get_mut(session) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                live.remove(session);
+            }
+        }
+        drop(live);
+        self.resources.let_go(session);
+    }
+
     async fn end(&self, session: &SessionId) -> Result<Vec<AgentId>, RelayError> {
         // Stop renewing first: even if Redis is unreachable now, the keys
         // then expire on their own.
@@ -351,6 +540,8 @@ impl SessionStore for RedisStore {
                 .end
                 .key(session_key(session))
                 .key(agents_key(session))
+                .key(names_key(session))
+                .key(away_key(session))
                 .arg(PREFIX)
                 .arg(&session.0),
         )
@@ -362,6 +553,16 @@ impl SessionStore for RedisStore {
         agents.sort_unstable();
         Ok(agents)
     }
+}
+
+/// Candidates for a session's fresh code, drawn here (scripts must be
+/// deterministic); a script takes the first that is free.
+fn candidates() -> Result<Vec<JoinCode>, RelayError> {
+    let mut rng = rand::rng();
+    (0..FRESH_CANDIDATES)
+        .map(|_| JoinCode::from_number(rng.random_range(0..1_000_000)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(RelayError::from)
 }
 
 fn millis(d: Duration) -> u64 {

@@ -16,7 +16,7 @@
 //! lives, deleted when it ends); an upload key lives a TTL past its last
 //! chunk; blobs live `cache.ttl` from their upload or the last offer.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -43,8 +43,9 @@ struct Inner {
     conn: ConnectionManager,
     ttl: Duration,
     scripts: Scripts,
-    /// Sessions opened here and not closed: the ones to renew.
-    live: Mutex<HashSet<SessionId>>,
+    /// Sessions held here (opened here, or resumed or watched here; see
+    /// `redis_backend/store.rs`) with their holders: the ones to renew.
+    live: Mutex<HashMap<SessionId, u32>>,
 }
 
 struct Scripts {
@@ -134,10 +135,31 @@ impl RedisResources {
                 append: Script::new(include_str!("lua/append.lua")),
                 take: Script::new(include_str!("lua/take.lua")),
             },
-            live: Mutex::new(HashSet::new()),
+            live: Mutex::new(HashMap::new()),
         });
         tokio::spawn(renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
         RedisResources { inner }
+    }
+
+    /// One more holder of the session's keys here.
+    pub(crate) fn hold(&self, session: &SessionId) {
+        *lock(&self.inner.live).entry(session.clone()).or_insert(0) += 1;
+    }
+
+    /// One holder fewer; renewal stops with the last.
+    pub(crate) fn let_go(&self, session: &SessionId) {
+        let mut live = lock(&self.inner.live);
+        if let Some(count) = live.get_mut(session) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                live.remove(session);
+            }
+        }
+    }
+
+    /// The session ended: nobody here holds it any more.
+    pub(crate) fn let_go_all(&self, session: &SessionId) {
+        lock(&self.inner.live).remove(session);
     }
 
     async fn find(&self, index: String) -> Result<Option<SessionResources>, RelayError> {
@@ -171,7 +193,7 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
     loop {
         tick.tick().await;
         let Some(inner) = store.upgrade() else { return };
-        let sessions: Vec<SessionId> = lock(&inner.live).iter().cloned().collect();
+        let sessions: Vec<SessionId> = lock(&inner.live).keys().cloned().collect();
         for session in sessions {
             let renewed: Result<i64, _> = invoke(
                 &inner.conn,
@@ -218,7 +240,7 @@ impl ResourceStore for RedisResources {
                 .arg(millis(self.inner.ttl)),
         )
         .await?;
-        lock(&self.inner.live).insert(session.clone());
+        lock(&self.inner.live).insert(session.clone(), 1);
         Ok(())
     }
 

@@ -134,8 +134,10 @@ async fn decline_sends_the_agent_away_and_end_closes_the_session(setup: Setup) {
     assert_eq!(visitor.expect_close().await.0, 1000);
 }
 
+/// With resuming off (a grace of 0) the session ends as soon as the
+/// visitor's socket closes; `resume.rs` covers the grace window.
 async fn visitor_disconnect_ends_the_session_for_agents(setup: Setup) {
-    let relay = Relay::on(setup).await;
+    let relay = Relay::on_with(setup, |c| c.limits.resume_grace = Duration::ZERO).await;
     let (mut visitor, _, mut code) = relay.start_session().await;
     let (mut admitted, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     let (mut waiting, _) = relay.join(&mut visitor, &mut code).await;

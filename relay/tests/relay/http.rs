@@ -16,7 +16,8 @@ async fn healthz_answers_ok() {
 
 #[tokio::test]
 async fn metrics_count_sessions_frames_and_forwards() {
-    let relay = Relay::start().await;
+    // Resuming off, so the visitor's leaving ends the session at once.
+    let relay = Relay::with(|c| c.limits.resume_grace = std::time::Duration::ZERO).await;
     let (mut visitor, _, mut code) = relay.start_session().await;
     let (mut agent, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     visitor.send(&VisitorMsg::Event(event(1))).await;

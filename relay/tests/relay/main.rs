@@ -45,6 +45,7 @@ mod resource_redis;
 mod resource_serving;
 mod resource_support;
 mod resources;
+mod resume;
 mod shared_redis;
 mod support;
 mod two_way;

@@ -213,6 +213,40 @@ impl Relay {
         }
     }
 
+    /// A visitor's socket to the relay at `addr` (either of a two-relay
+    /// setup), after its hello: a new session, or resuming with `resume`.
+    pub async fn visitor_at(&self, addr: SocketAddr, resume: Option<String>) -> Peer {
+        let request = format!("ws://{addr}/ws/visitor")
+            .into_client_request()
+            .expect("request");
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut visitor = self.socket_over(request, tcp).await.expect("upgrade");
+        visitor
+            .hello(Hello::Visitor(VisitorHello {
+                page_url: PAGE.into(),
+                resources: protocol::ResourcePolicy::default(),
+                resume,
+            }))
+            .await;
+        visitor
+    }
+
+    /// A new session on the visitors' relay, with its whole Welcome.
+    pub async fn welcomed(&self) -> (Peer, Welcome) {
+        let mut visitor = self.visitor_at(self.addr, None).await;
+        let welcome = Welcome::expect(&mut visitor).await;
+        (visitor, welcome)
+    }
+
+    /// An agent socket to the relay at `addr`, whatever the setup routes.
+    pub async fn agent_at(&self, addr: SocketAddr) -> Peer {
+        let request = format!("ws://{addr}/ws/agent")
+            .into_client_request()
+            .expect("request");
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        self.socket_over(request, tcp).await.expect("upgrade")
+    }
+
     /// An agent that sent its hello with `token`; nothing read yet.
     pub async fn agent_hello(&self, token: &str, code: &JoinCode, mode: Mode) -> Peer {
         let mut agent = self.socket("/ws/agent").await;
@@ -332,6 +366,37 @@ impl Relay {
                 "metric line {line:?} never appeared in:\n{text}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A `ToVisitor::Welcome`, field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    pub session: SessionId,
+    pub code: JoinCode,
+    pub upload_token: String,
+    pub resume_token: String,
+    pub resume_secs: u32,
+}
+
+impl Welcome {
+    pub async fn expect(visitor: &mut Peer) -> Welcome {
+        match visitor.recv::<ToVisitor>().await {
+            ToVisitor::Welcome {
+                session,
+                code,
+                upload_token,
+                resume_token,
+                resume_secs,
+            } => Welcome {
+                session,
+                code,
+                upload_token,
+                resume_token,
+                resume_secs,
+            },
+            other => panic!("expected Welcome, got {other:?}"),
         }
     }
 }

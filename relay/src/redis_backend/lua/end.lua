@@ -1,5 +1,5 @@
 -- Deletes a session's keys and frees its code.
--- KEYS[1] session key, KEYS[2] agents key
+-- KEYS[1] session key, KEYS[2] agents key, KEYS[3] names key, KEYS[4] away key
 -- ARGV[1] key prefix, ARGV[2] session id
 -- Returns the ids of the agents the session still had.
 local code = redis.call('HGET', KEYS[1], 'code')
@@ -12,5 +12,5 @@ if code then
     redis.call('DEL', code_key)
   end
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return agents
