@@ -154,6 +154,27 @@ impl RedisServer {
         keys
     }
 
+    /// Waits until no `cobrowse:*` key but the shared cache's is left.
+    pub async fn wait_for_no_keys_but_blobs(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let keys: Vec<String> = self
+                .keys()
+                .await
+                .into_iter()
+                .filter(|k| !k.starts_with("cobrowse:res:blob:"))
+                .collect();
+            if keys.is_empty() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "keys left behind: {keys:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until no `cobrowse:*` key is left.
     pub async fn wait_for_no_keys(&self, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;

@@ -351,3 +351,27 @@ async fn a_visitor_resumes_on_another_relay() {
     expect_away(&mut agent, 1).await;
     expect_ended(&mut agent, EndReason::VisitorDisconnected).await;
 }
+
+/// In Redis the session's keys outlive the visitor's socket for the window
+/// (the watching relay renews them; nothing expires under a resume), and
+/// nothing is left once the window passed.
+#[tokio::test]
+async fn redis_keys_live_through_the_window_and_go_with_the_session() {
+    let redis = crate::redis_server::RedisServer::start().await;
+    let relay = Relay::with_redis(&redis, |c| {
+        c.limits.resume_grace = Duration::from_secs(2);
+    })
+    .await;
+    let (visitor, welcome, mut agent, _) = watched(&relay, Mode::ViewOnly).await;
+    drop(visitor);
+    expect_away(&mut agent, 2).await;
+    let keys = redis.keys().await;
+    let away = format!("cobrowse:session:{}:away", welcome.session);
+    assert!(keys.contains(&away), "{keys:?}");
+    assert!(
+        !keys.iter().any(|k| k.contains(&welcome.resume_token)),
+        "the token is never a key name: {keys:?}"
+    );
+    expect_ended(&mut agent, EndReason::VisitorDisconnected).await;
+    redis.wait_for_no_keys_but_blobs().await;
+}
