@@ -2,12 +2,16 @@
  *
  * Owns: reading data-relay from its own <script> tag, loading the visitor
  * WebAssembly (visitor_wasm.js + visitor_wasm_bg.wasm, served next to this
- * file) on the first Cobrowse.start(), and failing politely where the page's
- * Content-Security-Policy forbids WebAssembly. Does not own: anything the
- * session does (that is the wasm).
+ * file) on the first Cobrowse.start() — or at once when this tab's previous
+ * page left a session to continue (a "cobrowse:session" entry in
+ * sessionStorage), which the wasm's resume() then picks up with no start()
+ * call — and failing politely where the page's Content-Security-Policy
+ * forbids WebAssembly. Pages without such an entry load nothing until
+ * start(). Does not own: anything the session does (that is the wasm).
  *
  * Usage: <script src="https://RELAY/sdk/cobrowse.js" data-relay="https://RELAY"></script>
  *        Cobrowse.start({ mask: [".card-number"] }).then(s => console.log(s.code));
+ *        Cobrowse.current().then(s => s && s.end()); // the running session, if any
  */
 (function () {
   "use strict";
@@ -22,6 +26,7 @@
     "cannot start. Add 'wasm-unsafe-eval' to script-src (and allow " + relay +
     " in script-src and connect-src).";
   var loading = null;
+  var resumed = null;
   var told = false;
 
   // Compiling the smallest valid module tells whether the CSP allows wasm,
@@ -43,6 +48,15 @@
     return new Error(CSP_HELP);
   }
 
+  // Only a look at the key: the wasm decides whether the entry is live.
+  function hasEntry() {
+    try {
+      return !!window.sessionStorage.getItem("cobrowse:session");
+    } catch (e) {
+      return false; // storage disabled: nothing to resume
+    }
+  }
+
   function load() {
     if (!loading) {
       loading = import(new URL("./visitor_wasm.js", here).href).then(function (mod) {
@@ -57,6 +71,24 @@
       });
     }
     return loading;
+  }
+
+  // Continues the previous page's session, if it left one for this relay.
+  function resume() {
+    if (!hasEntry()) return;
+    if (typeof WebAssembly !== "object" || !wasmAllowed()) {
+      cspError();
+      return;
+    }
+    load().then(
+      function (mod) {
+        // Held here: the Session object owns the running session.
+        resumed = mod.resume(relay) || null;
+      },
+      function (err) {
+        console.info("Cobrowse: could not load the co-browsing SDK to continue the session: " + err);
+      }
+    );
   }
 
   window.Cobrowse = {
@@ -74,5 +106,23 @@
         }
       );
     },
+    // Resolves with the running Session (started, or continued from the
+    // previous page), or null; waits for a load in progress.
+    current: function () {
+      return Promise.resolve(loading).then(
+        function (mod) {
+          return (mod && mod.current()) || null;
+        },
+        function () {
+          return null;
+        }
+      );
+    },
   };
+
+  resume();
+  // Back from the back/forward cache: the old socket is gone; continue.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) resume();
+  });
 })();

@@ -13,7 +13,9 @@
 //! tested natively;
 //! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM; `resources/`
 //! offers and uploads the page's static resources (its `plan.rs` and
-//! `rules.rs` plain Rust too); `session.rs` runs the conversation
+//! `rules.rs` plain Rust too); `resume.rs` (plain Rust) keeps the tab's
+//! `sessionStorage` entry so the next page continues the session
+//! (`session/resume.rs` wires it); `session.rs` runs the conversation
 //! (`session/twoway.rs`: agents' pointing, modes and control, the visitor's
 //! pointer and focus); `pointer.rs` reads the pointer's element,
 //! `presence.rs` draws agents' cursors and highlights, `remote.rs` carries
@@ -35,6 +37,7 @@ pub mod plan;
 pub mod pointing;
 pub mod policy;
 pub mod resources;
+pub mod resume;
 pub mod serialize;
 pub mod snapshot;
 
@@ -80,6 +83,30 @@ impl Session {
     }
 }
 
+/// Continues, on a page just loaded, the session this tab's previous page
+/// left (same relay, same origin, within the relay's grace window): no
+/// `start()` call, no code panel, no new consent. `relay` is the relay's
+/// base URL (`undefined`: whichever relay the entry names). Returns the
+/// [`Session`] (its panel appears once the relay confirms), or `undefined`
+/// when there is nothing to resume or a session already runs. A refused
+/// resume shows nothing and leaves no entry.
+#[wasm_bindgen]
+pub fn resume(relay: Option<String>) -> Option<Session> {
+    let inner = session::resume::on_load(relay)?;
+    Some(Session {
+        inner,
+        code: String::new(),
+    })
+}
+
+/// The session running on this page (started or resumed), or `undefined`.
+#[wasm_bindgen]
+pub fn current() -> Option<Session> {
+    let inner = session::current()?;
+    let code = session::code_of(&inner).unwrap_or_default();
+    Some(Session { inner, code })
+}
+
 /// Starts a session: shows the visitor UI, connects to `options.relay`, and
 /// resolves with the [`Session`] once the relay has given it a code.
 /// Nothing of the page is captured until the visitor accepts an agent.
@@ -91,7 +118,7 @@ pub async fn start(options: JsValue) -> Result<Session, JsValue> {
         settle = Some(session::Settle { resolve, reject });
     });
     let settle = settle.ok_or(VisitorError::Js("Promise executor did not run".into()))?;
-    let inner = session::open(&options, settle)?;
+    let inner = session::open(&options, Some(settle), None)?;
     if let Err(e) = wasm_bindgen_futures::JsFuture::from(promise).await {
         session::shutdown(&inner, false);
         return Err(e);

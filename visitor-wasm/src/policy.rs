@@ -90,6 +90,15 @@ impl Roster {
         true
     }
 
+    /// A resumed session: exactly these agents watch, in these modes (the
+    /// visitor let them in on an earlier page). Questions still open before
+    /// are void: the relay asks again for whoever still waits.
+    pub fn resumed(&mut self, agents: impl IntoIterator<Item = Agent>) {
+        self.asking.clear();
+        self.requests.clear();
+        self.watching = agents.into_iter().collect();
+    }
+
     pub fn decline(&mut self, id: AgentId) {
         self.asking.retain(|a| a.id != id);
     }
@@ -235,6 +244,34 @@ mod tests {
         r.joined(ANN, "Ann".into(), Mode::ViewOnly);
         r.joined(BO, "Bo".into(), Mode::Shared);
         r
+    }
+
+    #[test]
+    fn a_resumed_session_restores_watchers_and_their_modes_without_consent() {
+        let mut r = roster();
+        r.accept(ANN);
+        assert_eq!(r.request(ANN, Mode::Shared), Request::Ask);
+        r.resumed([
+            Agent {
+                id: BO,
+                name: "Bo".into(),
+                mode: Mode::Shared,
+            },
+            Agent {
+                id: AgentId(3),
+                name: "Cy".into(),
+                mode: Mode::ViewOnly,
+            },
+        ]);
+        assert_eq!(r.asking(), None, "no question survives");
+        assert_eq!(r.requesting(), None);
+        assert_eq!(r.may_control(BO), Verdict::Allowed);
+        assert_eq!(r.may_control(AgentId(3)), Verdict::Refused { first: true });
+        assert_eq!(r.may_control(ANN), Verdict::Refused { first: true });
+        assert_eq!(r.watching().len(), 2);
+        // Later agents still ask.
+        r.joined(AgentId(4), "Di".into(), Mode::ViewOnly);
+        assert_eq!(r.asking().map(|a| a.id), Some(AgentId(4)));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! consent, and capture only while an admitted agent watches.
 //!
 //! Owns: the session state machine, the sequence numbers, and teardown.
+//! `session/capture.rs` runs the capture itself; `session/resume.rs` keeps
+//! the session going across page loads and dropped connections;
 //! `session/twoway.rs` adds what agents do on the page (pointing, modes,
 //! control) and the visitor's own pointer and focus.
 //! Every JS callback holds a `Weak` to the state, and every registration
@@ -12,10 +14,10 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_events::{EventListener, EventListenerOptions};
+use gloo_events::EventListener;
 use protocol::{Event, FormState, JoinCode, NodeId, ScrollPos, Seq, ToVisitor};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, Window};
+use wasm_bindgen::JsValue;
+use web_sys::{Document, Window};
 
 use crate::error::{warn, warn_js, VisitorError};
 use crate::mask::Rules;
@@ -27,11 +29,12 @@ use crate::remote::Action;
 use crate::resources::Resources;
 use crate::schedule::FlushTimer;
 use crate::serialize::Capture;
-use crate::snapshot::{snapshot, viewport, window_scroll};
 use crate::transport::{Socket, SocketEvent};
 use crate::ui::{Ui, UiAction, View};
 use crate::wire;
 
+mod capture;
+pub(crate) mod resume;
 mod twoway;
 
 pub(crate) type Shared = Rc<RefCell<Inner>>;
@@ -56,6 +59,11 @@ struct Live {
 
 pub(crate) struct Inner {
     me: Weak<RefCell<Inner>>,
+    /// The start options, kept for the next page (see `resume.rs`).
+    options: Options,
+    url: String,
+    /// Surviving navigation and reconnecting (`session/resume.rs`).
+    resume: resume::State,
     relay: String,
     resources: protocol::ResourcePolicy,
     rules: Rules,
@@ -99,9 +107,23 @@ fn running() -> bool {
     })
 }
 
+/// The page's running session, if any.
+pub(crate) fn current() -> Option<Shared> {
+    if !running() {
+        return None;
+    }
+    CURRENT.with(|current| current.borrow().upgrade())
+}
+
 /// Builds the session, shows the UI and connects; the returned `Settle`
-/// fires on Welcome (resolve) or failure (reject).
-pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorError> {
+/// fires on Welcome (resolve) or failure (reject). With `resume` (an entry
+/// the previous page left), nothing is shown until the relay says the
+/// session continues.
+pub(crate) fn open(
+    options: &Options,
+    settle: Option<Settle>,
+    resume: Option<crate::resume::Entry>,
+) -> Result<Shared, VisitorError> {
     if running() {
         return Err(VisitorError::AlreadyRunning);
     }
@@ -112,6 +134,9 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
     let shared = Rc::new_cyclic(|me: &Weak<RefCell<Inner>>| {
         RefCell::new(Inner {
             me: me.clone(),
+            options: options.clone(),
+            url,
+            resume: resume::State::new(resume.as_ref()),
             relay: options.relay.clone(),
             resources: options.resource_policy(),
             rules: options.rules(),
@@ -123,31 +148,22 @@ pub(crate) fn open(options: &Options, settle: Settle) -> Result<Shared, VisitorE
             socket: None,
             ui: None,
             live: None,
-            next_seq: Seq::FIRST,
+            next_seq: resume.as_ref().map_or(Seq::FIRST, |e| Seq(e.next_seq)),
             code: None,
             roster: Roster::default(),
             presence: None,
             deferred: Vec::new(),
-            settle: Some(settle),
+            settle,
             last_input: None,
             ended: false,
         })
     });
     let result = (|| {
         let mut inner = shared.borrow_mut();
-        let me = inner.me.clone();
-        let ui = Ui::create(
-            &inner.document,
-            Rc::new(move |a| with(&me, |i| i.on_action(a))),
-        )?;
-        ui.render(&View::Connecting, false)?;
-        inner.ui = Some(ui);
-        let me = inner.me.clone();
-        inner.socket = Some(Socket::connect(
-            &url,
-            Rc::new(move |e| with(&me, |i| i.on_socket(e))),
-        )?);
-        Ok(())
+        if resume.is_none() {
+            inner.show_ui()?;
+        }
+        inner.connect()
     })();
     if let Err(e) = result {
         // start() returns this error itself: rejecting the promise nobody
@@ -209,6 +225,7 @@ pub(crate) fn code_of(shared: &Shared) -> Option<String> {
 }
 
 type Parts = (
+    resume::Timers,
     Option<Resources>,
     Option<Live>,
     Option<Presence>,
@@ -217,10 +234,12 @@ type Parts = (
 );
 
 impl Inner {
-    /// Marks the session over and rejects a pending `start()`.
+    /// Marks the session over and rejects a pending `start()`. Unless the
+    /// page is going away, nothing is left to resume either.
     fn finish(&mut self, error: Option<VisitorError>) {
         self.ended = true;
         self.deferred.clear();
+        self.resume.finish();
         if let Some(settle) = self.settle.take() {
             let err: JsValue = error.unwrap_or(VisitorError::Ended).into();
             let _ = settle.reject.call1(&JsValue::UNDEFINED, &err);
@@ -230,12 +249,35 @@ impl Inner {
     /// Moves every guard out, to be dropped once the borrow is released.
     fn take_parts(&mut self) -> Option<Parts> {
         Some((
+            self.resume.take_timers(),
             self.service.take(),
             self.live.take(),
             self.presence.take(),
             self.ui.take(),
             self.socket.take(),
         ))
+    }
+
+    /// Shows `<cobrowse-ui>`, its clicks routed to [`Inner::on_action`].
+    fn show_ui(&mut self) -> Result<(), VisitorError> {
+        let me = self.me.clone();
+        let ui = Ui::create(
+            &self.document,
+            Rc::new(move |a| with(&me, |i| i.on_action(a))),
+        )?;
+        self.ui = Some(ui);
+        self.render();
+        Ok(())
+    }
+
+    /// Opens a socket to the relay; its hello goes out on `open`.
+    fn connect(&mut self) -> Result<(), VisitorError> {
+        let me = self.me.clone();
+        self.socket = Some(Socket::connect(
+            &self.url,
+            Rc::new(move |e| with(&me, |i| i.on_socket(e))),
+        )?);
+        Ok(())
     }
 
     fn send(&self, bytes: &[u8]) -> bool {
@@ -245,6 +287,7 @@ impl Inner {
     /// Sends one event with the next sequence number; a number is only used
     /// up when the frame went out, so the agent never sees a gap.
     fn send_event(&mut self, event: &Event) {
+        self.resume.before_send(self.next_seq);
         if self.send(&wire::encode_event(self.next_seq, event)) {
             self.next_seq = self.next_seq.next();
         }
@@ -263,6 +306,8 @@ impl Inner {
                 agent: a.id,
                 name: &a.name,
             }
+        } else if self.resume.is_reconnecting() {
+            View::Reconnecting
         } else if self.roster.is_watched() {
             View::Live {
                 agents: self.roster.watching(),
@@ -283,13 +328,22 @@ impl Inner {
         match event {
             SocketEvent::Open => {
                 let page_url = self.document.url().unwrap_or_default();
-                self.send(&wire::encode_hello(&page_url, self.resources, None));
+                let resume = self.resume.hello_token();
+                self.send(&wire::encode_hello(&page_url, self.resources, resume));
             }
             SocketEvent::Message(bytes) => match wire::decode_to_visitor(&bytes) {
                 Ok(msg) => self.on_message(msg),
                 Err(e) => warn(&e.to_string()),
             },
             SocketEvent::Closed { reason } => {
+                if self.resume.leaving() {
+                    // The page is going away: the relay keeps the session
+                    // for the next page, whose entry stays.
+                    return self.finish(None);
+                }
+                if self.settle.is_none() && self.reconnect(&reason) {
+                    return;
+                }
                 // Before Welcome, a close is start()'s failure; after it, the
                 // session is simply over.
                 let error = self.settle.is_some().then(|| {
@@ -307,12 +361,17 @@ impl Inner {
     fn on_message(&mut self, msg: ToVisitor) {
         match msg {
             ToVisitor::Welcome {
-                code, upload_token, ..
+                code,
+                upload_token,
+                resume_token,
+                resume_secs,
+                ..
             } => {
                 self.code = Some(code);
                 if !upload_token.is_empty() {
                     self.upload_token = Some(upload_token);
                 }
+                self.on_welcome(&resume_token, resume_secs);
                 self.render();
                 if let Some(settle) = self.settle.take() {
                     let _ = settle.resolve.call0(&JsValue::UNDEFINED);
@@ -350,10 +409,9 @@ impl Inner {
                 }
             }
             ToVisitor::FromAgent { agent, msg } => self.on_agent(agent, msg),
-            ToVisitor::Resumed { .. } => {
-                // Resuming is not built yet: this script never asks for it.
-            }
+            ToVisitor::Resumed { agents } => self.on_resumed(agents),
             ToVisitor::Ended { .. } => self.finish(None),
+            ToVisitor::Error(frame) if self.resume.is_resuming() => self.refused(&frame.message),
             ToVisitor::Error(frame) => {
                 warn_js(
                     "cobrowse: the relay reported an error:",
@@ -393,182 +451,5 @@ impl Inner {
                 self.finish(None);
             }
         }
-    }
-
-    /// Sends a full snapshot as the next event, starting the observer first
-    /// so nothing between the walk and the first batch is lost.
-    fn send_snapshot(&mut self) {
-        match self.live.as_mut() {
-            Some(live) => {
-                // The snapshot shows these changes already.
-                live.tracker.discard();
-                live.timer.disarm();
-                live.scrolls.clear();
-                live.resized = false;
-                // A new snapshot starts the console afresh: say focus again.
-                live.pointer.forget_focus();
-            }
-            None => match self.start_capture() {
-                Ok(live) => self.live = Some(live),
-                Err(e) => return warn(&e.to_string()),
-            },
-        }
-        match snapshot(&self.document, &mut self.capture) {
-            Ok(snap) => self.send_event(&Event::Snapshot(snap)),
-            Err(e) => warn(&e.to_string()),
-        }
-        self.watch_resources();
-    }
-
-    /// Starts (or resumes) the resource service after a snapshot went out;
-    /// its first scan runs from its own timer, not in this turn.
-    fn watch_resources(&mut self) {
-        if self.service.is_none() && self.resources.upload {
-            let (Some(token), Some(socket)) = (&self.upload_token, &self.socket) else {
-                return;
-            };
-            self.service = Some(Resources::new(
-                &self.window,
-                &self.document,
-                self.rules.clone(),
-                &self.relay,
-                token,
-                socket.sender(),
-            ));
-        }
-        if let Some(service) = self.service.as_mut() {
-            service.watch();
-        }
-    }
-
-    fn start_capture(&self) -> Result<Live, VisitorError> {
-        let me = self.me.clone();
-        let tracker = MutationTracker::start(
-            &self.document,
-            Box::new(move || with(&me, Inner::arm_flush)),
-        )?;
-        let capture_phase = EventListenerOptions::run_in_capture_phase();
-        let mut listeners = Vec::with_capacity(9);
-        for kind in ["input", "change"] {
-            let me = self.me.clone();
-            listeners.push(EventListener::new_with_options(
-                &self.document,
-                kind,
-                capture_phase,
-                move |e| {
-                    let target = e.target().and_then(|t| t.dyn_into::<Element>().ok());
-                    if let Some(t) = target {
-                        with(&me, |i| i.on_input(&t));
-                    }
-                },
-            ));
-        }
-        let me = self.me.clone();
-        listeners.push(EventListener::new_with_options(
-            &self.document,
-            "scroll",
-            capture_phase,
-            move |e| {
-                if let Some(t) = e.target() {
-                    with(&me, |i| i.on_scroll(&t));
-                }
-            },
-        ));
-        let me = self.me.clone();
-        listeners.push(EventListener::new(&self.window, "resize", move |_| {
-            with(&me, |i| {
-                if let Some(live) = i.live.as_mut() {
-                    live.resized = true;
-                }
-                i.arm_flush();
-            })
-        }));
-        self.listen_pointer(&mut listeners);
-        Ok(Live {
-            tracker,
-            timer: FlushTimer::default(),
-            _listeners: listeners,
-            scrolls: Vec::new(),
-            resized: false,
-            pointer: twoway::PointerState::default(),
-        })
-    }
-
-    fn arm_flush(&mut self) {
-        let me = self.me.clone();
-        if let Some(live) = self.live.as_mut() {
-            live.timer
-                .arm(&self.window, Rc::new(move || with(&me, Inner::flush)));
-        }
-    }
-
-    /// Sends what changed since the last flush: the mutation batch first,
-    /// then scroll positions and the viewport, in that causal order.
-    fn flush(&mut self) {
-        let Some(live) = self.live.as_mut() else {
-            return;
-        };
-        live.timer.disarm();
-        let batch = live.tracker.flush(&mut self.capture);
-        let scrolls = std::mem::take(&mut live.scrolls);
-        let resized = std::mem::replace(&mut live.resized, false);
-        if !batch.is_empty() {
-            self.send_event(&Event::Mutations(batch));
-            if let Some(service) = self.service.as_mut() {
-                service.page_changed();
-            }
-        }
-        for s in scrolls {
-            self.send_event(&Event::Scroll(s));
-        }
-        if resized {
-            let v = viewport(&self.window);
-            self.send_event(&Event::Viewport(v));
-        }
-    }
-
-    fn on_input(&mut self, target: &Element) {
-        // Mutations first: the agent must have the node before its value.
-        self.flush();
-        for (id, state) in self.capture.input_states(target) {
-            let item = Some((id, state));
-            // `change` after `input` with the same value says nothing new.
-            if item == self.last_input {
-                continue;
-            }
-            if let Some((id, state)) = &item {
-                self.send_event(&Event::Input {
-                    id: *id,
-                    state: state.clone(),
-                });
-            }
-            self.last_input = item;
-        }
-    }
-
-    fn on_scroll(&mut self, target: &web_sys::EventTarget) {
-        let pos = if target.has_type::<Document>() {
-            self.capture
-                .ids
-                .get(&self.document)
-                .map(|id| window_scroll(&self.window, id))
-        } else {
-            target.dyn_ref::<Element>().and_then(|el| {
-                self.capture.ids.get(el).map(|id| ScrollPos {
-                    target: id,
-                    x: f64::from(el.scroll_left()),
-                    y: f64::from(el.scroll_top()),
-                })
-            })
-        };
-        let Some(pos) = pos else { return };
-        let Some(live) = self.live.as_mut() else {
-            return;
-        };
-        match live.scrolls.iter_mut().find(|s| s.target == pos.target) {
-            Some(s) => *s = pos,
-            None => live.scrolls.push(pos),
-        }
-        self.arm_flush();
     }
 }

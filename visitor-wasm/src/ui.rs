@@ -53,6 +53,8 @@ pub enum View<'a> {
     Live {
         agents: &'a [Agent],
     },
+    /// The connection dropped; the session waits for this page to return.
+    Reconnecting,
 }
 
 const CSS: &str = "\
@@ -169,6 +171,10 @@ impl Ui {
                 append_text(d, &text, "Your co-browsing code: ")?;
                 text.append_child(&code_el).map_err(VisitorError::js)?;
                 append_text(d, &text, " — read it to the agent")?;
+                add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
+            }
+            View::Reconnecting => {
+                text.set_text_content(Some("Reconnecting to co-browsing…"));
                 add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
             }
             View::Asking { agent, name, mode } => {

@@ -4,7 +4,7 @@
 
 use protocol::{
     AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, Mode, NodeId, ResourceHash, SessionId,
-    ToVisitor,
+    ToVisitor, WatchingAgent,
 };
 
 use crate::error::VisitorError;
@@ -246,6 +246,21 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
             }
             ToVisitor::Want { hashes, more }
         }
+        "Resumed" => {
+            r.fields(1)?;
+            let n = r.array()?;
+            // A handful of agents at most; the cap only guards the
+            // allocation against a lying length.
+            let mut agents = Vec::with_capacity(n.min(64));
+            for _ in 0..n {
+                r.exact(3)?;
+                let agent = agent_id(r.uint()?)?;
+                let name = r.str()?.to_owned();
+                let mode = r.mode()?;
+                agents.push(WatchingAgent { agent, name, mode });
+            }
+            ToVisitor::Resumed { agents }
+        }
         "AgentJoined" => {
             r.fields(3)?;
             let agent = agent_id(r.uint()?)?;
@@ -357,6 +372,20 @@ mod tests {
             });
         }
         round_trip(ToVisitor::SnapshotNeeded);
+        round_trip(ToVisitor::Resumed { agents: vec![] });
+        round_trip(ToVisitor::Resumed {
+            agents: (0..20)
+                .map(|i| WatchingAgent {
+                    agent: AgentId(i * 40_000),
+                    name: format!("Agent {i} Örtegård"),
+                    mode: if i % 2 == 0 {
+                        Mode::Shared
+                    } else {
+                        Mode::ViewOnly
+                    },
+                })
+                .collect(),
+        });
         for reason in [
             EndReason::VisitorEnded,
             EndReason::VisitorDeclined,
@@ -414,6 +443,46 @@ mod tests {
         short_hash[at + 1] = 31;
         short_hash.remove(at + 2);
         assert!(decode_to_visitor(&short_hash).is_err());
+        let resumed = protocol::encode(&ToVisitor::Resumed {
+            agents: vec![
+                WatchingAgent {
+                    agent: AgentId(1),
+                    name: "Ann".into(),
+                    mode: Mode::Shared,
+                },
+                WatchingAgent {
+                    agent: AgentId(300),
+                    name: "Bo".into(),
+                    mode: Mode::ViewOnly,
+                },
+            ],
+        })
+        .unwrap();
+        for cut in 0..resumed.len() {
+            assert!(decode_to_visitor(&resumed[..cut]).is_err(), "cut at {cut}");
+        }
+        // An agent of two fields, or an unknown mode, is refused.
+        let two_fields = protocol::encode(&std::collections::BTreeMap::from([(
+            "Resumed",
+            (vec![(1u32, "Ann")],),
+        )]))
+        .unwrap();
+        assert!(decode_to_visitor(&two_fields).is_err());
+        let bad_mode = protocol::encode(&std::collections::BTreeMap::from([(
+            "Resumed",
+            (vec![(1u32, "Ann", "Owner")],),
+        )]))
+        .unwrap();
+        assert!(decode_to_visitor(&bad_mode).is_err());
+        let good_shape = protocol::encode(&std::collections::BTreeMap::from([(
+            "Resumed",
+            (vec![(1u32, "Ann", "Shared")],),
+        )]))
+        .unwrap();
+        assert!(
+            decode_to_visitor(&good_shape).is_ok(),
+            "the shapes above differ only where meant"
+        );
         let bad_code = protocol::encode(&("Welcome", 1)).unwrap();
         assert!(decode_to_visitor(&bad_code).is_err());
     }

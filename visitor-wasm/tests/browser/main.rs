@@ -5,7 +5,8 @@
 //! built in the test page; `session.rs` runs whole sessions against a fake
 //! WebSocket that stands in for the relay; `resources.rs` the resource
 //! service against a fake `fetch`; `twoway.rs` pointing, modes and remote
-//! control against the same fake relay.
+//! control against the same fake relay; `resume.rs` sessions that survive
+//! navigation (sessionStorage, resuming on load, reconnecting).
 #![cfg(target_arch = "wasm32")]
 // Tests fail by panicking; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,6 +14,7 @@
 mod capture;
 mod privacy;
 mod resources;
+mod resume;
 mod session;
 mod twoway;
 mod util;

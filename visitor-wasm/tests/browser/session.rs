@@ -46,6 +46,12 @@ export function install_fake_socket() {
       s.readyState = 3;
       s.dispatchEvent(new CloseEvent("close", { code: 1006 }));
     },
+    closeWith(code, reason) {
+      const s = sockets[sockets.length - 1];
+      s.readyState = 3;
+      s.dispatchEvent(new CloseEvent("close", { code, reason }));
+    },
+    made() { return sockets.length; },
   };
 }
 "#)]
@@ -67,18 +73,50 @@ extern "C" {
     fn deliver(this: &Fake, bytes: &[u8]);
     #[wasm_bindgen(method)]
     fn refuse(this: &Fake);
+    #[wasm_bindgen(method, js_name = closeWith)]
+    fn close_with(this: &Fake, code: u16, reason: &str);
+    #[wasm_bindgen(method)]
+    fn made(this: &Fake) -> u32;
 }
 
-/// The fake relay, restored on drop.
-pub(crate) struct Relay(Fake);
+/// The fake relay, restored on drop (of the first handle: clones share it).
+pub(crate) struct Relay(Fake, bool);
 
 impl Relay {
     pub(crate) fn install() -> Relay {
-        Relay(install_fake_socket())
+        Relay(install_fake_socket(), true)
+    }
+
+    /// Another handle on the same fake, for a spawned task.
+    pub(crate) fn handle(&self) -> Relay {
+        Relay(self.0.clone(), false)
+    }
+
+    pub(crate) fn say_bytes(&self, bytes: &[u8]) {
+        self.0.deliver(bytes);
     }
 
     pub(crate) fn say(&self, msg: &ToVisitor) {
         self.0.deliver(&protocol::encode(msg).unwrap());
+    }
+
+    /// The connection drops (a network failure: no reason).
+    pub(crate) fn drop_connection(&self) {
+        self.0.refuse();
+    }
+
+    /// The relay closes the connection with `code` and `reason`.
+    pub(crate) fn close_with(&self, code: u16, reason: &str) {
+        self.0.close_with(code, reason);
+    }
+
+    /// How many sockets the visitor opened.
+    pub(crate) fn sockets(&self) -> u32 {
+        self.0.made()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.closed()
     }
 
     pub(crate) fn frames(&self) -> Vec<Vec<u8>> {
@@ -107,11 +145,13 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        self.0.restore();
+        if self.1 {
+            self.0.restore();
+        }
     }
 }
 
-fn options(extra: &str) -> JsValue {
+pub(crate) fn options(extra: &str) -> JsValue {
     let json = format!(r#"{{"relay": "http://127.0.0.1:9" {extra}}}"#);
     js_sys::JSON::parse(&json).unwrap()
 }
@@ -132,6 +172,8 @@ pub(crate) async fn started_with(relay: &Relay, upload_token: &str) -> visitor_w
             session: SessionId("s1".into()),
             code: JoinCode::parse("123456").unwrap(),
             upload_token,
+            resume_token: String::new(),
+            resume_secs: 0,
         };
         fake.deliver(&protocol::encode(&welcome).unwrap());
     });
@@ -141,7 +183,7 @@ pub(crate) async fn started_with(relay: &Relay, upload_token: &str) -> visitor_w
     session
 }
 
-fn ui_text() -> Option<String> {
+pub(crate) fn ui_text() -> Option<String> {
     let host = document().query_selector("cobrowse-ui").unwrap()?;
     host.shadow_root()?.text_content()
 }
@@ -385,6 +427,8 @@ async fn a_second_start_while_one_runs_is_refused_and_after_end_is_allowed() {
         session: SessionId("s1".into()),
         code: JoinCode::parse("654321").unwrap(),
         upload_token: String::new(),
+        resume_token: String::new(),
+        resume_secs: 0,
     });
     assert_eq!(session.code(), "654321");
     session.end();

@@ -1,0 +1,201 @@
+//! Capturing the page while an admitted agent watches: the snapshot, the
+//! observer and listeners started before it, and the flushes that turn
+//! what changed into events in causal order.
+//!
+//! Owns: starting and stopping that machinery ([`super::Live`]) and the
+//! resource service's start after a snapshot. Does not own: reading the
+//! DOM (`serialize.rs`, `mutations.rs`, `snapshot.rs`), sequence numbers
+//! and sending (`session.rs`).
+
+use std::rc::Rc;
+
+use gloo_events::{EventListener, EventListenerOptions};
+use protocol::{Event, ScrollPos};
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element};
+
+use super::{twoway, with, Inner, Live};
+use crate::error::{warn, VisitorError};
+use crate::mutations::MutationTracker;
+use crate::resources::Resources;
+use crate::schedule::FlushTimer;
+use crate::snapshot::{snapshot, viewport, window_scroll};
+
+impl Inner {
+    /// Sends a full snapshot as the next event, starting the observer first
+    /// so nothing between the walk and the first batch is lost.
+    pub(super) fn send_snapshot(&mut self) {
+        match self.live.as_mut() {
+            Some(live) => {
+                // The snapshot shows these changes already.
+                live.tracker.discard();
+                live.timer.disarm();
+                live.scrolls.clear();
+                live.resized = false;
+                // A new snapshot starts the console afresh: say focus again.
+                live.pointer.forget_focus();
+            }
+            None => match self.start_capture() {
+                Ok(live) => self.live = Some(live),
+                Err(e) => return warn(&e.to_string()),
+            },
+        }
+        match snapshot(&self.document, &mut self.capture) {
+            Ok(snap) => self.send_event(&Event::Snapshot(snap)),
+            Err(e) => warn(&e.to_string()),
+        }
+        self.watch_resources();
+    }
+
+    /// Starts (or resumes) the resource service after a snapshot went out;
+    /// its first scan runs from its own timer, not in this turn.
+    pub(super) fn watch_resources(&mut self) {
+        if self.service.is_none() && self.resources.upload {
+            let (Some(token), Some(socket)) = (&self.upload_token, &self.socket) else {
+                return;
+            };
+            self.service = Some(Resources::new(
+                &self.window,
+                &self.document,
+                self.rules.clone(),
+                &self.relay,
+                token,
+                socket.sender(),
+            ));
+        }
+        if let Some(service) = self.service.as_mut() {
+            service.watch();
+        }
+    }
+
+    pub(super) fn start_capture(&self) -> Result<Live, VisitorError> {
+        let me = self.me.clone();
+        let tracker = MutationTracker::start(
+            &self.document,
+            Box::new(move || with(&me, Inner::arm_flush)),
+        )?;
+        let capture_phase = EventListenerOptions::run_in_capture_phase();
+        let mut listeners = Vec::with_capacity(9);
+        for kind in ["input", "change"] {
+            let me = self.me.clone();
+            listeners.push(EventListener::new_with_options(
+                &self.document,
+                kind,
+                capture_phase,
+                move |e| {
+                    let target = e.target().and_then(|t| t.dyn_into::<Element>().ok());
+                    if let Some(t) = target {
+                        with(&me, |i| i.on_input(&t));
+                    }
+                },
+            ));
+        }
+        let me = self.me.clone();
+        listeners.push(EventListener::new_with_options(
+            &self.document,
+            "scroll",
+            capture_phase,
+            move |e| {
+                if let Some(t) = e.target() {
+                    with(&me, |i| i.on_scroll(&t));
+                }
+            },
+        ));
+        let me = self.me.clone();
+        listeners.push(EventListener::new(&self.window, "resize", move |_| {
+            with(&me, |i| {
+                if let Some(live) = i.live.as_mut() {
+                    live.resized = true;
+                }
+                i.arm_flush();
+            })
+        }));
+        self.listen_pointer(&mut listeners);
+        Ok(Live {
+            tracker,
+            timer: FlushTimer::default(),
+            _listeners: listeners,
+            scrolls: Vec::new(),
+            resized: false,
+            pointer: twoway::PointerState::default(),
+        })
+    }
+
+    pub(super) fn arm_flush(&mut self) {
+        let me = self.me.clone();
+        if let Some(live) = self.live.as_mut() {
+            live.timer
+                .arm(&self.window, Rc::new(move || with(&me, Inner::flush)));
+        }
+    }
+
+    /// Sends what changed since the last flush: the mutation batch first,
+    /// then scroll positions and the viewport, in that causal order.
+    pub(super) fn flush(&mut self) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        live.timer.disarm();
+        let batch = live.tracker.flush(&mut self.capture);
+        let scrolls = std::mem::take(&mut live.scrolls);
+        let resized = std::mem::replace(&mut live.resized, false);
+        if !batch.is_empty() {
+            self.send_event(&Event::Mutations(batch));
+            if let Some(service) = self.service.as_mut() {
+                service.page_changed();
+            }
+        }
+        for s in scrolls {
+            self.send_event(&Event::Scroll(s));
+        }
+        if resized {
+            let v = viewport(&self.window);
+            self.send_event(&Event::Viewport(v));
+        }
+    }
+
+    pub(super) fn on_input(&mut self, target: &Element) {
+        // Mutations first: the agent must have the node before its value.
+        self.flush();
+        for (id, state) in self.capture.input_states(target) {
+            let item = Some((id, state));
+            // `change` after `input` with the same value says nothing new.
+            if item == self.last_input {
+                continue;
+            }
+            if let Some((id, state)) = &item {
+                self.send_event(&Event::Input {
+                    id: *id,
+                    state: state.clone(),
+                });
+            }
+            self.last_input = item;
+        }
+    }
+
+    pub(super) fn on_scroll(&mut self, target: &web_sys::EventTarget) {
+        let pos = if target.has_type::<Document>() {
+            self.capture
+                .ids
+                .get(&self.document)
+                .map(|id| window_scroll(&self.window, id))
+        } else {
+            target.dyn_ref::<Element>().and_then(|el| {
+                self.capture.ids.get(el).map(|id| ScrollPos {
+                    target: id,
+                    x: f64::from(el.scroll_left()),
+                    y: f64::from(el.scroll_top()),
+                })
+            })
+        };
+        let Some(pos) = pos else { return };
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        match live.scrolls.iter_mut().find(|s| s.target == pos.target) {
+            Some(s) => *s = pos,
+            None => live.scrolls.push(pos),
+        }
+        self.arm_flush();
+    }
+}
