@@ -29,3 +29,10 @@ export interface Session {
  * relay cannot be reached.
  */
 export function start(options: StartOptions): Promise<Session>;
+
+/**
+ * The running session — one started on this page, or one continued from the
+ * previous page of this tab (co-browsing survives navigation and reloads
+ * within the relay's grace window) — or null.
+ */
+export function current(): Promise<Session | null>;

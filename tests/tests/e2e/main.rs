@@ -7,4 +7,5 @@ mod fidelity;
 mod foundation;
 mod privacy;
 mod resources;
+mod resume;
 mod two_way;
