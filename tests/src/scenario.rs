@@ -24,6 +24,7 @@ pub struct World {
     pub site: Service,
     pub browser: Browser,
     root: PathBuf,
+    relay_args: Vec<String>,
 }
 
 impl World {
@@ -56,7 +57,7 @@ impl World {
         let relay = bins.start_relay(&RelayOptions {
             static_dir: dist,
             dev_agent_token: Some(TOKEN.into()),
-            extra_args: relay_args,
+            extra_args: relay_args.clone(),
             ..Default::default()
         })?;
         let site = match pages {
@@ -69,7 +70,29 @@ impl World {
             site,
             browser,
             root,
+            relay_args,
         })
+    }
+
+    /// Kills the relay (as a crash would) and starts a new one on the same
+    /// port with the same arguments: pages and consoles keep their URLs.
+    pub fn restart_relay(&mut self) -> Result<()> {
+        let port: u16 = self
+            .relay
+            .host()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .context("the relay's port")?;
+        self.relay.kill();
+        self.relay = Binaries::next_to_test()?.start_relay(&RelayOptions {
+            port,
+            static_dir: self.root.join("target/dist"),
+            dev_agent_token: Some(TOKEN.into()),
+            extra_args: self.relay_args.clone(),
+            ..Default::default()
+        })?;
+        Ok(())
     }
 
     /// Opens a page of the site and waits for the SDK to load.

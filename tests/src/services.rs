@@ -99,6 +99,44 @@ impl Binaries {
     }
 }
 
+/// A `redis-server` of Debian's on a free port, persisting nothing (the
+/// relay's `--redis` in tests), stopped on drop. Its URL is `redis://…`.
+pub fn start_redis() -> Result<Service> {
+    let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .context("redis-server is missing: `cargo xtask test` installs Debian's redis-server")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(binary)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no", "--protected-mode", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting redis-server")?;
+    let service = Service {
+        name: "redis",
+        child,
+        url: format!("redis://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(service);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("redis-server did not listen on port {port} within 5 s")
+}
+
 /// A running child process that announced its URL on stdout.
 pub struct Service {
     name: &'static str,

@@ -326,3 +326,76 @@ async fn a_signed_in_page_reaches_an_agent_without_cookies_pixel_for_pixel() -> 
     let _ = std::fs::remove_file(config);
     Ok(())
 }
+
+/// Uploads `visitor` made since its request number `since`.
+fn uploads_since(visitor: &Tab, since: usize) -> usize {
+    visitor.requests()[since..]
+        .iter()
+        .filter(|r| r.method == "PUT" && r.url.contains("/res/up/"))
+        .count()
+}
+
+/// Starts a session on the signed-in page the visitor shows, waits until
+/// the console shows every resource, ends it, and says how many uploads it
+/// took.
+async fn session_uploads(world: &World, visitor: &Tab) -> Result<usize> {
+    let before = visitor.requests().len();
+    let console = join(world, visitor).await?;
+    wait_for_resources(&console).await?;
+    let count = uploads_since(visitor, before);
+    click_ui(visitor, "data-cobrowse-end").await?;
+    wait_state(&console, "ended").await?;
+    let _ = console.page.clone().close().await;
+    Ok(count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_resources_outlive_a_relay_restart_through_redis_and_expire_after_cache_ttl(
+) -> Result<()> {
+    const TTL_SECS: u64 = 6;
+    let redis = e2e::services::start_redis()?;
+    let config =
+        std::env::temp_dir().join(format!("cobrowse-e2e-redis-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        format!("[cache]\nttl = \"{TTL_SECS}s\"\n[resources]\nstrict = true\n"),
+    )?;
+    let mut world = World::start_with_relay_args(vec![
+        "--redis".into(),
+        redis.url().to_owned(),
+        "--config".into(),
+        config.display().to_string(),
+    ])
+    .await?;
+    let visitor = signed_in_visitor(&world).await?;
+
+    let first = session_uploads(&world, &visitor).await?;
+    step(&format!("first session: {first} uploads"));
+    ensure!(
+        first >= 8,
+        "the first session should upload the page's resources ({first})"
+    );
+
+    step("the relay is killed and started again on the same Redis");
+    world.restart_relay()?;
+    let again = session_uploads(&world, &visitor).await?;
+    step(&format!("after the restart: {again} uploads"));
+    ensure!(
+        again == 0,
+        "the restarted relay lost the cache Redis holds ({again} uploads)"
+    );
+
+    step("after cache.ttl the resources are gone and uploaded again");
+    tokio::time::sleep(std::time::Duration::from_secs(TTL_SECS + 3)).await;
+    let expired = session_uploads(&world, &visitor).await?;
+    step(&format!("after cache.ttl: {expired} uploads"));
+    ensure!(
+        expired >= 8,
+        "resources outlived cache.ttl ({expired} uploads)"
+    );
+
+    world.stop().await;
+    drop(redis);
+    let _ = std::fs::remove_file(config);
+    Ok(())
+}
