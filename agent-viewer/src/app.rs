@@ -72,6 +72,7 @@ enum Msg {
     Frame(u64, web_sys::Event),
     ModeSwitch,
     HighlightTool,
+    FullScreen,
 }
 
 struct Shell {
@@ -93,6 +94,7 @@ impl Shell {
                 on(&ui.leave, "click", || Msg::Leave),
                 on(&ui.mode_switch, "click", || Msg::ModeSwitch),
                 on(&ui.highlight, "click", || Msg::HighlightTool),
+                on(&ui.fullscreen, "click", || Msg::FullScreen),
                 EventListener::new_with_options(
                     &ui.form,
                     "submit",
@@ -150,6 +152,7 @@ struct Ui {
     mode_state: Element,
     mode_switch: HtmlElement,
     highlight: HtmlElement,
+    fullscreen: HtmlElement,
     form: HtmlFormElement,
     token: HtmlInputElement,
     code: HtmlInputElement,
@@ -181,6 +184,7 @@ impl Ui {
             mode_state: get(&document, "cobrowse-mode-state")?,
             mode_switch: get(&document, "cobrowse-mode-switch")?,
             highlight: get(&document, "cobrowse-highlight")?,
+            fullscreen: get(&document, "cobrowse-fullscreen")?,
             form: get(&document, "cobrowse-login")?,
             token: get(&document, "cobrowse-token")?,
             code: get(&document, "cobrowse-code")?,
@@ -271,6 +275,15 @@ impl App {
                     join.console.request_mode(wanted);
                 }
                 self.after_console();
+            }
+            Msg::FullScreen => {
+                // The viewing area alone, scaled to the whole screen (the
+                // resize that follows re-fits the page); Esc leaves.
+                if self.ui.document.fullscreen_element().is_some() {
+                    self.ui.document.exit_fullscreen();
+                } else if let Err(e) = self.ui.stage.request_fullscreen() {
+                    log::warn(&format!("full screen refused: {e:?}"));
+                }
             }
             Msg::HighlightTool => {
                 if let Some(pointing) = self.join.as_mut().and_then(|j| j.pointing.as_mut()) {
@@ -576,6 +589,7 @@ impl App {
         set_text(&self.ui.mode_switch, switch_text);
         self.ui.mode_switch.set_hidden(!live);
         self.ui.highlight.set_hidden(!live);
+        self.ui.fullscreen.set_hidden(!live);
         set_attr(
             &self.ui.highlight,
             "aria-pressed",

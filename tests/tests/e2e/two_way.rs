@@ -171,6 +171,19 @@ async fn pointers_land_on_the_same_element_and_clicks_show_on_both_screens() -> 
     console
         .screenshot(&world.screenshot_path("two-way-console"))
         .await?;
+
+    step("the agent shows the page full screen");
+    let button: [f64; 4] = console
+        .eval("const r = document.getElementById('cobrowse-fullscreen').getBoundingClientRect(); return [r.left, r.top, r.width, r.height];")
+        .await?;
+    console.page.click(spot(button, 0.5, 0.5)).await?;
+    console
+        .wait_for(
+            "the viewing area full screen",
+            "document.fullscreenElement?.id === 'cobrowse-stage'",
+            WAIT,
+        )
+        .await?;
     world.stop().await;
     Ok(())
 }
