@@ -19,6 +19,7 @@ use protocol::{
     AgentId, AgentMsg, Control, EndReason, FromAgent, Hello, Mode, SessionId, ToAgent, ToVisitor,
 };
 
+use crate::auth::AgentSubject;
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
 use crate::gate::{Budget, DropReason, Standing};
@@ -56,6 +57,12 @@ pub async fn serve<S: SessionStore, B: Bus>(
     if let Err(err) = app.guesses.check(peer.ip(), &identity.subject) {
         return conn.fail(&mut stream, err).await;
     }
+    // Taken before the join, which spends the visitor's code: a refused
+    // agent must not cost the visitor its code.
+    let claim = match Claim::take(&app, &identity.subject).await {
+        Ok(claim) => claim,
+        Err(err) => return conn.fail(&mut stream, err).await,
+    };
     let limits = &app.config.limits;
     let joined = match app
         .store
@@ -72,6 +79,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
             if matches!(err, RelayError::UnknownCode) {
                 app.guesses.miss(peer.ip(), &identity.subject);
             }
+            claim.release(&app).await;
             return conn.fail(&mut stream, err).await;
         }
     };
@@ -94,6 +102,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
         Ok(sub) => sub,
         Err(err) => {
             leave(&app, &session, agent).await;
+            claim.release(&app).await;
             return conn.fail(&mut stream, err).await;
         }
     };
@@ -152,6 +161,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
         // have been published before we subscribed.
         drop(subscription);
         leave(&app, &session, agent).await;
+        claim.release(&app).await;
         let ended = Delivery::Agent(ToAgent::Ended {
             reason: EndReason::VisitorDisconnected,
         });
@@ -172,6 +182,8 @@ pub async fn serve<S: SessionStore, B: Bus>(
 
     drop(subscription);
     leave(&app, &session, agent).await;
+    // Before the agent hears the end, so it may join another session at once.
+    claim.release(&app).await;
     tracing::info!(%session, agent = agent.0, "agent left");
     match (error, last) {
         (Some(err), _) => conn.fail(&mut stream, err).await,
@@ -181,6 +193,43 @@ pub async fn serve<S: SessionStore, B: Bus>(
                 reason: String::new(),
             };
             conn.finish(&mut stream, close).await;
+        }
+    }
+}
+
+/// An agent identity's one session at a time, held from before its join
+/// until it is out of the session again.
+struct Claim {
+    /// `None` for the dev token: everyone holding it shares one identity,
+    /// so each connection counts as its own agent there (the demo and tests
+    /// run several dev agents at once).
+    held: Option<(String, String)>,
+}
+
+impl Claim {
+    async fn take<S: SessionStore, B: Bus>(
+        app: &App<S, B>,
+        subject: &AgentSubject,
+    ) -> Result<Claim, RelayError> {
+        let AgentSubject::Signed(who) = subject else {
+            return Ok(Claim { held: None });
+        };
+        let holder = format!("{:032x}", rand::random::<u128>());
+        if !app.store.claim_agent(who, &holder).await? {
+            tracing::info!(subject = %who, "agent refused: already in a session");
+            return Err(RelayError::AgentBusy);
+        }
+        Ok(Claim {
+            held: Some((who.clone(), holder)),
+        })
+    }
+
+    /// A failure is logged: the Redis key then expires on its own.
+    async fn release<S: SessionStore, B: Bus>(self, app: &App<S, B>) {
+        if let Some((who, holder)) = self.held {
+            if let Err(err) = app.store.release_agent(&who, &holder).await {
+                tracing::error!(subject = %who, "could not free the agent for another session: {err}");
+            }
         }
     }
 }

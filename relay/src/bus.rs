@@ -20,6 +20,7 @@ use protocol::{AgentId, SessionId, ToAgent, ToVisitor};
 use tokio::sync::{mpsc, Notify};
 
 use crate::gate::Standing;
+use crate::idle::Activity;
 use crate::RelayError;
 
 /// An address on the bus.
@@ -74,6 +75,9 @@ pub struct Mailbox {
     /// An agent connection's standing, kept up to date from what is
     /// delivered to it (see `gate.rs`).
     standing: Option<Arc<Standing>>,
+    /// A visitor connection's last sign of life: each delivery to the
+    /// visitor is an agent's doing or an answer to the visitor.
+    activity: Option<Arc<Activity>>,
 }
 
 /// The connection's side: its writer task drains this.
@@ -113,6 +117,7 @@ pub fn mailbox(capacity: usize) -> (Mailbox, MailboxReceiver) {
             tx,
             overflow: Arc::clone(&overflow),
             standing: None,
+            activity: None,
         },
         MailboxReceiver {
             rx,
@@ -134,6 +139,9 @@ impl Mailbox {
         if let Some(standing) = &self.standing {
             standing.observe(&delivery);
         }
+        if let Some(activity) = &self.activity {
+            activity.touch();
+        }
         match self.tx.try_send(delivery) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -150,6 +158,12 @@ impl Mailbox {
     /// deliveries that pass through it.
     pub(crate) fn following(mut self, standing: Arc<Standing>) -> Mailbox {
         self.standing = Some(standing);
+        self
+    }
+
+    /// The same mailbox, also noting each delivery into `activity`.
+    pub(crate) fn noting(mut self, activity: Arc<Activity>) -> Mailbox {
+        self.activity = Some(activity);
         self
     }
 

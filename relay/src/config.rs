@@ -46,7 +46,14 @@ pub struct Limits {
     /// Failed resume attempts (a wrong, ended or expired token) allowed
     /// per minute from one client address; the next is refused.
     pub resume_failures_per_minute: u32,
+    /// A session with no visitor frame and no agent message for this long
+    /// ends (agents are told the visitor is gone, the visitor that the
+    /// session ended). Zero: never.
+    pub idle_timeout: Duration,
 }
+
+/// The longest `idle_timeout_secs` (30 days).
+const MAX_IDLE_SECS: u64 = 30 * 24 * 3600;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -59,6 +66,7 @@ impl Default for Limits {
             agent_messages_per_second: 60,
             resume_grace: Duration::from_secs(30),
             resume_failures_per_minute: 10,
+            idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -76,6 +84,7 @@ pub struct LimitsFile {
     pub agent_messages_per_second: Option<u32>,
     pub resume_grace_secs: Option<u64>,
     pub resume_failures_per_minute: Option<u32>,
+    pub idle_timeout_secs: Option<u64>,
     /// The secret signed agent tokens are checked with. A file the
     /// operator protects; never a command-line argument (`ps` shows those).
     pub agent_secret: Option<String>,
@@ -101,6 +110,7 @@ impl fmt::Debug for LimitsFile {
                 "resume_failures_per_minute",
                 &self.resume_failures_per_minute,
             )
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field(
                 "agent_secret",
                 &self.agent_secret.as_ref().map(|_| "<redacted>"),
@@ -165,6 +175,10 @@ impl LimitsFile {
                 .resume_failures_per_minute
                 .or(self.resume_failures_per_minute)
                 .unwrap_or(defaults.resume_failures_per_minute),
+            idle_timeout: overrides
+                .idle_timeout_secs
+                .or(self.idle_timeout_secs)
+                .map_or(defaults.idle_timeout, Duration::from_secs),
         };
         // The wire carries the window in whole seconds as a u32; a day is
         // already far past any page load.
@@ -172,6 +186,13 @@ impl LimitsFile {
             return Err(RelayError::Config(
                 "resume_grace_secs must be at most 86400".into(),
             ));
+        }
+        // Bounded so a deadline never overflows the clock; a month is far
+        // past any conversation.
+        if limits.idle_timeout > Duration::from_secs(MAX_IDLE_SECS) {
+            return Err(RelayError::Config(format!(
+                "idle_timeout_secs must be at most {MAX_IDLE_SECS} (0 = never)"
+            )));
         }
         if limits.resume_failures_per_minute == 0 {
             return Err(RelayError::Config(
@@ -434,6 +455,22 @@ mod tests {
             err.to_string().contains("agent_messages_per_second"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_idle_timeout_defaults_to_half_an_hour_and_zero_means_never() {
+        let limits = LimitsFile::default()
+            .into_limits(&LimitsFile::default())
+            .expect("ok");
+        assert_eq!(limits.idle_timeout, Duration::from_secs(1800));
+        let file = LimitsFile::parse("idle_timeout_secs = 0").expect("parses");
+        let limits = file.into_limits(&LimitsFile::default()).expect("ok");
+        assert_eq!(limits.idle_timeout, Duration::ZERO);
+        let huge = LimitsFile::parse("idle_timeout_secs = 18446744073709551615").expect("parses");
+        let err = huge
+            .into_limits(&LimitsFile::default())
+            .expect_err("too long");
+        assert!(err.to_string().contains("idle_timeout_secs"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::bus::{mailbox, Delivery, Mailbox, MailboxReceiver};
+use crate::idle::Activity;
 use crate::metrics::{Metrics, Role};
 use crate::RelayError;
 
@@ -106,6 +107,12 @@ impl Conn {
 
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// From now on every delivery to this connection (its own sends and
+    /// every mailbox clone handed out after this) notes `activity`.
+    pub(crate) fn note_activity(&mut self, activity: Arc<Activity>) {
+        self.mailbox = self.mailbox.clone().noting(activity);
     }
 
     /// A clone of this connection's mailbox, for subscribing it on the bus.

@@ -46,6 +46,10 @@ pub enum RelayError {
     Unauthorized(String),
     #[error("the session already has its limit of {limit} agents")]
     TooManyAgents { limit: usize },
+    /// The agent's identity is admitted or waiting in another live session
+    /// (one session at a time per agent).
+    #[error("you are already in a co-browsing session; leave it first")]
+    AgentBusy,
     #[error("the connection could not keep up and its queue of {capacity} frames filled")]
     TooSlow { capacity: usize },
     #[error("origin {origin:?} is not allowed to start a session")]
@@ -193,6 +197,7 @@ impl RelayError {
             RelayError::UnknownCode => ErrorCode::UnknownCode,
             RelayError::Unauthorized(_) => ErrorCode::Unauthorized,
             RelayError::TooManyAgents { .. }
+            | RelayError::AgentBusy
             | RelayError::OriginNotAllowed { .. }
             | RelayError::ResumeRefused { .. } => ErrorCode::NotAllowed,
             RelayError::TooSlow { .. } | RelayError::TooManyGuesses { .. } => {
@@ -287,9 +292,9 @@ impl RelayError {
             RelayError::FrameTooLarge { .. } => RejectReason::FrameTooLarge,
             RelayError::UnknownCode => RejectReason::UnknownCode,
             RelayError::Unauthorized(_) => RejectReason::Unauthorized,
-            RelayError::TooManyAgents { .. } | RelayError::ResumeRefused { .. } => {
-                RejectReason::NotAllowed
-            }
+            RelayError::TooManyAgents { .. }
+            | RelayError::AgentBusy
+            | RelayError::ResumeRefused { .. } => RejectReason::NotAllowed,
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
             RelayError::TooManyGuesses { .. } => RejectReason::RateLimited,
             RelayError::OriginNotAllowed { .. } => RejectReason::Origin,

@@ -16,6 +16,8 @@
 //! - `sessions.rs` ([`SessionStore`]) and `bus.rs` ([`Bus`]): the two seams
 //!   a multi-relay backend implements; `memory.rs` is the in-process one,
 //!   `redis_backend/` the one several relays share.
+//! - `idle.rs`: when a session last showed a sign of life (it ends after
+//!   `idle_timeout`).
 //! - `resume.rs`: sessions that outlive the visitor's page (the resume
 //!   token, the grace window and its watcher).
 //! - `resources/`: static resources — offers, uploads, the two-level
@@ -35,6 +37,11 @@
 //! - A bad peer ends its own connection (and, for a visitor, its own
 //!   session), never another session.
 //! - Errors become frames and close codes only in `error.rs`.
+//! - An agent identity (a signed token's `sub`) is admitted or waiting in
+//!   at most one live session, across relays; dev-token agents are one
+//!   identity per connection.
+//! - A session with no visitor frame and no agent message for
+//!   `idle_timeout` ends.
 //! - A join code admits one agent; only an authenticated agent under its
 //!   wrong-code limit gets to try one.
 //! - An agent reads only resources its own session offered, through its
@@ -48,6 +55,7 @@ mod connection;
 mod error;
 mod gate;
 pub mod guesses;
+mod idle;
 pub mod memory;
 pub mod metrics;
 pub mod redis_backend;

@@ -30,6 +30,10 @@ use crate::RelayError;
 pub struct MemoryStore {
     inner: Arc<Mutex<Sessions>>,
     resources: MemoryResources,
+    /// Agent identity → the connection holding its one session. No expiry:
+    /// a connection always lets go when it ends, and this process is the
+    /// only one that could hold it.
+    busy: Arc<Mutex<HashMap<String, String>>>,
 }
 
 #[derive(Debug, Default)]
@@ -424,6 +428,23 @@ impl SessionStore for MemoryStore {
         // Nothing can resume it between the look above and this: a resume
         // past `until` is refused.
         Ok(Expiry::Ended(self.end(session).await?))
+    }
+
+    async fn claim_agent(&self, who: &str, holder: &str) -> Result<bool, RelayError> {
+        let mut busy = lock(&self.busy);
+        if busy.contains_key(who) {
+            return Ok(false);
+        }
+        busy.insert(who.to_owned(), holder.to_owned());
+        Ok(true)
+    }
+
+    async fn release_agent(&self, who: &str, holder: &str) -> Result<(), RelayError> {
+        let mut busy = lock(&self.busy);
+        if busy.get(who).is_some_and(|h| h == holder) {
+            busy.remove(who);
+        }
+        Ok(())
     }
 
     async fn end(&self, session: &SessionId) -> Result<Vec<AgentId>, RelayError> {

@@ -264,6 +264,24 @@ pub trait SessionStore: Send + Sync + 'static {
         let _ = session;
     }
 
+    /// An agent identity (`who`, the token's subject) takes its one
+    /// session at a time for the connection `holder` names: `false` if it
+    /// already holds one (admitted or waiting in a live session). Atomic,
+    /// so two joins racing across relays cannot both win.
+    fn claim_agent(
+        &self,
+        who: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<bool, RelayError>> + Send;
+
+    /// Lets go of `who`'s claim if `holder` still holds it (a claim that
+    /// expired and was taken by another connection stays).
+    fn release_agent(
+        &self,
+        who: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), RelayError>> + Send;
+
     /// Removes the session and frees its code; returns the agents it still
     /// had, so the caller can tell them.
     fn end(

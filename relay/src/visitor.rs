@@ -27,6 +27,7 @@ use protocol::{
 
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
+use crate::idle::{self, Activity};
 use crate::metrics::{GaugeGuard, ResumeRefusal, Role};
 use crate::resources::store::{Grant, ResourceStore};
 use crate::resume::{self, ResumeToken};
@@ -43,6 +44,9 @@ pub async fn serve<S: SessionStore, B: Bus>(
 ) {
     let (sink, mut stream) = socket.split();
     let mut conn = app.start_conn(sink, Role::Visitor, peer);
+    // Before the session is opened, so every subscription notes it.
+    let activity = Activity::new();
+    conn.note_activity(Arc::clone(&activity));
 
     let hello = match read_hello(&app, &mut conn, &mut stream, &mut shutdown).await {
         Ok(Some(hello)) => hello,
@@ -70,15 +74,23 @@ pub async fn serve<S: SessionStore, B: Bus>(
         Err(err) => return conn.fail(&mut stream, err).await,
     };
 
-    let (reason, error) = run_session(
+    let ending = run_session(
         &app,
         &mut conn,
         &mut stream,
         &mut shutdown,
-        (&session, &grant),
+        (&session, &grant, &activity),
         admitted,
     )
     .await;
+    let (reason, error) = match ending {
+        Ending::Closed(reason, error) => (reason, error),
+        Ending::Idle => {
+            drop(subscription);
+            drop(gauge);
+            return end_idle(&app, conn, &mut stream, &session).await;
+        }
+    };
 
     // Stop hearing about agents before telling them: nothing new can arrive
     // for a session that is going away (or waiting for the next page, whose
@@ -319,6 +331,43 @@ pub(crate) async fn finish_ended<S: SessionStore, B: Bus>(
     }
 }
 
+/// A session nobody used for `idle_timeout` ends at once (no resume
+/// window: nobody is away). No end reason says "idle": agents are told the
+/// visitor is gone (true for their purposes: nobody is there), the visitor
+/// that the session ended, with the truth in the close reason.
+async fn end_idle<S, B, St>(app: &App<S, B>, conn: Conn, stream: &mut St, session: &SessionId)
+where
+    S: SessionStore,
+    B: Bus,
+    St: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let minutes = app.config.limits.idle_timeout.as_secs().div_ceil(60);
+    tracing::info!(%session, idle_timeout_secs = app.config.limits.idle_timeout.as_secs(), "visitor session ended: idle");
+    let reason = EndReason::VisitorDisconnected;
+    end_session(app, session, reason).await;
+    // Encoded by hand: an `Ended` delivery would close with its reason's
+    // own text.
+    match protocol::encode(&ToVisitor::Ended { reason }) {
+        Ok(bytes) => {
+            conn.send(Delivery::Encoded(Bytes::from(bytes)));
+        }
+        Err(err) => tracing::error!(%session, "could not encode the visitor's end: {err}"),
+    }
+    let why = format!(
+        "The session ended after {minutes} minute{} without activity.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    conn.finish(stream, Delivery::Close { reason: why }).await;
+}
+
+/// How the session's connection ended.
+enum Ending {
+    /// The visitor ended it, left, misbehaved, or the relay is stopping.
+    Closed(EndReason, Option<RelayError>),
+    /// Nobody did anything for `idle_timeout`.
+    Idle,
+}
+
 /// What one visitor frame led to.
 enum Flow {
     Continue,
@@ -332,28 +381,34 @@ async fn run_session<S, B, St>(
     conn: &mut Conn,
     stream: &mut St,
     shutdown: &mut Shutdown,
-    (session, grant): (&SessionId, &Grant),
+    (session, grant, activity): (&SessionId, &Grant, &Activity),
     mut admitted: Vec<AgentId>,
-) -> (EndReason, Option<RelayError>)
+) -> Ending
 where
     S: SessionStore,
     B: Bus,
     St: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
+    let closed = |reason, error| Ending::Closed(reason, error);
+    // One long-lived wait, not a timer per frame.
+    let idle = idle::idle(activity, app.config.limits.idle_timeout);
+    tokio::pin!(idle);
     loop {
         tokio::select! {
-            () = shutdown.wait() => return (EndReason::RelayShutdown, None),
-            _ = conn.writer_finished() => return (EndReason::VisitorDisconnected, None),
+            () = shutdown.wait() => return closed(EndReason::RelayShutdown, None),
+            _ = conn.writer_finished() => return closed(EndReason::VisitorDisconnected, None),
+            () = &mut idle => return Ending::Idle,
             inbound = next_frame(stream, Role::Visitor, app.config.limits.max_frame_bytes, app.idle_limit(), &app.metrics) => {
                 let bytes = match inbound {
                     Ok(Inbound::Frame(bytes)) => bytes,
-                    Ok(Inbound::Closed) => return (EndReason::VisitorDisconnected, None),
-                    Err(err) => return (EndReason::Error, Some(err)),
+                    Ok(Inbound::Closed) => return closed(EndReason::VisitorDisconnected, None),
+                    Err(err) => return closed(EndReason::Error, Some(err)),
                 };
+                activity.touch();
                 match handle(app, conn, session, grant, &mut admitted, &bytes).await {
                     Ok(Flow::Continue) => {}
-                    Ok(Flow::End) => return (EndReason::VisitorEnded, None),
-                    Err(err) => return (EndReason::Error, Some(err)),
+                    Ok(Flow::End) => return closed(EndReason::VisitorEnded, None),
+                    Err(err) => return closed(EndReason::Error, Some(err)),
                 }
             }
         }

@@ -65,7 +65,8 @@ struct Args {
     redis: Option<String>,
     /// TOML file: max_frame_bytes, max_agents_per_session, agent_queue_frames,
     /// code_ttl_secs, code_guesses_per_minute, agent_messages_per_second,
-    /// resume_grace_secs, resume_failures_per_minute, agent_secret; tables [cache]
+    /// resume_grace_secs, resume_failures_per_minute, idle_timeout_secs,
+    /// agent_secret; tables [cache]
     /// (ttl, local_max_bytes) and [resources] (allowed_external_domains,
     /// strict, max_resource_bytes, session_budget_bytes).
     #[arg(long)]

@@ -19,6 +19,7 @@
 //! | `cobrowse:session:{session}` | hash | `code`, `page_url`, `last_agent` (the agent id counter, `HINCRBY`), `resume` (the resume token), `visitor` (`here` or `away`) |
 //! | `cobrowse:session:{session}:agents` | hash | agent id → `{state}:{mode}`: state `pending` or `admitted`, mode `view` or `shared` (asked for at join, the visitor's to change once admitted) |
 //! | `cobrowse:session:{session}:names` | hash | agent id → the name its token carries (for a resumed session's list of who watches) |
+//! | `cobrowse:agent:{sub}` | string | the holder id of the one connection in which the agent identity `sub` (a signed token's subject) is in a session; set with `NX` before joining, deleted when it leaves; the session TTL, renewed by the agent's relay |
 //! | `cobrowse:session:{session}:away` | string | exists while the visitor is away; its TTL is the grace window, so every relay agrees when it is over |
 //!
 //! The session's keys have a TTL ([`Settings::session_ttl`]) that the
@@ -40,6 +41,7 @@
 //!   it (an error frame), rather than leaving them waiting in silence.
 
 mod bus;
+mod claims;
 mod store;
 
 use std::time::Duration;

@@ -19,6 +19,7 @@ use ::redis::Script;
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 use rand::Rng;
 
+use super::claims::Claims;
 use super::{agents_key, away_key, code_key, invoke, names_key, query, session_key, PREFIX};
 use crate::memory::new_session_id;
 use crate::resources::redis::RedisResources;
@@ -82,6 +83,8 @@ struct Inner {
     /// Sessions held here (created or resumed here, or watched in their
     /// grace window) and not ended, with how many holders: the ones to renew.
     live: Mutex<HashMap<SessionId, u32>>,
+    /// Agents' one-session claims held by this relay's connections.
+    claims: Claims,
 }
 
 struct Scripts {
@@ -124,6 +127,7 @@ impl RedisStore {
                 expire: Script::new(include_str!("lua/expire.lua")),
             },
             live: Mutex::new(HashMap::new()),
+            claims: Claims::new(),
         });
         tokio::spawn(renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
         RedisStore { inner, resources }
@@ -171,6 +175,9 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
         let Some(inner) = store.upgrade() else { return };
         let sessions: Vec<SessionId> = lock(&inner.live).keys().cloned().collect();
         let ttl = u64::try_from(inner.ttl.as_millis()).unwrap_or(u64::MAX);
+        if let Err(err) = inner.claims.renew_all(&inner.conn, ttl).await {
+            tracing::error!("could not renew agents' session claims in Redis: {err}");
+        }
         for session in sessions {
             let renewed: Result<i64, _> = invoke(
                 &inner.conn,
@@ -527,6 +534,19 @@ impl SessionStore for RedisStore {
         }
         drop(live);
         self.resources.let_go(session);
+    }
+
+    async fn claim_agent(&self, who: &str, holder: &str) -> Result<bool, RelayError> {
+        let inner = &self.inner;
+        inner
+            .claims
+            .claim(&inner.conn, who, holder, self.ttl_ms())
+            .await
+    }
+
+    async fn release_agent(&self, who: &str, holder: &str) -> Result<(), RelayError> {
+        let inner = &self.inner;
+        inner.claims.release(&inner.conn, who, holder).await
     }
 
     async fn end(&self, session: &SessionId) -> Result<Vec<AgentId>, RelayError> {

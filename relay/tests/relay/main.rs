@@ -39,6 +39,7 @@ mod cli;
 mod flow;
 mod http;
 mod isolation;
+mod lifecycle;
 mod redis_server;
 mod refusals;
 mod resource_redis;
