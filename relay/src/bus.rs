@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::gate::Standing;
 use crate::idle::Activity;
+use crate::sessions::Attachment;
+use crate::takeover::Tenure;
 use crate::RelayError;
 
 /// An address on the bus.
@@ -37,6 +39,10 @@ pub enum Delivery {
     Agent(ToAgent),
     /// A frame encoded once and shared by every agent it goes to.
     Encoded(Bytes),
+    /// The session's visitor attached again as this (`takeover.rs`): every
+    /// older connection of that visitor ends. Read by the mailbox, never
+    /// written to a socket.
+    Superseded(Attachment),
     /// Close the socket normally after what is queued; only a connection
     /// puts this in its own mailbox, it never travels on the bus.
     Close {
@@ -57,7 +63,10 @@ impl Delivery {
                 Some((NORMAL_CLOSE, reason.describe().to_owned()))
             }
             Delivery::Close { reason } => Some((NORMAL_CLOSE, reason.clone())),
-            Delivery::Visitor(_) | Delivery::Agent(_) | Delivery::Encoded(_) => None,
+            Delivery::Visitor(_)
+            | Delivery::Agent(_)
+            | Delivery::Encoded(_)
+            | Delivery::Superseded(_) => None,
         }
     }
 }
@@ -78,6 +87,9 @@ pub struct Mailbox {
     /// A visitor connection's last sign of life: each delivery to the
     /// visitor is an agent's doing or an answer to the visitor.
     activity: Option<Arc<Activity>>,
+    /// A visitor connection's turn as its session's connection, ended by a
+    /// newer one's takeover.
+    tenure: Option<Arc<Tenure>>,
 }
 
 /// The connection's side: its writer task drains this.
@@ -118,6 +130,7 @@ pub fn mailbox(capacity: usize) -> (Mailbox, MailboxReceiver) {
             overflow: Arc::clone(&overflow),
             standing: None,
             activity: None,
+            tenure: None,
         },
         MailboxReceiver {
             rx,
@@ -133,6 +146,13 @@ impl Mailbox {
     pub fn deliver(&self, delivery: Delivery) -> bool {
         if self.overflow.tripped.load(Ordering::Acquire) {
             return false;
+        }
+        if let Delivery::Superseded(by) = delivery {
+            // For the connection, not its peer; not a sign of life either.
+            if let Some(tenure) = &self.tenure {
+                tenure.observe(by);
+            }
+            return true;
         }
         // Before it is queued: a withdrawn mode takes effect as soon as it
         // is published, not once the agent has read what is ahead of it.
@@ -158,6 +178,13 @@ impl Mailbox {
     /// deliveries that pass through it.
     pub(crate) fn following(mut self, standing: Arc<Standing>) -> Mailbox {
         self.standing = Some(standing);
+        self
+    }
+
+    /// The same mailbox, also ending `tenure` when a newer connection of
+    /// the visitor takes the session over.
+    pub(crate) fn holding(mut self, tenure: Arc<Tenure>) -> Mailbox {
+        self.tenure = Some(tenure);
         self
     }
 
@@ -235,6 +262,20 @@ mod tests {
         // Draining does not reopen it: the connection is already condemned.
         assert!(rx.rx.try_recv().is_ok());
         assert!(!mb.deliver(frame()));
+    }
+
+    #[test]
+    fn a_takeover_ends_an_older_tenure_and_is_never_queued() {
+        let (mb, mut rx) = mailbox(1);
+        let tenure = Arc::new(Tenure::default());
+        tenure.begin(Attachment(1));
+        let mb = mb.holding(Arc::clone(&tenure));
+        assert!(mb.deliver(Delivery::Superseded(Attachment(1))));
+        assert!(!tenure.is_over(), "its own announcement");
+        assert!(mb.deliver(Delivery::Superseded(Attachment(2))));
+        assert!(tenure.is_over());
+        assert!(rx.rx.try_recv().is_err(), "nothing for the socket");
+        assert!(mb.deliver(Delivery::Encoded(Bytes::from_static(b"x"))));
     }
 
     #[tokio::test]

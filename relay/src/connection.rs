@@ -27,6 +27,7 @@ use tokio::time::MissedTickBehavior;
 use crate::bus::{mailbox, Delivery, Mailbox, MailboxReceiver};
 use crate::idle::Activity;
 use crate::metrics::{Metrics, Role};
+use crate::takeover::Tenure;
 use crate::RelayError;
 
 /// How long the last words (error frame, close frame, close handshake) may
@@ -113,6 +114,12 @@ impl Conn {
     /// every mailbox clone handed out after this) notes `activity`.
     pub(crate) fn note_activity(&mut self, activity: Arc<Activity>) {
         self.mailbox = self.mailbox.clone().noting(activity);
+    }
+
+    /// From now on every mailbox clone handed out ends `tenure` when the
+    /// visitor's session is taken over by a newer connection.
+    pub(crate) fn hold_tenure(&mut self, tenure: Arc<Tenure>) {
+        self.mailbox = self.mailbox.clone().holding(tenure);
     }
 
     /// A clone of this connection's mailbox, for subscribing it on the bus.
@@ -280,7 +287,7 @@ fn encode(delivery: Delivery) -> Result<Option<Bytes>, RelayError> {
         Delivery::Visitor(msg) => Some(protocol::encode(&msg)?.into()),
         Delivery::Agent(msg) => Some(protocol::encode(&msg)?.into()),
         Delivery::Encoded(bytes) => Some(bytes),
-        Delivery::Close { .. } => None,
+        Delivery::Close { .. } | Delivery::Superseded(_) => None,
     })
 }
 

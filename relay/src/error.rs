@@ -38,10 +38,11 @@ pub enum RelayError {
     UnknownCode,
     #[error("too many wrong join codes from this address or agent; wait {seconds} s before trying again")]
     TooManyGuesses { seconds: u64 },
-    /// A resume the relay will not grant; `elsewhere` when a visitor is
-    /// still connected to the session.
-    #[error("{}", if *elsewhere { "the session to resume is open in another tab" } else { "the session to resume has ended" })]
-    ResumeRefused { elsewhere: bool },
+    /// A resume the relay will not grant: no session in its grace window
+    /// or live has the token (wrong, ended, expired; indistinguishable on
+    /// purpose), or resuming is off.
+    #[error("the session to resume has ended")]
+    ResumeRefused,
     #[error("{0}")]
     Unauthorized(String),
     #[error("the session already has its limit of {limit} agents")]
@@ -199,7 +200,7 @@ impl RelayError {
             RelayError::TooManyAgents { .. }
             | RelayError::AgentBusy
             | RelayError::OriginNotAllowed { .. }
-            | RelayError::ResumeRefused { .. } => ErrorCode::NotAllowed,
+            | RelayError::ResumeRefused => ErrorCode::NotAllowed,
             RelayError::TooSlow { .. } | RelayError::TooManyGuesses { .. } => {
                 ErrorCode::RateLimited
             }
@@ -294,7 +295,7 @@ impl RelayError {
             RelayError::Unauthorized(_) => RejectReason::Unauthorized,
             RelayError::TooManyAgents { .. }
             | RelayError::AgentBusy
-            | RelayError::ResumeRefused { .. } => RejectReason::NotAllowed,
+            | RelayError::ResumeRefused => RejectReason::NotAllowed,
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
             RelayError::TooManyGuesses { .. } => RejectReason::RateLimited,
             RelayError::OriginNotAllowed { .. } => RejectReason::Origin,

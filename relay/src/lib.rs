@@ -19,7 +19,9 @@
 //! - `idle.rs`: when a session last showed a sign of life (it ends after
 //!   `idle_timeout`).
 //! - `resume.rs`: sessions that outlive the visitor's page (the resume
-//!   token, the grace window and its watcher).
+//!   token, the grace window and its watcher); `takeover.rs`: a resume
+//!   while an older connection of the visitor is still attached (the
+//!   newer page wins; the old socket is told and closed).
 //! - `resources/`: static resources — offers, uploads, the two-level
 //!   cache, serving to agents with CSS rewriting, the fallback chain.
 //! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
@@ -65,6 +67,7 @@ mod server;
 pub mod sessions;
 mod shutdown;
 mod static_files;
+mod takeover;
 pub mod token;
 mod visitor;
 

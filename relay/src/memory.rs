@@ -20,8 +20,8 @@ use crate::bus::{Bus, Delivery, Mailbox, Topic};
 use crate::resources::memory::MemoryResources;
 use crate::resume::ResumeToken;
 use crate::sessions::{
-    AgentState, Away, ConsentOutcome, Expiry, JoinedSession, ModeChange, NewSession, Resumed,
-    Resumption, SessionStore, Watching,
+    AgentState, Attachment, Away, ConsentOutcome, Expiry, JoinedSession, Leaving, ModeChange,
+    NewSession, Resumed, Resumption, SessionStore, Watching,
 };
 use crate::RelayError;
 
@@ -57,6 +57,8 @@ struct Session {
     agents: BTreeMap<AgentId, Member>,
     resume: ResumeToken,
     visitor: Presence,
+    /// The visitor connection that is the session's (the latest to attach).
+    attachment: Attachment,
 }
 
 /// Whether the session's visitor is connected.
@@ -166,6 +168,7 @@ impl SessionStore for MemoryStore {
                 agents: BTreeMap::new(),
                 resume: resume.clone(),
                 visitor: Presence::Here,
+                attachment: Attachment::FIRST,
             },
         );
         Ok(NewSession {
@@ -332,11 +335,15 @@ impl SessionStore for MemoryStore {
         &self,
         session: &SessionId,
         grace: Duration,
-    ) -> Result<Option<Away>, RelayError> {
+        attachment: Attachment,
+    ) -> Result<Leaving, RelayError> {
         let mut sessions = lock(&self.inner);
         let Some(s) = sessions.by_id.get_mut(session) else {
-            return Ok(None);
+            return Ok(Leaving::Gone);
         };
+        if s.attachment != attachment {
+            return Ok(Leaving::Superseded);
+        }
         s.visitor = Presence::Away {
             until: Instant::now() + grace,
         };
@@ -351,7 +358,7 @@ impl SessionStore for MemoryStore {
                 false
             }
         });
-        Ok(Some(away))
+        Ok(Leaving::Away(away))
     }
 
     async fn resume(
@@ -371,12 +378,15 @@ impl SessionStore for MemoryStore {
             return Ok(Resumption::Unknown);
         }
         let now = Instant::now();
-        match s.visitor {
-            Presence::Here => return Ok(Resumption::Connected),
+        let took_over = match s.visitor {
+            Presence::Here => true,
             // The watcher ends it (and tells the agents) shortly.
             Presence::Away { until } if until <= now => return Ok(Resumption::Unknown),
-            Presence::Away { .. } => s.visitor = Presence::Here,
-        }
+            Presence::Away { .. } => false,
+        };
+        s.visitor = Presence::Here;
+        s.attachment = Attachment(s.attachment.0.saturating_add(1));
+        let attachment = s.attachment;
         let agents = s
             .agents
             .iter()
@@ -410,6 +420,8 @@ impl SessionStore for MemoryStore {
         };
         Ok(Resumption::Resumed(Resumed {
             session: id,
+            attachment,
+            took_over,
             code,
             agents,
         }))

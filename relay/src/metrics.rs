@@ -65,23 +65,16 @@ impl AgentKind {
 pub enum ResumeRefusal {
     /// No session in its grace window has the token (wrong, ended, expired).
     Unknown,
-    /// A visitor is still connected to the session.
-    Connected,
     /// The address used up its failed attempts.
     RateLimited,
 }
 
 impl ResumeRefusal {
-    pub const ALL: [ResumeRefusal; 3] = [
-        ResumeRefusal::Unknown,
-        ResumeRefusal::Connected,
-        ResumeRefusal::RateLimited,
-    ];
+    pub const ALL: [ResumeRefusal; 2] = [ResumeRefusal::Unknown, ResumeRefusal::RateLimited];
 
     pub fn label(self) -> &'static str {
         match self {
             ResumeRefusal::Unknown => "unknown",
-            ResumeRefusal::Connected => "connected",
             ResumeRefusal::RateLimited => "rate_limited",
         }
     }
@@ -120,6 +113,7 @@ pub struct Metrics {
     sessions_created: AtomicU64,
     sessions_waiting: AtomicI64,
     sessions_resumed: AtomicU64,
+    sessions_taken_over: AtomicU64,
     resume_refused: [AtomicU64; ResumeRefusal::ALL.len()],
     sessions_ended: [AtomicU64; END_REASONS.len()],
     agents_active: AtomicI64,
@@ -167,6 +161,12 @@ impl Metrics {
     pub fn session_resumed(self: &Arc<Self>) -> GaugeGuard {
         self.sessions_resumed.fetch_add(1, Ordering::Relaxed);
         self.raise(Gauge::Sessions)
+    }
+
+    /// A resume on this relay took its session over from an older
+    /// connection of the visitor that was still attached.
+    pub fn session_taken_over(&self) {
+        self.sessions_taken_over.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A session this relay watches in its grace window.
@@ -253,6 +253,13 @@ impl Metrics {
             "counter",
             "Sessions a visitor's next page continued on this relay.",
             &[("", load(&self.sessions_resumed).to_string())],
+        );
+        metric(
+            &mut out,
+            "sessions_taken_over_total",
+            "counter",
+            "Resumes on this relay that took their session over from an older connection of the visitor still attached (a dropped network not noticed yet, a copied tab); the older one was closed.",
+            &[("", load(&self.sessions_taken_over).to_string())],
         );
         let refused: Vec<(&str, String)> = ResumeRefusal::ALL
             .iter()

@@ -34,7 +34,7 @@ use subtle::ConstantTimeEq;
 
 use crate::bus::{Bus, Delivery, Topic};
 use crate::server::App;
-use crate::sessions::{Expiry, SessionStore};
+use crate::sessions::{Attachment, Expiry, Leaving, SessionStore};
 use crate::shutdown::Shutdown;
 
 /// Bytes of the secret part: 192 bits.
@@ -116,20 +116,29 @@ pub fn grace_secs(grace: Duration) -> u32 {
     u32::try_from(grace.as_secs()).unwrap_or(u32::MAX)
 }
 
-/// The visitor's socket closed without `End` and resuming is on: the
-/// session waits. Pending agents are told the session ended (the next page
-/// does not know them), admitted ones that the visitor is away; then the
-/// watcher runs until a resume or the end of the window. Returns `false`
-/// if the session could not be kept (it is then the caller's to end).
+/// The visitor's socket (connection `attachment`) closed without `End` and
+/// resuming is on: the session waits. Pending agents are told the session
+/// ended (the next page does not know them), admitted ones that the visitor
+/// is away; then the watcher runs until a resume or the end of the window.
+/// A connection that a resume already took over changes nothing. Returns
+/// `false` if the session could not be kept (it is then the caller's to
+/// end).
 pub async fn visitor_left<S: SessionStore, B: Bus>(
     app: &Arc<App<S, B>>,
     session: &SessionId,
+    attachment: Attachment,
     shutdown: Shutdown,
 ) -> bool {
     let grace = app.config.limits.resume_grace;
-    let away = match app.store.visitor_away(session, grace).await {
-        Ok(Some(away)) => away,
-        Ok(None) => return true, // already ended elsewhere: nothing to keep
+    let away = match app.store.visitor_away(session, grace, attachment).await {
+        Ok(Leaving::Away(away)) => away,
+        Ok(Leaving::Gone) => return true, // already ended elsewhere: nothing to keep
+        Ok(Leaving::Superseded) => {
+            // The newer connection holds the session now.
+            app.store.release(session);
+            tracing::info!(%session, "taken-over visitor connection closed");
+            return true;
+        }
         Err(err) => {
             tracing::error!(%session, "could not keep the session for a resume: {err}");
             return false;

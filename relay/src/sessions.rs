@@ -28,6 +28,18 @@ pub struct NewSession {
     pub resume: ResumeToken,
 }
 
+/// Which of a session's visitor connections is the current one: the
+/// session's first connection is [`Attachment::FIRST`] and each resume
+/// takes the next, so a connection whose session was taken over by a newer
+/// one (a network drop the relay has not noticed yet, a duplicated tab)
+/// can tell, on any relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Attachment(pub u64);
+
+impl Attachment {
+    pub const FIRST: Attachment = Attachment(0);
+}
+
 /// What the visitor's leaving did to the session's agents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Away {
@@ -38,10 +50,26 @@ pub struct Away {
     pub dropped: Vec<AgentId>,
 }
 
+/// What a visitor connection's closing (without `End`) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leaving {
+    /// It was the session's connection: the session waits for a resume.
+    Away(Away),
+    /// A newer connection took the session over: nothing changed.
+    Superseded,
+    /// The session is gone.
+    Gone,
+}
+
 /// A session a visitor continued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resumed {
     pub session: SessionId,
+    /// The resuming connection's turn: it is the session's connection now.
+    pub attachment: Attachment,
+    /// An older connection of the visitor was still attached and is no
+    /// longer the session's: it must be told to close.
+    pub took_over: bool,
     /// The session's live code (a fresh one if the old one expired).
     pub code: Option<JoinCode>,
     /// Admitted agents, by id.
@@ -61,8 +89,6 @@ pub struct Watching {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resumption {
     Resumed(Resumed),
-    /// The token is right but a visitor is still connected to the session.
-    Connected,
     /// No session in its grace window has this token (never was, ended,
     /// the window passed): indistinguishable on purpose.
     Unknown,
@@ -232,18 +258,23 @@ pub trait SessionStore: Send + Sync + 'static {
         session: &SessionId,
     ) -> impl Future<Output = Result<Option<ResumeToken>, RelayError>> + Send;
 
-    /// The visitor's connection closed without `End`: the session waits
-    /// `grace` for a resume. Pending agents are removed. `None` if the
-    /// session is gone.
+    /// The visitor's connection `attachment` closed without `End`: if it is
+    /// still the session's connection, the session waits `grace` for a
+    /// resume and pending agents are removed; if a resume took the session
+    /// over meanwhile, nothing changes.
     fn visitor_away(
         &self,
         session: &SessionId,
         grace: Duration,
-    ) -> impl Future<Output = Result<Option<Away>, RelayError>> + Send;
+        attachment: Attachment,
+    ) -> impl Future<Output = Result<Leaving, RelayError>> + Send;
 
     /// A visitor presents `token`: if it is the token of a session in its
-    /// grace window (compared in constant time), the visitor is attached
-    /// again. A missing or expired code is replaced (valid `code_ttl`).
+    /// grace window, or of a live session (compared in constant time), the
+    /// presenting connection becomes the session's, taking it over from any
+    /// older connection still attached (the newer page wins: the old socket
+    /// may be a dead one the relay has not noticed yet). A missing or
+    /// expired code is replaced (valid `code_ttl`).
     fn resume(
         &self,
         token: &ResumeToken,

@@ -11,11 +11,11 @@
 //! connection ends, the session ends with it and every agent still in it is
 //! told why, exactly once, in [`serve`] — unless the socket merely closed and
 //! resuming is on: then the session waits for the visitor's next page
-//! (`resume.rs`).
+//! (`resume.rs`), or a newer connection of the visitor took the session
+//! over: then this one just closes (`takeover.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket};
@@ -32,8 +32,9 @@ use crate::metrics::{GaugeGuard, ResumeRefusal, Role};
 use crate::resources::store::{Grant, ResourceStore};
 use crate::resume::{self, ResumeToken};
 use crate::server::{read_hello, App};
-use crate::sessions::{ConsentOutcome, ModeChange, Resumption, SessionStore};
+use crate::sessions::{Attachment, ConsentOutcome, ModeChange, Resumption, SessionStore};
 use crate::shutdown::Shutdown;
+use crate::takeover::{self, Tenure};
 use crate::RelayError;
 
 pub async fn serve<S: SessionStore, B: Bus>(
@@ -47,6 +48,8 @@ pub async fn serve<S: SessionStore, B: Bus>(
     // Before the session is opened, so every subscription notes it.
     let activity = Activity::new();
     conn.note_activity(Arc::clone(&activity));
+    let tenure = Arc::new(Tenure::default());
+    conn.hold_tenure(Arc::clone(&tenure));
 
     let hello = match read_hello(&app, &mut conn, &mut stream, &mut shutdown).await {
         Ok(Some(hello)) => hello,
@@ -60,8 +63,8 @@ pub async fn serve<S: SessionStore, B: Bus>(
         return conn.fail(&mut stream, err).await;
     };
     let opened = match hello.resume {
-        Some(token) => continue_session(&app, &conn, peer, &token).await,
-        None => open_session(&app, &conn, hello.page_url, hello.resources).await,
+        Some(token) => continue_session(&app, &conn, &tenure, &token).await,
+        None => open_session(&app, &conn, &tenure, hello.page_url, hello.resources).await,
     };
     let Open {
         session,
@@ -79,11 +82,21 @@ pub async fn serve<S: SessionStore, B: Bus>(
         &mut conn,
         &mut stream,
         &mut shutdown,
-        (&session, &grant, &activity),
+        (&session, &grant, &activity, &tenure),
         admitted,
     )
     .await;
     let (reason, error) = match ending {
+        // However it ended, a connection that was taken over has no say
+        // in the session any more.
+        _ if tenure.is_over() => {
+            drop((subscription, gauge));
+            return taken_over(&app, conn, &mut stream, &session).await;
+        }
+        Ending::Superseded => {
+            drop((subscription, gauge));
+            return taken_over(&app, conn, &mut stream, &session).await;
+        }
         Ending::Closed(reason, error) => (reason, error),
         Ending::Idle => {
             drop(subscription);
@@ -99,7 +112,8 @@ pub async fn serve<S: SessionStore, B: Bus>(
     drop(gauge);
     let keep =
         reason == EndReason::VisitorDisconnected && !app.config.limits.resume_grace.is_zero();
-    if keep && resume::visitor_left(&app, &session, shutdown.clone()).await {
+    let attachment = tenure.attachment().unwrap_or(Attachment::FIRST);
+    if keep && resume::visitor_left(&app, &session, attachment, shutdown.clone()).await {
         let last = Delivery::Close {
             reason: String::new(),
         };
@@ -136,6 +150,7 @@ struct Open<Sub> {
 async fn open_session<S: SessionStore, B: Bus>(
     app: &App<S, B>,
     conn: &Conn,
+    tenure: &Tenure,
     page_url: String,
     policy: ResourcePolicy,
 ) -> Result<Open<B::Subscription>, RelayError> {
@@ -144,6 +159,8 @@ async fn open_session<S: SessionStore, B: Bus>(
         .create(page_url, app.config.limits.code_ttl)
         .await?;
     let session = created.session.clone();
+    // Nobody knows the session's token before the Welcome below.
+    tenure.begin(Attachment::FIRST);
     let attached = async {
         let grant = app
             .resources
@@ -180,23 +197,19 @@ async fn open_session<S: SessionStore, B: Bus>(
     })
 }
 
-/// How long a resume waits for the previous page's connection to be seen
-/// closing (a navigation's new page can connect before the relay has read
-/// the old one's close) before it counts as open in another tab.
-const RESUME_WAIT: Duration = Duration::from_millis(1500);
-const RESUME_POLL: Duration = Duration::from_millis(50);
-
-/// A visitor's next page continues its session: checked, re-attached,
-/// welcomed with the same secrets, told who is watching. Never creates a
-/// session.
+/// A visitor's next page continues its session: checked, re-attached
+/// (taking it over from an older connection still attached: the newer page
+/// wins), welcomed with the same secrets, told who is watching. Never
+/// creates a session.
 async fn continue_session<S: SessionStore, B: Bus>(
     app: &App<S, B>,
     conn: &Conn,
-    peer: SocketAddr,
+    tenure: &Tenure,
     presented: &str,
 ) -> Result<Open<B::Subscription>, RelayError> {
     let limits = &app.config.limits;
-    let ended = RelayError::ResumeRefused { elsewhere: false };
+    let peer = conn.peer();
+    let ended = RelayError::ResumeRefused;
     if let Err(err) = app.resume_guesses.check_addr(peer.ip()) {
         app.metrics.resume_refused(ResumeRefusal::RateLimited);
         return Err(err);
@@ -207,9 +220,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
             app.resume_guesses.miss_addr(peer.ip());
         }
         tracing::info!(%peer, reason = reason.label(), "resume refused");
-        RelayError::ResumeRefused {
-            elsewhere: reason == ResumeRefusal::Connected,
-        }
+        RelayError::ResumeRefused
     };
     if limits.resume_grace.is_zero() {
         app.metrics.resume_refused(ResumeRefusal::Unknown);
@@ -225,26 +236,25 @@ async fn continue_session<S: SessionStore, B: Bus>(
     if !stored.is_some_and(|stored| token.matches(&stored)) {
         return Err(refuse(ResumeRefusal::Unknown));
     }
-    let deadline = tokio::time::Instant::now() + RESUME_WAIT;
-    let (resumed, subscription) = loop {
-        // Subscribed before re-attaching, so nothing published to the
-        // visitor once the session is attached again is missed.
-        let subscription = app
-            .bus
-            .subscribe(Topic::Visitor(session.clone()), conn.mailbox())
-            .await?;
-        match app.store.resume(&token, limits.code_ttl).await? {
-            Resumption::Resumed(resumed) => break (resumed, subscription),
-            Resumption::Unknown => return Err(refuse(ResumeRefusal::Unknown)),
-            Resumption::Connected => {
-                drop(subscription);
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(refuse(ResumeRefusal::Connected));
-                }
-                tokio::time::sleep(RESUME_POLL).await;
-            }
-        }
+    // Subscribed before re-attaching, so nothing published to the visitor
+    // once the session is attached again is missed.
+    let subscription = app
+        .bus
+        .subscribe(Topic::Visitor(session.clone()), conn.mailbox())
+        .await?;
+    let resumed = match app.store.resume(&token, limits.code_ttl).await? {
+        Resumption::Resumed(resumed) => resumed,
+        Resumption::Unknown => return Err(refuse(ResumeRefusal::Unknown)),
     };
+    // Before the announcement, which this connection hears too.
+    tenure.begin(resumed.attachment);
+    if resumed.took_over {
+        // An older connection (a dead socket the relay has not noticed
+        // yet, or another copy of the page) is still attached: it goes,
+        // the session and its agents stay.
+        takeover::announce(&app.bus, &session, resumed.attachment).await;
+        app.metrics.session_taken_over();
+    }
     let grant = match app.store.resources().grant(&session).await {
         Ok(Some(grant)) => grant,
         Ok(None) => {
@@ -283,7 +293,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
         .collect();
     conn.send(Delivery::Visitor(ToVisitor::Resumed { agents }));
     let gauge = app.metrics.session_resumed();
-    tracing::info!(%session, %peer, agents = resumed.agents.len(), "visitor session resumed");
+    tracing::info!(%session, %peer, agents = resumed.agents.len(), took_over = resumed.took_over, "visitor session resumed");
     Ok(Open {
         session,
         grant,
@@ -331,6 +341,20 @@ pub(crate) async fn finish_ended<S: SessionStore, B: Bus>(
     }
 }
 
+/// A newer connection of the visitor took the session over: this one
+/// closes with the reason and leaves the session (and its agents) alone.
+async fn taken_over<S, B, St>(app: &App<S, B>, conn: Conn, stream: &mut St, session: &SessionId)
+where
+    S: SessionStore,
+    B: Bus,
+    St: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    // The newer connection holds the session now.
+    app.store.release(session);
+    tracing::info!(%session, peer = %conn.peer(), "visitor connection taken over by a newer one");
+    conn.finish(stream, takeover::farewell()).await;
+}
+
 /// A session nobody used for `idle_timeout` ends at once (no resume
 /// window: nobody is away). No end reason says "idle": agents are told the
 /// visitor is gone (true for their purposes: nobody is there), the visitor
@@ -366,6 +390,8 @@ enum Ending {
     Closed(EndReason, Option<RelayError>),
     /// Nobody did anything for `idle_timeout`.
     Idle,
+    /// A newer connection of the visitor took the session over.
+    Superseded,
 }
 
 /// What one visitor frame led to.
@@ -381,7 +407,7 @@ async fn run_session<S, B, St>(
     conn: &mut Conn,
     stream: &mut St,
     shutdown: &mut Shutdown,
-    (session, grant, activity): (&SessionId, &Grant, &Activity),
+    (session, grant, activity, tenure): (&SessionId, &Grant, &Activity, &Tenure),
     mut admitted: Vec<AgentId>,
 ) -> Ending
 where
@@ -398,12 +424,17 @@ where
             () = shutdown.wait() => return closed(EndReason::RelayShutdown, None),
             _ = conn.writer_finished() => return closed(EndReason::VisitorDisconnected, None),
             () = &mut idle => return Ending::Idle,
+            () = tenure.ended() => return Ending::Superseded,
             inbound = next_frame(stream, Role::Visitor, app.config.limits.max_frame_bytes, app.idle_limit(), &app.metrics) => {
                 let bytes = match inbound {
                     Ok(Inbound::Frame(bytes)) => bytes,
                     Ok(Inbound::Closed) => return closed(EndReason::VisitorDisconnected, None),
                     Err(err) => return closed(EndReason::Error, Some(err)),
                 };
+                if tenure.is_over() {
+                    // Nothing the old page says counts once it was taken over.
+                    return Ending::Superseded;
+                }
                 activity.touch();
                 match handle(app, conn, session, grant, &mut admitted, &bytes).await {
                     Ok(Flow::Continue) => {}

@@ -35,12 +35,15 @@ use tokio::task::JoinHandle;
 
 use super::{backend_error, channel, query, COMMAND_TIMEOUT};
 use crate::bus::{Bus, Delivery, Mailbox, Topic};
+use crate::sessions::Attachment;
 use crate::RelayError;
 
 /// First byte of a message: what follows it.
 const ENCODED: u8 = b'E';
 const TO_VISITOR: u8 = b'V';
 const TO_AGENT: u8 = b'A';
+/// A visitor takeover: the new attachment, 8 bytes big-endian.
+const SUPERSEDED: u8 = b'S';
 
 /// Deliveries between relays that share one Redis. Cheap to clone.
 #[derive(Clone)]
@@ -400,6 +403,7 @@ fn encode(delivery: Delivery) -> Result<Vec<u8>, RelayError> {
         Delivery::Encoded(bytes) => (ENCODED, bytes.to_vec()),
         Delivery::Visitor(msg) => (TO_VISITOR, protocol::encode(&msg)?),
         Delivery::Agent(msg) => (TO_AGENT, protocol::encode(&msg)?),
+        Delivery::Superseded(by) => (SUPERSEDED, by.0.to_be_bytes().to_vec()),
         Delivery::Close { .. } => {
             return Err(RelayError::Internal(
                 "a Close delivery never travels on the bus".into(),
@@ -417,6 +421,9 @@ fn decode(payload: &[u8]) -> Result<Delivery, RelayError> {
         Some((&ENCODED, body)) => Ok(Delivery::Encoded(Bytes::copy_from_slice(body))),
         Some((&TO_VISITOR, body)) => Ok(Delivery::Visitor(protocol::decode(body)?)),
         Some((&TO_AGENT, body)) => Ok(Delivery::Agent(protocol::decode(body)?)),
+        Some((&SUPERSEDED, body)) => <[u8; 8]>::try_from(body)
+            .map(|by| Delivery::Superseded(Attachment(u64::from_be_bytes(by))))
+            .map_err(|_| RelayError::Malformed("bad takeover message".into())),
         _ => Err(RelayError::Malformed("unknown bus message tag".into())),
     }
 }
@@ -466,6 +473,9 @@ mod tests {
     #[test]
     fn close_never_travels_and_junk_is_refused() {
         assert!(encode(Delivery::Close { reason: "x".into() }).is_err());
+        let back = decode(&encode(Delivery::Superseded(Attachment(258))).expect("e")).expect("d");
+        assert!(matches!(back, Delivery::Superseded(Attachment(258))));
+        assert!(decode(b"S\x01").is_err());
         assert!(decode(b"").is_err());
         assert!(decode(b"Zabc").is_err());
         assert!(decode(b"A\xc1").is_err());

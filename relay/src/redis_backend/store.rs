@@ -25,8 +25,8 @@ use crate::memory::new_session_id;
 use crate::resources::redis::RedisResources;
 use crate::resume::ResumeToken;
 use crate::sessions::{
-    AgentState, Away, ConsentOutcome, Expiry, JoinedSession, ModeChange, NewSession, Resumed,
-    Resumption, SessionStore, Watching,
+    AgentState, Attachment, Away, ConsentOutcome, Expiry, JoinedSession, Leaving, ModeChange,
+    NewSession, Resumed, Resumption, SessionStore, Watching,
 };
 use crate::RelayError;
 
@@ -400,7 +400,8 @@ impl SessionStore for RedisStore {
         &self,
         session: &SessionId,
         grace: Duration,
-    ) -> Result<Option<Away>, RelayError> {
+        attachment: Attachment,
+    ) -> Result<Leaving, RelayError> {
         let answer: Vec<String> = invoke(
             &self.inner.conn,
             self.inner
@@ -409,14 +410,16 @@ impl SessionStore for RedisStore {
                 .key(session_key(session))
                 .key(agents_key(session))
                 .key(away_key(session))
-                .arg(millis(grace)),
+                .arg(millis(grace))
+                .arg(attachment.0),
         )
         .await?;
         let Some((first, entries)) = answer.split_first() else {
             return Err(unexpected("visitor away", &answer));
         };
         match first.as_str() {
-            "gone" => return Ok(None),
+            "gone" => return Ok(Leaving::Gone),
+            "superseded" => return Ok(Leaving::Superseded),
             "ok" => {}
             _ => return Err(unexpected("visitor away", &answer)),
         }
@@ -428,7 +431,7 @@ impl SessionStore for RedisStore {
                 _ => return Err(unexpected("visitor away", &answer)),
             }
         }
-        Ok(Some(away))
+        Ok(Leaving::Away(away))
     }
 
     async fn resume(
@@ -456,10 +459,16 @@ impl SessionStore for RedisStore {
             resume.arg(code.as_str());
         }
         let answer: Vec<String> = invoke(&self.inner.conn, &resume).await?;
-        let (code, agents) = match answer.as_slice() {
+        let (attachment, took_over, code, agents) = match answer.as_slice() {
             [unknown] if unknown == "unknown" => return Ok(Resumption::Unknown),
-            [connected] if connected == "connected" => return Ok(Resumption::Connected),
-            [ok, code, agents @ ..] if ok == "ok" && agents.len() % 3 == 0 => (code, agents),
+            [ok, attachment, took_over, code, agents @ ..]
+                if ok == "ok" && agents.len() % 3 == 0 =>
+            {
+                let attachment = attachment
+                    .parse()
+                    .map_err(|_| unexpected("resume", &answer))?;
+                (Attachment(attachment), took_over == "1", code, agents)
+            }
             other => return Err(unexpected("resume", other)),
         };
         let agents = agents
@@ -478,6 +487,8 @@ impl SessionStore for RedisStore {
         self.hold(&session);
         Ok(Resumption::Resumed(Resumed {
             session,
+            attachment,
+            took_over,
             code: match code.as_str() {
                 "" => None,
                 code => Some(JoinCode::parse(code)?),

@@ -1,10 +1,12 @@
 //! Sessions that survive the visitor's navigation: the visitor's socket
 //! closing without `End` keeps the session for the grace window (agents are
 //! told the visitor is away), a resume with the session's token continues
-//! it (same session, same agents and modes, events flowing on), and
-//! everything else — a wrong, ended or expired token, a second page while
-//! the first is connected, resuming turned off — is refused without ever
-//! creating a session. With two relays the resume lands on the other one.
+//! it (same session, same agents and modes, events flowing on), a resume
+//! while an older connection of the visitor is still attached takes the
+//! session over (the newer page wins; the old socket is told and closed,
+//! the agents notice nothing), and everything else — a wrong, ended or
+//! expired token, resuming turned off — is refused without ever creating a
+//! session. With two relays the resume lands on the other one.
 
 use std::time::Duration;
 
@@ -13,6 +15,8 @@ use protocol::{
     PointerPos, ToAgent, ToVisitor, VisitorMsg, WatchingAgent,
 };
 
+use relay::sessions::{Attachment, Expiry, Leaving, Resumption, SessionStore};
+
 use crate::flow::event;
 use crate::support::{admit_in, Peer, Relay, Setup, Welcome, TOKEN};
 
@@ -20,6 +24,7 @@ on_every_backend!(
     a_resume_within_the_window_continues_the_session,
     without_a_resume_the_session_ends_after_the_window,
     end_still_ends_at_once_and_its_token_is_dead,
+    a_resume_takes_over_from_a_socket_left_open,
 );
 
 const ONE_SECOND: Duration = Duration::from_secs(1);
@@ -74,7 +79,26 @@ async fn expect_refused(visitor: &mut Peer, message: &str) {
 }
 
 const ENDED: &str = "the session to resume has ended";
-const ELSEWHERE: &str = "the session to resume is open in another tab";
+const TAKEN_OVER: &str = "This session continued in another page.";
+
+/// The older socket of a session taken over: the error frame with the
+/// sentence, then the close.
+async fn expect_taken_over(old: &mut Peer) {
+    let frame = old.expect_visitor_error().await;
+    assert_eq!(frame.code, ErrorCode::NotAllowed, "{frame:?}");
+    assert_eq!(frame.message, TAKEN_OVER);
+}
+
+/// The page resumed: its Welcome for `welcome`'s session, then Resumed.
+async fn expect_resumed(next: &mut Peer, welcome: &Welcome) -> Vec<WatchingAgent> {
+    let again = Welcome::expect(next).await;
+    assert_eq!(again.session, welcome.session);
+    assert_eq!(again.resume_token, welcome.resume_token);
+    match next.recv::<ToVisitor>().await {
+        ToVisitor::Resumed { agents } => agents,
+        other => panic!("expected Resumed, got {other:?}"),
+    }
+}
 
 async fn a_resume_within_the_window_continues_the_session(setup: Setup) {
     let relay = Relay::on(setup).await;
@@ -203,16 +227,89 @@ fn forged(token: &str) -> String {
     chars.into_iter().collect()
 }
 
+/// After a network drop the relay may still hold the page's old socket
+/// (half-open: it notices only at the ping timeout). The page's resume
+/// must not wait for that: it takes the session over, on either relay.
+async fn a_resume_takes_over_from_a_socket_left_open(setup: Setup) {
+    let relay = Relay::on(setup).await;
+    let (mut old, welcome, mut agent, id) = watched(&relay, Mode::Shared).await;
+    old.send(&VisitorMsg::Event(event(1))).await;
+    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(1)));
+
+    // The old socket stays open; the page resumes (on the other relay when
+    // there are two).
+    let other = relay.agents();
+    let mut next = other
+        .visitor_at(other.addr, Some(welcome.resume_token.clone()))
+        .await;
+    let agents = expect_resumed(&mut next, &welcome).await;
+    assert_eq!(
+        agents,
+        vec![WatchingAgent {
+            agent: id,
+            name: format!("Agent {}", id.0),
+            mode: Mode::Shared,
+        }]
+    );
+    expect_taken_over(&mut old).await;
+    drop(old);
+    // The old connection's end is not the session's: the agent hears
+    // nothing of it (no VisitorAway, no Ended), only the new page.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for seq in 2..=3 {
+        next.send(&VisitorMsg::Event(event(seq))).await;
+    }
+    for seq in 2..=3 {
+        assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(seq)));
+    }
+    agent.send(&AgentMsg::Point(point(4))).await;
+    assert_eq!(
+        next.recv::<ToVisitor>().await,
+        ToVisitor::FromAgent {
+            agent: id,
+            msg: FromAgent::Point(point(4))
+        }
+    );
+    other.wait_for_metric("sessions_taken_over_total 1").await;
+    other.wait_for_metric("sessions_resumed_total 1").await;
+    for relay in [&relay, other] {
+        let text = relay.metrics().await;
+        assert!(
+            text.lines().any(|l| l == "sessions_waiting 0"),
+            "nobody waits: {text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l == "sessions_ended_total{reason=\"visitor_disconnected\"} 0"),
+            "{text}"
+        );
+    }
+    relay.wait_for_metric("sessions_created_total 1").await;
+
+    // And the session ends as usual from the new page.
+    next.send(&VisitorMsg::End).await;
+    expect_ended(&mut agent, EndReason::VisitorEnded).await;
+}
+
 #[tokio::test]
-async fn wrong_tokens_and_a_second_tab_are_refused_and_create_nothing() {
+async fn wrong_tokens_are_refused_and_a_second_page_takes_over() {
     let relay = Relay::start().await;
-    let (visitor, welcome, mut agent, _) = watched(&relay, Mode::ViewOnly).await;
-    // While the first page is connected, even the right token is refused
-    // (after a short wait for that page's close, which never comes).
+    let (mut first, welcome, mut agent, _) = watched(&relay, Mode::ViewOnly).await;
+    // While the first page is connected, the right token takes over: the
+    // newer page wins, the first is told and closed, the session goes on.
     let mut second = relay
         .visitor_at(relay.addr, Some(welcome.resume_token.clone()))
         .await;
-    expect_refused(&mut second, ELSEWHERE).await;
+    expect_resumed(&mut second, &welcome).await;
+    expect_taken_over(&mut first).await;
+    // And once more: the second page is the older one now.
+    let mut third = relay
+        .visitor_at(relay.addr, Some(welcome.resume_token.clone()))
+        .await;
+    expect_resumed(&mut third, &welcome).await;
+    expect_taken_over(&mut second).await;
+    third.send(&VisitorMsg::Event(event(1))).await;
+    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(1)));
     for token in [
         forged(&welcome.resume_token),
         "not a token".to_owned(),
@@ -221,7 +318,7 @@ async fn wrong_tokens_and_a_second_tab_are_refused_and_create_nothing() {
         let mut bad = relay.visitor_at(relay.addr, Some(token)).await;
         expect_refused(&mut bad, ENDED).await;
     }
-    drop(visitor);
+    drop(third);
     expect_away(&mut agent, 30).await;
     let mut bad = relay
         .visitor_at(relay.addr, Some(forged(&welcome.resume_token)))
@@ -230,8 +327,8 @@ async fn wrong_tokens_and_a_second_tab_are_refused_and_create_nothing() {
     let text = relay.metrics().await;
     for line in [
         "sessions_created_total 1",
-        "sessions_resumed_total 0",
-        "resume_refused_total{reason=\"connected\"} 1",
+        "sessions_resumed_total 2",
+        "sessions_taken_over_total 2",
         "resume_refused_total{reason=\"unknown\"} 4",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in {text}");
@@ -251,18 +348,38 @@ async fn wrong_tokens_and_a_second_tab_are_refused_and_create_nothing() {
 async fn a_page_that_closes_just_after_the_next_connects_is_resumed() {
     let relay = Relay::start().await;
     let (mut visitor, welcome, mut agent, _) = watched(&relay, Mode::ViewOnly).await;
-    // The next page's hello arrives before the old page's close.
+    // The next page's hello arrives before the old page's close: it takes
+    // over at once, and the old page's close changes nothing.
     let mut next = relay
         .visitor_at(relay.addr, Some(welcome.resume_token.clone()))
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    expect_resumed(&mut next, &welcome).await;
     visitor.ws.close(None).await.expect("close");
-    assert_eq!(Welcome::expect(&mut next).await.session, welcome.session);
-    assert!(matches!(
-        next.recv::<ToVisitor>().await,
-        ToVisitor::Resumed { .. }
-    ));
-    expect_away(&mut agent, 30).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    next.send(&VisitorMsg::Event(event(1))).await;
+    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(1)));
+    relay.wait_for_metric("sessions_waiting 0").await;
+}
+
+/// The old socket closing on its own after the takeover (before or after
+/// it heard of it) leaves the session to the new page: no grace window
+/// starts, and the new page leaving still starts one.
+#[tokio::test]
+async fn the_taken_over_socket_closing_does_not_start_a_grace_window() {
+    let relay = Relay::with(|c| c.limits.resume_grace = ONE_SECOND).await;
+    let (old, welcome, mut agent, _) = watched(&relay, Mode::ViewOnly).await;
+    let mut next = relay
+        .visitor_at(relay.addr, Some(welcome.resume_token.clone()))
+        .await;
+    expect_resumed(&mut next, &welcome).await;
+    drop(old);
+    // Past the window the old socket would have opened.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    next.send(&VisitorMsg::Event(event(1))).await;
+    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(1)));
+    drop(next);
+    expect_away(&mut agent, 1).await;
+    expect_ended(&mut agent, EndReason::VisitorDisconnected).await;
 }
 
 #[tokio::test]
@@ -374,4 +491,46 @@ async fn redis_keys_live_through_the_window_and_go_with_the_session() {
     );
     expect_ended(&mut agent, EndReason::VisitorDisconnected).await;
     redis.wait_for_no_keys_but_blobs().await;
+}
+
+/// The store decides whose leaving counts, on both backends: a resume
+/// while a connection is attached takes over with the next attachment,
+/// and only the session's current connection can leave it.
+async fn attachments_decide_whose_leaving_counts<S: SessionStore>(store: S) {
+    let ttl = Duration::from_secs(60);
+    let grace = Duration::from_secs(30);
+    let created = store.create("u".into(), ttl).await.expect("created");
+    let session = &created.session;
+    let resumed = |answer: Resumption| match answer {
+        Resumption::Resumed(r) => (r.attachment, r.took_over),
+        other => panic!("expected a resume, got {other:?}"),
+    };
+    let token = &created.resume;
+    let answer = store.resume(token, ttl).await.expect("resume");
+    assert_eq!(resumed(answer), (Attachment(1), true));
+    let first = store.visitor_away(session, grace, Attachment::FIRST).await;
+    assert_eq!(first.expect("away"), Leaving::Superseded);
+    let current = store.visitor_away(session, grace, Attachment(1)).await;
+    assert!(matches!(current.expect("away"), Leaving::Away(_)));
+    let answer = store.resume(token, ttl).await.expect("resume");
+    assert_eq!(resumed(answer), (Attachment(2), false));
+    let late = store.visitor_away(session, grace, Attachment(1)).await;
+    assert_eq!(late.expect("away"), Leaving::Superseded);
+    assert_eq!(store.expire(session).await.expect("expire"), Expiry::Back);
+    store.end(session).await.expect("end");
+    let gone = store.visitor_away(session, grace, Attachment(2)).await;
+    assert_eq!(gone.expect("away"), Leaving::Gone);
+}
+
+#[tokio::test]
+async fn attachments_decide_whose_leaving_counts_in_memory() {
+    attachments_decide_whose_leaving_counts(relay::memory::MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn attachments_decide_whose_leaving_counts_in_redis() {
+    let redis = crate::redis_server::RedisServer::start().await;
+    let url = relay::RedisUrl::parse(&redis.url()).expect("url");
+    let (store, _bus) = relay::redis_backend::connect(&url).await.expect("store");
+    attachments_decide_whose_leaving_counts(store).await;
 }

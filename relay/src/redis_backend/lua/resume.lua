@@ -1,24 +1,28 @@
--- Attaches a visitor again to a session waiting in its grace window (the
--- relay checked the token, in constant time, just before). Makes sure the
+-- Attaches a visitor again to a session waiting in its grace window, or
+-- takes a live session over from the visitor connection attached to it (the
+-- relay checked the token, in constant time, just before). The new
+-- connection's attachment number is the session's next. Makes sure the
 -- session has a live join code.
 -- KEYS[1] session key, KEYS[2] agents key, KEYS[3] names key, KEYS[4] away key
 -- ARGV[1] key prefix, ARGV[2] session id, ARGV[3] code ttl in ms,
 -- ARGV[4..] candidate fresh codes (the first free one is taken if needed)
--- Returns {'unknown'} (gone, or its window passed), {'connected'} (a
--- visitor is attached), or {'ok', code or '', then id, mode, name (or '')
--- per admitted agent}.
+-- Returns {'unknown'} (gone, or its window passed), or {'ok', attachment,
+-- '1' if it took over from an attached connection else '0', code or '',
+-- then id, mode, name (or '') per admitted agent}.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'unknown'}
 end
-if redis.call('HGET', KEYS[1], 'visitor') ~= 'away' then
-  return {'connected'}
+local took_over = '1'
+if redis.call('HGET', KEYS[1], 'visitor') == 'away' then
+  if redis.call('EXISTS', KEYS[4]) == 0 then
+    -- The window passed; the watcher ends the session and tells its agents.
+    return {'unknown'}
+  end
+  took_over = '0'
+  redis.call('DEL', KEYS[4])
+  redis.call('HSET', KEYS[1], 'visitor', 'here')
 end
-if redis.call('EXISTS', KEYS[4]) == 0 then
-  -- The window passed; the watcher ends the session and tells its agents.
-  return {'unknown'}
-end
-redis.call('DEL', KEYS[4])
-redis.call('HSET', KEYS[1], 'visitor', 'here')
+local attachment = redis.call('HINCRBY', KEYS[1], 'attachment', 1)
 local code = redis.call('HGET', KEYS[1], 'code')
 if code and redis.call('GET', ARGV[1] .. 'code:' .. code) ~= ARGV[2] then
   code = false
@@ -36,7 +40,7 @@ if not code then
     redis.call('HDEL', KEYS[1], 'code')
   end
 end
-local out = {'ok', code or ''}
+local out = {'ok', tostring(attachment), took_over, code or ''}
 local entries = redis.call('HGETALL', KEYS[2])
 for i = 1, #entries, 2 do
   local state, mode = string.match(entries[i + 1], '^(%a+):(%a+)$')
