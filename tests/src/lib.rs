@@ -13,4 +13,6 @@ pub mod browser;
 #[cfg(feature = "browser")]
 pub mod pixels;
 #[cfg(feature = "browser")]
+pub mod proxy;
+#[cfg(feature = "browser")]
 pub mod scenario;

@@ -25,11 +25,27 @@ pub struct World {
     pub browser: Browser,
     root: PathBuf,
     relay_args: Vec<String>,
+    /// Between the visitor's page and the relay, when the test cuts the
+    /// visitor's network.
+    pub proxy: Option<crate::proxy::Proxy>,
 }
 
 impl World {
     pub async fn start() -> Result<World> {
         World::start_with(None, Vec::new()).await
+    }
+
+    /// The demo site whose pages reach the relay through a [`Proxy`] the
+    /// test can cut (`world.proxy`); consoles talk to the relay directly.
+    ///
+    /// [`Proxy`]: crate::proxy::Proxy
+    pub async fn start_behind_proxy() -> Result<World> {
+        let mut world = World::start_with(None, Vec::new()).await?;
+        let proxy = crate::proxy::Proxy::start(world.relay.host()).await?;
+        let bins = Binaries::next_to_test()?;
+        world.site = bins.start_site(0, &world.root.join("www/site"), proxy.url())?;
+        world.proxy = Some(proxy);
+        Ok(world)
     }
 
     /// The demo site and a relay started with `relay_args` added to its
@@ -71,6 +87,7 @@ impl World {
             browser,
             root,
             relay_args,
+            proxy: None,
         })
     }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use e2e::browser::Tab;
 use e2e::scenario::*;
 use protocol::{decode, ToAgent};
@@ -143,4 +143,71 @@ async fn the_session_follows_the_visitor_to_another_page_and_through_a_reload() 
 fn regex_like_code(text: &str) -> bool {
     text.split(|c: char| !c.is_ascii_digit())
         .any(|run| run.len() == 6)
+}
+
+/// Whether `bytes` is a visitor's hello that continues a session.
+fn is_resume_hello(bytes: &[u8]) -> bool {
+    matches!(
+        protocol::decode_hello(bytes),
+        Ok(protocol::Hello::Visitor(protocol::VisitorHello {
+            resume: Some(_),
+            ..
+        }))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_network_resumes_the_session_with_nothing_applied_twice() -> Result<()> {
+    let world = World::start_behind_proxy().await?;
+    let (visitor, console) = live_session(&world, "apply.html").await?;
+
+    step("the visitor's network drops: its socket closes, the relay's stays open");
+    let proxy = world.proxy.as_ref().context("the proxy")?;
+    proxy.drop_network();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !visitor
+        .frames()
+        .iter()
+        .any(|f| f.sent && is_resume_hello(&f.bytes))
+    {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the visitor never reconnected with its resume token"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(
+        proxy.stranded() >= 1,
+        "the cut left no relay-side socket open"
+    );
+
+    step("a change after the drop reaches the console");
+    visitor
+        .eval::<Value>(
+            "const p = document.createElement('p'); p.id = 'after-drop'; p.textContent = 'back online'; \
+             document.querySelector('main').appendChild(p); return null;",
+        )
+        .await?;
+    console
+        .wait_for(
+            "the change made after the drop",
+            "document.querySelector('iframe#cobrowse-frame').contentDocument.getElementById('after-drop')",
+            WAIT,
+        )
+        .await?;
+    assert_mirrored(&visitor, &console).await?;
+    let seqs = received_seqs(&console);
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    ensure!(
+        sorted == seqs,
+        "events arrived out of order or twice: {seqs:?}"
+    );
+    ensure!(
+        console_state(&console).await? == "live",
+        "the console left the session"
+    );
+    world.stop().await;
+    Ok(())
 }
