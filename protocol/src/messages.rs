@@ -121,7 +121,9 @@ pub enum ToVisitor {
     /// A resumed session: the agents that were watching (they stay admitted
     /// with their modes, no new consent). Capture starts again at once with
     /// a snapshot, numbered after the last event the old page sent.
-    Resumed { agents: Vec<WatchingAgent> },
+    Resumed {
+        agents: Vec<WatchingAgent>,
+    },
     /// An agent asks to see the page; the visitor must accept or decline.
     AgentJoined {
         agent: AgentId,
@@ -205,7 +207,9 @@ pub enum ToAgent {
     /// network); the session waits up to `grace_secs` for it to come back,
     /// then ends with [`EndReason::VisitorDisconnected`]. The next snapshot
     /// means it is back.
-    VisitorAway { grace_secs: u32 },
+    VisitorAway {
+        grace_secs: u32,
+    },
 }
 
 /// Why a session (or one agent's part in it) ended. Each has a sentence the

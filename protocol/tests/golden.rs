@@ -200,7 +200,10 @@ fn resuming_a_session() {
         },
         "81a7526573756d656491919301a3416e6ea6536861726564",
     );
-    golden(ToAgent::VisitorAway { grace_secs: 30 }, "81ab56697369746f7241776179911e");
+    golden(
+        ToAgent::VisitorAway { grace_secs: 30 },
+        "81ab56697369746f7241776179911e",
+    );
 }
 
 #[test]
