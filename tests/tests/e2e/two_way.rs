@@ -300,6 +300,16 @@ async fn a_view_only_agent_cannot_act_even_when_it_skips_the_console() -> Result
 
     step("granted shared mode, the same message does act (the check can fail)");
     send(&mut rogue, &AgentMsg::RequestMode(Mode::Shared)).await?;
+    visitor
+        .wait_for(
+            "the question to the visitor",
+            &ui("[data-cobrowse-allow-control]"),
+            WAIT,
+        )
+        .await?;
+    visitor
+        .screenshot(&world.screenshot_path("two-way-control-request"))
+        .await?;
     click_ui(&visitor, "data-cobrowse-allow-control").await?;
     loop {
         if let ToAgent::Mode(Mode::Shared) = recv_agent(&mut rogue).await? {
@@ -322,6 +332,9 @@ async fn a_view_only_agent_cannot_act_even_when_it_skips_the_console() -> Result
         )
         .await?;
 
+    visitor
+        .screenshot(&world.screenshot_path("two-way-control-shared"))
+        .await?;
     step("the visitor takes control back; the agent is refused again");
     click_ui(&visitor, "data-cobrowse-view-only").await?;
     loop {
