@@ -29,6 +29,7 @@ use crate::log;
 use crate::mirror::dom::WebDom;
 use crate::params::{self, JoinRequest, Route};
 use crate::pointing::Pointing;
+use crate::quality::Quality;
 
 /// Padding of the viewing area (CSS px, as in `console.css`).
 const STAGE_PADDING: f64 = 24.0;
@@ -73,6 +74,8 @@ enum Msg {
     ModeSwitch,
     HighlightTool,
     FullScreen,
+    /// A relay round trip finished (generation, ms).
+    RoundTrip(u64, f64),
 }
 
 struct Shell {
@@ -150,6 +153,7 @@ struct Ui {
     page_url: Element,
     leave: HtmlElement,
     mode_state: Element,
+    quality: Element,
     mode_switch: HtmlElement,
     highlight: HtmlElement,
     fullscreen: HtmlElement,
@@ -182,6 +186,7 @@ impl Ui {
             page_url: get(&document, "cobrowse-page-url")?,
             leave: get(&document, "cobrowse-leave")?,
             mode_state: get(&document, "cobrowse-mode-state")?,
+            quality: get(&document, "cobrowse-quality")?,
             mode_switch: get(&document, "cobrowse-mode-switch")?,
             highlight: get(&document, "cobrowse-highlight")?,
             fullscreen: get(&document, "cobrowse-fullscreen")?,
@@ -219,6 +224,7 @@ struct Join {
     /// current document.
     frame_guards: Vec<EventListener>,
     pointing: Option<Pointing>,
+    quality: Quality,
     guarded_snapshot: u64,
     tick: Option<Interval>,
 }
@@ -246,10 +252,20 @@ impl App {
             }
             Msg::Resize => self.layout(),
             Msg::Tick => {
+                let now = js_sys::Date::now();
                 if let Some(join) = &mut self.join {
-                    join.console.on_tick(js_sys::Date::now());
+                    join.console.on_tick(now);
+                    if join.console.state() == ConsoleState::Live && join.quality.start_if_due(now)
+                    {
+                        measure_round_trip(&self.ui.window, self.weak.clone(), join.generation);
+                    }
                 }
                 self.after_console();
+            }
+            Msg::RoundTrip(generation, ms) => {
+                if let Some(join) = self.current(generation) {
+                    join.quality.finished(ms);
+                }
             }
             Msg::Open(generation) => self.on_open(generation),
             Msg::Bytes(generation, bytes) => {
@@ -414,6 +430,7 @@ impl App {
             pointing: Pointing::new(&self.ui.document, &self.ui.fit_box)
                 .map_err(|e| log::warn(&format!("no cursor overlay: {e:?}")))
                 .ok(),
+            quality: Quality::default(),
             guarded_snapshot: 0,
             tick: Some(tick),
         });
@@ -586,6 +603,18 @@ impl App {
             params::mode_name(mode.unwrap_or(Mode::ViewOnly)),
         );
         set_text(&self.ui.mode_state, if live { mode_text } else { "" });
+        let reading = self
+            .join
+            .as_ref()
+            .filter(|_| live)
+            .and_then(|j| j.quality.reading());
+        match reading {
+            Some((text, level)) => {
+                set_text(&self.ui.quality, &text);
+                set_attr(&self.ui.quality, "data-level", level.as_str());
+            }
+            None => set_text(&self.ui.quality, ""),
+        }
         set_text(&self.ui.mode_switch, switch_text);
         self.ui.mode_switch.set_hidden(!live);
         self.ui.highlight.set_hidden(!live);
@@ -596,6 +625,23 @@ impl App {
             if armed { "true" } else { "false" },
         );
     }
+}
+
+/// Times a `GET /healthz` on the relay (a fresh URL each time, so no cache
+/// answers it) and reports the round trip; a failure reports nothing (the
+/// quality tracker counts a missing answer as slow).
+fn measure_round_trip(window: &Window, weak: Weak<Shell>, generation: u64) {
+    let Some(performance) = window.performance() else {
+        return;
+    };
+    let started = performance.now();
+    let promise = window.fetch_with_str(&format!("/healthz?rtt={}", started.round()));
+    wasm_bindgen_futures::spawn_local(async move {
+        if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
+            let ms = performance.now() - started;
+            dispatch(&weak, Msg::RoundTrip(generation, ms));
+        }
+    });
 }
 
 /// Sends the console's messages; a socket that is not open drops them (the

@@ -23,6 +23,7 @@ pub mod layout;
 mod log;
 pub mod mirror;
 pub mod params;
+pub mod quality;
 pub mod resources;
 pub mod sanitize;
 pub mod sequencer;

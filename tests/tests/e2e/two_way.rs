@@ -103,6 +103,15 @@ async fn pointers_land_on_the_same_element_and_clicks_show_on_both_screens() -> 
         scale < 0.9,
         "the console should show the page scaled down, not at {scale}"
     );
+    let quality = console
+        .wait_for(
+            "the connection quality in the console's header",
+            r"(() => { const q = document.getElementById('cobrowse-quality');
+               return /^\d+ ms$/.test(q.textContent) && q.dataset.level ? q.textContent + ' ' + q.dataset.level : null; })()",
+            WAIT,
+        )
+        .await?;
+    step(&format!("relay round trip shown: {quality}"));
 
     step("the visitor points at the email field; the console draws it there");
     let email = visitor_box(&visitor, "#email").await?;
