@@ -75,6 +75,11 @@ pub(super) fn snapshot_of(quirks: bool, children: Vec<Node>) -> Event {
 /// `<!DOCTYPE html><html><head></head><body id="b"><p>hello</p></body></html>`
 /// with ids 2 (doctype), 3 html, 4 head, 5 body, 6 p, 7 text.
 pub(super) fn page() -> Event {
+    page_with(vec![el(6, "p", &[], vec![text(7, "hello")])])
+}
+
+/// The same page with `children` in its body (ids from 6 on are theirs).
+pub(super) fn page_with(children: Vec<Node>) -> Event {
     snapshot_of(
         false,
         vec![
@@ -85,12 +90,7 @@ pub(super) fn page() -> Event {
                 &[],
                 vec![
                     el(4, "head", &[], vec![]),
-                    el(
-                        5,
-                        "body",
-                        &[("id", "b")],
-                        vec![el(6, "p", &[], vec![text(7, "hello")])],
-                    ),
+                    el(5, "body", &[("id", "b")], children),
                 ],
             ),
         ],

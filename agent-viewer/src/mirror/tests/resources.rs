@@ -17,21 +17,6 @@ fn relay(url: &str) -> String {
     out
 }
 
-fn page_with(children: Vec<Node>) -> Event {
-    snapshot_of(
-        false,
-        vec![
-            doctype(2),
-            el(
-                3,
-                "html",
-                &[],
-                vec![el(4, "head", &[], vec![]), el(5, "body", &[], children)],
-            ),
-        ],
-    )
-}
-
 fn admitted_mirror(children: Vec<Node>) -> Mirror<FakeDom> {
     let mut mirror = Mirror::new(FakeDom::default());
     mirror.set_resources(Some(BASE.into()));
