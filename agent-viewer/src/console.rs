@@ -39,6 +39,7 @@ pub const CONNECTION_LOST: &str = "Connection to the relay lost";
 
 /// While the visitor's page is going away or the next one loading.
 pub const VISITOR_AWAY: &str = "The visitor is changing pages…";
+pub const WAITING_FOR_INVITATION: &str = "Waiting for the visitor to take up your invitation…";
 
 /// The status line of an ended session.
 pub fn ended_status(message: &str) -> String {
@@ -173,6 +174,10 @@ impl<B: DomBackend> Console<B> {
             ToAgent::Mode(mode) => {
                 self.mode_changed |= self.mode != Some(mode);
                 self.mode = Some(mode);
+            }
+            ToAgent::Invited { .. } => {
+                self.state = ConsoleState::Waiting;
+                self.status = WAITING_FOR_INVITATION.to_owned();
             }
             ToAgent::Ended { reason } => self.end(reason.describe()),
             ToAgent::Error(ErrorFrame { code, message }) => {

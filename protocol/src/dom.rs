@@ -76,6 +76,10 @@ pub struct FormState {
 ///
 /// `<template>` elements carry their content's nodes as their children.
 /// `<script>` elements carry no children: their source never leaves the page.
+/// A same-origin `<iframe>` carries its content document as its only child
+/// (a [`Node::Document`], with ids from the same session-wide space); a
+/// cross-origin one has no children and the console shows a labelled
+/// placeholder of its size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Node {
     Document {
@@ -107,6 +111,14 @@ pub enum Node {
         id: NodeId,
         text: String,
     },
+    /// An open shadow root. It is always the first child of its host
+    /// element; the console attaches it as the host's shadow root, and the
+    /// host's other children stay its light DOM. Mutations inside it name
+    /// the shadow root's id as their parent.
+    ShadowRoot {
+        id: NodeId,
+        children: Vec<Node>,
+    },
 }
 
 impl Node {
@@ -116,13 +128,16 @@ impl Node {
             | Node::Doctype { id, .. }
             | Node::Element { id, .. }
             | Node::Text { id, .. }
-            | Node::Comment { id, .. } => *id,
+            | Node::Comment { id, .. }
+            | Node::ShadowRoot { id, .. } => *id,
         }
     }
 
     pub fn children(&self) -> &[Node] {
         match self {
-            Node::Document { children, .. } | Node::Element { children, .. } => children,
+            Node::Document { children, .. }
+            | Node::Element { children, .. }
+            | Node::ShadowRoot { children, .. } => children,
             _ => &[],
         }
     }
@@ -235,6 +250,135 @@ pub enum Event {
     Focus {
         target: Option<NodeId>,
     },
+    /// A change to a stylesheet made through the CSS Object Model, which
+    /// the DOM does not show (see [`SheetChange`]). After a snapshot the
+    /// visitor sends the CSSOM state that differs from the markup.
+    Sheet(SheetChange),
+    /// A font the page added through the `FontFace` API.
+    Font(FontFaceDesc),
+    /// New pixels of a canvas (see [`CanvasFrame`]). After a snapshot the
+    /// visitor sends every visible canvas in full.
+    Canvas(CanvasFrame),
+    /// A canvas whose pixels cannot be read (tainted by a cross-origin
+    /// image): the console shows a labelled placeholder of its size.
+    CanvasUnreadable {
+        id: NodeId,
+    },
+    /// A `<video>`'s or `<audio>`'s playback state.
+    Media(MediaState),
+    /// The visitor's text selection (`None`: nothing selected).
+    Selection(Option<TextRange>),
+}
+
+/// Which stylesheet a [`SheetChange`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SheetRef {
+    /// The sheet of a `<style>` or `<link rel=stylesheet>` element.
+    Owner(NodeId),
+    /// A constructed stylesheet (`new CSSStyleSheet()`), numbered by the
+    /// visitor in the order it first saw them.
+    Constructed(u32),
+}
+
+/// A stylesheet change the markup does not carry. Rule texts are CSS as
+/// `CSSRule.cssText` gives it, with URLs made absolute; the console rewrites
+/// them as it rewrites every stylesheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SheetChange {
+    /// The sheet's whole rule list (a constructed sheet's first sight,
+    /// `replace`/`replaceSync`, or a sheet whose rules the visitor resends
+    /// rather than describe change by change).
+    Rules { sheet: SheetRef, rules: Vec<String> },
+    /// `insertRule`: `path` is the rule's index, through grouping rules
+    /// (`@media`, `@supports`) from the sheet down.
+    Insert {
+        sheet: SheetRef,
+        path: Vec<u32>,
+        rule: String,
+    },
+    /// `deleteRule` at `path`.
+    Delete { sheet: SheetRef, path: Vec<u32> },
+    /// The `adoptedStyleSheets` of a document or a shadow root (`root` is
+    /// the [`Node::Document`]'s or [`Node::ShadowRoot`]'s id), in order.
+    Adopted { root: NodeId, sheets: Vec<u32> },
+}
+
+/// A font added with `new FontFace(family, source, descriptors)` and
+/// `document.fonts.add`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FontFaceDesc {
+    pub family: String,
+    /// A CSS `src` value with absolute URLs (a font made from bytes comes
+    /// as a `data:` URL).
+    pub source: String,
+    /// `style`, `weight`, `stretch`, `unicode-range`, `display`... as CSS
+    /// descriptor names and values.
+    pub descriptors: Vec<Attr>,
+}
+
+/// Changed pixels of a canvas. A frame with one tile covering the whole
+/// canvas replaces it; otherwise each tile is drawn over the last image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanvasFrame {
+    pub id: NodeId,
+    /// The canvas's bitmap size in pixels (its `width`/`height`), not its
+    /// CSS size.
+    pub width: u32,
+    pub height: u32,
+    pub tiles: Vec<CanvasTile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanvasTile {
+    /// The tile's place and size in bitmap pixels.
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub format: ImageFormat,
+    /// The encoded image.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageFormat {
+    Png,
+    Jpeg,
+    Webp,
+}
+
+impl ImageFormat {
+    pub fn mime(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "image/png",
+            ImageFormat::Jpeg => "image/jpeg",
+            ImageFormat::Webp => "image/webp",
+        }
+    }
+}
+
+/// What a media element is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MediaState {
+    pub id: NodeId,
+    pub paused: bool,
+    /// `currentTime`, in seconds.
+    pub time: f64,
+    pub rate: f64,
+    pub volume: f32,
+    pub muted: bool,
+    pub looped: bool,
+}
+
+/// A selected range of text, between two mirrored nodes (offsets as the DOM
+/// counts them: characters in a text node, children in an element).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextRange {
+    pub anchor: NodeId,
+    pub anchor_offset: u32,
+    pub focus: NodeId,
+    pub focus_offset: u32,
 }
 
 /// An [`Event`] with its place in the session's order. The payload is the

@@ -45,7 +45,11 @@ use serde::{de::IgnoredAny, Deserialize, Serialize};
 /// - 4: sessions survive navigation: `VisitorHello.resume`,
 ///   `Welcome.resume_token`/`resume_secs`, `ToVisitor::Resumed`,
 ///   `ToAgent::VisitorAway`.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// - 5: `Node::ShadowRoot` and iframe documents, `Event::Sheet`/`Font`/
+///   `Canvas`/`CanvasUnreadable`/`Media`/`Selection`, `Point::Selection`,
+///   `VisitorHello.invitation`, `Welcome.masking`/`Resumed.masking`,
+///   `ToAgent::Invited`, `EndReason::Idle`/`InvitationExpired`.
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Everything that can go wrong turning bytes into messages.
 #[derive(Debug, thiserror::Error)]

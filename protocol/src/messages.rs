@@ -23,6 +23,21 @@ pub struct VisitorHello {
     /// refuses with [`ErrorCode::NotAllowed`] if it is gone; it never starts
     /// a new session from a resume.
     pub resume: Option<String>,
+    /// The page accepts an agent's invitation (the secret the integrator
+    /// API gave out, see the relay's `POST /api/invitations`): the relay
+    /// starts the session under the invitation's code and the inviting
+    /// agent joins it at once — still only after the visitor's consent.
+    pub invitation: Option<String>,
+}
+
+/// Masking rules the relay's configuration adds for a page, by URL pattern,
+/// on top of the site's own (`mask`/`block` start options and markup).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskRules {
+    /// CSS selectors whose text and values never leave the page.
+    pub mask: Vec<String>,
+    /// CSS selectors replaced by empty boxes of the same size.
+    pub block: Vec<String>,
 }
 
 /// The site's choices for its static resources (the start options
@@ -117,12 +132,16 @@ pub enum ToVisitor {
         /// visitor's connection drops the relay keeps the session for it.
         resume_token: String,
         resume_secs: u32,
+        /// The relay's masking rules for this page.
+        masking: MaskRules,
     },
     /// A resumed session: the agents that were watching (they stay admitted
     /// with their modes, no new consent). Capture starts again at once with
     /// a snapshot, numbered after the last event the old page sent.
     Resumed {
         agents: Vec<WatchingAgent>,
+        /// The relay's masking rules for the new page.
+        masking: MaskRules,
     },
     /// An agent asks to see the page; the visitor must accept or decline.
     AgentJoined {
@@ -210,6 +229,12 @@ pub enum ToAgent {
     VisitorAway {
         grace_secs: u32,
     },
+    /// The agent joined with the code of its own invitation and the
+    /// visitor's page has not taken it up yet; it stays open for
+    /// `expires_secs` more, then ends with [`EndReason::InvitationExpired`].
+    Invited {
+        expires_secs: u32,
+    },
 }
 
 /// Why a session (or one agent's part in it) ended. Each has a sentence the
@@ -222,6 +247,10 @@ pub enum EndReason {
     AgentLeft,
     RelayShutdown,
     Error,
+    /// Nothing happened for the relay's `idle_timeout_secs`.
+    Idle,
+    /// The agent's invitation was not taken up in time (or was cancelled).
+    InvitationExpired,
 }
 
 impl EndReason {
@@ -233,6 +262,10 @@ impl EndReason {
             EndReason::AgentLeft => "You left the session.",
             EndReason::RelayShutdown => "The relay is shutting down.",
             EndReason::Error => "The session ended after an error.",
+            EndReason::Idle => "The session ended after a long time without activity.",
+            EndReason::InvitationExpired => {
+                "The invitation expired before the visitor accepted it."
+            }
         }
     }
 }

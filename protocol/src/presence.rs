@@ -57,6 +57,9 @@ pub enum Point {
         x: f64,
         y: f64,
     },
+    /// The agent's text selection, shown on the visitor's page
+    /// (`None`: cleared).
+    Selection(Option<crate::TextRange>),
 }
 
 /// What an agent in shared mode asks the visitor's page to do. The visitor's

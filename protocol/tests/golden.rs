@@ -71,7 +71,7 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&hello).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920481a54167656e7493a174a6303432393137a6536861726564"
+        "920581a54167656e7493a174a6303432393137a6536861726564"
     );
     assert_eq!(decode_hello(&bytes).expect("decodes"), hello);
 
@@ -82,11 +82,12 @@ fn hello_is_version_then_body() {
             server_fetch: false,
         },
         resume: Some("r".into()),
+        invitation: None,
     });
     let bytes = encode_hello(&visitor).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920481a756697369746f7293a9687474703a2f2f612f92c3c2a172"
+        "920581a756697369746f7294a9687474703a2f2f612f92c3c2a172c0"
     );
 }
 
@@ -110,7 +111,7 @@ fn garbage_is_malformed_never_a_panic() {
         b"\xc1",
         b"\x92\x01",
         b"\xff\xff\xff",
-        b"\x92\x04\x81\xa5Agent\x90",
+        b"\x92\x05\x81\xa5Agent\x90",
     ] {
         assert!(matches!(
             decode_hello(bytes),
@@ -150,8 +151,9 @@ fn relay_to_visitor_messages() {
             upload_token: "k".into(),
             resume_token: "r".into(),
             resume_secs: 30,
+            masking: MaskRules::default(),
         },
-        "81a757656c636f6d6595a27331a6303432393137a16ba1721e",
+        "81a757656c636f6d6596a27331a6303432393137a16ba1721e929090",
     );
     golden(
         ToVisitor::AgentJoined {
@@ -197,8 +199,12 @@ fn resuming_a_session() {
                 name: "Ann".into(),
                 mode: Mode::Shared,
             }],
+            masking: MaskRules {
+                mask: vec![".c".into()],
+                block: vec![],
+            },
         },
-        "81a7526573756d656491919301a3416e6ea6536861726564",
+        "81a7526573756d656492919301a3416e6ea65368617265649291a22e6390",
     );
     golden(
         ToAgent::VisitorAway { grace_secs: 30 },
@@ -532,5 +538,119 @@ fn two_way_messages() {
             msg: FromAgent::Point(Point::Wiggle { target: NodeId(4) }),
         },
         "81a946726f6d4167656e74920281a5506f696e7481a6576967676c659104",
+    );
+}
+
+#[test]
+fn version_5_events() {
+    golden(
+        Node::ShadowRoot {
+            id: NodeId(7),
+            children: vec![Node::Text {
+                id: NodeId(8),
+                text: "x".into(),
+            }],
+        },
+        "81aa536861646f77526f6f7492079181a4546578749208a178",
+    );
+    golden(
+        Event::Sheet(SheetChange::Insert {
+            sheet: SheetRef::Owner(NodeId(3)),
+            path: vec![0, 2],
+            rule: "a{}".into(),
+        }),
+        "81a5536865657481a6496e736572749381a54f776e657203920002a3617b7d",
+    );
+    golden(
+        Event::Sheet(SheetChange::Adopted {
+            root: NodeId(1),
+            sheets: vec![0],
+        }),
+        "81a5536865657481a741646f7074656492019100",
+    );
+    golden(
+        Event::Sheet(SheetChange::Rules {
+            sheet: SheetRef::Constructed(1),
+            rules: vec!["b{}".into()],
+        }),
+        "81a5536865657481a552756c65739281ab436f6e73747275637465640191a3627b7d",
+    );
+    golden(
+        Event::Font(FontFaceDesc {
+            family: "F".into(),
+            source: "url(x)".into(),
+            descriptors: vec![Attr::new("weight", "700")],
+        }),
+        "81a4466f6e7493a146a675726c2878299192a6776569676874a3373030",
+    );
+    golden(
+        Event::Canvas(CanvasFrame {
+            id: NodeId(5),
+            width: 300,
+            height: 150,
+            tiles: vec![CanvasTile {
+                x: 0,
+                y: 64,
+                width: 64,
+                height: 64,
+                format: ImageFormat::Webp,
+                data: vec![1, 2],
+            }],
+        }),
+        "81a643616e7661739405cd012ccc96919600404040a457656270c4020102",
+    );
+    golden(
+        Event::CanvasUnreadable { id: NodeId(5) },
+        "81b043616e766173556e7265616461626c659105",
+    );
+    golden(
+        Event::Media(MediaState {
+            id: NodeId(6),
+            paused: false,
+            time: 1.5,
+            rate: 1.0,
+            volume: 0.5,
+            muted: true,
+            looped: false,
+        }),
+        "81a54d656469619706c2cb3ff8000000000000cb3ff0000000000000ca3f000000c3c2",
+    );
+    golden(
+        Event::Selection(Some(TextRange {
+            anchor: NodeId(8),
+            anchor_offset: 1,
+            focus: NodeId(9),
+            focus_offset: 0,
+        })),
+        "81a953656c656374696f6e9408010900",
+    );
+    golden(Event::Selection(None), "81a953656c656374696f6ec0");
+    golden(
+        AgentMsg::Point(Point::Selection(None)),
+        "81a5506f696e7481a953656c656374696f6ec0",
+    );
+    golden(
+        ToAgent::Invited { expires_secs: 1200 },
+        "81a7496e766974656491cd04b0",
+    );
+    golden(
+        ToAgent::Ended {
+            reason: EndReason::InvitationExpired,
+        },
+        "81a5456e64656491b1496e7669746174696f6e45787069726564",
+    );
+    golden(
+        VisitorMsg::Event(EventFrame::new(Seq(1), &Event::Selection(None)).expect("encodes")),
+        "81a54576656e749301c2c40c81a953656c656374696f6ec0",
+    );
+    let hello = Hello::Visitor(VisitorHello {
+        page_url: "http://a/".into(),
+        resources: ResourcePolicy::default(),
+        resume: None,
+        invitation: Some("i".into()),
+    });
+    assert_eq!(
+        hex(&encode_hello(&hello).expect("encodes")),
+        "920581a756697369746f7294a9687474703a2f2f612f92c3c3c0a169"
     );
 }

@@ -138,6 +138,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
             upload_token,
             resume_token,
             resume_secs: crate::resume::grace_secs(app.config.limits.resume_grace),
+            masking: protocol::MaskRules::default(),
         });
         if let Err(err) = app
             .bus

@@ -80,13 +80,15 @@ impl ResumeRefusal {
     }
 }
 
-const END_REASONS: [EndReason; 6] = [
+const END_REASONS: [EndReason; 8] = [
     EndReason::VisitorEnded,
     EndReason::VisitorDeclined,
     EndReason::VisitorDisconnected,
     EndReason::AgentLeft,
     EndReason::RelayShutdown,
     EndReason::Error,
+    EndReason::Idle,
+    EndReason::InvitationExpired,
 ];
 
 fn end_label(reason: EndReason) -> &'static str {
@@ -97,6 +99,8 @@ fn end_label(reason: EndReason) -> &'static str {
         EndReason::AgentLeft => "agent_left",
         EndReason::RelayShutdown => "relay_shutdown",
         EndReason::Error => "error",
+        EndReason::Idle => "idle",
+        EndReason::InvitationExpired => "invitation_expired",
     }
 }
 

@@ -21,8 +21,8 @@ use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{Stream, StreamExt};
 use protocol::{
-    AgentId, EndReason, Hello, ResourcePolicy, SessionId, ToAgent, ToVisitor, VisitorMsg,
-    WatchingAgent,
+    AgentId, EndReason, Hello, MaskRules, ResourcePolicy, SessionId, ToAgent, ToVisitor,
+    VisitorMsg, WatchingAgent,
 };
 
 use crate::bus::{Bus, Delivery, Topic};
@@ -185,6 +185,7 @@ async fn open_session<S: SessionStore, B: Bus>(
         upload_token: grant.token.0.clone(),
         resume_token: created.resume.into_string(),
         resume_secs: resume::grace_secs(app.config.limits.resume_grace),
+        masking: MaskRules::default(),
     }));
     let gauge = app.metrics.session_started();
     tracing::info!(%session, peer = %conn.peer(), "visitor session started");
@@ -278,6 +279,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
         upload_token: grant.token.0.clone(),
         resume_token: token.into_string(),
         resume_secs: resume::grace_secs(limits.resume_grace),
+        masking: MaskRules::default(),
     }));
     let agents = resumed
         .agents
@@ -291,7 +293,10 @@ async fn continue_session<S: SessionStore, B: Bus>(
             mode: w.mode,
         })
         .collect();
-    conn.send(Delivery::Visitor(ToVisitor::Resumed { agents }));
+    conn.send(Delivery::Visitor(ToVisitor::Resumed {
+        agents,
+        masking: MaskRules::default(),
+    }));
     let gauge = app.metrics.session_resumed();
     tracing::info!(%session, %peer, agents = resumed.agents.len(), took_over = resumed.took_over, "visitor session resumed");
     Ok(Open {
@@ -356,9 +361,8 @@ where
 }
 
 /// A session nobody used for `idle_timeout` ends at once (no resume
-/// window: nobody is away). No end reason says "idle": agents are told the
-/// visitor is gone (true for their purposes: nobody is there), the visitor
-/// that the session ended, with the truth in the close reason.
+/// window: nobody is away); both sides are told why, the visitor also in
+/// the close reason (with the configured minutes).
 async fn end_idle<S, B, St>(app: &App<S, B>, conn: Conn, stream: &mut St, session: &SessionId)
 where
     S: SessionStore,
@@ -367,7 +371,7 @@ where
 {
     let minutes = app.config.limits.idle_timeout.as_secs().div_ceil(60);
     tracing::info!(%session, idle_timeout_secs = app.config.limits.idle_timeout.as_secs(), "visitor session ended: idle");
-    let reason = EndReason::VisitorDisconnected;
+    let reason = EndReason::Idle;
     end_session(app, session, reason).await;
     // Encoded by hand: an `Ended` delivery would close with its reason's
     // own text.

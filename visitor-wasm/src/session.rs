@@ -329,7 +329,7 @@ impl Inner {
             SocketEvent::Open => {
                 let page_url = self.document.url().unwrap_or_default();
                 let resume = self.resume.hello_token();
-                self.send(&wire::encode_hello(&page_url, self.resources, resume));
+                self.send(&wire::encode_hello(&page_url, self.resources, resume, None));
             }
             SocketEvent::Message(bytes) => match wire::decode_to_visitor(&bytes) {
                 Ok(msg) => self.on_message(msg),
@@ -409,7 +409,7 @@ impl Inner {
                 }
             }
             ToVisitor::FromAgent { agent, msg } => self.on_agent(agent, msg),
-            ToVisitor::Resumed { agents } => self.on_resumed(agents),
+            ToVisitor::Resumed { agents, .. } => self.on_resumed(agents),
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) if self.resume.is_resuming() => self.refused(&frame.message),
             ToVisitor::Error(frame) => {

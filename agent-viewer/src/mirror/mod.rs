@@ -274,6 +274,15 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_focus(*target);
                 Ok(Applied::Presence)
             }
+            Event::Sheet(_)
+            | Event::Font(_)
+            | Event::Canvas(_)
+            | Event::CanvasUnreadable { .. }
+            | Event::Media(_)
+            | Event::Selection(_) => {
+                log::debug("an event this console does not show yet was skipped");
+                Ok(Applied::Presence)
+            }
         }
     }
 
@@ -461,6 +470,9 @@ impl<B: DomBackend> Mirror<B> {
     fn build(&mut self, node: &Node, parent: NodeId) -> Result<B::Node, ViewerError> {
         match node {
             Node::Document { .. } => Err(ViewerError::Dom("a document inside a document".into())),
+            Node::ShadowRoot { .. } => {
+                Err(ViewerError::Dom("shadow roots are not mirrored".into()))
+            }
             Node::Doctype {
                 id,
                 name,

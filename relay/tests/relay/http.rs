@@ -179,6 +179,7 @@ async fn disallowed_origin_is_refused_before_upgrade() {
             page_url: PAGE.into(),
             resources: protocol::ResourcePolicy::default(),
             resume: None,
+            invitation: None,
         }))
         .await;
     assert!(matches!(

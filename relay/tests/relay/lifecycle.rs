@@ -158,12 +158,14 @@ async fn expect_idle_end(visitor: &mut Peer, agent: &mut Peer) {
     assert_eq!(
         agent.recv::<ToAgent>().await,
         ToAgent::Ended {
-            reason: EndReason::VisitorDisconnected
+            reason: EndReason::Idle
         }
     );
     assert!(matches!(
         visitor.recv::<ToVisitor>().await,
-        ToVisitor::Ended { .. }
+        ToVisitor::Ended {
+            reason: EndReason::Idle
+        }
     ));
     let (code, reason) = visitor.expect_close().await;
     assert_eq!(code, 1000);

@@ -68,6 +68,7 @@ async fn version_mismatch_names_both_versions() {
         page_url: PAGE.into(),
         resources: protocol::ResourcePolicy::default(),
         resume: None,
+        invitation: None,
     });
     visitor
         .send_bytes(protocol::encode(&(future, hello)).expect("encode"))
@@ -178,6 +179,7 @@ async fn visitor_hello_on_the_agent_endpoint() {
             page_url: PAGE.into(),
             resources: protocol::ResourcePolicy::default(),
             resume: None,
+            invitation: None,
         }))
         .await;
     assert_eq!(agent.expect_agent_error().await.code, ErrorCode::BadFrame);

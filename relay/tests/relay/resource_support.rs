@@ -27,6 +27,7 @@ pub async fn open_session(relay: &Relay, policy: ResourcePolicy) -> Site {
             page_url: PAGE.into(),
             resources: policy,
             resume: None,
+            invitation: None,
         }))
         .await;
     match visitor.recv::<ToVisitor>().await {

@@ -95,7 +95,7 @@ async fn expect_resumed(next: &mut Peer, welcome: &Welcome) -> Vec<WatchingAgent
     assert_eq!(again.session, welcome.session);
     assert_eq!(again.resume_token, welcome.resume_token);
     match next.recv::<ToVisitor>().await {
-        ToVisitor::Resumed { agents } => agents,
+        ToVisitor::Resumed { agents, .. } => agents,
         other => panic!("expected Resumed, got {other:?}"),
     }
 }
@@ -142,7 +142,8 @@ async fn a_resume_within_the_window_continues_the_session(setup: Setup) {
                 agent: id,
                 name: format!("Agent {}", id.0),
                 mode: Mode::ViewOnly,
-            }]
+            }],
+            masking: protocol::MaskRules::default()
         }
     );
     // The new page numbers on from the old one's last event.
@@ -447,7 +448,8 @@ async fn a_visitor_resumes_on_another_relay() {
                 agent: id,
                 name: format!("Agent {}", id.0),
                 mode: Mode::Shared,
-            }]
+            }],
+            masking: protocol::MaskRules::default()
         }
     );
     // Past the first window: relay A must not have ended the session.

@@ -305,6 +305,7 @@ async fn losing_redis_mid_session_tells_both_peers_and_the_relays_recover() {
         page_url: crate::support::PAGE.into(),
         resources: protocol::ResourcePolicy::default(),
         resume: None,
+        invitation: None,
     }))
     .await;
     assert_eq!(late.expect_visitor_error().await.code, ErrorCode::Internal);

@@ -205,6 +205,7 @@ impl Relay {
                 page_url: PAGE.into(),
                 resources: protocol::ResourcePolicy::default(),
                 resume: None,
+                invitation: None,
             }))
             .await;
         match visitor.recv::<ToVisitor>().await {
@@ -226,6 +227,7 @@ impl Relay {
                 page_url: PAGE.into(),
                 resources: protocol::ResourcePolicy::default(),
                 resume,
+                invitation: None,
             }))
             .await;
         visitor
@@ -378,6 +380,7 @@ pub struct Welcome {
     pub upload_token: String,
     pub resume_token: String,
     pub resume_secs: u32,
+    pub masking: protocol::MaskRules,
 }
 
 impl Welcome {
@@ -389,12 +392,14 @@ impl Welcome {
                 upload_token,
                 resume_token,
                 resume_secs,
+                masking,
             } => Welcome {
                 session,
                 code,
                 upload_token,
                 resume_token,
                 resume_secs,
+                masking,
             },
             other => panic!("expected Welcome, got {other:?}"),
         }

@@ -198,6 +198,8 @@ impl Inner {
                 }
                 Ok(())
             }
+            // The agent's text selection is not drawn on this page yet.
+            Point::Selection(_) => Ok(()),
         };
         if let Err(e) = drawn {
             warn(&e.to_string());

@@ -3,7 +3,7 @@
 //! of `decode.rs`. Tests decode what `protocol::encode` produces for every
 //! variant, and cut and corrupt it.
 
-use protocol::{Control, FromAgent, Navigation, Point, PointerKind, PointerPos};
+use protocol::{Control, FromAgent, Navigation, Point, PointerKind, PointerPos, TextRange};
 
 use super::decode::{malformed, Reader};
 use crate::error::VisitorError;
@@ -56,6 +56,20 @@ fn point(r: &mut Reader<'_>) -> Result<Point, VisitorError> {
                 target: r.id()?,
                 x: r.f64()?,
                 y: r.f64()?,
+            }
+        }
+        "Selection" => {
+            if r.peek() == Some(0xc0) {
+                r.byte()?;
+                Point::Selection(None)
+            } else {
+                r.exact(4)?;
+                Point::Selection(Some(TextRange {
+                    anchor: r.id()?,
+                    anchor_offset: r.u32()?,
+                    focus: r.id()?,
+                    focus_offset: r.u32()?,
+                }))
             }
         }
         _ => return Err(malformed("unknown point")),
@@ -169,6 +183,13 @@ mod tests {
                     x: f64::from(f) * 3.0,
                     y: 1e12,
                 }),
+                FromAgent::Point(Point::Selection(Some(TextRange {
+                    anchor: target,
+                    anchor_offset: id,
+                    focus: NodeId(id / 2),
+                    focus_offset: 1,
+                }))),
+                FromAgent::Point(Point::Selection(None)),
                 FromAgent::Control(Control::Click {
                     target,
                     fx: f,

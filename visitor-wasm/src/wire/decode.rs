@@ -3,8 +3,8 @@
 //! produces for every variant.
 
 use protocol::{
-    AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, Mode, NodeId, ResourceHash, SessionId,
-    ToVisitor, WatchingAgent,
+    AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, MaskRules, Mode, NodeId, ResourceHash,
+    SessionId, ToVisitor, WatchingAgent,
 };
 
 use crate::error::VisitorError;
@@ -213,19 +213,21 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
     r.map1()?;
     let msg = match r.str()? {
         "Welcome" => {
-            r.fields(5)?;
+            r.fields(6)?;
             let session = SessionId(r.str()?.to_owned());
             let code = JoinCode::parse(r.str()?)?;
             let upload_token = r.str()?.to_owned();
             let resume_token = r.str()?.to_owned();
             let resume_secs =
                 u32::try_from(r.uint()?).map_err(|_| malformed("resume window out of range"))?;
+            let masking = mask_rules(&mut r)?;
             ToVisitor::Welcome {
                 session,
                 code,
                 upload_token,
                 resume_token,
                 resume_secs,
+                masking,
             }
         }
         "Want" => {
@@ -247,7 +249,7 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
             ToVisitor::Want { hashes, more }
         }
         "Resumed" => {
-            r.fields(1)?;
+            r.fields(2)?;
             let n = r.array()?;
             // A handful of agents at most; the cap only guards the
             // allocation against a lying length.
@@ -259,7 +261,8 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
                 let mode = r.mode()?;
                 agents.push(WatchingAgent { agent, name, mode });
             }
-            ToVisitor::Resumed { agents }
+            let masking = mask_rules(&mut r)?;
+            ToVisitor::Resumed { agents, masking }
         }
         "AgentJoined" => {
             r.fields(3)?;
@@ -284,6 +287,8 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
                 "VisitorDisconnected" => EndReason::VisitorDisconnected,
                 "AgentLeft" => EndReason::AgentLeft,
                 "RelayShutdown" => EndReason::RelayShutdown,
+                "Idle" => EndReason::Idle,
+                "InvitationExpired" => EndReason::InvitationExpired,
                 _ => EndReason::Error,
             };
             ToVisitor::Ended { reason }
@@ -316,6 +321,22 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
     Ok(msg)
 }
 
+/// The relay's masking rules: two lists of selectors. The caps only guard
+/// the allocation against a lying length.
+fn mask_rules(r: &mut Reader<'_>) -> Result<MaskRules, VisitorError> {
+    r.exact(2)?;
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        let n = r.array()?;
+        list.reserve(n.min(1024));
+        for _ in 0..n {
+            list.push(r.str()?.to_owned());
+        }
+    }
+    let [mask, block] = lists;
+    Ok(MaskRules { mask, block })
+}
+
 fn agent_id(n: u64) -> Result<AgentId, VisitorError> {
     u32::try_from(n)
         .map(AgentId)
@@ -345,6 +366,20 @@ mod tests {
             upload_token: "t0k3n".into(),
             resume_token: "r3sum3".into(),
             resume_secs: 30,
+            masking: MaskRules::default(),
+        });
+        round_trip(ToVisitor::Welcome {
+            session: SessionId("s".into()),
+            code: JoinCode::parse("000001").unwrap(),
+            upload_token: String::new(),
+            resume_token: String::new(),
+            resume_secs: 70_000,
+            masking: MaskRules {
+                mask: (0..40)
+                    .map(|i| format!("#card-{i} input[name=cvc]"))
+                    .collect(),
+                block: vec!["iframe.payment".into(), "x".repeat(300)],
+            },
         });
         round_trip(ToVisitor::Want {
             hashes: vec![],
@@ -372,7 +407,10 @@ mod tests {
             });
         }
         round_trip(ToVisitor::SnapshotNeeded);
-        round_trip(ToVisitor::Resumed { agents: vec![] });
+        round_trip(ToVisitor::Resumed {
+            agents: vec![],
+            masking: MaskRules::default(),
+        });
         round_trip(ToVisitor::Resumed {
             agents: (0..20)
                 .map(|i| WatchingAgent {
@@ -385,6 +423,10 @@ mod tests {
                     },
                 })
                 .collect(),
+            masking: MaskRules {
+                mask: vec!["[name=ssn]".into()],
+                block: vec![],
+            },
         });
         for reason in [
             EndReason::VisitorEnded,
@@ -393,6 +435,8 @@ mod tests {
             EndReason::AgentLeft,
             EndReason::RelayShutdown,
             EndReason::Error,
+            EndReason::Idle,
+            EndReason::InvitationExpired,
         ] {
             round_trip(ToVisitor::Ended { reason });
         }
@@ -456,6 +500,10 @@ mod tests {
                     mode: Mode::ViewOnly,
                 },
             ],
+            masking: MaskRules {
+                mask: vec![".card".into()],
+                block: vec!["#sig".into()],
+            },
         })
         .unwrap();
         for cut in 0..resumed.len() {
@@ -464,19 +512,28 @@ mod tests {
         // An agent of two fields, or an unknown mode, is refused.
         let two_fields = protocol::encode(&std::collections::BTreeMap::from([(
             "Resumed",
-            (vec![(1u32, "Ann")],),
+            (
+                vec![(1u32, "Ann")],
+                (Vec::<String>::new(), Vec::<String>::new()),
+            ),
         )]))
         .unwrap();
         assert!(decode_to_visitor(&two_fields).is_err());
         let bad_mode = protocol::encode(&std::collections::BTreeMap::from([(
             "Resumed",
-            (vec![(1u32, "Ann", "Owner")],),
+            (
+                vec![(1u32, "Ann", "Owner")],
+                (Vec::<String>::new(), Vec::<String>::new()),
+            ),
         )]))
         .unwrap();
         assert!(decode_to_visitor(&bad_mode).is_err());
         let good_shape = protocol::encode(&std::collections::BTreeMap::from([(
             "Resumed",
-            (vec![(1u32, "Ann", "Shared")],),
+            (
+                vec![(1u32, "Ann", "Shared")],
+                (Vec::<String>::new(), Vec::<String>::new()),
+            ),
         )]))
         .unwrap();
         assert!(

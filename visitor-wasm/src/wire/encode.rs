@@ -4,8 +4,9 @@
 //! tests compare every byte with `protocol::encode` on rich samples.
 
 use protocol::{
-    AddedNode, AgentId, Attr, AttrChange, Event, FormState, Mode, MutationBatch, Node, Ns, Offered,
-    PointerKind, ResourcePolicy, ScrollPos, Seq, Snapshot, TextChange, Viewport, PROTOCOL_VERSION,
+    AddedNode, AgentId, Attr, AttrChange, CanvasFrame, Event, FontFaceDesc, FormState, ImageFormat,
+    MediaState, Mode, MutationBatch, Node, Ns, Offered, PointerKind, ResourcePolicy, ScrollPos,
+    Seq, SheetChange, SheetRef, Snapshot, TextChange, TextRange, Viewport, PROTOCOL_VERSION,
 };
 
 struct Out {
@@ -152,12 +153,7 @@ impl Out {
                 self.id(*id);
                 self.str(tag);
                 self.ns(ns);
-                self.array(attrs.len());
-                for Attr { name, value } in attrs {
-                    self.array(2);
-                    self.str(name);
-                    self.str(value);
-                }
+                self.attrs(attrs);
                 match state {
                     Some(s) => self.form_state(s),
                     None => self.nil(),
@@ -173,6 +169,130 @@ impl Out {
                 self.array(2);
                 self.id(*id);
                 self.str(text);
+            }
+            Node::ShadowRoot { id, children } => {
+                self.variant("ShadowRoot");
+                self.array(2);
+                self.id(*id);
+                self.nodes(children);
+            }
+        }
+    }
+
+    fn attrs(&mut self, attrs: &[Attr]) {
+        self.array(attrs.len());
+        for Attr { name, value } in attrs {
+            self.array(2);
+            self.str(name);
+            self.str(value);
+        }
+    }
+
+    fn strs(&mut self, items: &[String]) {
+        self.array(items.len());
+        for s in items {
+            self.str(s);
+        }
+    }
+
+    fn sheet_ref(&mut self, sheet: SheetRef) {
+        match sheet {
+            SheetRef::Owner(id) => {
+                self.variant("Owner");
+                self.id(id);
+            }
+            SheetRef::Constructed(n) => {
+                self.variant("Constructed");
+                self.uint(u64::from(n));
+            }
+        }
+    }
+
+    fn path(&mut self, path: &[u32]) {
+        self.array(path.len());
+        for i in path {
+            self.uint(u64::from(*i));
+        }
+    }
+
+    fn sheet(&mut self, change: &SheetChange) {
+        match change {
+            SheetChange::Rules { sheet, rules } => {
+                self.variant("Rules");
+                self.array(2);
+                self.sheet_ref(*sheet);
+                self.strs(rules);
+            }
+            SheetChange::Insert { sheet, path, rule } => {
+                self.variant("Insert");
+                self.array(3);
+                self.sheet_ref(*sheet);
+                self.path(path);
+                self.str(rule);
+            }
+            SheetChange::Delete { sheet, path } => {
+                self.variant("Delete");
+                self.array(2);
+                self.sheet_ref(*sheet);
+                self.path(path);
+            }
+            SheetChange::Adopted { root, sheets } => {
+                self.variant("Adopted");
+                self.array(2);
+                self.id(*root);
+                self.path(sheets);
+            }
+        }
+    }
+
+    fn font(&mut self, f: &FontFaceDesc) {
+        self.array(3);
+        self.str(&f.family);
+        self.str(&f.source);
+        self.attrs(&f.descriptors);
+    }
+
+    fn canvas(&mut self, c: &CanvasFrame) {
+        self.array(4);
+        self.id(c.id);
+        self.uint(u64::from(c.width));
+        self.uint(u64::from(c.height));
+        self.array(c.tiles.len());
+        for t in &c.tiles {
+            self.array(6);
+            self.uint(u64::from(t.x));
+            self.uint(u64::from(t.y));
+            self.uint(u64::from(t.width));
+            self.uint(u64::from(t.height));
+            self.str(match t.format {
+                ImageFormat::Png => "Png",
+                ImageFormat::Jpeg => "Jpeg",
+                ImageFormat::Webp => "Webp",
+            });
+            self.bin(&t.data);
+        }
+    }
+
+    fn media(&mut self, m: &MediaState) {
+        self.array(7);
+        self.id(m.id);
+        self.bool(m.paused);
+        self.f64(m.time);
+        self.f64(m.rate);
+        self.f32(m.volume);
+        self.bool(m.muted);
+        self.bool(m.looped);
+    }
+
+    fn range(&mut self, r: Option<&TextRange>) {
+        match r {
+            None => self.nil(),
+            Some(r) => {
+                self.array(4);
+                self.id(r.anchor);
+                self.uint(u64::from(r.anchor_offset));
+                self.id(r.focus);
+                self.uint(u64::from(r.focus_offset));
             }
         }
     }
@@ -319,22 +439,54 @@ impl Out {
                     None => self.nil(),
                 }
             }
+            Event::Sheet(change) => {
+                self.variant("Sheet");
+                self.sheet(change);
+            }
+            Event::Font(f) => {
+                self.variant("Font");
+                self.font(f);
+            }
+            Event::Canvas(c) => {
+                self.variant("Canvas");
+                self.canvas(c);
+            }
+            Event::CanvasUnreadable { id } => {
+                self.variant("CanvasUnreadable");
+                self.array(1);
+                self.id(*id);
+            }
+            Event::Media(m) => {
+                self.variant("Media");
+                self.media(m);
+            }
+            Event::Selection(r) => {
+                self.variant("Selection");
+                self.range(r.as_ref());
+            }
         }
     }
 }
 
-/// `protocol::encode_hello(&Hello::Visitor(VisitorHello { page_url, resources, resume }))`.
-pub fn encode_hello(page_url: &str, resources: ResourcePolicy, resume: Option<&str>) -> Vec<u8> {
+/// `protocol::encode_hello(&Hello::Visitor(VisitorHello { page_url,
+/// resources, resume, invitation }))`.
+pub fn encode_hello(
+    page_url: &str,
+    resources: ResourcePolicy,
+    resume: Option<&str>,
+    invitation: Option<&str>,
+) -> Vec<u8> {
     let mut out = Out::new();
     out.array(2);
     out.uint(u64::from(PROTOCOL_VERSION));
     out.variant("Visitor");
-    out.array(3);
+    out.array(4);
     out.str(page_url);
     out.array(2);
     out.bool(resources.upload);
     out.bool(resources.server_fetch);
     out.opt_str(resume);
+    out.opt_str(invitation);
     out.buf
 }
 

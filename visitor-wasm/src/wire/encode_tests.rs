@@ -3,7 +3,8 @@
 
 use super::*;
 use protocol::{
-    EventFrame, Hello, NodeId, OfferedBody, PointerPos, ResourceHash, VisitorHello, VisitorMsg,
+    CanvasTile, EventFrame, Hello, NodeId, OfferedBody, PointerPos, ResourceHash, VisitorHello,
+    VisitorMsg,
 };
 
 const LENGTHS: [usize; 7] = [0, 31, 32, 255, 256, 65_535, 65_536];
@@ -172,6 +173,87 @@ fn events() -> Vec<Event> {
         });
     }
     events.push(Event::Focus { target: None });
+    events.extend(version_5_events());
+    events
+}
+
+/// Shadow roots, CSSOM changes, fonts, canvas frames, media and selections,
+/// across the same size boundaries.
+fn version_5_events() -> Vec<Event> {
+    let mut events = vec![Event::Mutations(MutationBatch {
+        adds: vec![AddedNode {
+            parent: NodeId(3),
+            next_sibling: None,
+            node: Node::ShadowRoot {
+                id: NodeId(70_000),
+                children: vec![Node::Text {
+                    id: NodeId(70_001),
+                    text: text(40),
+                }],
+            },
+        }],
+        ..MutationBatch::default()
+    })];
+    for (i, id) in IDS.into_iter().enumerate() {
+        let n = id.min(300);
+        let sheets = [SheetRef::Owner(NodeId(id)), SheetRef::Constructed(id)];
+        let sheet = sheets[i % 2];
+        let path: Vec<u32> = (0..i as u32).map(|k| k * 200).collect();
+        events.push(Event::Sheet(SheetChange::Rules {
+            sheet,
+            rules: (0..n).map(|k| text(k as usize)).collect(),
+        }));
+        events.push(Event::Sheet(SheetChange::Insert {
+            sheet,
+            path: path.clone(),
+            rule: text(LENGTHS[i % LENGTHS.len()]),
+        }));
+        events.push(Event::Sheet(SheetChange::Delete { sheet, path }));
+        events.push(Event::Sheet(SheetChange::Adopted {
+            root: NodeId(id),
+            sheets: (0..n).collect(),
+        }));
+        events.push(Event::Font(FontFaceDesc {
+            family: text(i * 9),
+            source: text(LENGTHS[i % LENGTHS.len()]),
+            descriptors: (0..i * 3)
+                .map(|k| Attr::new(text(k), text(k * 11)))
+                .collect(),
+        }));
+        events.push(Event::Canvas(CanvasFrame {
+            id: NodeId(id),
+            width: id,
+            height: 150,
+            tiles: (0..i as u32)
+                .map(|k| CanvasTile {
+                    x: k * 64,
+                    y: id,
+                    width: 64,
+                    height: 70_000,
+                    format: [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Webp]
+                        [k as usize % 3],
+                    data: vec![k as u8; LENGTHS[k as usize % LENGTHS.len()]],
+                })
+                .collect(),
+        }));
+        events.push(Event::CanvasUnreadable { id: NodeId(id) });
+        events.push(Event::Media(MediaState {
+            id: NodeId(id),
+            paused: i % 2 == 0,
+            time: f64::from(id) / 3.0,
+            rate: 1.5,
+            volume: 0.25,
+            muted: i % 3 == 0,
+            looped: i % 4 == 0,
+        }));
+        events.push(Event::Selection(Some(TextRange {
+            anchor: NodeId(id),
+            anchor_offset: id,
+            focus: NodeId(IDS[(i + 1) % IDS.len()]),
+            focus_offset: 0,
+        })));
+    }
+    events.push(Event::Selection(None));
     events
 }
 
@@ -220,13 +302,15 @@ fn hello_consent_end_and_set_mode_encode_exactly_as_protocol_does() {
             server_fetch: i % 3 == 0,
         };
         let resume = (i % 2 == 1).then(|| text(len.min(300)));
+        let invitation = (i % 3 == 1).then(|| text(43));
         let hello = Hello::Visitor(VisitorHello {
             page_url: url.clone(),
             resources,
             resume: resume.clone(),
+            invitation: invitation.clone(),
         });
         assert_eq!(
-            encode_hello(&url, resources, resume.as_deref()),
+            encode_hello(&url, resources, resume.as_deref(), invitation.as_deref()),
             protocol::encode_hello(&hello).unwrap()
         );
     }

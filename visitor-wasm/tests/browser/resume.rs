@@ -63,6 +63,7 @@ fn welcome(secs: u32) -> ToVisitor {
             String::new()
         },
         resume_secs: secs,
+        masking: protocol::MaskRules::default(),
     }
 }
 
@@ -216,6 +217,7 @@ async fn a_page_load_with_a_live_entry_resumes_without_start_or_consent() {
 
     relay.say(&ToVisitor::Resumed {
         agents: vec![ann(Mode::Shared)],
+        masking: protocol::MaskRules::default(),
     });
     let t = ui_text().expect("the live panel");
     assert!(t.contains("Ann can control this page"), "{t}");
@@ -345,6 +347,7 @@ async fn a_dropped_connection_reconnects_and_carries_on_numbering() {
     relay.say(&welcome(30));
     relay.say(&ToVisitor::Resumed {
         agents: vec![ann(Mode::ViewOnly)],
+        masking: protocol::MaskRules::default(),
     });
     let evs = events(&relay, before);
     assert!(

@@ -174,6 +174,7 @@ pub(crate) async fn started_with(relay: &Relay, upload_token: &str) -> visitor_w
             upload_token,
             resume_token: String::new(),
             resume_secs: 0,
+            masking: protocol::MaskRules::default(),
         };
         fake.deliver(&protocol::encode(&welcome).unwrap());
     });
@@ -429,6 +430,7 @@ async fn a_second_start_while_one_runs_is_refused_and_after_end_is_allowed() {
         upload_token: String::new(),
         resume_token: String::new(),
         resume_secs: 0,
+        masking: protocol::MaskRules::default(),
     });
     assert_eq!(session.code(), "654321");
     session.end();
