@@ -28,6 +28,7 @@
 //! fields nor touches the visitor's panel; a password's value never enters Rust memory (only its length);
 //! no `Closure::forget`: every registration is dropped by `Session::end`.
 
+pub mod cssom;
 pub mod error;
 pub mod ids;
 pub mod mask;

@@ -55,6 +55,8 @@ struct Live {
     resized: bool,
     /// The visitor's pointer and focus, as last seen and sent.
     pointer: twoway::PointerState,
+    /// Stylesheet and font changes made in script (`cssom/`).
+    cssom: crate::cssom::Cssom,
 }
 
 pub(crate) struct Inner {

@@ -41,7 +41,16 @@ impl Inner {
             },
         }
         match snapshot(&self.document, &mut self.capture) {
-            Ok(snap) => self.send_event(&Event::Snapshot(snap)),
+            Ok(snap) => {
+                self.send_event(&Event::Snapshot(snap));
+                // Right after it: the CSSOM state its markup does not carry.
+                let sheets = self.live.as_ref().map_or_else(Vec::new, |live| {
+                    live.cssom.after_snapshot(&self.capture.ids)
+                });
+                for event in &sheets {
+                    self.send_event(event);
+                }
+            }
             Err(e) => warn(&e.to_string()),
         }
         self.watch_resources();
@@ -111,7 +120,14 @@ impl Inner {
             })
         }));
         self.listen_pointer(&mut listeners);
+        let me = self.me.clone();
+        let cssom = crate::cssom::Cssom::install(
+            &self.window,
+            &self.document,
+            Rc::new(move || with(&me, Inner::arm_flush)),
+        );
         Ok(Live {
+            cssom,
             tracker,
             timer: FlushTimer::default(),
             _listeners: listeners,
@@ -144,6 +160,14 @@ impl Inner {
             if let Some(service) = self.service.as_mut() {
                 service.page_changed();
             }
+        }
+        // After the batch: a sheet's element has its id by now.
+        let sheets = self
+            .live
+            .as_ref()
+            .map_or_else(Vec::new, |live| live.cssom.flush(&self.capture.ids));
+        for event in &sheets {
+            self.send_event(event);
         }
         for s in scrolls {
             self.send_event(&Event::Scroll(s));
