@@ -46,6 +46,8 @@ pub struct FakeDom {
     pub viewport: Option<Viewport>,
     /// The visitor's id of each tagged node.
     pub tags: std::collections::HashMap<FakeId, protocol::NodeId>,
+    /// Stylesheets and fonts (`sheets_fake.rs`).
+    pub sheets: super::sheets_fake::FakeSheets,
 }
 
 /// Names `createElement`/`setAttribute` would refuse.
