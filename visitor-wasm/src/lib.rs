@@ -53,6 +53,7 @@ mod wire;
 
 use wasm_bindgen::prelude::*;
 
+pub use cssom::Cssom;
 pub use error::VisitorError;
 pub use ids::Ids;
 pub use mutations::MutationTracker;

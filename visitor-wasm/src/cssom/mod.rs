@@ -23,6 +23,9 @@ pub mod text;
 mod fonts;
 mod patch;
 mod read;
+mod refs;
+
+pub use refs::page_css;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -67,7 +70,7 @@ impl State {
 }
 
 /// The CSSOM capture of one live session.
-pub(crate) struct Cssom {
+pub struct Cssom {
     state: Rc<RefCell<State>>,
     /// The page's own `replaceSync`, for parsing a `<style>`'s text.
     replace_sync: JsValue,
@@ -77,11 +80,18 @@ pub(crate) struct Cssom {
 impl Cssom {
     /// Wraps the CSSOM of `window`; `notify` is called (outside any
     /// borrow) whenever something was recorded, to schedule a flush.
-    pub(crate) fn install(window: &Window, document: &Document, notify: Rc<dyn Fn()>) -> Cssom {
+    pub fn install(window: &Window, document: &Document, notify: Rc<dyn Fn()>) -> Cssom {
+        let touched = js_sys::WeakSet::new();
+        refs::REGISTRY.with(|r| {
+            *r.borrow_mut() = Some(refs::Registry {
+                touched: touched.clone(),
+                fonts: Vec::new(),
+            })
+        });
         let state = Rc::new(RefCell::new(State {
             document: document.clone(),
             log: SheetLog::default(),
-            touched: js_sys::WeakSet::new(),
+            touched,
             numbering: Numbering::default(),
             adopted: Vec::new(),
             faces: Faces::default(),
@@ -140,7 +150,7 @@ impl Cssom {
     /// to send right after it: the rules of every sheet whose rules differ
     /// from its markup, every adopted constructed sheet and each root's
     /// adoption, and the fonts added so far.
-    pub(crate) fn after_snapshot(&self, ids: &Ids) -> Vec<Event> {
+    pub fn after_snapshot(&self, ids: &Ids) -> Vec<Event> {
         let Ok(mut st) = self.state.try_borrow_mut() else {
             return Vec::new();
         };
@@ -184,7 +194,7 @@ impl Cssom {
 
     /// What changed since the last flush, in order; call after the
     /// mutation batch went out (its nodes have ids by then).
-    pub(crate) fn flush(&self, ids: &Ids) -> Vec<Event> {
+    pub fn flush(&self, ids: &Ids) -> Vec<Event> {
         let Ok(mut st) = self.state.try_borrow_mut() else {
             return Vec::new();
         };
@@ -218,6 +228,12 @@ impl Cssom {
         }
         events.extend(st.unsent.drain(..).map(Event::Font));
         events
+    }
+}
+
+impl Drop for Cssom {
+    fn drop(&mut self) {
+        refs::REGISTRY.with(|r| *r.borrow_mut() = None);
     }
 }
 
@@ -402,6 +418,11 @@ fn font_added(st: &mut State, this: &JsValue, args: &Array, _: &JsValue) -> bool
         );
         return false;
     };
+    refs::REGISTRY.with(|r| {
+        if let Some(r) = r.borrow_mut().as_mut() {
+            r.fonts.push(desc.source.clone());
+        }
+    });
     st.unsent.push(desc.clone());
     st.fonts.push((face, desc));
     true

@@ -27,7 +27,8 @@ impl PartialEq for Js {
 }
 
 pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
-    if !obj.is_object() {
+    // Classes are functions, which `is_object` does not count.
+    if !obj.is_object() && !obj.is_function() {
         return JsValue::UNDEFINED;
     }
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
