@@ -208,7 +208,7 @@ fn constructed_sheets_are_sent_before_the_adoption_that_names_them() {
         sheets(cssom.flush(&cap.ids)).is_empty(),
         "a sheet nobody adopted is not the console's business"
     );
-    set_adopted(&[sheet.clone()]);
+    set_adopted(std::slice::from_ref(&sheet));
     let doc = cap.ids.get(&document()).unwrap();
     let changes = sheets(cssom.flush(&cap.ids));
     let SheetChange::Rules {
@@ -352,8 +352,8 @@ async fn fonts_made_and_added_in_script_are_sent_with_absolute_or_data_sources()
     let bytes = js_sys::Uint8Array::from(&b"Man"[..]);
     let by_bytes = Reflect::construct(&class, &Array::of2(&"Raw".into(), &bytes.buffer())).unwrap();
     let fonts = get(&document(), "fonts");
-    call(&fonts, "add", &[by_url.clone()]).unwrap();
-    call(&fonts, "add", &[by_bytes.clone()]).unwrap();
+    call(&fonts, "add", std::slice::from_ref(&by_url)).unwrap();
+    call(&fonts, "add", std::slice::from_ref(&by_bytes)).unwrap();
     let sent: Vec<_> = cssom
         .flush(&cap.ids)
         .into_iter()
