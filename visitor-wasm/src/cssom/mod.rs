@@ -126,6 +126,9 @@ impl Cssom {
         let style = proto("CSSStyleDeclaration");
         patches.extend(Patch::method(&style, "setProperty", hook(declaration)));
         patches.extend(Patch::method(&style, "removeProperty", hook(declaration)));
+        patches.extend(Patch::setter(&style, "cssText", hook(declaration)));
+        let rule = proto("CSSStyleRule");
+        patches.extend(Patch::setter(&rule, "selectorText", hook(rule_changed)));
         for root in ["Document", "ShadowRoot"] {
             patches.extend(Patch::setter(
                 &proto(root),
@@ -390,6 +393,16 @@ fn declaration(st: &mut State, this: &JsValue, _: &Array, _: &JsValue) -> bool {
         return false;
     }
     let sheet = get(&rule, "parentStyleSheet");
+    if !sheet.is_object() {
+        return false;
+    }
+    st.push(&sheet, Op::Resend(Js(sheet.clone())));
+    true
+}
+
+/// `selectorText` set on a rule: its sheet is resent.
+fn rule_changed(st: &mut State, this: &JsValue, _: &Array, _: &JsValue) -> bool {
+    let sheet = get(this, "parentStyleSheet");
     if !sheet.is_object() {
         return false;
     }

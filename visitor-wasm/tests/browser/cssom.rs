@@ -186,6 +186,10 @@ fn set_property_on_a_rule_resends_its_sheet_once_per_flush() {
     )
     .unwrap();
     call(&declaration, "removeProperty", &["margin".into()]).unwrap();
+    assert_eq!(sheets(cssom.flush(&cap.ids)).len(), 1);
+    // Setting a rule's whole declaration text or its selector is heard too.
+    Reflect::set(&declaration, &"cssText".into(), &"color: blue".into()).unwrap();
+    Reflect::set(&rule, &"selectorText".into(), &".a".into()).unwrap();
     // An element's own style is an attribute mutation, not a sheet change.
     let inline = get(&f.root, "style");
     call(&inline, "setProperty", &["color".into(), "red".into()]).unwrap();
