@@ -58,6 +58,7 @@ mod error;
 mod gate;
 pub mod guesses;
 mod idle;
+pub mod masking;
 pub mod memory;
 pub mod metrics;
 pub mod redis_backend;

@@ -62,9 +62,22 @@ pub async fn serve<S: SessionStore, B: Bus>(
         };
         return conn.fail(&mut stream, err).await;
     };
+    // The page's rules from the relay's config, for this page's URL (a
+    // resumed session's next page has its own).
+    let masking = app.config.masking.rules_for(&hello.page_url);
     let opened = match hello.resume {
-        Some(token) => continue_session(&app, &conn, &tenure, &token).await,
-        None => open_session(&app, &conn, &tenure, hello.page_url, hello.resources).await,
+        Some(token) => continue_session(&app, &conn, &tenure, &token, masking).await,
+        None => {
+            open_session(
+                &app,
+                &conn,
+                &tenure,
+                hello.page_url,
+                hello.resources,
+                masking,
+            )
+            .await
+        }
     };
     let Open {
         session,
@@ -153,6 +166,7 @@ async fn open_session<S: SessionStore, B: Bus>(
     tenure: &Tenure,
     page_url: String,
     policy: ResourcePolicy,
+    masking: MaskRules,
 ) -> Result<Open<B::Subscription>, RelayError> {
     let created = app
         .store
@@ -185,7 +199,7 @@ async fn open_session<S: SessionStore, B: Bus>(
         upload_token: grant.token.0.clone(),
         resume_token: created.resume.into_string(),
         resume_secs: resume::grace_secs(app.config.limits.resume_grace),
-        masking: MaskRules::default(),
+        masking,
     }));
     let gauge = app.metrics.session_started();
     tracing::info!(%session, peer = %conn.peer(), "visitor session started");
@@ -207,6 +221,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
     conn: &Conn,
     tenure: &Tenure,
     presented: &str,
+    masking: MaskRules,
 ) -> Result<Open<B::Subscription>, RelayError> {
     let limits = &app.config.limits;
     let peer = conn.peer();
@@ -279,7 +294,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
         upload_token: grant.token.0.clone(),
         resume_token: token.into_string(),
         resume_secs: resume::grace_secs(limits.resume_grace),
-        masking: MaskRules::default(),
+        masking: masking.clone(),
     }));
     let agents = resumed
         .agents
@@ -293,10 +308,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
             mode: w.mode,
         })
         .collect();
-    conn.send(Delivery::Visitor(ToVisitor::Resumed {
-        agents,
-        masking: MaskRules::default(),
-    }));
+    conn.send(Delivery::Visitor(ToVisitor::Resumed { agents, masking }));
     let gauge = app.metrics.session_resumed();
     tracing::info!(%session, %peer, agents = resumed.agents.len(), took_over = resumed.took_over, "visitor session resumed");
     Ok(Open {

@@ -92,6 +92,12 @@ impl Capture {
         }
     }
 
+    /// Widens the rules (the relay's masking for this page arrived); the
+    /// next walk applies them.
+    pub(crate) fn set_rules(&mut self, rules: Rules) {
+        self.rules = rules;
+    }
+
     /// Whether the element is masked now: the nearest mask or unmask marker
     /// on it or an ancestor decides, else the private-by-default option.
     pub fn is_masked(&self, el: &Element) -> bool {

@@ -34,6 +34,7 @@ use crate::ui::{Ui, UiAction, View};
 use crate::wire;
 
 mod capture;
+mod masking;
 pub(crate) mod resume;
 mod twoway;
 
@@ -67,6 +68,8 @@ pub(crate) struct Inner {
     relay: String,
     resources: protocol::ResourcePolicy,
     rules: Rules,
+    /// Selectors the relay's config adds for this page (`session/masking.rs`).
+    relay_masking: protocol::MaskRules,
     /// The relay's bearer secret for uploads (from Welcome).
     upload_token: Option<String>,
     /// The resource service, from the first snapshot on (if the site
@@ -140,6 +143,7 @@ pub(crate) fn open(
             relay: options.relay.clone(),
             resources: options.resource_policy(),
             rules: options.rules(),
+            relay_masking: protocol::MaskRules::default(),
             upload_token: None,
             service: None,
             capture: Capture::with_rules(options.rules()),
@@ -365,8 +369,10 @@ impl Inner {
                 upload_token,
                 resume_token,
                 resume_secs,
+                masking,
                 ..
             } => {
+                self.adopt_relay_masking(masking);
                 self.code = Some(code);
                 if !upload_token.is_empty() {
                     self.upload_token = Some(upload_token);
@@ -409,7 +415,11 @@ impl Inner {
                 }
             }
             ToVisitor::FromAgent { agent, msg } => self.on_agent(agent, msg),
-            ToVisitor::Resumed { agents, .. } => self.on_resumed(agents),
+            ToVisitor::Resumed { agents, masking } => {
+                // Before the snapshot `on_resumed` sends.
+                self.adopt_relay_masking(masking);
+                self.on_resumed(agents);
+            }
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) if self.resume.is_resuming() => self.refused(&frame.message),
             ToVisitor::Error(frame) => {

@@ -40,6 +40,7 @@ mod flow;
 mod http;
 mod isolation;
 mod lifecycle;
+mod masking;
 mod redis_server;
 mod refusals;
 mod resource_redis;
