@@ -48,7 +48,7 @@ mod schedule;
 mod session;
 mod transport;
 mod ui;
-mod wire;
+pub mod wire;
 
 use wasm_bindgen::prelude::*;
 
