@@ -334,7 +334,12 @@ impl Inner {
                     Some(_) => None,
                     None => self.options.invitation.as_deref(),
                 };
-                self.send(&wire::encode_hello(&page_url, self.resources, resume, invitation));
+                self.send(&wire::encode_hello(
+                    &page_url,
+                    self.resources,
+                    resume,
+                    invitation,
+                ));
             }
             SocketEvent::Message(bytes) => match wire::decode_to_visitor(&bytes) {
                 Ok(msg) => self.on_message(msg),
