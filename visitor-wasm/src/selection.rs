@@ -260,3 +260,84 @@ mod tests {
         );
     }
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+// A failed expectation in a test is the point of the test.
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod browser {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    /// A paragraph of two text nodes with ids, and a layer to draw in.
+    fn page() -> (Document, Ids, Node, Node, Element) {
+        let document = web_sys::window().unwrap().document().unwrap();
+        let body = document.body().unwrap();
+        let p = document.create_element("p").unwrap();
+        let a = document.create_text_node("Hello selected ");
+        let b = document.create_text_node("world of text");
+        p.append_child(&a).unwrap();
+        p.append_child(&b).unwrap();
+        body.append_child(&p).unwrap();
+        let layer = document.create_element("div").unwrap();
+        body.append_child(&layer).unwrap();
+        let mut ids = Ids::new();
+        ids.get_or_assign(&p);
+        ids.get_or_assign(&a);
+        ids.get_or_assign(&b);
+        (document, ids, a.into(), b.into(), layer)
+    }
+
+    #[wasm_bindgen_test]
+    fn the_visitors_selection_reads_as_text_node_ids_and_offsets() {
+        let (document, ids, a, b, _) = page();
+        let selection = document.get_selection().unwrap().unwrap();
+        // Selected backwards: anchor after focus, as a right-to-left drag.
+        selection.set_base_and_extent(&b, 5, &a, 6).unwrap();
+        let Reading::Range(Some(range)) = read(&document, &ids) else {
+            panic!("a range");
+        };
+        assert_eq!(range.anchor, ids.get(&b).unwrap());
+        assert_eq!(range.anchor_offset, 5);
+        assert_eq!(range.focus, ids.get(&a).unwrap());
+        assert_eq!(range.focus_offset, 6);
+        selection.remove_all_ranges().unwrap();
+        assert_eq!(read(&document, &ids), Reading::Range(None));
+    }
+
+    #[wasm_bindgen_test]
+    fn an_agents_selection_is_drawn_in_the_layer_and_leaves_the_page_alone() {
+        let (document, ids, a, b, layer) = page();
+        let selection = document.get_selection().unwrap().unwrap();
+        selection.remove_all_ranges().unwrap();
+        let find = |id| find_node(&ids, &document, id);
+        let mut marks = Marks::new(&document, &layer);
+        // Backwards on purpose: still drawn.
+        let range = TextRange {
+            anchor: ids.get(&b).unwrap(),
+            anchor_offset: 5,
+            focus: ids.get(&a).unwrap(),
+            focus_offset: 0,
+        };
+        marks.set(AgentId(1), Some(range), &find).unwrap();
+        let drawn = layer
+            .query_selector_all("[data-cobrowse-selection]")
+            .unwrap();
+        assert!(drawn.length() >= 1, "rectangles over the text");
+        assert_eq!(
+            selection.range_count(),
+            0,
+            "the page's selection is untouched"
+        );
+        marks.set(AgentId(1), None, &find).unwrap();
+        assert_eq!(layer.child_element_count(), 0, "cleared");
+        marks.set(AgentId(2), Some(range), &find).unwrap();
+        drop(marks);
+        assert_eq!(
+            layer.child_element_count(),
+            0,
+            "dropping removes every mark"
+        );
+    }
+}
