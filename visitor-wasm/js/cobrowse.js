@@ -11,6 +11,7 @@
  *
  * Usage: <script src="https://RELAY/sdk/cobrowse.js" data-relay="https://RELAY"></script>
  *        Cobrowse.start({ mask: [".card-number"] }).then(s => console.log(s.code));
+ *        Cobrowse.start({ invitation: SECRET }) // an agent's invitation (relay's /api/invitations)
  *        Cobrowse.current().then(s => s && s.end()); // the running session, if any
  */
 (function () {

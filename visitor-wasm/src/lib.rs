@@ -45,6 +45,7 @@ mod pointer;
 mod presence;
 mod remote;
 mod schedule;
+mod selection;
 mod session;
 mod transport;
 mod ui;

@@ -27,6 +27,11 @@ pub struct Options {
     /// `privateByDefault`: every text and value is masked unless inside
     /// `data-cobrowse-unmask`.
     pub private_by_default: bool,
+    /// `invitation`: the secret of an agent's invitation (the relay's
+    /// `POST /api/invitations` gave it to the site): the session starts
+    /// under the invitation's code and the inviting agent is asked for at
+    /// once. Used by the first hello only; never kept for the next page.
+    pub invitation: Option<String>,
 }
 
 impl Options {
@@ -48,6 +53,7 @@ impl Options {
             mask: Vec::new(),
             block: Vec::new(),
             private_by_default: false,
+            invitation: None,
         })
     }
 
@@ -96,6 +102,14 @@ impl Options {
         let v = get(value, "privateByDefault")?;
         if let Some(b) = optional_bool(&v, "privateByDefault")? {
             options.private_by_default = b;
+        }
+        let v = get(value, "invitation")?;
+        if !(v.is_undefined() || v.is_null()) {
+            let secret = v.as_string().ok_or(VisitorError::InvalidOption {
+                name: "invitation",
+                expected: "the invitation string the relay gave out",
+            })?;
+            options.invitation = Some(secret.trim().to_owned()).filter(|s| !s.is_empty());
         }
         Ok(options)
     }

@@ -333,7 +333,17 @@ impl Inner {
             SocketEvent::Open => {
                 let page_url = self.document.url().unwrap_or_default();
                 let resume = self.resume.hello_token();
-                self.send(&wire::encode_hello(&page_url, self.resources, resume, None));
+                // An invitation starts a session; a resume continues one.
+                let invitation = match resume {
+                    Some(_) => None,
+                    None => self.options.invitation.as_deref(),
+                };
+                self.send(&wire::encode_hello(
+                    &page_url,
+                    self.resources,
+                    resume,
+                    invitation,
+                ));
             }
             SocketEvent::Message(bytes) => match wire::decode_to_visitor(&bytes) {
                 Ok(msg) => self.on_message(msg),

@@ -38,6 +38,7 @@ mod access;
 mod cli;
 mod flow;
 mod http;
+mod invitations;
 mod isolation;
 mod lifecycle;
 mod masking;
