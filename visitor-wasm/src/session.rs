@@ -33,6 +33,7 @@ use crate::transport::{Socket, SocketEvent};
 use crate::ui::{Ui, UiAction, View};
 use crate::wire;
 
+mod canvas;
 mod capture;
 pub(crate) mod resume;
 mod twoway;
@@ -55,6 +56,9 @@ struct Live {
     resized: bool,
     /// The visitor's pointer and focus, as last seen and sent.
     pointer: twoway::PointerState,
+    /// Canvas pixels (`None` where the browser cannot capture them).
+    canvases: Option<crate::canvas::Canvases>,
+    media: Option<crate::media::MediaWatch>,
 }
 
 pub(crate) struct Inner {
