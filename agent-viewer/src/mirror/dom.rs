@@ -34,6 +34,8 @@ pub struct WebDom {
     frame: HtmlIFrameElement,
     /// Mirrored node → the visitor's id (weak: a removed node goes).
     ids: js_sys::WeakMap,
+    /// Draws canvas frames in order (`mirror/canvas/web.rs`).
+    painter: super::canvas::web::Painter,
 }
 
 impl WebDom {
@@ -41,6 +43,7 @@ impl WebDom {
         WebDom {
             frame,
             ids: js_sys::WeakMap::new(),
+            painter: Default::default(),
         }
     }
 
@@ -195,7 +198,13 @@ impl DomBackend for WebDom {
             Ns::Html => doc.create_element(tag),
             other => doc.create_element_ns(Some(other.uri()), tag),
         };
-        made.map(Node::from).map_err(js_error)
+        let made = made.map(Node::from).map_err(js_error)?;
+        if matches!(tag, "video" | "audio") {
+            // Muted from birth: an `autoplay` copy must not sound before
+            // the visitor's state arrives (see `mirror/canvas.rs`).
+            let _ = Reflect::set(&made, &JsValue::from_str("muted"), &JsValue::TRUE);
+        }
+        Ok(made)
     }
 
     fn create_text(&mut self, text: &str) -> Result<Node, ViewerError> {
@@ -330,5 +339,17 @@ impl DomBackend for WebDom {
         web_sys::Url::new_with_base(url, base)
             .ok()
             .map(|u| u.href())
+    }
+
+    fn draw_canvas(&mut self, canvas: &Node, frame: &protocol::CanvasFrame) {
+        self.painter.draw(canvas, frame);
+    }
+
+    fn canvas_unreadable(&mut self, canvas: &Node) {
+        self.painter.unreadable(canvas);
+    }
+
+    fn set_media(&mut self, media: &Node, state: &protocol::MediaState) {
+        super::canvas::web::set_media(media, state);
     }
 }
