@@ -1,0 +1,291 @@
+//! Canvases and media, through the whole path: the pages of
+//! `tests/fixtures/canvas/` in the visitor's tab, their canvases compared
+//! with the console's mirrored ones pixel by pixel (averaged over small
+//! cells, so encoder rounding does not count), and the visitor's WebSocket
+//! frames counted and weighed.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use e2e::browser::Tab;
+use e2e::scenario::*;
+use protocol::{decode, Event, VisitorMsg};
+use serde_json::Value;
+
+const FRAME: &str = "document.querySelector('iframe#cobrowse-frame')";
+/// Cells of this many pixels square are averaged before comparing.
+const CELL: u32 = 10;
+/// Mean channel difference a cell may have (WebP and scaling rounding).
+const CELL_TOLERANCE: f64 = 12.0;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/canvas")
+}
+
+/// Opens `page`, starts a session with `options` (a JS object literal)
+/// and has an agent join and be accepted.
+async fn live(world: &World, page: &str, options: &str) -> Result<(Tab, Tab)> {
+    let visitor = world
+        .browser
+        .open(&format!("{}/{page}", world.site.url()), 1000, 700)
+        .await?;
+    visitor
+        .wait_for(
+            "the SDK to load",
+            "window.Cobrowse && document.readyState === 'complete'",
+            WAIT,
+        )
+        .await?;
+    let code: String = visitor
+        .eval(&format!(
+            "const s = await window.Cobrowse.start({options}); window.e2eSession = s; return s.code;"
+        ))
+        .await
+        .context("Cobrowse.start()")?;
+    let console = join_and_accept(world, &visitor, &code, "view").await?;
+    Ok((visitor, console))
+}
+
+/// A canvas's pixels averaged over CELL×CELL cells, as [r, g, b, a] per
+/// cell, read in an animation frame (after the page drew in it: a WebGL
+/// canvas reads blank otherwise). `doc` is a JS expression for the document.
+async fn cells(tab: &Tab, doc: &str, selector: &str) -> Result<Vec<[f64; 4]>> {
+    let got: Option<Vec<[f64; 4]>> = tab
+        .eval(&format!(
+            "const c = ({doc}).querySelector({selector:?}); if (!c) return null;
+             return await new Promise(res => requestAnimationFrame(() => {{
+               const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
+               const x = t.getContext('2d'); x.drawImage(c, 0, 0);
+               const d = x.getImageData(0, 0, c.width, c.height).data; const out = [];
+               for (let y = 0; y + {CELL} <= c.height; y += {CELL}) for (let X = 0; X + {CELL} <= c.width; X += {CELL}) {{
+                 const s = [0, 0, 0, 0];
+                 for (let j = 0; j < {CELL}; j++) for (let i = 0; i < {CELL}; i++) {{
+                   const k = ((y + j) * c.width + X + i) * 4; for (let q = 0; q < 4; q++) s[q] += d[k + q]; }}
+                 out.push(s.map(v => v / ({CELL} * {CELL})));
+               }}
+               res(out);
+             }}));"
+        ))
+        .await?;
+    got.with_context(|| format!("no {selector} in {doc}"))
+}
+
+/// Share of cells that differ by more than the tolerance.
+fn differing(a: &[[f64; 4]], b: &[[f64; 4]]) -> f64 {
+    if a.len() != b.len() || a.is_empty() {
+        return 1.0;
+    }
+    let bad = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| x.iter().zip(y.iter()).any(|(p, q)| (p - q).abs() > CELL_TOLERANCE))
+        .count();
+    bad as f64 / a.len() as f64
+}
+
+/// Waits until the console's copy of `selector` matches the visitor's.
+async fn wait_match(visitor: &Tab, console: &Tab, selector: &str, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mirror = format!("{FRAME}.contentDocument");
+    loop {
+        let seen = cells(visitor, "document", selector).await?;
+        let shown = cells(console, &mirror, selector).await.unwrap_or_default();
+        let share = differing(&seen, &shown);
+        if share <= 0.01 {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{what}: {:.1}% of {selector}'s cells still differ in the console",
+            share * 100.0
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The canvas events the visitor sent so far, with each WebSocket frame's
+/// size.
+fn sent_canvas_events(visitor: &Tab) -> Vec<(Event, usize)> {
+    visitor
+        .frames()
+        .iter()
+        .filter(|f| f.sent)
+        .filter_map(|f| match decode::<VisitorMsg>(&f.bytes) {
+            Ok(VisitorMsg::Event(frame)) => match frame.event().ok()? {
+                e @ (Event::Canvas(_) | Event::CanvasUnreadable { .. } | Event::Media(_)) => {
+                    Some((e, f.bytes.len()))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn frames_for_size(events: &[(Event, usize)], w: u32, h: u32) -> Vec<(protocol::CanvasFrame, usize)> {
+    events
+        .iter()
+        .filter_map(|(e, n)| match e {
+            Event::Canvas(f) if f.width == w && f.height == h => Some((f.clone(), *n)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn end(visitor: Tab, console: Tab) {
+    let _ = visitor
+        .eval::<Value>("window.e2eSession?.end(); return null;")
+        .await;
+    let _ = visitor.page.clone().close().await;
+    let _ = console.page.clone().close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrawn_chart_matches_in_the_console_and_an_unchanged_canvas_sends_nothing() -> Result<()> {
+    let world = World::start_pages(&fixtures()).await?;
+    let (visitor, console) = live(&world, "chart.html", "{}").await?;
+    wait_match(&visitor, &console, "#chart", "the first chart").await?;
+    wait_match(&visitor, &console, "#still", "the still canvas").await?;
+    visitor
+        .eval::<Value>("window.stopChart(); return null;")
+        .await?;
+    for n in [11, 12, 13] {
+        step(&format!("the chart draws step {n}"));
+        visitor
+            .eval::<Value>(&format!("window.drawChart({n}); return null;"))
+            .await?;
+        wait_match(&visitor, &console, "#chart", &format!("chart step {n}")).await?;
+    }
+    // The still canvas (200×100) was sent once, in full, and never again
+    // while the chart beside it changed four times.
+    let events = sent_canvas_events(&visitor);
+    let still = frames_for_size(&events, 200, 100);
+    ensure!(
+        still.len() == 1,
+        "the unchanged canvas was sent {} times",
+        still.len()
+    );
+    let chart = frames_for_size(&events, 600, 300);
+    let sizes: Vec<usize> = chart.iter().map(|(_, n)| *n).collect();
+    eprintln!("[canvas] chart frames: {} ({sizes:?} bytes)", chart.len());
+    ensure!(chart.len() >= 4, "chart frames: {}", chart.len());
+    console
+        .screenshot(&world.screenshot_path("canvas-chart-console"))
+        .await?;
+    end(visitor, console).await;
+    world.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_60fps_animation_stays_within_the_byte_budget_and_still_moves() -> Result<()> {
+    const BUDGET: usize = 40_000;
+    let world = World::start_pages(&fixtures()).await?;
+    let (visitor, console) = live(
+        &world,
+        "anim.html",
+        &format!("{{ canvas: {{ bytesPerSecond: {BUDGET} }} }}"),
+    )
+    .await?;
+    let mirror = format!("{FRAME}.contentDocument");
+    // Settled: the first frames are in.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before: usize = sent_canvas_events(&visitor).iter().map(|(_, n)| n).sum();
+    let a = cells(&console, &mirror, "#anim").await?;
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let b = cells(&console, &mirror, "#anim").await?;
+    let after: usize = sent_canvas_events(&visitor).iter().map(|(_, n)| n).sum();
+    let secs = t0.elapsed().as_secs_f64();
+    let rate = (after - before) as f64 / secs;
+    let drawn: u64 = visitor.eval("return window.frames60;").await?;
+    eprintln!("[canvas] 60 fps page: {rate:.0} bytes/s on the wire (budget {BUDGET}), page drew {drawn} frames");
+    // The bucket holds half a second: over 6 s that is ~8% on top.
+    ensure!(
+        rate <= BUDGET as f64 * 1.12,
+        "{rate:.0} bytes/s over a {BUDGET} bytes/s budget"
+    );
+    ensure!(
+        differing(&a, &b) > 0.05,
+        "the console's animation did not move in {secs:.1} s"
+    );
+    let frames = sent_canvas_events(&visitor).len();
+    ensure!(frames >= 6, "only {frames} canvas frames in 8 s");
+    end(visitor, console).await;
+    world.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webgl_scene_without_preserved_buffer_is_captured() -> Result<()> {
+    let world = World::start_pages(&fixtures()).await?;
+    let (visitor, console) = live(&world, "webgl.html", "{}").await?;
+    let ready: bool = visitor.eval("return window.glReady;").await?;
+    ensure!(ready, "this Chromium has no WebGL");
+    wait_match(&visitor, &console, "#gl", "the WebGL scene").await?;
+    visitor
+        .eval::<Value>("window.glColor(0.8, 0.1, 0.5); return null;")
+        .await?;
+    wait_match(&visitor, &console, "#gl", "the recoloured WebGL scene").await?;
+    console
+        .screenshot(&world.screenshot_path("canvas-webgl-console"))
+        .await?;
+    end(visitor, console).await;
+    world.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tainted_canvas_is_a_labelled_placeholder_and_a_masked_one_is_never_read() -> Result<()> {
+    let world = World::start_pages(&fixtures()).await?;
+    let (visitor, console) = live(&world, "tainted.html", "{}").await?;
+    visitor
+        .wait_for("the cross-origin image", "window.taintedDrawn === true", WAIT)
+        .await?;
+    wait_match(&visitor, &console, "#clean", "the clean canvas").await?;
+    let deadline = Instant::now() + WAIT;
+    while !sent_canvas_events(&visitor)
+        .iter()
+        .any(|(e, _)| matches!(e, Event::CanvasUnreadable { .. }))
+    {
+        ensure!(Instant::now() < deadline, "no CanvasUnreadable was sent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The placeholder: the console's canvas is no longer blank.
+    let mirror = format!("{FRAME}.contentDocument");
+    console
+        .wait_for(
+            "the placeholder",
+            &format!(
+                "(() => {{ const c = {mirror}.querySelector('#tainted'); \
+                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+                 return d.some(v => v !== 0); }})()"
+            ),
+            WAIT,
+        )
+        .await?;
+    let errors: Vec<String> = visitor.eval("return window.pageErrors;").await?;
+    ensure!(errors.is_empty(), "the page saw errors: {errors:?}");
+    console
+        .screenshot(&world.screenshot_path("canvas-tainted-console"))
+        .await?;
+    end(visitor, console).await;
+
+    let (visitor, console) = live(&world, "masked.html", "{}").await?;
+    wait_match(&visitor, &console, "#open", "the open canvas").await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let events = sent_canvas_events(&visitor);
+    let frames: Vec<_> = events
+        .iter()
+        .filter(|(e, _)| matches!(e, Event::Canvas(_)))
+        .collect();
+    ensure!(
+        frames.len() == 1,
+        "only the open canvas may be sent, got {} frames",
+        frames.len()
+    );
+    end(visitor, console).await;
+    world.stop().await;
+    Ok(())
+}
