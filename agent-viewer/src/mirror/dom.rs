@@ -152,6 +152,26 @@ impl WebDom {
     }
 }
 
+impl WebDom {
+    /// A canvas's size attributes set its picture's size, and its `style`
+    /// attribute carries the picture (see `canvas/web.rs`).
+    fn canvas_attribute_changed(&self, node: &Node, name: &str) {
+        let name = name.to_ascii_lowercase();
+        // The name first: most attributes are none of these, and asking
+        // the element its tag is a call into the browser.
+        if !matches!(name.as_str(), "width" | "height" | "style")
+            || element(node).local_name() != "canvas"
+        {
+            return;
+        }
+        if name == "style" {
+            self.painter.restyle(node);
+        } else {
+            self.painter.blank(node);
+        }
+    }
+}
+
 /// A function of any realm (`dyn_into` would check against this realm's
 /// `Function`).
 fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
@@ -204,6 +224,10 @@ impl DomBackend for WebDom {
             // the visitor's state arrives (see `mirror/canvas.rs`).
             let _ = Reflect::set(&made, &JsValue::from_str("muted"), &JsValue::TRUE);
         }
+        if tag == "canvas" && *ns == Ns::Html {
+            // Lays out as a canvas even before any pixels (see canvas/web.rs).
+            self.painter.blank(&made);
+        }
         Ok(made)
     }
 
@@ -249,7 +273,9 @@ impl DomBackend for WebDom {
             Some(ns) => el.set_attribute_ns(Some(ns), name, value),
             None => el.set_attribute(name, value),
         }
-        .map_err(js_error)
+        .map_err(js_error)?;
+        self.canvas_attribute_changed(node, name);
+        Ok(())
     }
 
     fn remove_attribute(
@@ -259,7 +285,9 @@ impl DomBackend for WebDom {
         name: &str,
     ) -> Result<(), ViewerError> {
         // By qualified name: finds `xlink:href` whatever its namespace.
-        element(node).remove_attribute(name).map_err(js_error)
+        element(node).remove_attribute(name).map_err(js_error)?;
+        self.canvas_attribute_changed(node, name);
+        Ok(())
     }
 
     fn insert(
