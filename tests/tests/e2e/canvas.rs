@@ -335,3 +335,106 @@ async fn a_tainted_canvas_is_a_labelled_placeholder_and_a_masked_one_is_never_re
     world.stop().await;
     Ok(())
 }
+
+/// Records a 3 s WebM (a canvas counting seconds) with MediaRecorder in
+/// `tab`: the media test's video, made at run time instead of kept as a
+/// binary fixture.
+async fn record_clip(tab: &Tab) -> Result<Vec<u8>> {
+    use base64::Engine;
+    let b64: String = tab
+        .eval(
+            "const c = document.createElement('canvas'); c.width = 320; c.height = 180;
+             const x = c.getContext('2d'); const t0 = performance.now();
+             const paint = () => { const t = performance.now() - t0;
+               x.fillStyle = `hsl(${t / 10 % 360}, 70%, 45%)`; x.fillRect(0, 0, 320, 180);
+               x.fillStyle = '#fff'; x.font = '48px sans-serif'; x.fillText((t / 1000).toFixed(1), 100, 110); };
+             paint(); const timer = setInterval(paint, 33);
+             const r = new MediaRecorder(c.captureStream(30), { mimeType: 'video/webm' }); const parts = [];
+             r.ondataavailable = e => parts.push(e.data); r.start();
+             await new Promise(res => setTimeout(res, 3000));
+             await new Promise(res => { r.onstop = res; r.stop(); }); clearInterval(timer);
+             const buf = new Uint8Array(await new Blob(parts).arrayBuffer()); let bin = '';
+             for (let i = 0; i < buf.length; i += 8192) bin += String.fromCharCode(...buf.subarray(i, i + 8192));
+             return btoa(bin);",
+        )
+        .await?;
+    Ok(base64::engine::general_purpose::STANDARD.decode(b64)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_plays_muted_in_the_console_and_follows_pause_seek_and_rate() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("cobrowse-e2e-media-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    for f in ["video.html", "poster.svg"] {
+        std::fs::copy(fixtures().join(f), dir.join(f))?;
+    }
+    let world = World::start_pages(&dir).await?;
+    let maker = world
+        .browser
+        .open(&format!("{}/video.html", world.site.url()), 400, 300)
+        .await?;
+    let clip = record_clip(&maker).await?;
+    ensure!(
+        clip.len() > 1000,
+        "the recorded clip is {} bytes",
+        clip.len()
+    );
+    std::fs::write(dir.join("clip.webm"), &clip)?;
+    let _ = maker.page.clone().close().await;
+
+    let (visitor, console) = live(&world, "video.html", "{}").await?;
+    let v = format!("{FRAME}.contentDocument.querySelector('#v')");
+    step("the visitor plays the video, with sound");
+    visitor
+        .eval::<Value>("const v = document.querySelector('#v'); v.muted = false; await v.play().catch(() => { v.muted = true; return v.play(); }); return null;")
+        .await?;
+    console
+        .wait_for(
+            "the console's copy to play, muted",
+            &format!("(() => {{ const v = {v}; return v && !v.paused && v.muted && v.currentTime > 0.2; }})()"),
+            WAIT,
+        )
+        .await?;
+    step("the visitor pauses at 1.5 s");
+    let at: f64 = visitor
+        .eval("const v = document.querySelector('#v'); v.pause(); v.currentTime = 1.5; await new Promise(r => v.addEventListener('seeked', r, { once: true })); return v.currentTime;")
+        .await?;
+    console
+        .wait_for(
+            "the console's copy to pause where the visitor did",
+            &format!("(() => {{ const v = {v}; return v.paused && Math.abs(v.currentTime - {at}) < 0.3; }})()"),
+            WAIT,
+        )
+        .await?;
+    step("the visitor plays at 1.5×");
+    visitor
+        .eval::<Value>("const v = document.querySelector('#v'); v.playbackRate = 1.5; await v.play(); return null;")
+        .await?;
+    console
+        .wait_for(
+            "the console's copy to play at 1.5×",
+            &format!("(() => {{ const v = {v}; return !v.paused && v.playbackRate === 1.5 && v.muted; }})()"),
+            WAIT,
+        )
+        .await?;
+    // The video the console cannot load shows its poster.
+    let gone: Value = console
+        .eval(&format!(
+            "const g = {FRAME}.contentDocument.querySelector('#gone'); return [g.getAttribute('poster'), g.readyState];"
+        ))
+        .await?;
+    ensure!(
+        gone[0].as_str().is_some_and(|p| !p.is_empty()) && gone[1] == 0,
+        "the unloadable video: {gone}"
+    );
+    let sent = sent_canvas_events(&visitor)
+        .iter()
+        .filter(|(e, _)| matches!(e, Event::Media(_)))
+        .count();
+    eprintln!("[canvas] media state events sent: {sent}");
+    shoot(&world, &console, "media-console").await?;
+    end(visitor, console).await;
+    world.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
