@@ -2,10 +2,11 @@
 //! and handing changed tiles to the browser's own image encoders.
 //!
 //! Owns: [`Canvases`] (the per-canvas memory of what was last sent, the
-//! scheduling timers, the budget) and [`encode`]. Does not own: the change
-//! detection and the budget arithmetic (`diff.rs`, `budget.rs`, plain Rust),
-//! node ids and masking decisions (`serialize.rs` via [`Capture`]), sending
-//! (`session/canvas.rs`).
+//! scheduling timers, the budget, reading pixels and cutting changed
+//! areas). Does not own: the change detection and the budget arithmetic
+//! (`diff.rs`, `budget.rs`, plain Rust), encoding (`encode.rs`), finding
+//! canvases (`find.rs`), node ids and masking decisions (`serialize.rs` via
+//! [`Capture`]), sending (`session/canvas.rs`).
 //!
 //! How a capture runs, and why:
 //! - A timer fires when the budget allows the next capture; it asks for an
@@ -19,7 +20,8 @@
 //!   masked or blocked) are copied into one scratch `OffscreenCanvas`, read
 //!   with `getImageData`, and hashed tile by tile; reading stops once
 //!   [`READ_BUDGET_MS`] is spent, the rest go first next time (round robin).
-//!   Nothing is encoded in the frame.
+//!   Canvases over [`BIG_PIXELS`] are compared at half size. Nothing is
+//!   encoded in the frame.
 //! - Changed areas are copied into small `OffscreenCanvas`es and encoded with
 //!   `convertToBlob` (the encoder runs off the main thread; no encoder ships
 //!   in our wasm). One batch is in flight at a time; its bytes are paid to
@@ -29,15 +31,19 @@
 
 pub mod budget;
 pub mod diff;
+mod encode;
+mod find;
+
+pub(crate) use encode::encode;
+pub use encode::encode_one;
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
-use protocol::{CanvasFrame, CanvasTile, ImageFormat, NodeId};
+use protocol::{CanvasFrame, NodeId};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     Document, Element, HtmlCanvasElement, OffscreenCanvas, OffscreenCanvasRenderingContext2d,
     Window,
@@ -45,31 +51,24 @@ use web_sys::{
 
 use self::budget::{Budget, Limits};
 use self::diff::{Grid, Plan, Rect};
+use self::encode::flat;
+use self::find::{collect, kind_of, visible, Kind};
 use crate::serialize::Capture;
 
 /// Pixel reading per frame stops after this much time (a 60 Hz frame is
 /// 16.7 ms, and the page needs most of it).
 pub const READ_BUDGET_MS: f64 = 8.0;
+/// Canvases above this many pixels (1.5 MP: above 1440×1040) are compared
+/// at half size. The cost: a change of a pixel or two whose average with
+/// its neighbours moves by less than a level is missed until something
+/// bigger changes there. Measured in headless Chromium, reading a 1080p
+/// canvas (drawImage + getImageData) is ~130 ms of main thread at full size.
+const BIG_PIXELS: u64 = 1_500_000;
 /// Bigger canvases are not read at all: a 4K canvas already copies 33 MB.
 const MAX_PIXELS: u64 = 3840 * 2160;
 /// The canvas list is refreshed at most this often (it walks shadow roots
 /// and same-origin frames).
 const LIST_EVERY_MS: f64 = 1000.0;
-/// A PNG smaller than this is kept without trying a lossy encoding.
-const LOSSY_TRY_BYTES: f64 = 12_000.0;
-/// A lossy image is used only when it is less than half the PNG: charts and
-/// text stay sharp, photos and gradients get small.
-const LOSSY_QUALITY: f64 = 0.8;
-
-/// How a canvas draws, learnt only when it matters (see [`Canvases::read`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    TwoD,
-    /// WebGL (or another context) whose buffer is cleared once shown: a
-    /// blank read means "read too late", not "the page cleared it".
-    Cleared,
-}
-
 #[derive(Default)]
 struct Tracked {
     /// The grid of the last frame sent since the last snapshot.
@@ -82,8 +81,12 @@ struct Tracked {
 /// One canvas's changed areas, copied out and waiting to be encoded.
 pub(crate) struct Job {
     id: NodeId,
+    /// The canvas's bitmap size (the grid may be of a half-size copy).
+    width: u32,
+    height: u32,
     grid: Grid,
-    crops: Vec<(Rect, OffscreenCanvas)>,
+    /// Each area, its copy, and whether it is flat content (PNG first).
+    crops: Vec<(Rect, OffscreenCanvas, bool)>,
 }
 
 /// A capture's jobs, tagged with the snapshot generation they belong to.
@@ -134,6 +137,8 @@ pub(crate) struct Canvases {
     generation: u32,
     in_flight: bool,
     scratch: Option<(OffscreenCanvas, OffscreenCanvasRenderingContext2d)>,
+    /// The last read's pixels, kept to reuse the allocation (8 MB at 1080p).
+    pixels: Vec<u8>,
     due: Rc<dyn Fn()>,
     on_frame: Rc<dyn Fn()>,
     timer: Option<Timeout>,
@@ -171,6 +176,7 @@ impl Canvases {
             generation: 0,
             in_flight: false,
             scratch: None,
+            pixels: Vec::new(),
             due,
             on_frame,
             timer: None,
@@ -335,12 +341,28 @@ impl Canvases {
         if w == 0 || h == 0 || u64::from(w) * u64::from(h) > MAX_PIXELS {
             return None;
         }
-        let (scratch, ctx) = self.scratch_of(w, h)?;
-        ctx.clear_rect(0.0, 0.0, f64::from(w), f64::from(h));
+        // Big canvases are compared at half size: a quarter of the pixels
+        // to copy, move into wasm and hash (see BIG_PIXELS); the images
+        // sent are cut from the canvas itself, at full size.
+        let half = u64::from(w) * u64::from(h) > BIG_PIXELS;
+        let (sw, sh) = if half {
+            (w.div_ceil(2), h.div_ceil(2))
+        } else {
+            (w, h)
+        };
+        let (scratch, ctx) = self.scratch_of(sw, sh)?;
+        ctx.clear_rect(0.0, 0.0, f64::from(sw), f64::from(sh));
         // Throws for a canvas in a state that cannot be drawn (e.g. its
         // control was transferred to a worker): skip it, it stays as it was.
-        ctx.draw_image_with_html_canvas_element(el, 0.0, 0.0).ok()?;
-        let data = match ctx.get_image_data(0.0, 0.0, f64::from(w), f64::from(h)) {
+        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
+            el,
+            0.0,
+            0.0,
+            f64::from(sw),
+            f64::from(sh),
+        )
+        .ok()?;
+        let data = match ctx.get_image_data(0.0, 0.0, f64::from(sw), f64::from(sh)) {
             Ok(d) => d,
             Err(_) => {
                 // Cross-origin pixels: the scratch is tainted now, too.
@@ -351,7 +373,15 @@ impl Canvases {
                 return Some(Found::Unreadable(id));
             }
         };
-        let grid = Grid::of_rgba(&data.data(), w, h)?;
+        // Copied into a buffer kept between reads rather than a fresh Vec.
+        let array: js_sys::Uint8ClampedArray =
+            js_sys::Reflect::get(&data, &JsValue::from_str("data"))
+                .ok()?
+                .dyn_into()
+                .ok()?;
+        self.pixels.resize(array.length() as usize, 0);
+        array.copy_to(&mut self.pixels);
+        let grid = Grid::of_rgba(&self.pixels, sw, sh)?;
         let tracked = self.tracked.entry(id).or_default();
         if grid.blank && tracked.sent.as_ref().is_some_and(|g| !g.blank) {
             // Blank after content: a WebGL buffer read after it was shown
@@ -361,26 +391,38 @@ impl Canvases {
             }
         }
         let plan = diff::plan(tracked.sent.as_ref(), &grid);
-        let crops = match plan {
+        let rects = match plan {
             Plan::Unchanged => return None,
-            Plan::Whole => {
-                let whole = Rect {
-                    x: 0,
-                    y: 0,
-                    width: w,
-                    height: h,
-                };
+            Plan::Whole => vec![Rect {
+                x: 0,
+                y: 0,
+                width: sw,
+                height: sh,
+            }],
+            Plan::Tiles(rects) => rects,
+        };
+        let mut crops = Vec::with_capacity(rects.len());
+        for r in rects {
+            let is_flat = flat(&self.pixels, sw, r);
+            let (full, copy) = if half {
+                let full = scale_up(r, w, h);
+                (full, crop_canvas(el, full)?)
+            } else if r.width == w && r.height == h {
                 // The scratch itself becomes the image; a new one is made
                 // for the next read.
-                let (canvas, _) = self.scratch.take()?;
-                vec![(whole, canvas)]
-            }
-            Plan::Tiles(rects) => rects
-                .into_iter()
-                .filter_map(|r| crop(&scratch, r).map(|c| (r, c)))
-                .collect(),
-        };
-        Some(Found::Job(Job { id, grid, crops }))
+                (r, self.scratch.take()?.0)
+            } else {
+                (r, crop(&scratch, r)?)
+            };
+            crops.push((full, copy, is_flat));
+        }
+        Some(Found::Job(Job {
+            id,
+            width: w,
+            height: h,
+            grid,
+            crops,
+        }))
     }
 
     /// The scratch canvas at `w`×`h`, made once and reused while the size
@@ -428,6 +470,35 @@ fn context_2d(
     Some((canvas, ctx))
 }
 
+/// A half-size rectangle at full size, clipped to the bitmap.
+fn scale_up(r: Rect, w: u32, h: u32) -> Rect {
+    let x = (r.x * 2).min(w);
+    let y = (r.y * 2).min(h);
+    Rect {
+        x,
+        y,
+        width: (r.width * 2).min(w - x),
+        height: (r.height * 2).min(h - y),
+    }
+}
+
+/// A copy of one area of the page's canvas itself (same frame as the read,
+/// so a WebGL buffer still holds the picture).
+fn crop_canvas(el: &HtmlCanvasElement, r: Rect) -> Option<OffscreenCanvas> {
+    let (canvas, ctx) = context_2d(r.width, r.height, false)?;
+    let (x, y, w, h) = (
+        f64::from(r.x),
+        f64::from(r.y),
+        f64::from(r.width),
+        f64::from(r.height),
+    );
+    ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+        el, x, y, w, h, 0.0, 0.0, w, h,
+    )
+    .ok()?;
+    Some(canvas)
+}
+
 /// A copy of one area of the scratch, to be encoded on its own.
 fn crop(scratch: &OffscreenCanvas, r: Rect) -> Option<OffscreenCanvas> {
     let (canvas, ctx) = context_2d(r.width, r.height, false)?;
@@ -442,167 +513,4 @@ fn crop(scratch: &OffscreenCanvas, r: Rect) -> Option<OffscreenCanvas> {
     )
     .ok()?;
     Some(canvas)
-}
-
-/// Whether a canvas that read blank after showing content is one whose
-/// buffer is cleared once presented. Only asked of a canvas that already
-/// has a context (it showed content), so `getContext` creates nothing: it
-/// returns the existing context of that kind, or null for another kind.
-fn kind_of(el: &HtmlCanvasElement) -> Kind {
-    if matches!(el.get_context("2d"), Ok(Some(_))) {
-        return Kind::TwoD;
-    }
-    for name in ["webgl2", "webgl", "experimental-webgl"] {
-        if let Ok(Some(ctx)) = el.get_context(name) {
-            let preserved = js_sys::Reflect::get(&ctx, &JsValue::from_str("getContextAttributes"))
-                .ok()
-                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-                .and_then(|f| f.call0(&ctx).ok())
-                .and_then(|a| {
-                    js_sys::Reflect::get(&a, &JsValue::from_str("preserveDrawingBuffer")).ok()
-                })
-                .and_then(|p| p.as_bool())
-                .unwrap_or(false);
-            return if preserved { Kind::TwoD } else { Kind::Cleared };
-        }
-    }
-    // A bitmaprenderer or a transferred canvas: never take blank for news.
-    Kind::Cleared
-}
-
-/// On screen: a box of some size that overlaps the viewport. Checked on
-/// the element's box, so `display: none` (an empty box) and scrolled-away
-/// canvases are skipped without a style query.
-fn visible(window: &Window, el: &Element) -> bool {
-    let r = el.get_bounding_client_rect();
-    let vw = window
-        .inner_width()
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
-    let vh = window
-        .inner_height()
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
-    r.width() > 0.0
-        && r.height() > 0.0
-        && r.bottom() > 0.0
-        && r.right() > 0.0
-        && r.top() < vh
-        && r.left() < vw
-}
-
-/// Every canvas under `root` (a document or a shadow root), through open
-/// shadow roots and same-origin frames. Elements of a frame belong to
-/// another realm, hence the unchecked casts (the tag is checked instead).
-fn collect(root: &JsValue, out: &mut Vec<HtmlCanvasElement>, depth: u32) {
-    if depth > 8 {
-        return;
-    }
-    let Ok(all) = query_all(root, "*") else {
-        return;
-    };
-    for i in 0..all.length() {
-        let Some(node) = all.item(i) else { continue };
-        let el: &Element = node.unchecked_ref();
-        match el.local_name().as_str() {
-            "canvas" => out.push(node.clone().unchecked_into()),
-            "iframe" | "frame" => {
-                // Null for a cross-origin frame: its canvases are not ours.
-                if let Ok(doc) = js_sys::Reflect::get(el, &JsValue::from_str("contentDocument")) {
-                    if doc.is_object() {
-                        collect(&doc, out, depth + 1);
-                    }
-                }
-            }
-            _ => {}
-        }
-        if let Some(shadow) = el.shadow_root() {
-            collect(&shadow, out, depth + 1);
-        }
-    }
-}
-
-fn query_all(root: &JsValue, selector: &str) -> Result<web_sys::NodeList, JsValue> {
-    let f = js_sys::Reflect::get(root, &JsValue::from_str("querySelectorAll"))?
-        .dyn_into::<js_sys::Function>()?;
-    Ok(f.call1(root, &JsValue::from_str(selector))?
-        .unchecked_into())
-}
-
-/// Encodes a batch with the browser's encoders (off the main thread). A
-/// job whose encode fails is dropped; its canvas is diffed against what
-/// was sent before and tried again next time.
-pub(crate) async fn encode(batch: Batch) -> Encoded {
-    let mut frames = Vec::with_capacity(batch.jobs.len());
-    for job in batch.jobs {
-        let mut tiles = Vec::with_capacity(job.crops.len());
-        for (r, canvas) in &job.crops {
-            match encode_one(canvas).await {
-                Ok((format, data)) => tiles.push(CanvasTile {
-                    x: r.x,
-                    y: r.y,
-                    width: r.width,
-                    height: r.height,
-                    format,
-                    data,
-                }),
-                Err(e) => {
-                    crate::error::warn_js("cobrowse: a canvas frame could not be encoded:", &e);
-                    tiles.clear();
-                    break;
-                }
-            }
-        }
-        if tiles.is_empty() {
-            continue;
-        }
-        frames.push((
-            CanvasFrame {
-                id: job.id,
-                width: job.grid.width,
-                height: job.grid.height,
-                tiles,
-            },
-            job.grid,
-        ));
-    }
-    Encoded {
-        generation: batch.generation,
-        frames,
-    }
-}
-
-/// PNG, or WebP when that is less than half the size.
-pub async fn encode_one(canvas: &OffscreenCanvas) -> Result<(ImageFormat, Vec<u8>), JsValue> {
-    let png = to_blob(canvas, "image/png", None).await?;
-    if png.size() > LOSSY_TRY_BYTES {
-        // A browser without a WebP encoder answers with a PNG: ignored.
-        if let Ok(lossy) = to_blob(canvas, "image/webp", Some(LOSSY_QUALITY)).await {
-            if lossy.type_() == "image/webp" && lossy.size() * 2.0 < png.size() {
-                return Ok((ImageFormat::Webp, bytes_of(&lossy).await?));
-            }
-        }
-    }
-    Ok((ImageFormat::Png, bytes_of(&png).await?))
-}
-
-async fn to_blob(
-    canvas: &OffscreenCanvas,
-    mime: &str,
-    quality: Option<f64>,
-) -> Result<web_sys::Blob, JsValue> {
-    let options = web_sys::ImageEncodeOptions::new();
-    options.set_type(mime);
-    if let Some(q) = quality {
-        options.set_quality(q);
-    }
-    let blob = JsFuture::from(canvas.convert_to_blob_with_options(&options)?).await?;
-    blob.dyn_into::<web_sys::Blob>()
-}
-
-async fn bytes_of(blob: &web_sys::Blob) -> Result<Vec<u8>, JsValue> {
-    let buffer = JsFuture::from(blob.array_buffer()).await?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
