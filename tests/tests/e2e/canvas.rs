@@ -257,6 +257,36 @@ async fn a_60fps_animation_stays_within_the_byte_budget_and_still_moves() -> Res
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_canvas_sends_small_changes_as_full_size_tiles() -> Result<()> {
+    let world = World::start_pages(&fixtures()).await?;
+    let (visitor, console) = live(&world, "big.html", "{}").await?;
+    wait_match(&visitor, &console, "#big", "the big canvas").await?;
+    let before = frames_for_size(&sent_canvas_events(&visitor), 1600, 1000).len();
+    for (x, y, color) in [(1205, 633, "#000"), (17, 951, "#f00")] {
+        visitor
+            .eval::<Value>(&format!("window.paint({x}, {y}, '{color}'); return null;"))
+            .await?;
+        wait_match(&visitor, &console, "#big", "a small change").await?;
+    }
+    let frames = frames_for_size(&sent_canvas_events(&visitor), 1600, 1000);
+    let changed = &frames[before..];
+    ensure!(!changed.is_empty(), "no frames for the changes");
+    for (f, _) in changed {
+        for t in &f.tiles {
+            ensure!(
+                t.width <= 256 && t.height <= 256,
+                "a small change sent a {}×{} tile",
+                t.width,
+                t.height
+            );
+        }
+    }
+    end(visitor, console).await;
+    world.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webgl_scene_without_preserved_buffer_is_captured() -> Result<()> {
     let world = World::start_pages(&fixtures()).await?;
     let (visitor, console) = live(&world, "webgl.html", "{}").await?;
