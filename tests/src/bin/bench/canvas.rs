@@ -171,25 +171,26 @@ pub async fn section(world: &World, runs: usize) -> Result<Section> {
             chart.push(b);
         }
     }
-    let mut cost_row = info(
-        "1080p full change: visitor main thread per frame",
-        &cost,
-        Unit::Ms,
-    );
-    // A frame's work must fit in an animation frame's spare time, not be
-    // a long task (50 ms).
-    cost_row.target = Target::AtMost(50.0);
-    cost_row.target_text = "≤ 50 ms".into();
+    // The capture must never be a long task (50 ms) on the page; its total
+    // cost per frame is shown (the budget decides how many frames a second
+    // a page pays it for).
+    let mut longest_row = info("1080p: longest task while capturing", &longest, Unit::Ms);
+    longest_row.target = Target::AtMost(50.0);
+    longest_row.target_text = "≤ 50 ms".into();
     Ok(Section {
         title: "Canvas capture".into(),
         rows: vec![
-            cost_row,
+            info(
+                "1080p full change: visitor main thread per frame",
+                &cost,
+                Unit::Ms,
+            ),
             info("1080p full change: bytes per frame", &bytes, Unit::Bytes),
-            info("1080p: longest task while capturing", &longest, Unit::Ms),
+            longest_row,
             info("chart update (600×300): bytes on the wire", &chart, Unit::Bytes),
         ],
         notes: vec![
-            format!("1080p: {REDRAWS} redraws of a 1920×1080 canvas (gradient + 400 translucent rectangles, every tile changes), 400 ms apart, in a watched session with the byte budget lifted; per-frame cost = (`TaskDuration` with the session − without) ÷ {REDRAWS}. It covers reading the pixels (drawImage into a scratch canvas, getImageData), hashing the 510 tiles in wasm, the diff, and starting `convertToBlob` (the encoding itself runs off the main thread)."),
+            format!("1080p: {REDRAWS} redraws of a 1920×1080 canvas (gradient + 400 translucent rectangles, every tile changes), 400 ms apart, in a watched session with the byte budget lifted; per-frame cost = (`TaskDuration` with the session − without) ÷ {REDRAWS}. It covers reading the pixels (a half-size drawImage and getImageData above 1.5 MP), hashing the tiles in wasm, the diff, the full-size copy handed to `convertToBlob` (WebP, encoded off the main thread) and sending; with the default 48 KB/s budget a page pays it about once a second for such content. Longest task: the longest task (PerformanceObserver `longtask`, ≥ 50 ms; 0 = none) from the first redraw until the output was quiet."),
             format!("chart: {UPDATES} updates of the e2e fixture's bar chart, one at a time with default limits; each figure is every event frame the page sent for one update (tiles of the changed bars and label)."),
         ],
     })
