@@ -28,9 +28,11 @@
 //! fields nor touches the visitor's panel; a password's value never enters Rust memory (only its length);
 //! no `Closure::forget`: every registration is dropped by `Session::end`.
 
+pub mod canvas;
 pub mod error;
 pub mod ids;
 pub mod mask;
+pub mod media;
 pub mod mutations;
 pub mod options;
 pub mod plan;

@@ -32,6 +32,9 @@ pub struct Options {
     /// under the invitation's code and the inviting agent is asked for at
     /// once. Used by the first hello only; never kept for the next page.
     pub invitation: Option<String>,
+    /// `canvas: { fps, bytesPerSecond }`: the canvas capture's frame-rate
+    /// ceiling and byte budget (see `canvas/budget.rs` for the defaults).
+    pub canvas: crate::canvas::budget::Limits,
 }
 
 impl Options {
@@ -54,6 +57,7 @@ impl Options {
             block: Vec::new(),
             private_by_default: false,
             invitation: None,
+            canvas: crate::canvas::budget::Limits::default(),
         })
     }
 
@@ -111,6 +115,7 @@ impl Options {
             })?;
             options.invitation = Some(secret.trim().to_owned()).filter(|s| !s.is_empty());
         }
+        options.canvas = canvas_limits(&get(value, "canvas")?)?;
         Ok(options)
     }
 
@@ -140,6 +145,40 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// `canvas: { fps, bytesPerSecond }`, each optional and positive.
+fn canvas_limits(v: &JsValue) -> Result<crate::canvas::budget::Limits, VisitorError> {
+    let mut limits = crate::canvas::budget::Limits::default();
+    if v.is_undefined() || v.is_null() {
+        return Ok(limits);
+    }
+    if !v.is_object() {
+        return Err(VisitorError::InvalidOption {
+            name: "canvas",
+            expected: "an object like { fps: 10, bytesPerSecond: 48000 }",
+        });
+    }
+    let positive = |key: &str, name: &'static str| -> Result<Option<f64>, VisitorError> {
+        let n = get(v, key)?;
+        if n.is_undefined() || n.is_null() {
+            return Ok(None);
+        }
+        match n.as_f64() {
+            Some(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
+            _ => Err(VisitorError::InvalidOption {
+                name,
+                expected: "a positive number",
+            }),
+        }
+    };
+    if let Some(fps) = positive("fps", "canvas.fps")? {
+        limits.fps = fps.min(60.0);
+    }
+    if let Some(b) = positive("bytesPerSecond", "canvas.bytesPerSecond")? {
+        limits.bytes_per_second = b.min(f64::from(u32::MAX)) as u32;
+    }
+    Ok(limits)
 }
 
 fn get(obj: &JsValue, key: &str) -> Result<JsValue, VisitorError> {

@@ -33,6 +33,7 @@ use crate::transport::{Socket, SocketEvent};
 use crate::ui::{Ui, UiAction, View};
 use crate::wire;
 
+mod canvas;
 mod capture;
 mod masking;
 pub(crate) mod resume;
@@ -56,6 +57,9 @@ struct Live {
     resized: bool,
     /// The visitor's pointer and focus, as last seen and sent.
     pointer: twoway::PointerState,
+    /// Canvas pixels (`None` where the browser cannot capture them).
+    canvases: Option<crate::canvas::Canvases>,
+    media: Option<crate::media::MediaWatch>,
 }
 
 pub(crate) struct Inner {

@@ -34,6 +34,8 @@ pub struct WebDom {
     frame: HtmlIFrameElement,
     /// Mirrored node → the visitor's id (weak: a removed node goes).
     ids: js_sys::WeakMap,
+    /// Draws canvas frames in order (`mirror/canvas/web.rs`).
+    painter: super::canvas::web::Painter,
 }
 
 impl WebDom {
@@ -41,6 +43,7 @@ impl WebDom {
         WebDom {
             frame,
             ids: js_sys::WeakMap::new(),
+            painter: Default::default(),
         }
     }
 
@@ -149,6 +152,26 @@ impl WebDom {
     }
 }
 
+impl WebDom {
+    /// A canvas's size attributes set its picture's size, and its `style`
+    /// attribute carries the picture (see `canvas/web.rs`).
+    fn canvas_attribute_changed(&self, node: &Node, name: &str) {
+        let name = name.to_ascii_lowercase();
+        // The name first: most attributes are none of these, and asking
+        // the element its tag is a call into the browser.
+        if !matches!(name.as_str(), "width" | "height" | "style")
+            || element(node).local_name() != "canvas"
+        {
+            return;
+        }
+        if name == "style" {
+            self.painter.restyle(node);
+        } else {
+            self.painter.blank(node);
+        }
+    }
+}
+
 /// A function of any realm (`dyn_into` would check against this realm's
 /// `Function`).
 fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
@@ -195,7 +218,17 @@ impl DomBackend for WebDom {
             Ns::Html => doc.create_element(tag),
             other => doc.create_element_ns(Some(other.uri()), tag),
         };
-        made.map(Node::from).map_err(js_error)
+        let made = made.map(Node::from).map_err(js_error)?;
+        if matches!(tag, "video" | "audio") {
+            // Muted from birth: an `autoplay` copy must not sound before
+            // the visitor's state arrives (see `mirror/canvas.rs`).
+            let _ = Reflect::set(&made, &JsValue::from_str("muted"), &JsValue::TRUE);
+        }
+        if tag == "canvas" && *ns == Ns::Html {
+            // Lays out as a canvas even before any pixels (see canvas/web.rs).
+            self.painter.blank(&made);
+        }
+        Ok(made)
     }
 
     fn create_text(&mut self, text: &str) -> Result<Node, ViewerError> {
@@ -240,7 +273,9 @@ impl DomBackend for WebDom {
             Some(ns) => el.set_attribute_ns(Some(ns), name, value),
             None => el.set_attribute(name, value),
         }
-        .map_err(js_error)
+        .map_err(js_error)?;
+        self.canvas_attribute_changed(node, name);
+        Ok(())
     }
 
     fn remove_attribute(
@@ -250,7 +285,9 @@ impl DomBackend for WebDom {
         name: &str,
     ) -> Result<(), ViewerError> {
         // By qualified name: finds `xlink:href` whatever its namespace.
-        element(node).remove_attribute(name).map_err(js_error)
+        element(node).remove_attribute(name).map_err(js_error)?;
+        self.canvas_attribute_changed(node, name);
+        Ok(())
     }
 
     fn insert(
@@ -330,5 +367,17 @@ impl DomBackend for WebDom {
         web_sys::Url::new_with_base(url, base)
             .ok()
             .map(|u| u.href())
+    }
+
+    fn draw_canvas(&mut self, canvas: &Node, frame: &protocol::CanvasFrame) {
+        self.painter.draw(canvas, frame);
+    }
+
+    fn canvas_unreadable(&mut self, canvas: &Node) {
+        self.painter.unreadable(canvas);
+    }
+
+    fn set_media(&mut self, media: &Node, state: &protocol::MediaState) {
+        super::canvas::web::set_media(media, state);
     }
 }

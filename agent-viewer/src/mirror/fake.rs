@@ -46,6 +46,10 @@ pub struct FakeDom {
     pub viewport: Option<Viewport>,
     /// The visitor's id of each tagged node.
     pub tags: std::collections::HashMap<FakeId, protocol::NodeId>,
+    /// Canvas frames drawn, placeholders shown, media states applied.
+    pub canvas_draws: Vec<(FakeId, protocol::CanvasFrame)>,
+    pub unreadable: Vec<FakeId>,
+    pub media: Vec<(FakeId, protocol::MediaState)>,
 }
 
 /// Names `createElement`/`setAttribute` would refuse.
@@ -313,6 +317,18 @@ impl DomBackend for FakeDom {
 
     fn tag(&mut self, node: &FakeId, id: protocol::NodeId) {
         self.tags.insert(*node, id);
+    }
+
+    fn draw_canvas(&mut self, canvas: &FakeId, frame: &protocol::CanvasFrame) {
+        self.canvas_draws.push((*canvas, frame.clone()));
+    }
+
+    fn canvas_unreadable(&mut self, canvas: &FakeId) {
+        self.unreadable.push(*canvas);
+    }
+
+    fn set_media(&mut self, media: &FakeId, state: &protocol::MediaState) {
+        self.media.push((*media, *state));
     }
 
     /// Enough of URL resolution for tests: absolute URLs as they are,

@@ -5,6 +5,7 @@
 //! (only `dom.rs` touches the real iframe), so this logic is tested natively
 //! against a fake — nor the order of frames (see `sequencer`).
 
+pub mod canvas;
 #[cfg(target_arch = "wasm32")]
 pub mod dom;
 #[cfg(test)]
@@ -16,7 +17,8 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 
 use protocol::{
-    AttrChange, Event, FormState, MutationBatch, Node, NodeId, Ns, ScrollPos, Snapshot, Viewport,
+    AttrChange, CanvasFrame, Event, FormState, MediaState, MutationBatch, Node, NodeId, Ns,
+    ScrollPos, Snapshot, Viewport,
 };
 
 use crate::log;
@@ -114,6 +116,14 @@ pub trait DomBackend {
     /// Remembers that `node` is the visitor's `id`, so an event in the
     /// mirror (the agent pointing) can name the node back.
     fn tag(&mut self, node: &Self::Node, id: NodeId);
+    /// Draws a checked canvas frame's tiles on a mirrored `<canvas>`, after
+    /// every frame given before it (see `mirror/canvas.rs`).
+    fn draw_canvas(&mut self, _canvas: &Self::Node, _frame: &CanvasFrame) {}
+    /// Shows a labelled placeholder on a canvas whose pixels the visitor
+    /// cannot read.
+    fn canvas_unreadable(&mut self, _canvas: &Self::Node) {}
+    /// Makes a mirrored `<video>`/`<audio>` follow the visitor's playback.
+    fn set_media(&mut self, _media: &Self::Node, _state: &MediaState) {}
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -126,6 +136,8 @@ pub enum Applied {
     Viewport,
     /// The visitor's pointer or focus moved.
     Presence,
+    /// Canvas pixels or media playback.
+    Pixels,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -274,12 +286,19 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_focus(*target);
                 Ok(Applied::Presence)
             }
-            Event::Sheet(_)
-            | Event::Font(_)
-            | Event::Canvas(_)
-            | Event::CanvasUnreadable { .. }
-            | Event::Media(_)
-            | Event::Selection(_) => {
+            Event::Canvas(frame) => {
+                self.apply_canvas(frame);
+                Ok(Applied::Pixels)
+            }
+            Event::CanvasUnreadable { id } => {
+                self.apply_unreadable(*id);
+                Ok(Applied::Pixels)
+            }
+            Event::Media(state) => {
+                self.apply_media(state);
+                Ok(Applied::Pixels)
+            }
+            Event::Sheet(_) | Event::Font(_) | Event::Selection(_) => {
                 log::debug("an event this console does not show yet was skipped");
                 Ok(Applied::Presence)
             }

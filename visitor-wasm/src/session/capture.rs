@@ -41,7 +41,10 @@ impl Inner {
             },
         }
         match snapshot(&self.document, &mut self.capture) {
-            Ok(snap) => self.send_event(&Event::Snapshot(snap)),
+            Ok(snap) => {
+                self.send_event(&Event::Snapshot(snap));
+                self.resend_pixels_and_media();
+            }
             Err(e) => warn(&e.to_string()),
         }
         self.watch_resources();
@@ -118,6 +121,8 @@ impl Inner {
             scrolls: Vec::new(),
             resized: false,
             pointer: twoway::PointerState::default(),
+            canvases: self.start_canvases(),
+            media: Some(self.start_media()),
         })
     }
 
@@ -140,6 +145,9 @@ impl Inner {
         let scrolls = std::mem::take(&mut live.scrolls);
         let resized = std::mem::replace(&mut live.resized, false);
         if !batch.is_empty() {
+            if let Some(c) = live.canvases.as_mut() {
+                c.page_changed();
+            }
             self.send_event(&Event::Mutations(batch));
             if let Some(service) = self.service.as_mut() {
                 service.page_changed();

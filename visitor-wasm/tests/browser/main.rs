@@ -11,6 +11,7 @@
 // Tests fail by panicking; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod canvas;
 mod capture;
 mod privacy;
 mod resources;
