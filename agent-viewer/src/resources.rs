@@ -96,13 +96,15 @@ impl ResourceUrls {
     }
 
     /// The relay's URL for the resource at `absolute` (its fragment kept
-    /// after the relay URL). Only http(s) resources go through the relay:
-    /// `data:` stays inline, anything else is left alone.
+    /// after the relay URL). Only http(s) resources and `blob:` URLs of
+    /// http(s) pages (the visitor uploads their bytes) go through the
+    /// relay: `data:` stays inline, anything else is left alone.
     pub fn url(&self, absolute: &str) -> Option<String> {
         let base = self.base.as_deref()?;
         let trimmed = absolute.trim();
-        let lower = trimmed.get(..8).unwrap_or(trimmed).to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        let lower = trimmed.get(..13).unwrap_or(trimmed).to_ascii_lowercase();
+        let inner = lower.strip_prefix("blob:").unwrap_or(&lower);
+        if !(inner.starts_with("http://") || inner.starts_with("https://")) {
             return None;
         }
         let (url, fragment) = match trimmed.find('#') {
@@ -306,9 +308,14 @@ mod tests {
             u.url("HTTP://shop.example/sprite.svg#cart").as_deref(),
             Some(format!("{BASE}{}#cart", b64("HTTP://shop.example/sprite.svg")).as_str())
         );
+        assert_eq!(
+            u.url("blob:https://shop.example/9e1c").as_deref(),
+            Some(format!("{BASE}{}", b64("blob:https://shop.example/9e1c")).as_str()),
+            "a blob: URL's bytes come from the relay"
+        );
         for other in [
             "data:image/png;base64,AAAA",
-            "blob:https://x/1",
+            "blob:null/1",
             "about:blank",
             "",
         ] {

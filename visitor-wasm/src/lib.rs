@@ -29,6 +29,7 @@
 //! no `Closure::forget`: every registration is dropped by `Session::end`.
 
 pub mod canvas;
+pub mod cssom;
 pub mod error;
 pub mod ids;
 pub mod mask;
@@ -55,6 +56,7 @@ pub mod wire;
 
 use wasm_bindgen::prelude::*;
 
+pub use cssom::Cssom;
 pub use error::VisitorError;
 pub use ids::Ids;
 pub use mutations::MutationTracker;

@@ -60,6 +60,8 @@ struct Live {
     /// Canvas pixels (`None` where the browser cannot capture them).
     canvases: Option<crate::canvas::Canvases>,
     media: Option<crate::media::MediaWatch>,
+    /// Stylesheet and font changes made in script (`cssom/`).
+    cssom: crate::cssom::Cssom,
 }
 
 pub(crate) struct Inner {

@@ -50,6 +50,8 @@ pub struct FakeDom {
     pub canvas_draws: Vec<(FakeId, protocol::CanvasFrame)>,
     pub unreadable: Vec<FakeId>,
     pub media: Vec<(FakeId, protocol::MediaState)>,
+    /// Stylesheets and fonts (`sheets_fake.rs`).
+    pub sheets: super::sheets_fake::FakeSheets,
 }
 
 /// Names `createElement`/`setAttribute` would refuse.

@@ -11,6 +11,11 @@ pub mod dom;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod presence;
+pub mod sheets;
+#[cfg(target_arch = "wasm32")]
+mod sheets_dom;
+#[cfg(test)]
+mod sheets_fake;
 #[cfg(test)]
 mod tests;
 
@@ -60,7 +65,7 @@ pub struct Reset<N> {
 /// The seam between the mirror's bookkeeping and a DOM. Every method is a
 /// single DOM operation; the browser's may fail (invalid names, a node in the
 /// wrong place) and says so with [`ViewerError::Dom`].
-pub trait DomBackend {
+pub trait DomBackend: sheets::SheetBackend<<Self as DomBackend>::Node> {
     type Node: Clone;
 
     /// Replaces the document with an empty one in the visitor's rendering
@@ -190,6 +195,8 @@ pub struct Mirror<B: DomBackend> {
     /// console's own scroll listener can tell the agent's scrolling from
     /// the mirror following the visitor.
     scrolls: HashMap<NodeId, (f64, f64)>,
+    /// Constructed sheets, waiting adoptions, fonts (`sheets.rs`).
+    sheets: sheets::MirrorSheets<B>,
 }
 
 impl<B: DomBackend> Mirror<B> {
@@ -204,6 +211,7 @@ impl<B: DomBackend> Mirror<B> {
             resources: ResourceUrls::default(),
             presence: presence::Presence::default(),
             scrolls: HashMap::new(),
+            sheets: Default::default(),
         }
     }
 
@@ -261,7 +269,10 @@ impl<B: DomBackend> Mirror<B> {
     pub fn apply(&mut self, event: &Event) -> Result<Applied, ViewerError> {
         match event {
             Event::Snapshot(snapshot) => self.apply_snapshot(snapshot).map(|()| Applied::Snapshot),
-            Event::Mutations(batch) => self.apply_mutations(batch).map(|()| Applied::Mutations),
+            Event::Mutations(batch) => self.apply_mutations(batch).map(|()| {
+                self.retry_adoptions();
+                Applied::Mutations
+            }),
             Event::Input { id, state } => {
                 match self.element(*id) {
                     Some(node) => self.backend.set_form_state(&node, &FormView::from(state)),
@@ -298,7 +309,15 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_media(state);
                 Ok(Applied::Pixels)
             }
-            Event::Sheet(_) | Event::Font(_) | Event::Selection(_) => {
+            Event::Sheet(change) => {
+                self.apply_sheet(change);
+                Ok(Applied::Mutations)
+            }
+            Event::Font(font) => {
+                self.apply_font(font);
+                Ok(Applied::Mutations)
+            }
+            Event::Selection(_) => {
                 log::debug("an event this console does not show yet was skipped");
                 Ok(Applied::Presence)
             }
@@ -316,6 +335,7 @@ impl<B: DomBackend> Mirror<B> {
         };
         self.nodes.clear();
         self.document = None;
+        self.reset_sheets();
         self.presence = presence::Presence::default();
         self.scrolls.clear();
         // The size first, so that the scroll positions below land.

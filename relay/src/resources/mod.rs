@@ -80,13 +80,20 @@ pub struct Wanted {
     pub more: Vec<String>,
 }
 
-/// `text` as a resource URL: absolute http(s), without its fragment.
+/// `text` as a resource URL: absolute http(s), or a `blob:` URL of an
+/// http(s) page (bytes only the visitor's page has, which it uploads),
+/// without its fragment.
 pub fn resource_url(text: &str) -> Option<Url> {
     if text.len() > MAX_URL_BYTES {
         return None;
     }
     let mut url = Url::parse(text).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    let web = |u: &Url| matches!(u.scheme(), "http" | "https") && u.host_str().is_some();
+    let ok = match url.scheme() {
+        "blob" => Url::parse(url.path()).is_ok_and(|inner| web(&inner)),
+        _ => web(&url),
+    };
+    if !ok {
         return None;
     }
     url.set_fragment(None);
@@ -313,6 +320,10 @@ mod tests {
         assert_eq!(url.as_str(), "https://x.example/a.svg");
         assert!(resource_url("javascript:alert(1)").is_none());
         assert!(resource_url("data:image/png;base64,AA").is_none());
+        let blob = resource_url("blob:https://x.example/3f2a#frag").expect("a page's blob");
+        assert_eq!(blob.as_str(), "blob:https://x.example/3f2a");
+        assert!(resource_url("blob:null/3f2a").is_none());
+        assert!(resource_url("blob:file:///3f2a").is_none());
         assert!(resource_url("/relative.png").is_none());
         assert!(resource_url("file:///etc/passwd").is_none());
         assert!(resource_url(&format!("https://x.example/{}", "a".repeat(9000))).is_none());

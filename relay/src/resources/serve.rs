@@ -214,6 +214,14 @@ async fn fall_back<S: SessionStore, B: Bus>(
     prefix: &str,
 ) -> Result<Response, RelayError> {
     let metrics = app.resources.metrics();
+    if url.scheme() == "blob" {
+        // Only the visitor's page has these bytes: nothing to fetch or
+        // redirect to.
+        metrics.fell_back(Fallback::NotFound);
+        return Err(RelayError::NoSuchResource(
+            "the visitor's page did not supply this blob: resource".into(),
+        ));
+    }
     if owner.policy.server_fetch {
         if let Some(fetcher) = app.resources.fetcher().filter(|f| f.allows(url)) {
             match fetch_and_keep(app, owner, fetcher, url).await {

@@ -77,6 +77,16 @@ pub(crate) fn discover(
             element(&el, &base, into);
         }
     }
+    // Rules and fonts made in script name URLs the DOM does not show.
+    let (css, fonts) = crate::cssom::page_css(document);
+    for text in css {
+        let refs = css_refs(&text).into_iter().map(|r| r.text);
+        found.sheet_refs.extend(resolve_all(refs, &base));
+    }
+    for source in fonts {
+        let refs = css_refs(&source).into_iter().map(|r| r.text);
+        found.offer.extend(resolve_all(refs, &base));
+    }
     let complete = covered_styles(window, document, rules, &mut hidden.offer);
     let mut public = Set::default();
     for url in found.offer.iter().chain(&found.referenced) {

@@ -60,7 +60,7 @@ fn non_http_and_the_relays_own_urls_are_never_fetched() {
     let mut p = Planner::<u8>::new("https://relay.test/");
     p.discovered(found(&[
         "data:image/png;base64,AAAA",
-        "blob:https://a.test/1",
+        "blob:null/1",
         "javascript:alert(1)",
         "https://relay.test/sdk/cobrowse.js",
         "https://relay.test/res/s/k/abc",
@@ -320,9 +320,15 @@ fn only_http_urls_are_candidates_and_fragments_go() {
         Some("https://a.test/x.svg")
     );
     assert_eq!(without_fragment("HTTP://a.test/"), Some("HTTP://a.test/"));
+    assert_eq!(
+        without_fragment("blob:https://a.test/5c1d#x"),
+        Some("blob:https://a.test/5c1d"),
+        "a blob: URL means nothing outside the page: its bytes are sent"
+    );
     for bad in [
         "data:,x",
-        "blob:https://a.test/1",
+        "blob:null/1",
+        "blob:",
         "ftp://a.test/x",
         "/rel.png",
         "",

@@ -9,11 +9,14 @@
 /// An upload is given up after this many failed attempts in a row.
 pub const MAX_ATTEMPTS: u32 = 5;
 
-/// `url` without its fragment, if it is an absolute http(s) URL.
+/// `url` without its fragment, if it is an absolute http(s) URL or a
+/// `blob:` URL of an http(s) page (its bytes exist only in the page, which
+/// can fetch them: they go through the relay's cache like any resource).
 pub fn without_fragment(url: &str) -> Option<&str> {
     let url = url.trim();
-    let head = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    if !(head.starts_with("http://") || head.starts_with("https://")) {
+    let head = url.get(..13).unwrap_or(url).to_ascii_lowercase();
+    let inner = head.strip_prefix("blob:").unwrap_or(&head);
+    if !(inner.starts_with("http://") || inner.starts_with("https://")) {
         return None;
     }
     Some(url.split('#').next().unwrap_or(url))

@@ -43,6 +43,14 @@ impl Inner {
         match snapshot(&self.document, &mut self.capture) {
             Ok(snap) => {
                 self.send_event(&Event::Snapshot(snap));
+                // Right after it: the CSSOM state its markup does not carry,
+                // then every canvas and media element in full.
+                let sheets = self.live.as_ref().map_or_else(Vec::new, |live| {
+                    live.cssom.after_snapshot(&self.capture.ids)
+                });
+                for event in &sheets {
+                    self.send_event(event);
+                }
                 self.resend_pixels_and_media();
             }
             Err(e) => warn(&e.to_string()),
@@ -114,7 +122,14 @@ impl Inner {
             })
         }));
         self.listen_pointer(&mut listeners);
+        let me = self.me.clone();
+        let cssom = crate::cssom::Cssom::install(
+            &self.window,
+            &self.document,
+            Rc::new(move || with(&me, Inner::arm_flush)),
+        );
         Ok(Live {
+            cssom,
             tracker,
             timer: FlushTimer::default(),
             _listeners: listeners,
@@ -152,6 +167,14 @@ impl Inner {
             if let Some(service) = self.service.as_mut() {
                 service.page_changed();
             }
+        }
+        // After the batch: a sheet's element has its id by now.
+        let sheets = self
+            .live
+            .as_ref()
+            .map_or_else(Vec::new, |live| live.cssom.flush(&self.capture.ids));
+        for event in &sheets {
+            self.send_event(event);
         }
         for s in scrolls {
             self.send_event(&Event::Scroll(s));

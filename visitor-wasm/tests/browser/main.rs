@@ -13,6 +13,7 @@
 
 mod canvas;
 mod capture;
+mod cssom;
 mod privacy;
 mod resources;
 mod resume;
