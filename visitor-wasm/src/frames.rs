@@ -136,6 +136,9 @@ pub enum RootEvent {
     Scroll(EventTarget),
 }
 
+/// Where the session takes root events.
+type OnEvent = Rc<dyn Fn(RootEvent)>;
+
 struct Shared {
     observer: MutationObserver,
     /// Roots already observed, realms already hooked (by their
@@ -146,7 +149,7 @@ struct Shared {
     /// Frames that loaded since the last flush.
     loaded: RefCell<Vec<Element>>,
     on_records: Rc<dyn Fn()>,
-    on_event: RefCell<Option<Rc<dyn Fn(RootEvent)>>>,
+    on_event: RefCell<Option<OnEvent>>,
 }
 
 /// The tracker's hold on every nested root (see the module docs). Dropping
@@ -195,7 +198,7 @@ impl Nested {
     }
 
     /// Where input and scroll inside nested roots go.
-    pub(crate) fn on_event(&self, f: Rc<dyn Fn(RootEvent)>) {
+    pub(crate) fn on_event(&self, f: OnEvent) {
         *self.shared.on_event.borrow_mut() = Some(f);
     }
 

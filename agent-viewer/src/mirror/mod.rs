@@ -9,7 +9,9 @@
 pub mod dom;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod frames;
 pub mod presence;
+mod shadow;
 #[cfg(test)]
 mod tests;
 
@@ -114,6 +116,20 @@ pub trait DomBackend {
     /// Remembers that `node` is the visitor's `id`, so an event in the
     /// mirror (the agent pointing) can name the node back.
     fn tag(&mut self, node: &Self::Node, id: NodeId);
+    /// The open shadow root of `host`: attached, or (already there) emptied.
+    fn attach_shadow(&mut self, host: &Self::Node) -> Result<Self::Node, ViewerError>;
+    /// Like [`DomBackend::reset_document`], for the document shown in the
+    /// mirrored frame `frame` (which is in the mirror's document).
+    fn reset_frame(
+        &mut self,
+        frame: &Self::Node,
+        quirks: bool,
+        doctype: Option<&str>,
+    ) -> Result<Reset<Self::Node>, ViewerError>;
+    /// Shows, in `frame`, that its content is not shared.
+    fn frame_placeholder(&mut self, frame: &Self::Node);
+    /// Scrolls the window of the frame that shows `document`.
+    fn scroll_frame(&mut self, document: &Self::Node, x: f64, y: f64);
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -134,6 +150,10 @@ enum Kind {
     Element(ElementKind, NsKind, Role),
     /// Text, comment, doctype.
     Leaf,
+    /// An open shadow root (`shadow.rs`).
+    Shadow,
+    /// A frame's document (`frames.rs`).
+    FrameDoc,
 }
 
 /// The element's namespace, small enough to copy: only HTML vs. not matters
@@ -178,6 +198,8 @@ pub struct Mirror<B: DomBackend> {
     /// console's own scroll listener can tell the agent's scrolling from
     /// the mirror following the visitor.
     scrolls: HashMap<NodeId, (f64, f64)>,
+    /// Mirrored `<iframe>`s, whose `src`/`sandbox` the mirror sets itself.
+    frames: HashSet<NodeId>,
 }
 
 impl<B: DomBackend> Mirror<B> {
@@ -192,6 +214,7 @@ impl<B: DomBackend> Mirror<B> {
             resources: ResourceUrls::default(),
             presence: presence::Presence::default(),
             scrolls: HashMap::new(),
+            frames: HashSet::new(),
         }
     }
 
@@ -345,21 +368,15 @@ impl<B: DomBackend> Mirror<B> {
         }
         for id in &batch.removes {
             match self.nodes.get(id) {
-                Some(entry) => {
-                    let node = entry.node.clone();
-                    self.backend.detach(&node);
-                    self.forget(*id);
-                }
+                Some(_) => self.unmount(*id),
                 None => log::debug(&format!("remove of unknown node {id:?} ignored")),
             }
         }
         for add in &batch.adds {
             // A node that is still here moved without a remove: take it out first.
             let moved = add.node.id();
-            if let Some(entry) = self.nodes.get(&moved) {
-                let node = entry.node.clone();
-                self.backend.detach(&node);
-                self.forget(moved);
+            if self.nodes.contains_key(&moved) {
+                self.unmount(moved);
             }
             let parent = self
                 .nodes
@@ -413,6 +430,9 @@ impl<B: DomBackend> Mirror<B> {
         let Kind::Element(kind, ns, role) = entry.kind else {
             return;
         };
+        if self.frames.contains(&change.id) && frames::is_withheld(&change.name) {
+            return;
+        }
         let node = entry.node.clone();
         self.set_attr(
             &node,
@@ -428,7 +448,7 @@ impl<B: DomBackend> Mirror<B> {
             self.backend.scroll_document(pos.x, pos.y);
         } else if let Some(node) = self.element(pos.target) {
             self.backend.scroll_element(&node, pos.x, pos.y);
-        } else {
+        } else if !self.scroll_frame(pos.target, pos.x, pos.y) {
             log::debug(&format!("scroll of unknown node {:?} ignored", pos.target));
         }
     }
@@ -447,6 +467,9 @@ impl<B: DomBackend> Mirror<B> {
         node: &Node,
         before: Option<&B::Node>,
     ) -> Result<(), ViewerError> {
+        if let Some(added) = self.add_root(parent, node) {
+            return added;
+        }
         let container = {
             let entry = self
                 .nodes
@@ -462,6 +485,8 @@ impl<B: DomBackend> Mirror<B> {
             self.forget(node.id());
             return Err(e);
         }
+        // Frames have documents only once they are in the document.
+        self.fill_frames(node);
         Ok(())
     }
 
@@ -519,8 +544,21 @@ impl<B: DomBackend> Mirror<B> {
                 };
                 let role = Role::of(tag, ns);
                 let what = (kind, ns_kind, role);
+                let frame = frames::is_frame(tag, ns);
                 for attr in attrs {
+                    if frame && frames::is_withheld(&attr.name) {
+                        continue;
+                    }
                     self.set_attr(&element, what, &attr.name, Some(&attr.value));
+                }
+                if frame {
+                    self.frames.insert(*id);
+                    if let Err(e) =
+                        self.backend
+                            .set_attribute(&element, None, "sandbox", frames::FRAME_SANDBOX)
+                    {
+                        log::warn(&format!("a frame was left unsandboxed: {e}"));
+                    }
                 }
                 if kind == ElementKind::Script {
                     self.set_attr(&element, what, "type", Some(INERT_SCRIPT_TYPE));
@@ -540,6 +578,19 @@ impl<B: DomBackend> Mirror<B> {
                 if kind.keeps_children() {
                     let target = container.unwrap_or_else(|| element.clone());
                     for child in children {
+                        match child {
+                            Node::ShadowRoot { .. } => {
+                                if let Err(e) = self.build_shadow(*id, &element, child) {
+                                    log::warn(&format!(
+                                        "a shadow root of <{tag}> was skipped: {e}"
+                                    ));
+                                }
+                                continue;
+                            }
+                            // Built once the frame is in the document (`frames.rs`).
+                            Node::Document { .. } => continue,
+                            _ => {}
+                        }
                         // A child that cannot be built is skipped, not the
                         // whole subtree: the rest of the page still shows.
                         let inserted = match self.build(child, *id) {
