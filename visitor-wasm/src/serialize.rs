@@ -461,7 +461,7 @@ impl Capture {
             if let Ok(options) = target.query_selector_all(intern("option")) {
                 for i in 0..options.length() {
                     let Some(opt) = options.item(i) else { continue };
-                    let (Some(oid), Some(el)) = (self.ids.get(&opt), opt.dyn_ref::<Element>())
+                    let (Some(oid), Some(el)) = (self.ids.get(&opt), frames::as_element(&opt))
                     else {
                         continue;
                     };
