@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 use gloo_events::{EventListener, EventListenerOptions};
 use js_sys::Reflect;
-use protocol::{NodeId, ScrollPos};
+use protocol::ScrollPos;
 use wasm_bindgen::{intern, JsCast, JsValue};
 use web_sys::{Document, Element, EventTarget, MutationObserver, MutationObserverInit};
 
@@ -362,9 +362,4 @@ impl Nested {
             }
         }
     }
-}
-
-/// Which id a root has, for tests and the session.
-pub fn root_id(ids: &Ids, root: &web_sys::Node) -> Option<NodeId> {
-    ids.get(root)
 }
