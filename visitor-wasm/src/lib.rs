@@ -11,7 +11,8 @@
 //! plain Rust (decisions, mutation order, pointer arithmetic and
 //! throttling, modes and refusals, the MessagePack the visitor speaks),
 //! tested natively;
-//! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM; `resources/`
+//! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM (`shadow.rs`
+//! and `frames.rs`: open shadow roots and same-origin frames); `resources/`
 //! offers and uploads the page's static resources (its `plan.rs` and
 //! `rules.rs` plain Rust too); `resume.rs` (plain Rust) keeps the tab's
 //! `sessionStorage` entry so the next page continues the session
@@ -31,6 +32,7 @@
 pub mod canvas;
 pub mod cssom;
 pub mod error;
+pub mod frames;
 pub mod ids;
 pub mod mask;
 pub mod media;
@@ -42,6 +44,7 @@ pub mod policy;
 pub mod resources;
 pub mod resume;
 pub mod serialize;
+pub mod shadow;
 pub mod snapshot;
 
 mod pointer;

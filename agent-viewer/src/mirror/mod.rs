@@ -10,12 +10,14 @@ pub mod canvas;
 pub mod dom;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod frames;
 pub mod presence;
 pub mod sheets;
 #[cfg(target_arch = "wasm32")]
 mod sheets_dom;
 #[cfg(test)]
 mod sheets_fake;
+mod shadow;
 #[cfg(test)]
 mod tests;
 
@@ -129,6 +131,20 @@ pub trait DomBackend: sheets::SheetBackend<<Self as DomBackend>::Node> {
     fn canvas_unreadable(&mut self, _canvas: &Self::Node) {}
     /// Makes a mirrored `<video>`/`<audio>` follow the visitor's playback.
     fn set_media(&mut self, _media: &Self::Node, _state: &MediaState) {}
+    /// The open shadow root of `host`: attached, or (already there) emptied.
+    fn attach_shadow(&mut self, host: &Self::Node) -> Result<Self::Node, ViewerError>;
+    /// Like [`DomBackend::reset_document`], for the document shown in the
+    /// mirrored frame `frame` (which is in the mirror's document).
+    fn reset_frame(
+        &mut self,
+        frame: &Self::Node,
+        quirks: bool,
+        doctype: Option<&str>,
+    ) -> Result<Reset<Self::Node>, ViewerError>;
+    /// Shows, in `frame`, that its content is not shared.
+    fn frame_placeholder(&mut self, frame: &Self::Node);
+    /// Scrolls the window of the frame that shows `document`.
+    fn scroll_frame(&mut self, document: &Self::Node, x: f64, y: f64);
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -151,6 +167,10 @@ enum Kind {
     Element(ElementKind, NsKind, Role),
     /// Text, comment, doctype.
     Leaf,
+    /// An open shadow root (`shadow.rs`).
+    Shadow,
+    /// A frame's document (`frames.rs`).
+    FrameDoc,
 }
 
 /// The element's namespace, small enough to copy: only HTML vs. not matters
@@ -197,6 +217,8 @@ pub struct Mirror<B: DomBackend> {
     scrolls: HashMap<NodeId, (f64, f64)>,
     /// Constructed sheets, waiting adoptions, fonts (`sheets.rs`).
     sheets: sheets::MirrorSheets<B>,
+    /// Mirrored `<iframe>`s, whose `src`/`sandbox` the mirror sets itself.
+    frames: HashSet<NodeId>,
 }
 
 impl<B: DomBackend> Mirror<B> {
@@ -212,6 +234,7 @@ impl<B: DomBackend> Mirror<B> {
             presence: presence::Presence::default(),
             scrolls: HashMap::new(),
             sheets: Default::default(),
+            frames: HashSet::new(),
         }
     }
 
@@ -384,21 +407,15 @@ impl<B: DomBackend> Mirror<B> {
         }
         for id in &batch.removes {
             match self.nodes.get(id) {
-                Some(entry) => {
-                    let node = entry.node.clone();
-                    self.backend.detach(&node);
-                    self.forget(*id);
-                }
+                Some(_) => self.unmount(*id),
                 None => log::debug(&format!("remove of unknown node {id:?} ignored")),
             }
         }
         for add in &batch.adds {
             // A node that is still here moved without a remove: take it out first.
             let moved = add.node.id();
-            if let Some(entry) = self.nodes.get(&moved) {
-                let node = entry.node.clone();
-                self.backend.detach(&node);
-                self.forget(moved);
+            if self.nodes.contains_key(&moved) {
+                self.unmount(moved);
             }
             let parent = self
                 .nodes
@@ -452,6 +469,9 @@ impl<B: DomBackend> Mirror<B> {
         let Kind::Element(kind, ns, role) = entry.kind else {
             return;
         };
+        if self.frames.contains(&change.id) && frames::is_withheld(&change.name) {
+            return;
+        }
         let node = entry.node.clone();
         self.set_attr(
             &node,
@@ -467,7 +487,7 @@ impl<B: DomBackend> Mirror<B> {
             self.backend.scroll_document(pos.x, pos.y);
         } else if let Some(node) = self.element(pos.target) {
             self.backend.scroll_element(&node, pos.x, pos.y);
-        } else {
+        } else if !self.scroll_frame(pos.target, pos.x, pos.y) {
             log::debug(&format!("scroll of unknown node {:?} ignored", pos.target));
         }
     }
@@ -486,6 +506,9 @@ impl<B: DomBackend> Mirror<B> {
         node: &Node,
         before: Option<&B::Node>,
     ) -> Result<(), ViewerError> {
+        if let Some(added) = self.add_root(parent, node) {
+            return added;
+        }
         let container = {
             let entry = self
                 .nodes
@@ -501,6 +524,8 @@ impl<B: DomBackend> Mirror<B> {
             self.forget(node.id());
             return Err(e);
         }
+        // Frames have documents only once they are in the document.
+        self.fill_frames(node);
         Ok(())
     }
 
@@ -558,8 +583,21 @@ impl<B: DomBackend> Mirror<B> {
                 };
                 let role = Role::of(tag, ns);
                 let what = (kind, ns_kind, role);
+                let frame = frames::is_frame(tag, ns);
                 for attr in attrs {
+                    if frame && frames::is_withheld(&attr.name) {
+                        continue;
+                    }
                     self.set_attr(&element, what, &attr.name, Some(&attr.value));
+                }
+                if frame {
+                    self.frames.insert(*id);
+                    if let Err(e) =
+                        self.backend
+                            .set_attribute(&element, None, "sandbox", frames::FRAME_SANDBOX)
+                    {
+                        log::warn(&format!("a frame was left unsandboxed: {e}"));
+                    }
                 }
                 if kind == ElementKind::Script {
                     self.set_attr(&element, what, "type", Some(INERT_SCRIPT_TYPE));
@@ -579,6 +617,19 @@ impl<B: DomBackend> Mirror<B> {
                 if kind.keeps_children() {
                     let target = container.unwrap_or_else(|| element.clone());
                     for child in children {
+                        match child {
+                            Node::ShadowRoot { .. } => {
+                                if let Err(e) = self.build_shadow(*id, &element, child) {
+                                    log::warn(&format!(
+                                        "a shadow root of <{tag}> was skipped: {e}"
+                                    ));
+                                }
+                                continue;
+                            }
+                            // Built once the frame is in the document (`frames.rs`).
+                            Node::Document { .. } => continue,
+                            _ => {}
+                        }
                         // A child that cannot be built is skipped, not the
                         // whole subtree: the rest of the page still shows.
                         let inserted = match self.build(child, *id) {

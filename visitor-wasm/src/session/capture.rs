@@ -10,16 +10,17 @@
 use std::rc::Rc;
 
 use gloo_events::{EventListener, EventListenerOptions};
-use protocol::{Event, ScrollPos};
+use protocol::Event;
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element};
+use web_sys::Element;
 
 use super::{twoway, with, Inner, Live};
 use crate::error::{warn, VisitorError};
+use crate::frames::RootEvent;
 use crate::mutations::MutationTracker;
 use crate::resources::Resources;
 use crate::schedule::FlushTimer;
-use crate::snapshot::{snapshot, viewport, window_scroll};
+use crate::snapshot::{snapshot, viewport};
 
 impl Inner {
     /// Sends a full snapshot as the next event, starting the observer first
@@ -40,7 +41,12 @@ impl Inner {
                 Err(e) => return warn(&e.to_string()),
             },
         }
-        match snapshot(&self.document, &mut self.capture) {
+        let snap = snapshot(&self.document, &mut self.capture);
+        if let Some(live) = self.live.as_ref() {
+            // Shadow roots and frames met: observed before the page runs again.
+            live.tracker.observe_found(&mut self.capture);
+        }
+        match snap {
             Ok(snap) => {
                 self.send_event(&Event::Snapshot(snap));
                 // Right after it: the CSSOM state its markup does not carry,
@@ -85,6 +91,13 @@ impl Inner {
             &self.document,
             Box::new(move || with(&me, Inner::arm_flush)),
         )?;
+        let me = self.me.clone();
+        tracker.on_root_event(Rc::new(move |event| {
+            with(&me, |i| match event {
+                RootEvent::Input(t) => i.on_input(&t),
+                RootEvent::Scroll(t) => i.on_scroll(&t),
+            })
+        }));
         let capture_phase = EventListenerOptions::run_in_capture_phase();
         let mut listeners = Vec::with_capacity(9);
         for kind in ["input", "change"] {
@@ -205,21 +218,10 @@ impl Inner {
     }
 
     pub(super) fn on_scroll(&mut self, target: &web_sys::EventTarget) {
-        let pos = if target.has_type::<Document>() {
-            self.capture
-                .ids
-                .get(&self.document)
-                .map(|id| window_scroll(&self.window, id))
-        } else {
-            target.dyn_ref::<Element>().and_then(|el| {
-                self.capture.ids.get(el).map(|id| ScrollPos {
-                    target: id,
-                    x: f64::from(el.scroll_left()),
-                    y: f64::from(el.scroll_top()),
-                })
-            })
+        // Any realm's document or element: frames scroll too.
+        let Some(pos) = crate::frames::scroll_pos(&self.capture.ids, target) else {
+            return;
         };
-        let Some(pos) = pos else { return };
         let Some(live) = self.live.as_mut() else {
             return;
         };

@@ -18,6 +18,7 @@ mod privacy;
 mod resources;
 mod resume;
 mod session;
+mod shadow;
 mod twoway;
 mod util;
 

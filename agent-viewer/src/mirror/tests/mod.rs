@@ -15,6 +15,7 @@ mod content;
 mod presence;
 mod resources;
 mod sheets;
+mod shadow;
 
 pub(super) fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
     el_ns(id, tag, Ns::Html, attrs, children)
