@@ -12,12 +12,12 @@ pub mod dom;
 pub(crate) mod fake;
 pub mod frames;
 pub mod presence;
+mod shadow;
 pub mod sheets;
 #[cfg(target_arch = "wasm32")]
 mod sheets_dom;
 #[cfg(test)]
 mod sheets_fake;
-mod shadow;
 #[cfg(test)]
 mod tests;
 

@@ -109,7 +109,10 @@ async fn difference(world: &World, page: &str) -> Result<Vec<(String, Diff)>> {
         )
         .await?;
     let name = page.trim_end_matches(".html");
-    let mut diffs = vec![(page.to_owned(), compare_now(world, &visitor, &console, name).await?)];
+    let mut diffs = vec![(
+        page.to_owned(),
+        compare_now(world, &visitor, &console, name).await?,
+    )];
     let scripted: bool = visitor
         .eval(
             "return typeof window.fidelityChanges === 'function' \

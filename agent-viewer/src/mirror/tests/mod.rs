@@ -14,8 +14,8 @@ use crate::ViewerError;
 mod content;
 mod presence;
 mod resources;
-mod sheets;
 mod shadow;
+mod sheets;
 
 pub(super) fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
     el_ns(id, tag, Ns::Html, attrs, children)
