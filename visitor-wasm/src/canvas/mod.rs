@@ -52,7 +52,7 @@ use web_sys::{
 use self::budget::{Budget, Limits};
 use self::diff::{Grid, Plan, Rect};
 use self::encode::flat;
-use self::find::{collect, kind_of, visible, Kind};
+use self::find::{kind_of, visible, Kind};
 use crate::serialize::Capture;
 
 /// Pixel reading per frame stops after this much time (a 60 Hz frame is
@@ -66,9 +66,13 @@ pub const READ_BUDGET_MS: f64 = 8.0;
 const BIG_PIXELS: u64 = 1_500_000;
 /// Bigger canvases are not read at all: a 4K canvas already copies 33 MB.
 const MAX_PIXELS: u64 = 3840 * 2160;
-/// The canvas list is refreshed at most this often (it walks shadow roots
-/// and same-origin frames).
+/// The canvas list is refreshed this long after the page changed at the
+/// earliest, and this often anyway (canvases can appear in shadow roots,
+/// which the mutation observer does not see).
 const LIST_EVERY_MS: f64 = 1000.0;
+const LIST_AT_LEAST_EVERY_MS: f64 = 5000.0;
+/// Finding shadow roots walks every element: at most this often.
+const SHADOWS_EVERY_MS: f64 = 5000.0;
 #[derive(Default)]
 struct Tracked {
     /// The grid of the last frame sent since the last snapshot.
@@ -131,6 +135,10 @@ pub(crate) struct Canvases {
     tracked: HashMap<NodeId, Tracked>,
     list: Vec<HtmlCanvasElement>,
     listed_at: Option<f64>,
+    /// The page changed since the list was made.
+    dirty: bool,
+    shadow_roots: Vec<JsValue>,
+    shadows_at: Option<f64>,
     /// Where the next round robin starts.
     cursor: usize,
     /// Bumped by every snapshot: frames encoded before it are dropped.
@@ -172,6 +180,9 @@ impl Canvases {
             tracked: HashMap::new(),
             list: Vec::new(),
             listed_at: None,
+            dirty: false,
+            shadow_roots: Vec::new(),
+            shadows_at: None,
             cursor: 0,
             generation: 0,
             in_flight: false,
@@ -200,12 +211,13 @@ impl Canvases {
             t.unreadable_sent = false;
         }
         self.listed_at = None;
+        self.shadows_at = None;
         self.arm();
     }
 
     /// The page changed: canvases may have come or gone.
     pub fn page_changed(&mut self) {
-        self.listed_at = None;
+        self.dirty = true;
     }
 
     /// Sets the timer for the next capture (nothing while a batch is being
@@ -311,12 +323,27 @@ impl Canvases {
     }
 
     fn refresh_list(&mut self, now: f64) {
-        if self.listed_at.is_some_and(|t| now - t < LIST_EVERY_MS) {
+        let due = match self.listed_at {
+            None => true,
+            Some(t) => {
+                (self.dirty && now - t >= LIST_EVERY_MS) || now - t >= LIST_AT_LEAST_EVERY_MS
+            }
+        };
+        if !due {
             return;
         }
         self.listed_at = Some(now);
+        self.dirty = false;
+        if self.shadows_at.is_none_or(|t| now - t >= SHADOWS_EVERY_MS) {
+            self.shadows_at = Some(now);
+            self.shadow_roots.clear();
+            find::shadow_roots(&self.document, &mut self.shadow_roots, 0);
+        }
         self.list.clear();
-        collect(&self.document, &mut self.list, 0);
+        find::canvases(&self.document, &mut self.list, 0);
+        for root in &self.shadow_roots {
+            find::canvases(root, &mut self.list, 0);
+        }
     }
 
     fn read_one(&mut self, el: &HtmlCanvasElement, capture: &Capture) -> Option<Found> {
