@@ -37,7 +37,6 @@ mod find;
 pub(crate) use encode::encode;
 pub use encode::encode_one;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
@@ -132,7 +131,9 @@ pub(crate) struct Canvases {
     window: Window,
     document: Document,
     budget: Budget,
-    tracked: HashMap<NodeId, Tracked>,
+    /// Per canvas, by id. A Vec, not a HashMap: pages have a handful of
+    /// canvases, and the crate ships no hasher (script size).
+    tracked: Vec<(NodeId, Tracked)>,
     list: Vec<HtmlCanvasElement>,
     listed_at: Option<f64>,
     /// The page changed since the list was made.
@@ -177,7 +178,7 @@ impl Canvases {
             window: window.clone(),
             document: document.clone(),
             budget: Budget::new(limits),
-            tracked: HashMap::new(),
+            tracked: Vec::new(),
             list: Vec::new(),
             listed_at: None,
             dirty: false,
@@ -206,7 +207,7 @@ impl Canvases {
     /// dropped (they were cut against the old state).
     pub fn reset(&mut self) {
         self.generation = self.generation.wrapping_add(1);
-        for t in self.tracked.values_mut() {
+        for (_, t) in &mut self.tracked {
             t.sent = None;
             t.unreadable_sent = false;
         }
@@ -314,7 +315,7 @@ impl Canvases {
             let now = self.now();
             self.budget.spent(bytes, now);
             for (frame, grid) in encoded.frames {
-                self.tracked.entry(frame.id).or_default().sent = Some(grid);
+                entry(&mut self.tracked, frame.id).sent = Some(grid);
                 out.push(frame);
             }
         }
@@ -353,7 +354,7 @@ impl Canvases {
         if capture.is_masked(element) || capture.in_block(element) {
             return None;
         }
-        let tracked = self.tracked.entry(id).or_default();
+        let tracked = entry(&mut self.tracked, id);
         if tracked.unreadable {
             if tracked.unreadable_sent {
                 return None;
@@ -394,7 +395,7 @@ impl Canvases {
             Err(_) => {
                 // Cross-origin pixels: the scratch is tainted now, too.
                 self.scratch = None;
-                let t = self.tracked.entry(id).or_default();
+                let t = entry(&mut self.tracked, id);
                 t.unreadable = true;
                 t.unreadable_sent = true;
                 return Some(Found::Unreadable(id));
@@ -409,7 +410,7 @@ impl Canvases {
         self.pixels.resize(array.length() as usize, 0);
         array.copy_to(&mut self.pixels);
         let grid = Grid::of_rgba(&self.pixels, sw, sh)?;
-        let tracked = self.tracked.entry(id).or_default();
+        let tracked = entry(&mut self.tracked, id);
         if grid.blank && tracked.sent.as_ref().is_some_and(|g| !g.blank) {
             // Blank after content: a WebGL buffer read after it was shown
             // keeps its last image; a 2D canvas really was cleared.
@@ -469,6 +470,18 @@ impl Canvases {
         self.scratch = Some(made.clone());
         Some(made)
     }
+}
+
+/// The entry for `id`, made on first use.
+fn entry(list: &mut Vec<(NodeId, Tracked)>, id: NodeId) -> &mut Tracked {
+    let at = match list.iter().position(|(k, _)| *k == id) {
+        Some(at) => at,
+        None => {
+            list.push((id, Tracked::default()));
+            list.len() - 1
+        }
+    };
+    &mut list[at].1
 }
 
 enum Found {
