@@ -11,7 +11,6 @@
 //! position now and then while playing, to correct drift. So `timeupdate`
 //! (4–66 times a second) is sent at most every [`HEARTBEAT_MS`].
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_events::{EventListener, EventListenerOptions};
@@ -78,7 +77,8 @@ pub fn all(document: &Document) -> Vec<Element> {
 /// The listeners, and when each element's state was last sent.
 pub(crate) struct MediaWatch {
     _listeners: Vec<EventListener>,
-    last_sent: HashMap<NodeId, f64>,
+    /// A Vec, not a HashMap: few media elements, and no hasher shipped.
+    last_sent: Vec<(NodeId, f64)>,
 }
 
 impl MediaWatch {
@@ -100,15 +100,19 @@ impl MediaWatch {
             .collect();
         MediaWatch {
             _listeners: listeners,
-            last_sent: HashMap::new(),
+            last_sent: Vec::new(),
         }
     }
 
     /// Whether to send now; if so, remembers the time.
     pub fn should_send(&mut self, id: NodeId, kind: &str, now_ms: f64) -> bool {
-        let send = worth_sending(kind, self.last_sent.get(&id).copied(), now_ms);
+        let at = self.last_sent.iter().position(|(k, _)| *k == id);
+        let send = worth_sending(kind, at.map(|i| self.last_sent[i].1), now_ms);
         if send {
-            self.last_sent.insert(id, now_ms);
+            match at {
+                Some(i) => self.last_sent[i].1 = now_ms,
+                None => self.last_sent.push((id, now_ms)),
+            }
         }
         send
     }

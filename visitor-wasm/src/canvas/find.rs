@@ -65,10 +65,32 @@ pub(super) fn visible(window: &Window, el: &Element) -> bool {
         && r.left() < vw
 }
 
-/// Every canvas under `root` (a document or a shadow root), through open
-/// shadow roots and same-origin frames. Elements of a frame belong to
-/// another realm, hence the unchecked casts (the tag is checked instead).
-pub(super) fn collect(root: &JsValue, out: &mut Vec<HtmlCanvasElement>, depth: u32) {
+/// The canvases under `root` (a document or a shadow root) and, through
+/// same-origin frames, in their documents: one native query per root, no
+/// walk. Elements of a frame belong to another realm, hence the unchecked
+/// casts (the tag is checked instead).
+pub(super) fn canvases(root: &JsValue, out: &mut Vec<HtmlCanvasElement>, depth: u32) {
+    if depth > 8 {
+        return;
+    }
+    let Ok(found) = query_all(root, "canvas, iframe, frame") else {
+        return;
+    };
+    for i in 0..found.length() {
+        let Some(node) = found.item(i) else { continue };
+        let el: &Element = node.unchecked_ref();
+        if el.local_name() == "canvas" {
+            out.push(node.clone().unchecked_into());
+        } else if let Some(doc) = frame_document(el) {
+            canvases(&doc, out, depth + 1);
+        }
+    }
+}
+
+/// Every open shadow root under `root`, through nested shadow roots and
+/// same-origin frames. This walks every element, so it runs rarely (see
+/// `SHADOWS_EVERY_MS`); the canvases inside are queried each refresh.
+pub(super) fn shadow_roots(root: &JsValue, out: &mut Vec<JsValue>, depth: u32) {
     if depth > 8 {
         return;
     }
@@ -78,22 +100,25 @@ pub(super) fn collect(root: &JsValue, out: &mut Vec<HtmlCanvasElement>, depth: u
     for i in 0..all.length() {
         let Some(node) = all.item(i) else { continue };
         let el: &Element = node.unchecked_ref();
-        match el.local_name().as_str() {
-            "canvas" => out.push(node.clone().unchecked_into()),
-            "iframe" | "frame" => {
-                // Null for a cross-origin frame: its canvases are not ours.
-                if let Ok(doc) = js_sys::Reflect::get(el, &JsValue::from_str("contentDocument")) {
-                    if doc.is_object() {
-                        collect(&doc, out, depth + 1);
-                    }
-                }
-            }
-            _ => {}
-        }
         if let Some(shadow) = el.shadow_root() {
-            collect(&shadow, out, depth + 1);
+            let shadow = JsValue::from(shadow);
+            shadow_roots(&shadow, out, depth + 1);
+            out.push(shadow);
+        } else if let Some(doc) = frame_document(el) {
+            shadow_roots(&doc, out, depth + 1);
         }
     }
+}
+
+/// A frame's document if it is same-origin (null otherwise: its canvases
+/// are not ours to read).
+fn frame_document(el: &Element) -> Option<JsValue> {
+    if !matches!(el.local_name().as_str(), "iframe" | "frame") {
+        return None;
+    }
+    js_sys::Reflect::get(el, &JsValue::from_str("contentDocument"))
+        .ok()
+        .filter(JsValue::is_object)
 }
 
 fn query_all(root: &JsValue, selector: &str) -> Result<web_sys::NodeList, JsValue> {

@@ -37,7 +37,6 @@ mod find;
 pub(crate) use encode::encode;
 pub use encode::encode_one;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
@@ -52,7 +51,7 @@ use web_sys::{
 use self::budget::{Budget, Limits};
 use self::diff::{Grid, Plan, Rect};
 use self::encode::flat;
-use self::find::{collect, kind_of, visible, Kind};
+use self::find::{kind_of, visible, Kind};
 use crate::serialize::Capture;
 
 /// Pixel reading per frame stops after this much time (a 60 Hz frame is
@@ -66,9 +65,13 @@ pub const READ_BUDGET_MS: f64 = 8.0;
 const BIG_PIXELS: u64 = 1_500_000;
 /// Bigger canvases are not read at all: a 4K canvas already copies 33 MB.
 const MAX_PIXELS: u64 = 3840 * 2160;
-/// The canvas list is refreshed at most this often (it walks shadow roots
-/// and same-origin frames).
+/// The canvas list is refreshed this long after the page changed at the
+/// earliest, and this often anyway (canvases can appear in shadow roots,
+/// which the mutation observer does not see).
 const LIST_EVERY_MS: f64 = 1000.0;
+const LIST_AT_LEAST_EVERY_MS: f64 = 5000.0;
+/// Finding shadow roots walks every element: at most this often.
+const SHADOWS_EVERY_MS: f64 = 5000.0;
 #[derive(Default)]
 struct Tracked {
     /// The grid of the last frame sent since the last snapshot.
@@ -128,9 +131,15 @@ pub(crate) struct Canvases {
     window: Window,
     document: Document,
     budget: Budget,
-    tracked: HashMap<NodeId, Tracked>,
+    /// Per canvas, by id. A Vec, not a HashMap: pages have a handful of
+    /// canvases, and the crate ships no hasher (script size).
+    tracked: Vec<(NodeId, Tracked)>,
     list: Vec<HtmlCanvasElement>,
     listed_at: Option<f64>,
+    /// The page changed since the list was made.
+    dirty: bool,
+    shadow_roots: Vec<JsValue>,
+    shadows_at: Option<f64>,
     /// Where the next round robin starts.
     cursor: usize,
     /// Bumped by every snapshot: frames encoded before it are dropped.
@@ -169,9 +178,12 @@ impl Canvases {
             window: window.clone(),
             document: document.clone(),
             budget: Budget::new(limits),
-            tracked: HashMap::new(),
+            tracked: Vec::new(),
             list: Vec::new(),
             listed_at: None,
+            dirty: false,
+            shadow_roots: Vec::new(),
+            shadows_at: None,
             cursor: 0,
             generation: 0,
             in_flight: false,
@@ -195,17 +207,18 @@ impl Canvases {
     /// dropped (they were cut against the old state).
     pub fn reset(&mut self) {
         self.generation = self.generation.wrapping_add(1);
-        for t in self.tracked.values_mut() {
+        for (_, t) in &mut self.tracked {
             t.sent = None;
             t.unreadable_sent = false;
         }
         self.listed_at = None;
+        self.shadows_at = None;
         self.arm();
     }
 
     /// The page changed: canvases may have come or gone.
     pub fn page_changed(&mut self) {
-        self.listed_at = None;
+        self.dirty = true;
     }
 
     /// Sets the timer for the next capture (nothing while a batch is being
@@ -302,7 +315,7 @@ impl Canvases {
             let now = self.now();
             self.budget.spent(bytes, now);
             for (frame, grid) in encoded.frames {
-                self.tracked.entry(frame.id).or_default().sent = Some(grid);
+                entry(&mut self.tracked, frame.id).sent = Some(grid);
                 out.push(frame);
             }
         }
@@ -311,12 +324,27 @@ impl Canvases {
     }
 
     fn refresh_list(&mut self, now: f64) {
-        if self.listed_at.is_some_and(|t| now - t < LIST_EVERY_MS) {
+        let due = match self.listed_at {
+            None => true,
+            Some(t) => {
+                (self.dirty && now - t >= LIST_EVERY_MS) || now - t >= LIST_AT_LEAST_EVERY_MS
+            }
+        };
+        if !due {
             return;
         }
         self.listed_at = Some(now);
+        self.dirty = false;
+        if self.shadows_at.is_none_or(|t| now - t >= SHADOWS_EVERY_MS) {
+            self.shadows_at = Some(now);
+            self.shadow_roots.clear();
+            find::shadow_roots(&self.document, &mut self.shadow_roots, 0);
+        }
         self.list.clear();
-        collect(&self.document, &mut self.list, 0);
+        find::canvases(&self.document, &mut self.list, 0);
+        for root in &self.shadow_roots {
+            find::canvases(root, &mut self.list, 0);
+        }
     }
 
     fn read_one(&mut self, el: &HtmlCanvasElement, capture: &Capture) -> Option<Found> {
@@ -326,7 +354,7 @@ impl Canvases {
         if capture.is_masked(element) || capture.in_block(element) {
             return None;
         }
-        let tracked = self.tracked.entry(id).or_default();
+        let tracked = entry(&mut self.tracked, id);
         if tracked.unreadable {
             if tracked.unreadable_sent {
                 return None;
@@ -367,7 +395,7 @@ impl Canvases {
             Err(_) => {
                 // Cross-origin pixels: the scratch is tainted now, too.
                 self.scratch = None;
-                let t = self.tracked.entry(id).or_default();
+                let t = entry(&mut self.tracked, id);
                 t.unreadable = true;
                 t.unreadable_sent = true;
                 return Some(Found::Unreadable(id));
@@ -382,7 +410,7 @@ impl Canvases {
         self.pixels.resize(array.length() as usize, 0);
         array.copy_to(&mut self.pixels);
         let grid = Grid::of_rgba(&self.pixels, sw, sh)?;
-        let tracked = self.tracked.entry(id).or_default();
+        let tracked = entry(&mut self.tracked, id);
         if grid.blank && tracked.sent.as_ref().is_some_and(|g| !g.blank) {
             // Blank after content: a WebGL buffer read after it was shown
             // keeps its last image; a 2D canvas really was cleared.
@@ -442,6 +470,18 @@ impl Canvases {
         self.scratch = Some(made.clone());
         Some(made)
     }
+}
+
+/// The entry for `id`, made on first use.
+fn entry(list: &mut Vec<(NodeId, Tracked)>, id: NodeId) -> &mut Tracked {
+    let at = match list.iter().position(|(k, _)| *k == id) {
+        Some(at) => at,
+        None => {
+            list.push((id, Tracked::default()));
+            list.len() - 1
+        }
+    };
+    &mut list[at].1
 }
 
 enum Found {
