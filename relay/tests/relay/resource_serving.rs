@@ -161,6 +161,31 @@ async fn unavailable_resources_redirect_to_the_original_unless_strict() {
         .await;
 }
 
+#[tokio::test]
+async fn a_blob_url_is_served_from_the_visitors_upload_and_never_redirected_to() {
+    let relay = Relay::start().await;
+    let mut site = open_session(&relay, ResourcePolicy::default()).await;
+    let (_agent, resources) = admitted(&relay, &mut site).await;
+    // Bytes that exist only inside the visitor's page.
+    let preview = "blob:https://shop.example/6f1e2d3c-aaaa-bbbb-cccc-0123456789ab";
+    let bytes = png(2000, 12);
+    let (hashes, _) = offer(&mut site, vec![offered(preview, &bytes, "image/png")]).await;
+    assert_eq!(hashes, vec![sha(&bytes)], "the relay accepts the blob: URL");
+    assert_eq!(upload(&relay, &site.token, &bytes).await.status, 201);
+    let served = relay.get(&res_path(&resources, preview)).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, bytes);
+
+    let gone = "blob:https://shop.example/00000000-0000-0000-0000-000000000000";
+    offer(&mut site, vec![unreadable(gone)]).await;
+    let answer = relay.get(&res_path(&resources, gone)).await;
+    assert_eq!(
+        answer.status, 404,
+        "nothing to redirect to outside the page"
+    );
+    assert_eq!(answer.header("location"), None);
+}
+
 /// A tiny origin server: records (host, path) of every request.
 struct Origin {
     addr: SocketAddr,

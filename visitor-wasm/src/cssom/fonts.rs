@@ -69,10 +69,12 @@ impl Faces {
 }
 
 fn describe(face: &JsValue, args: &Array, base: &str) -> Option<FontFaceDesc> {
-    // The face's own `family` is the parsed name the page will use.
-    let family = get(face, "family")
+    // The page's own argument: the console's `FontFace` parses it exactly
+    // as the page's did (`family` reads back serialized, quotes and all).
+    let family = args
+        .get(0)
         .as_string()
-        .or_else(|| args.get(0).as_string())?;
+        .or_else(|| get(face, "family").as_string())?;
     let source = args.get(1);
     let source = if let Some(text) = source.as_string() {
         absolute_urls(&text, &mut |url| {

@@ -72,17 +72,28 @@ impl<S, R> Default for SheetLog<S, R> {
 
 impl<S: PartialEq + Clone, R: PartialEq> SheetLog<S, R> {
     pub fn push(&mut self, op: Op<S>) {
-        // A sheet already due for a resend needs nothing more this frame;
-        // this also bounds the log when a library floods one sheet.
+        if !self.wants_detail(op.sheet()) {
+            return;
+        }
+        // Past the cap the sheet is resent whole: this bounds the log when a
+        // library floods one sheet.
         let sheet = op.sheet();
-        if self
-            .ops
-            .iter()
-            .any(|o| matches!(o, Op::Resend(s) if s == sheet))
-        {
+        let count = self.ops.iter().filter(|o| o.sheet() == sheet).count();
+        if count >= MAX_CHANGES_PER_SHEET {
+            let sheet = sheet.clone();
+            self.ops.push(Op::Resend(sheet));
             return;
         }
         self.ops.push(op);
+    }
+
+    /// Whether a change to `sheet` is still worth describing (reading its
+    /// rule text): not once the sheet is due to be resent whole this flush.
+    pub fn wants_detail(&self, sheet: &S) -> bool {
+        !self
+            .ops
+            .iter()
+            .any(|o| matches!(o, Op::Resend(s) if s == sheet))
     }
 
     /// A root whose adopted sheets were set.
@@ -271,10 +282,16 @@ mod tests {
     #[test]
     fn a_flood_of_inserts_into_one_sheet_becomes_its_rule_list() {
         let mut log = SheetLog::<&str, &str>::default();
-        for i in 0..=MAX_CHANGES_PER_SHEET as u32 {
+        for i in 0..=(MAX_CHANGES_PER_SHEET as u32 * 10) {
             log.push(insert("a", i));
         }
         log.push(insert("b", 0));
+        assert!(!log.wants_detail(&"a"), "past the cap no rule text is read");
+        assert!(log.wants_detail(&"b"));
+        assert!(
+            log.ops.len() <= MAX_CHANGES_PER_SHEET + 2,
+            "the log stays bounded"
+        );
         let (out, _) = log.drain();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], Out::Rules("a"));

@@ -320,6 +320,10 @@ fn sheet_insert(st: &mut State, this: &JsValue, _: &Array, result: &JsValue) -> 
     let Some(at) = index(result) else {
         return false;
     };
+    if !st.log.wants_detail(&Js(this.clone())) {
+        st.push(this, Op::Resend(Js(this.clone())));
+        return true;
+    }
     let base = read::base_of(this, &st.base());
     let Some(rule) = read::rule_at(this, at, &base) else {
         return false;

@@ -189,6 +189,13 @@ impl Inner {
         for event in &sheets {
             self.send_event(event);
         }
+        if !sheets.is_empty() {
+            // Rules and fonts made in script name URLs discovery has not
+            // seen: look again.
+            if let Some(service) = self.service.as_mut() {
+                service.page_changed();
+            }
+        }
         for s in scrolls {
             self.send_event(&Event::Scroll(s));
         }
