@@ -12,6 +12,12 @@ export interface StartOptions {
   block?: string[];
   /** Mask every text and input value unless inside `data-cobrowse-unmask` (default false). */
   privateByDefault?: boolean;
+  /**
+   * An agent's invitation (the `invitation` secret the relay's `POST /api/invitations`
+   * returned to your backend): the session starts under that invitation and the inviting
+   * agent is asked for at once (the visitor still accepts or declines).
+   */
+  invitation?: string;
 }
 
 /** A running co-browsing session. */

@@ -23,6 +23,7 @@ use crate::auth::AgentSubject;
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
 use crate::gate::{Budget, DropReason, Standing};
+use crate::invitations::{self, BeforeJoin};
 use crate::metrics::{AgentKind, Role};
 use crate::resources::store::ResourceStore;
 use crate::server::{read_hello, App};
@@ -63,12 +64,42 @@ pub async fn serve<S: SessionStore, B: Bus>(
         Ok(claim) => claim,
         Err(err) => return conn.fail(&mut stream, err).await,
     };
+    // An invitation's code is its inviter's alone; before the visitor
+    // came, the inviter waits here (`invitations.rs`).
+    let before = invitations::before_join(
+        &app,
+        &mut conn,
+        &mut stream,
+        &mut shutdown,
+        &identity.subject,
+        &hello.code,
+    )
+    .await;
+    let invited = match before {
+        Ok(BeforeJoin::Join(invited)) => invited,
+        Ok(BeforeJoin::Over(last)) => {
+            claim.release(&app).await;
+            let last = last.unwrap_or(Delivery::Close {
+                reason: String::new(),
+            });
+            return conn.finish(&mut stream, last).await;
+        }
+        Err(err) => {
+            if matches!(err, RelayError::UnknownCode) {
+                app.guesses.miss(peer.ip(), &identity.subject);
+            }
+            claim.release(&app).await;
+            return conn.fail(&mut stream, err).await;
+        }
+    };
+    // The inviter joins in the mode the integrator invited it in.
+    let mode = invited.as_ref().map_or(hello.mode, |i| i.mode);
     let limits = &app.config.limits;
     let joined = match app
         .store
         .join(
             &hello.code,
-            hello.mode,
+            mode,
             limits.max_agents_per_session,
             limits.code_ttl,
         )
@@ -83,6 +114,12 @@ pub async fn serve<S: SessionStore, B: Bus>(
             return conn.fail(&mut stream, err).await;
         }
     };
+    if let Some(invited) = &invited {
+        // Its code is spent: the inviter may invite again once out.
+        if let Err(err) = app.store.close_invitation(invited).await {
+            tracing::error!(session = %joined.session, "could not close the invitation: {err}");
+        }
+    }
     let (session, agent) = (joined.session.clone(), joined.agent);
     let next_code = joined.next_code;
     conn.send(Delivery::Agent(ToAgent::Joined {
@@ -151,7 +188,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
     let announce = Delivery::Visitor(ToVisitor::AgentJoined {
         agent,
         name: identity.display_name(agent),
-        mode: hello.mode,
+        mode,
     });
     let heard = app
         .bus
@@ -168,7 +205,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
         });
         return conn.finish(&mut stream, ended).await;
     }
-    tracing::info!(%session, agent = agent.0, subject = %identity.subject, %peer, mode = ?hello.mode, "agent joined");
+    tracing::info!(%session, agent = agent.0, subject = %identity.subject, %peer, ?mode, invited = invited.is_some(), "agent joined");
 
     let mut gate = Gate::new(standing, app.config.limits.agent_messages_per_second);
     let (last, error) = run_agent(

@@ -93,6 +93,9 @@ pub struct LimitsFile {
     /// `[resources]`: `allowed_external_domains`, `strict`,
     /// `max_resource_bytes`, `session_budget_bytes`.
     pub resources: Option<ResourcesTable>,
+    /// `[[masking]]`: per URL pattern, selectors the visitor's script masks
+    /// or blocks on top of the site's own (see `masking.rs`).
+    pub masking: Option<Vec<crate::masking::MaskingTable>>,
 }
 
 // Hand-written so the secret never reaches a log line.
@@ -117,6 +120,7 @@ impl fmt::Debug for LimitsFile {
             )
             .field("cache", &self.cache)
             .field("resources", &self.resources)
+            .field("masking", &self.masking)
             .finish()
     }
 }
@@ -238,6 +242,11 @@ impl LimitsFile {
     /// The `[cache]` and `[resources]` tables, checked.
     pub fn resource_settings(&self) -> Result<ResourceSettings, RelayError> {
         settings::from_tables(self.cache.as_ref(), self.resources.as_ref())
+    }
+
+    /// The `[[masking]]` tables, checked.
+    pub fn masking(&self) -> Result<crate::masking::Masking, RelayError> {
+        crate::masking::Masking::from_tables(self.masking.as_deref().unwrap_or_default())
     }
 
     /// The `agent_secret` key, checked.
@@ -381,6 +390,8 @@ pub struct Config {
     pub hello_timeout: Duration,
     /// The resource cache and how resources are served.
     pub resources: ResourceSettings,
+    /// Masking rules the visitor's script applies, by page URL.
+    pub masking: crate::masking::Masking,
 }
 
 impl Config {
@@ -395,6 +406,7 @@ impl Config {
             ping_interval: Duration::from_secs(20),
             hello_timeout: Duration::from_secs(10),
             resources: ResourceSettings::default(),
+            masking: crate::masking::Masking::default(),
         }
     }
 }

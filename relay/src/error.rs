@@ -51,6 +51,14 @@ pub enum RelayError {
     /// (one session at a time per agent).
     #[error("you are already in a co-browsing session; leave it first")]
     AgentBusy,
+    /// An agent asked for a second invitation (one at a time) or invited
+    /// while in a live session.
+    #[error("you already have an open invitation or a live session; cancel or end it first")]
+    InvitationBusy,
+    /// A visitor's page presented an invitation that is unknown, used,
+    /// cancelled or expired (indistinguishable on purpose).
+    #[error("this invitation is no longer valid (it was used, cancelled or has expired); ask the agent for a new one")]
+    InvitationRefused,
     #[error("the connection could not keep up and its queue of {capacity} frames filled")]
     TooSlow { capacity: usize },
     #[error("origin {origin:?} is not allowed to start a session")]
@@ -199,6 +207,8 @@ impl RelayError {
             RelayError::Unauthorized(_) => ErrorCode::Unauthorized,
             RelayError::TooManyAgents { .. }
             | RelayError::AgentBusy
+            | RelayError::InvitationBusy
+            | RelayError::InvitationRefused
             | RelayError::OriginNotAllowed { .. }
             | RelayError::ResumeRefused => ErrorCode::NotAllowed,
             RelayError::TooSlow { .. } | RelayError::TooManyGuesses { .. } => {
@@ -295,6 +305,8 @@ impl RelayError {
             RelayError::Unauthorized(_) => RejectReason::Unauthorized,
             RelayError::TooManyAgents { .. }
             | RelayError::AgentBusy
+            | RelayError::InvitationBusy
+            | RelayError::InvitationRefused
             | RelayError::ResumeRefused => RejectReason::NotAllowed,
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
             RelayError::TooManyGuesses { .. } => RejectReason::RateLimited,

@@ -16,6 +16,8 @@
 //! - `sessions.rs` ([`SessionStore`]) and `bus.rs` ([`Bus`]): the two seams
 //!   a multi-relay backend implements; `memory.rs` is the in-process one,
 //!   `redis_backend/` the one several relays share.
+//! - `invitations.rs`: agent-initiated sessions (the integrator API, the
+//!   inviting agent's wait for the visitor).
 //! - `idle.rs`: when a session last showed a sign of life (it ends after
 //!   `idle_timeout`).
 //! - `resume.rs`: sessions that outlive the visitor's page (the resume
@@ -58,6 +60,8 @@ mod error;
 mod gate;
 pub mod guesses;
 mod idle;
+pub mod invitations;
+pub mod masking;
 pub mod memory;
 pub mod metrics;
 pub mod redis_backend;

@@ -25,6 +25,8 @@ use crate::sessions::{
 };
 use crate::RelayError;
 
+mod invitations;
+
 /// Sessions in this process.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
@@ -43,6 +45,9 @@ struct Sessions {
     /// session ends; it admits nobody meanwhile.
     by_code: HashMap<JoinCode, (SessionId, Instant)>,
     by_id: HashMap<SessionId, Session>,
+    /// Open invitations (`memory/invitations.rs`); their codes are in
+    /// `by_code`, reserved for sessions not created yet.
+    invitations: invitations::Invitations,
 }
 
 #[derive(Debug)]

@@ -31,7 +31,7 @@ use crate::redis_backend::{self, RedisBus, RedisStore};
 use crate::resources::{self, Resources};
 use crate::sessions::SessionStore;
 use crate::shutdown::{Coordinator, Shutdown};
-use crate::{agent, static_files, visitor, RelayError};
+use crate::{agent, invitations, static_files, visitor, RelayError};
 
 /// How long connections get to say goodbye once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -231,6 +231,7 @@ fn router<S: SessionStore, B: Bus>(app: Arc<App<S, B>>) -> Router {
     let static_routes = static_files::routes(&app.config.static_dir);
     let uploads = resources::upload::routes(Arc::clone(&app));
     let served = resources::serve::routes(Arc::clone(&app));
+    let invitations = invitations::routes(Arc::clone(&app));
     Router::new()
         .route("/ws/visitor", get(visitor_upgrade::<S, B>))
         .route("/ws/agent", get(agent_upgrade::<S, B>))
@@ -239,6 +240,7 @@ fn router<S: SessionStore, B: Bus>(app: Arc<App<S, B>>) -> Router {
         .with_state(app)
         .merge(uploads)
         .merge(served)
+        .merge(invitations)
         .merge(static_routes)
 }
 

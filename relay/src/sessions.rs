@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 
+use crate::invitations::InvitationStore;
 use crate::resources::store::ResourceStore;
 use crate::resume::ResumeToken;
 use crate::RelayError;
@@ -167,7 +168,9 @@ impl ModeChange {
     }
 }
 
-pub trait SessionStore: Send + Sync + 'static {
+/// Every session backend keeps invitations too: an invitation reserves a
+/// session code and becomes a session.
+pub trait SessionStore: InvitationStore + Send + Sync + 'static {
     /// Where this backend keeps what sessions know about their static
     /// resources (and the shared level of the resource cache): with the
     /// sessions, so it lives and ends with them.

@@ -28,11 +28,14 @@ use protocol::{
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
 use crate::idle::{self, Activity};
+use crate::invitations::{self, InvitationSecret};
 use crate::metrics::{GaugeGuard, ResumeRefusal, Role};
 use crate::resources::store::{Grant, ResourceStore};
 use crate::resume::{self, ResumeToken};
 use crate::server::{read_hello, App};
-use crate::sessions::{Attachment, ConsentOutcome, ModeChange, Resumption, SessionStore};
+use crate::sessions::{
+    Attachment, ConsentOutcome, ModeChange, NewSession, Resumption, SessionStore,
+};
 use crate::shutdown::Shutdown;
 use crate::takeover::{self, Tenure};
 use crate::RelayError;
@@ -62,9 +65,19 @@ pub async fn serve<S: SessionStore, B: Bus>(
         };
         return conn.fail(&mut stream, err).await;
     };
-    let opened = match hello.resume {
-        Some(token) => continue_session(&app, &conn, &tenure, &token).await,
-        None => open_session(&app, &conn, &tenure, hello.page_url, hello.resources).await,
+    // The page's rules from the relay's config, for this page's URL (a
+    // resumed session's next page has its own).
+    let masking = app.config.masking.rules_for(&hello.page_url);
+    let opened = match (hello.resume, hello.invitation) {
+        (Some(token), _) => continue_session(&app, &conn, &tenure, &token, masking).await,
+        (None, Some(secret)) => {
+            let page = (hello.page_url, hello.resources);
+            open_invited(&app, &conn, &tenure, &secret, page, masking).await
+        }
+        (None, None) => {
+            let page = (hello.page_url, hello.resources);
+            open_session(&app, &conn, &tenure, page, masking).await
+        }
     };
     let Open {
         session,
@@ -151,13 +164,55 @@ async fn open_session<S: SessionStore, B: Bus>(
     app: &App<S, B>,
     conn: &Conn,
     tenure: &Tenure,
-    page_url: String,
-    policy: ResourcePolicy,
+    (page_url, policy): (String, ResourcePolicy),
+    masking: MaskRules,
 ) -> Result<Open<B::Subscription>, RelayError> {
     let created = app
         .store
         .create(page_url, app.config.limits.code_ttl)
         .await?;
+    attach_new(app, conn, tenure, created, policy, masking).await
+}
+
+/// A page taking an agent's invitation up: the session is created under
+/// the invitation's code and the waiting inviter is woken (it joins as any
+/// agent does, so the visitor is asked first). An unknown, used or expired
+/// invitation is refused and counted like a wrong code: never a session.
+async fn open_invited<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    conn: &Conn,
+    tenure: &Tenure,
+    presented: &str,
+    (page_url, policy): (String, ResourcePolicy),
+    masking: MaskRules,
+) -> Result<Open<B::Subscription>, RelayError> {
+    let ip = conn.peer().ip();
+    app.guesses.check_addr(ip)?;
+    let taken = match InvitationSecret::parse(presented) {
+        Some(secret) => app.store.take_invitation(&secret, page_url).await?,
+        None => None,
+    };
+    let Some((created, invited)) = taken else {
+        app.guesses.miss_addr(ip);
+        tracing::info!(peer = %conn.peer(), "visitor presented an invitation that is not open");
+        return Err(RelayError::InvitationRefused);
+    };
+    let open = attach_new(app, conn, tenure, created, policy, masking).await?;
+    // After the visitor is subscribed, so the inviter's join is heard.
+    invitations::wake_inviter(&app.bus, &invited.session).await;
+    Ok(open)
+}
+
+/// A session just created: its resources opened, the visitor subscribed
+/// and welcomed.
+async fn attach_new<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    conn: &Conn,
+    tenure: &Tenure,
+    created: NewSession,
+    policy: ResourcePolicy,
+    masking: MaskRules,
+) -> Result<Open<B::Subscription>, RelayError> {
     let session = created.session.clone();
     // Nobody knows the session's token before the Welcome below.
     tenure.begin(Attachment::FIRST);
@@ -185,7 +240,7 @@ async fn open_session<S: SessionStore, B: Bus>(
         upload_token: grant.token.0.clone(),
         resume_token: created.resume.into_string(),
         resume_secs: resume::grace_secs(app.config.limits.resume_grace),
-        masking: MaskRules::default(),
+        masking,
     }));
     let gauge = app.metrics.session_started();
     tracing::info!(%session, peer = %conn.peer(), "visitor session started");
@@ -207,6 +262,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
     conn: &Conn,
     tenure: &Tenure,
     presented: &str,
+    masking: MaskRules,
 ) -> Result<Open<B::Subscription>, RelayError> {
     let limits = &app.config.limits;
     let peer = conn.peer();
@@ -279,7 +335,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
         upload_token: grant.token.0.clone(),
         resume_token: token.into_string(),
         resume_secs: resume::grace_secs(limits.resume_grace),
-        masking: MaskRules::default(),
+        masking: masking.clone(),
     }));
     let agents = resumed
         .agents
@@ -293,10 +349,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
             mode: w.mode,
         })
         .collect();
-    conn.send(Delivery::Visitor(ToVisitor::Resumed {
-        agents,
-        masking: MaskRules::default(),
-    }));
+    conn.send(Delivery::Visitor(ToVisitor::Resumed { agents, masking }));
     let gauge = app.metrics.session_resumed();
     tracing::info!(%session, %peer, agents = resumed.agents.len(), took_over = resumed.took_over, "visitor session resumed");
     Ok(Open {

@@ -348,6 +348,8 @@ const norm = (doc) => {
           // The console's own state attributes (the visitor's pointer and focus).
           if (/^data-cobrowse-(hover|focus|focus-within|active)$/.test(a.name)) continue;
           if (tag === 'script' && (a.name === 'type' || a.name === 'src')) continue;
+          // A mirrored frame never loads the visitor's address; its sandbox is the console's.
+          if ((tag === 'iframe' || tag === 'frame') && ['src', 'srcdoc', 'sandbox'].includes(a.name)) continue;
           if (tag === 'meta' && a.name === 'http-equiv' && /^\s*(refresh|set-cookie)\s*$/i.test(a.value)) continue;
           if (m && ['checked', 'selected', 'srcset'].includes(a.name)) continue;
           let v = a.value;
@@ -366,6 +368,8 @@ const norm = (doc) => {
             if (k) kids.push(k);
           }
         }
+        // An open shadow root first, as the protocol sends it.
+        if (n.shadowRoot && tag !== 'cobrowse-ui') kids.unshift(['#shadow', childrenOf(n.shadowRoot).map(walk).filter(Boolean)]);
         const out = [tag, n.namespaceURI, attrs, kids];
         if (tag === 'input' || tag === 'textarea' || tag === 'select') {
           out.push(n.type === 'password' || m ? n.value.length : n.value);

@@ -11,6 +11,7 @@
  *
  * Usage: <script src="https://RELAY/sdk/cobrowse.js" data-relay="https://RELAY"></script>
  *        Cobrowse.start({ mask: [".card-number"] }).then(s => console.log(s.code));
+ *        Cobrowse.start({ invitation: SECRET }) // an agent's invitation (relay's /api/invitations)
  *        Cobrowse.current().then(s => s && s.end()); // the running session, if any
  */
 (function () {
@@ -73,9 +74,20 @@
     return loading;
   }
 
+  // A same-origin frame of a page that runs the SDK shares its tab's
+  // sessionStorage: the session belongs to the top page (which captures
+  // this frame as part of itself), never to a second copy in here.
+  function insideCapturedFrame() {
+    try {
+      return window.parent !== window && !!window.parent.Cobrowse;
+    } catch (e) {
+      return false; // a cross-origin parent: this page is its own
+    }
+  }
+
   // Continues the previous page's session, if it left one for this relay.
   function resume() {
-    if (!hasEntry()) return;
+    if (!hasEntry() || insideCapturedFrame()) return;
     if (typeof WebAssembly !== "object" || !wasmAllowed()) {
       cspError();
       return;

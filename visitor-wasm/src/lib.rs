@@ -11,7 +11,8 @@
 //! plain Rust (decisions, mutation order, pointer arithmetic and
 //! throttling, modes and refusals, the MessagePack the visitor speaks),
 //! tested natively;
-//! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM; `resources/`
+//! `serialize.rs`, `snapshot.rs`, `mutations.rs` read the DOM (`shadow.rs`
+//! and `frames.rs`: open shadow roots and same-origin frames); `resources/`
 //! offers and uploads the page's static resources (its `plan.rs` and
 //! `rules.rs` plain Rust too); `resume.rs` (plain Rust) keeps the tab's
 //! `sessionStorage` entry so the next page continues the session
@@ -28,10 +29,13 @@
 //! fields nor touches the visitor's panel; a password's value never enters Rust memory (only its length);
 //! no `Closure::forget`: every registration is dropped by `Session::end`.
 
+pub mod canvas;
 pub mod cssom;
 pub mod error;
+pub mod frames;
 pub mod ids;
 pub mod mask;
+pub mod media;
 pub mod mutations;
 pub mod options;
 pub mod plan;
@@ -40,16 +44,18 @@ pub mod policy;
 pub mod resources;
 pub mod resume;
 pub mod serialize;
+pub mod shadow;
 pub mod snapshot;
 
 mod pointer;
 mod presence;
 mod remote;
 mod schedule;
+mod selection;
 mod session;
 mod transport;
 mod ui;
-mod wire;
+pub mod wire;
 
 use wasm_bindgen::prelude::*;
 

@@ -15,6 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, MutationObserver, MutationObserverInit, MutationRecord};
 
 use crate::error::VisitorError;
+use crate::frames::{self, Nested, RootEvent};
 use crate::ids::Ids;
 use crate::plan::{self, Changes, DomView, Removed};
 use crate::serialize::{text_of, Capture, Walk};
@@ -28,6 +29,8 @@ pub struct MutationTracker {
     /// replaced `MutationObserver`; removed with the tracker.
     pristine_host: Option<Element>,
     queue: Rc<RefCell<Vec<MutationRecord>>>,
+    /// Shadow roots and frame documents (`frames.rs`).
+    nested: Nested,
     _callback: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
 }
 
@@ -38,6 +41,8 @@ impl MutationTracker {
     pub fn start(document: &Document, on_records: Box<dyn Fn()>) -> Result<Self, VisitorError> {
         let queue: Rc<RefCell<Vec<MutationRecord>>> = Rc::default();
         let sink = Rc::clone(&queue);
+        let on_records: Rc<dyn Fn()> = Rc::from(on_records);
+        let on_nested = Rc::clone(&on_records);
         let callback = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
             move |records: js_sys::Array, _: MutationObserver| {
                 if let Ok(mut q) = sink.try_borrow_mut() {
@@ -61,11 +66,13 @@ impl MutationTracker {
         observer
             .observe_with_options(document, &init)
             .map_err(VisitorError::js)?;
+        let nested = Nested::start(document, &observer, on_nested);
         Ok(MutationTracker {
             document: document.clone(),
             observer,
             pristine_host,
             queue,
+            nested,
             _callback: callback,
         })
     }
@@ -89,16 +96,29 @@ impl MutationTracker {
     /// Drops pending records: a fresh snapshot is about to show their effect.
     pub fn discard(&self) {
         drop(self.take());
+        self.nested.clear();
+    }
+
+    /// Observes the shadow roots and frame documents the last snapshot (or
+    /// flush) met: call right after a snapshot, before the page runs again.
+    pub fn observe_found(&self, capture: &mut Capture) {
+        self.nested.observe_found(capture);
+    }
+
+    /// Where input and scroll events inside shadow roots and frames go.
+    pub fn on_root_event(&self, f: Rc<dyn Fn(RootEvent)>) {
+        self.nested.on_event(f);
     }
 
     /// Everything that changed since the last flush, as one batch (empty
     /// when nothing mirrored changed).
     pub fn flush(&self, capture: &mut Capture) -> MutationBatch {
         let records = self.take();
-        if records.is_empty() {
+        if records.is_empty() && !self.nested.has_changes() {
             return MutationBatch::default();
         }
         let mut changes = changes_of(&records);
+        self.nested.take_changes(&capture.ids, &mut changes);
         recheck_covers(capture, &mut changes);
         let plan = {
             let view = LiveDom {
@@ -116,7 +136,8 @@ impl MutationTracker {
         };
         for add in plan.adds {
             let masked = capture.is_parent_masked(&add.node);
-            let mut walk = Walk::new(&base);
+            let own_base = frames::base_for(&add.node, &self.document, &base);
+            let mut walk = Walk::new(own_base.as_deref().unwrap_or(&base));
             let Some(node) = capture.serialize(&add.node, &mut walk, masked) else {
                 continue;
             };
@@ -128,7 +149,7 @@ impl MutationTracker {
             });
         }
         for (id, node, name) in plan.attrs {
-            let Some(el) = node.dyn_ref::<Element>() else {
+            let Some(el) = frames::as_element(&node) else {
                 continue;
             };
             // The console's box keeps the size it was sent with; nothing
@@ -136,13 +157,15 @@ impl MutationTracker {
             if capture.sent_blocked(el) {
                 continue;
             }
-            let value = capture.attr_value(el, &name, &base);
+            let own_base = frames::base_for(el, &self.document, &base);
+            let value = capture.attr_value(el, &name, own_base.as_deref().unwrap_or(&base));
             batch.attrs.push(AttrChange { id, name, value });
         }
         for (id, node) in plan.texts {
             let text = text_of(&node, capture.is_parent_masked(&node));
             batch.texts.push(TextChange { id, text });
         }
+        self.nested.observe_found(capture);
         batch
     }
 }
@@ -221,7 +244,7 @@ fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>) {
             continue;
         }
         seen.add(node);
-        let Some(el) = node.dyn_ref::<Element>() else {
+        let Some(el) = frames::as_element(node) else {
             continue;
         };
         if capture.ids.get(el).is_none() {
@@ -329,8 +352,13 @@ impl DomView for LiveDom<'_> {
         k
     }
 
+    /// Across roots: a shadow root's parent is its host, a frame's
+    /// document's its `<iframe>`.
     fn parent(&self, node: &web_sys::Node) -> Option<web_sys::Node> {
-        node.parent_node()
+        if node == self.document {
+            return None;
+        }
+        crate::shadow::composed_parent(node)
     }
 
     fn next_sibling(&self, node: &web_sys::Node) -> Option<web_sys::Node> {

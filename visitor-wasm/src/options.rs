@@ -27,6 +27,14 @@ pub struct Options {
     /// `privateByDefault`: every text and value is masked unless inside
     /// `data-cobrowse-unmask`.
     pub private_by_default: bool,
+    /// `invitation`: the secret of an agent's invitation (the relay's
+    /// `POST /api/invitations` gave it to the site): the session starts
+    /// under the invitation's code and the inviting agent is asked for at
+    /// once. Used by the first hello only; never kept for the next page.
+    pub invitation: Option<String>,
+    /// `canvas: { fps, bytesPerSecond }`: the canvas capture's frame-rate
+    /// ceiling and byte budget (see `canvas/budget.rs` for the defaults).
+    pub canvas: crate::canvas::budget::Limits,
 }
 
 impl Options {
@@ -48,6 +56,8 @@ impl Options {
             mask: Vec::new(),
             block: Vec::new(),
             private_by_default: false,
+            invitation: None,
+            canvas: crate::canvas::budget::Limits::default(),
         })
     }
 
@@ -97,6 +107,15 @@ impl Options {
         if let Some(b) = optional_bool(&v, "privateByDefault")? {
             options.private_by_default = b;
         }
+        let v = get(value, "invitation")?;
+        if !(v.is_undefined() || v.is_null()) {
+            let secret = v.as_string().ok_or(VisitorError::InvalidOption {
+                name: "invitation",
+                expected: "the invitation string the relay gave out",
+            })?;
+            options.invitation = Some(secret.trim().to_owned()).filter(|s| !s.is_empty());
+        }
+        options.canvas = canvas_limits(&get(value, "canvas")?)?;
         Ok(options)
     }
 
@@ -126,6 +145,40 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// `canvas: { fps, bytesPerSecond }`, each optional and positive.
+fn canvas_limits(v: &JsValue) -> Result<crate::canvas::budget::Limits, VisitorError> {
+    let mut limits = crate::canvas::budget::Limits::default();
+    if v.is_undefined() || v.is_null() {
+        return Ok(limits);
+    }
+    if !v.is_object() {
+        return Err(VisitorError::InvalidOption {
+            name: "canvas",
+            expected: "an object like { fps: 10, bytesPerSecond: 48000 }",
+        });
+    }
+    let positive = |key: &str, name: &'static str| -> Result<Option<f64>, VisitorError> {
+        let n = get(v, key)?;
+        if n.is_undefined() || n.is_null() {
+            return Ok(None);
+        }
+        match n.as_f64() {
+            Some(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
+            _ => Err(VisitorError::InvalidOption {
+                name,
+                expected: "a positive number",
+            }),
+        }
+    };
+    if let Some(fps) = positive("fps", "canvas.fps")? {
+        limits.fps = fps.min(60.0);
+    }
+    if let Some(b) = positive("bytesPerSecond", "canvas.bytesPerSecond")? {
+        limits.bytes_per_second = b.min(f64::from(u32::MAX)) as u32;
+    }
+    Ok(limits)
 }
 
 fn get(obj: &JsValue, key: &str) -> Result<JsValue, VisitorError> {

@@ -39,6 +39,8 @@ pub struct Presence {
     document: Document,
     cursors: Vec<Cursor>,
     marks: Vec<Mark>,
+    /// The agents' text selections (`selection.rs`).
+    pub selections: crate::selection::Marks,
 }
 
 impl Presence {
@@ -48,6 +50,7 @@ impl Presence {
             document: document.clone(),
             cursors: Vec::new(),
             marks: Vec::new(),
+            selections: crate::selection::Marks::new(document, layer),
         }
     }
 
@@ -91,6 +94,7 @@ impl Presence {
 
     /// The agent left: its cursor goes.
     pub fn remove_agent(&mut self, agent: AgentId) {
+        self.selections.remove_agent(agent);
         self.cursors.retain(|c| {
             if c.agent == agent {
                 c.el.remove();

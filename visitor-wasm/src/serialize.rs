@@ -6,8 +6,10 @@
 //! masked or blocked), and applying the rules to live nodes. Does not own:
 //! the decisions themselves (`mask.rs`), the order of mutations (`plan.rs`).
 //!
-//! Not captured yet: shadow roots (other than never sending the visitor UI)
-//! and iframes' documents; CSS `content:` and canvas pixels.
+//! Open shadow roots come first among their host's children, and a
+//! same-origin frame's document is its frame's only child (`shadow.rs`,
+//! `frames.rs`); the roots met are kept for the tracker to observe. Not
+//! captured: closed shadow roots, CSS `content:` and canvas pixels.
 //!
 //! A password's value is never read into Rust: its length is read in JS
 //! (`JsString::length`) and only that number crosses over.
@@ -19,6 +21,7 @@ use web_sys::Element;
 use crate::error::warn;
 use crate::ids::Ids;
 use crate::mask::{self, AttrRule, Control, Marker, Rules, UrlAttr};
+use crate::{frames, shadow};
 
 /// Deeper subtrees are cut: the console's decoder and both sides' stacks
 /// have limits, and no real page nests this deep.
@@ -35,6 +38,9 @@ pub struct Capture {
     /// later attribute change alters that, the element is sent again.
     sent_masked: js_sys::WeakSet,
     sent_blocked: js_sys::WeakSet,
+    /// Shadow roots and frame documents serialized since the tracker last
+    /// looked (it observes them).
+    found: Vec<web_sys::Node>,
 }
 
 /// One walk's settings.
@@ -69,6 +75,26 @@ impl<'a> Walk<'a> {
             cut: false,
         }
     }
+
+    /// A walk into a frame's document: its own base URL and scrolling
+    /// element, the same scroll list.
+    pub(crate) fn nested<'b>(
+        &'b mut self,
+        base: &'b str,
+        scrolling_element: Option<Element>,
+    ) -> Walk<'b> {
+        Walk {
+            base,
+            scrolls: self.scrolls.as_deref_mut(),
+            scrolling_element,
+            cut: self.cut,
+        }
+    }
+
+    /// The snapshot's scroll list, if this walk collects one.
+    pub(crate) fn scrolls(&mut self) -> Option<&mut Vec<ScrollPos>> {
+        self.scrolls.as_deref_mut()
+    }
 }
 
 impl Capture {
@@ -89,7 +115,14 @@ impl Capture {
             was_password: js_sys::WeakSet::new(),
             sent_masked: js_sys::WeakSet::new(),
             sent_blocked: js_sys::WeakSet::new(),
+            found: Vec::new(),
         }
+    }
+
+    /// Widens the rules (the relay's masking for this page arrived); the
+    /// next walk applies them.
+    pub(crate) fn set_rules(&mut self, rules: Rules) {
+        self.rules = rules;
     }
 
     /// Whether the element is masked now: the nearest mask or unmask marker
@@ -105,7 +138,7 @@ impl Capture {
 
     /// Whether a block rule covers the element: it or an ancestor.
     pub(crate) fn in_block(&self, el: &Element) -> bool {
-        self.sent_blocked(el.as_ref()) || matches!(el.closest(&self.rules.block), Ok(Some(_)))
+        self.sent_blocked(el.as_ref()) || shadow::composed_closest(el, &self.rules.block).is_some()
     }
 
     /// Whether the element is, or ever was, a password input.
@@ -119,7 +152,7 @@ impl Capture {
     /// its parent element is, and is not a `<style>`. A node of the document
     /// itself follows the private-by-default option.
     pub fn is_parent_masked(&self, node: &web_sys::Node) -> bool {
-        match node.parent_element() {
+        match shadow::containing_element(node) {
             Some(p) => !mask::text_is_code(&p.local_name()) && self.is_masked(&p),
             None => self.rules.private_by_default,
         }
@@ -156,6 +189,7 @@ impl Capture {
                 }
                 let still = node
                     .dyn_ref::<Element>()
+                    .or_else(|| frames::as_element(&node))
                     .is_some_and(|e| self.is_blocked(e) || self.is_masked(e));
                 if still {
                     out.push(node);
@@ -175,6 +209,22 @@ impl Capture {
         masked: bool,
     ) -> Option<Node> {
         self.walk(node, walk, masked, 0)
+    }
+
+    /// Serializes a frame's document from inside a walk (`frames.rs`).
+    pub(crate) fn walk_node(
+        &mut self,
+        node: &web_sys::Node,
+        walk: &mut Walk<'_>,
+        masked: bool,
+        depth: u32,
+    ) -> Option<Node> {
+        self.walk(node, walk, masked, depth)
+    }
+
+    /// The shadow roots and frame documents serialized since the last call.
+    pub(crate) fn take_found(&mut self) -> Vec<web_sys::Node> {
+        std::mem::take(&mut self.found)
     }
 
     fn walk(
@@ -207,8 +257,12 @@ impl Capture {
                 let id = self.ids.get_or_assign(node);
                 let doc = node.unchecked_ref::<web_sys::Document>();
                 let quirks = doc.compat_mode() == "BackCompat";
-                let top = self.rules.private_by_default;
+                // A frame's document inherits its frame's masking.
+                let top = masked || self.rules.private_by_default;
                 let children = self.children(node.first_child(), walk, top, depth);
+                if shadow::root_owner(node).is_some() {
+                    self.found.push(node.clone());
+                }
                 Some(Node::Document {
                     id,
                     quirks,
@@ -224,6 +278,12 @@ impl Capture {
                     public_id: dt.public_id(),
                     system_id: dt.system_id(),
                 })
+            }
+            web_sys::Node::DOCUMENT_FRAGMENT_NODE if shadow::host_of(node).is_some() => {
+                let id = self.ids.get_or_assign(node);
+                self.found.push(node.clone());
+                let children = self.children(node.first_child(), walk, masked, depth);
+                Some(Node::ShadowRoot { id, children })
             }
             _ => None,
         }
@@ -305,13 +365,26 @@ impl Capture {
             // A script's source never leaves the page.
             Vec::new()
         } else if ns == Ns::Html && tag == "template" {
+            // Unchecked: a frame's template is not this realm's class.
             let content = el
-                .dyn_ref::<web_sys::HtmlTemplateElement>()
-                .and_then(|t| t.content().first_child());
+                .unchecked_ref::<web_sys::HtmlTemplateElement>()
+                .content()
+                .first_child();
             self.children(content, walk, masked, depth)
+        } else if ns == Ns::Html && frames::is_frame(&tag) {
+            frames::frame_child(self, el, walk, masked, depth)
         } else {
             let masked = masked && !mask::text_is_code(&tag);
-            self.children(el.first_child(), walk, masked, depth)
+            let mut children = self.children(el.first_child(), walk, masked, depth);
+            if ns == Ns::Html {
+                if let Some(root) = shadow::open_root(el, &tag) {
+                    if let Some(n) = self.walk(&root, walk, masked, depth + 1) {
+                        // The protocol's place for it: its host's first child.
+                        children.insert(0, n);
+                    }
+                }
+            }
+            children
         };
         Some(Node::Element {
             id,
@@ -382,7 +455,9 @@ impl Capture {
             return Vec::new();
         };
         // A blocked element (or one inside it) says nothing, typed or not.
-        if self.sent_blocked(target) || matches!(target.closest(&self.rules.block), Ok(Some(_))) {
+        if self.sent_blocked(target)
+            || shadow::composed_closest(target, &self.rules.block).is_some()
+        {
             return Vec::new();
         }
         let tag = lower(target.local_name());
@@ -392,7 +467,7 @@ impl Capture {
             if let Ok(options) = target.query_selector_all(intern("option")) {
                 for i in 0..options.length() {
                     let Some(opt) = options.item(i) else { continue };
-                    let (Some(oid), Some(el)) = (self.ids.get(&opt), opt.dyn_ref::<Element>())
+                    let (Some(oid), Some(el)) = (self.ids.get(&opt), frames::as_element(&opt))
                     else {
                         continue;
                     };
@@ -413,19 +488,11 @@ impl Capture {
 /// `el.matches(selector)`; a selector the browser refuses matches nothing
 /// (the options' selectors were checked when the session started).
 /// Whether `rules` mask the element now (see [`Capture::is_masked`]).
+/// Markers above a shadow root or a frame count: a masked host masks its
+/// shadow content, a masked `<iframe>` its document.
 pub(crate) fn masked_by(rules: &Rules, el: &Element) -> bool {
-    let mask = el.closest(&rules.mask).ok().flatten();
-    let unmask = el.closest(&rules.unmask).ok().flatten();
-    let unmask_is_nearer = match (&mask, &unmask) {
-        (Some(m), Some(u)) => m != u && m.contains(Some(u)),
-        _ => false,
-    };
-    mask::masked_from_nearest(
-        mask.is_some(),
-        unmask.is_some(),
-        unmask_is_nearer,
-        rules.private_by_default,
-    )
+    let (mask, unmask, unmask_is_nearer) = shadow::nearest_pair(el, &rules.mask, &rules.unmask);
+    mask::masked_from_nearest(mask, unmask, unmask_is_nearer, rules.private_by_default)
 }
 
 fn matches(el: &Element, selector: &str) -> bool {

@@ -33,7 +33,9 @@ use crate::transport::{Socket, SocketEvent};
 use crate::ui::{Ui, UiAction, View};
 use crate::wire;
 
+mod canvas;
 mod capture;
+mod masking;
 pub(crate) mod resume;
 mod twoway;
 
@@ -55,6 +57,9 @@ struct Live {
     resized: bool,
     /// The visitor's pointer and focus, as last seen and sent.
     pointer: twoway::PointerState,
+    /// Canvas pixels (`None` where the browser cannot capture them).
+    canvases: Option<crate::canvas::Canvases>,
+    media: Option<crate::media::MediaWatch>,
     /// Stylesheet and font changes made in script (`cssom/`).
     cssom: crate::cssom::Cssom,
 }
@@ -69,6 +74,8 @@ pub(crate) struct Inner {
     relay: String,
     resources: protocol::ResourcePolicy,
     rules: Rules,
+    /// Selectors the relay's config adds for this page (`session/masking.rs`).
+    relay_masking: protocol::MaskRules,
     /// The relay's bearer secret for uploads (from Welcome).
     upload_token: Option<String>,
     /// The resource service, from the first snapshot on (if the site
@@ -142,6 +149,7 @@ pub(crate) fn open(
             relay: options.relay.clone(),
             resources: options.resource_policy(),
             rules: options.rules(),
+            relay_masking: protocol::MaskRules::default(),
             upload_token: None,
             service: None,
             capture: Capture::with_rules(options.rules()),
@@ -331,7 +339,17 @@ impl Inner {
             SocketEvent::Open => {
                 let page_url = self.document.url().unwrap_or_default();
                 let resume = self.resume.hello_token();
-                self.send(&wire::encode_hello(&page_url, self.resources, resume, None));
+                // An invitation starts a session; a resume continues one.
+                let invitation = match resume {
+                    Some(_) => None,
+                    None => self.options.invitation.as_deref(),
+                };
+                self.send(&wire::encode_hello(
+                    &page_url,
+                    self.resources,
+                    resume,
+                    invitation,
+                ));
             }
             SocketEvent::Message(bytes) => match wire::decode_to_visitor(&bytes) {
                 Ok(msg) => self.on_message(msg),
@@ -367,8 +385,10 @@ impl Inner {
                 upload_token,
                 resume_token,
                 resume_secs,
+                masking,
                 ..
             } => {
+                self.adopt_relay_masking(masking);
                 self.code = Some(code);
                 if !upload_token.is_empty() {
                     self.upload_token = Some(upload_token);
@@ -411,7 +431,11 @@ impl Inner {
                 }
             }
             ToVisitor::FromAgent { agent, msg } => self.on_agent(agent, msg),
-            ToVisitor::Resumed { agents, .. } => self.on_resumed(agents),
+            ToVisitor::Resumed { agents, masking } => {
+                // Before the snapshot `on_resumed` sends.
+                self.adopt_relay_masking(masking);
+                self.on_resumed(agents);
+            }
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) if self.resume.is_resuming() => self.refused(&frame.message),
             ToVisitor::Error(frame) => {

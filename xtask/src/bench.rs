@@ -2,7 +2,7 @@
 //! artifacts and the service binaries), then runs the benchmark driver
 //! (`tests/src/bin/bench`, in the e2e crate so it reuses its Chromium and
 //! service harness). Options after the verb go to the driver
-//! (`--runs N`, `--only sizes,snapshot,storms,ttfv,latency,relay`).
+//! (`--runs N`, `--only sizes,snapshot,storms,ttfv,latency,canvas,relay`).
 //!
 //! Owns: the build steps before a run. Does not own: measuring (the driver).
 

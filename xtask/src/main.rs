@@ -6,6 +6,7 @@
 
 mod bench;
 mod dist;
+mod fuzz;
 mod setup;
 mod util;
 
@@ -22,6 +23,8 @@ usage: cargo xtask <verb>
           headless Chromium, and end-to-end in headless Chromium
   dist    build the browser artifacts into target/dist (sdk/, agent/, npm/)
   setup   only install what is missing
+  fuzz    run the libFuzzer targets in fuzz/ (options: --seconds N per target,
+          default 300; target names to run only those)
   bench   measure ours against rrweb in headless Chromium; writes bench/RESULTS.md
           (options: --runs N, --only sizes,snapshot,storms,ttfv)
 ";
@@ -39,6 +42,7 @@ fn main() -> Result<()> {
         Some("demo") => demo(&root, &args[1..]),
         Some("test") => test(&root),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -129,6 +133,10 @@ fn test(root: &Path) -> Result<()> {
         ));
         util::wasm_pack_test(root, krate)?;
     }
+
+    // A bounded run: long enough to catch a decoder that panics on
+    // shallow input, short enough for CI; `cargo xtask fuzz` runs longer.
+    fuzz::briefly(root, 20)?;
 
     util::step("build the browser artifacts (cargo xtask dist)");
     dist::build(root)?;

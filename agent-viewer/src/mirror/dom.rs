@@ -34,6 +34,11 @@ pub struct WebDom {
     frame: HtmlIFrameElement,
     /// Mirrored node → the visitor's id (weak: a removed node goes).
     ids: js_sys::WeakMap,
+    /// Draws canvas frames in order (`mirror/canvas/web.rs`).
+    painter: super::canvas::web::Painter,
+    /// The navigation guards of the visitor's frames' documents (their
+    /// events do not reach the mirror document's guards).
+    frame_guards: Vec<EventListener>,
 }
 
 impl WebDom {
@@ -41,6 +46,8 @@ impl WebDom {
         WebDom {
             frame,
             ids: js_sys::WeakMap::new(),
+            painter: Default::default(),
+            frame_guards: Vec::new(),
         }
     }
 
@@ -102,6 +109,21 @@ impl WebDom {
             .collect()
     }
 
+    /// Empties `doc` into the visitor's rendering mode with the visitor's
+    /// doctype where that gives the same mode (the mode wins: it is what
+    /// changes the page's layout).
+    fn reset(doc: &Document, quirks: bool, doctype: Option<&str>) -> Result<(), ViewerError> {
+        let mode_only = if quirks { "" } else { "<!DOCTYPE html>" };
+        let got_quirks = Self::rewrite(doc, doctype.unwrap_or(mode_only))?;
+        if got_quirks != quirks {
+            Self::rewrite(doc, mode_only)?;
+        }
+        if let Some(root) = doc.document_element() {
+            root.remove();
+        }
+        Ok(())
+    }
+
     /// Rewrites the document with `markup` (a doctype or nothing) and returns
     /// its rendering mode: true for quirks.
     fn rewrite(doc: &Document, markup: &str) -> Result<bool, ViewerError> {
@@ -131,11 +153,11 @@ const CONSOLE_SHEET: &str = "*, ::before, ::after { overflow-anchor: none !impor
 impl WebDom {
     fn console_sheet(&self, doc: &Document) {
         let built = (|| -> Result<(), JsValue> {
-            // The sheet must come from the iframe's realm to be adopted there.
-            let window = self
-                .frame
-                .content_window()
-                .ok_or_else(|| JsValue::from_str("no window"))?;
+            // The sheet must come from the document's realm to be adopted there.
+            let window = Reflect::get(doc, &"defaultView".into())?;
+            if !window.is_object() {
+                return Err(JsValue::from_str("no window"));
+            }
             let class = function(Reflect::get(&window, &"CSSStyleSheet".into())?)?;
             let sheet = Reflect::construct(&class, &Array::new())?;
             let replace = function(Reflect::get(&sheet, &"replaceSync".into())?)?;
@@ -145,6 +167,26 @@ impl WebDom {
         })();
         if let Err(e) = built {
             crate::log::warn(&format!("the console's own styles were not applied: {e:?}"));
+        }
+    }
+}
+
+impl WebDom {
+    /// A canvas's size attributes set its picture's size, and its `style`
+    /// attribute carries the picture (see `canvas/web.rs`).
+    fn canvas_attribute_changed(&self, node: &Node, name: &str) {
+        let name = name.to_ascii_lowercase();
+        // The name first: most attributes are none of these, and asking
+        // the element its tag is a call into the browser.
+        if !matches!(name.as_str(), "width" | "height" | "style")
+            || element(node).local_name() != "canvas"
+        {
+            return;
+        }
+        if name == "style" {
+            self.painter.restyle(node);
+        } else {
+            self.painter.blank(node);
         }
     }
 }
@@ -172,16 +214,8 @@ impl DomBackend for WebDom {
         doctype: Option<&str>,
     ) -> Result<Reset<Node>, ViewerError> {
         let doc = self.document()?;
-        let mode_only = if quirks { "" } else { "<!DOCTYPE html>" };
-        // The visitor's own doctype where it gives the visitor's mode; the
-        // mode is what changes the page's layout, so it wins.
-        let got_quirks = Self::rewrite(&doc, doctype.unwrap_or(mode_only))?;
-        if got_quirks != quirks {
-            Self::rewrite(&doc, mode_only)?;
-        }
-        if let Some(root) = doc.document_element() {
-            root.remove();
-        }
+        self.frame_guards.clear();
+        Self::reset(&doc, quirks, doctype)?;
         self.console_sheet(&doc);
         Ok(Reset {
             doctype: doc.doctype().map(Node::from),
@@ -195,7 +229,17 @@ impl DomBackend for WebDom {
             Ns::Html => doc.create_element(tag),
             other => doc.create_element_ns(Some(other.uri()), tag),
         };
-        made.map(Node::from).map_err(js_error)
+        let made = made.map(Node::from).map_err(js_error)?;
+        if matches!(tag, "video" | "audio") {
+            // Muted from birth: an `autoplay` copy must not sound before
+            // the visitor's state arrives (see `mirror/canvas.rs`).
+            let _ = Reflect::set(&made, &JsValue::from_str("muted"), &JsValue::TRUE);
+        }
+        if tag == "canvas" && *ns == Ns::Html {
+            // Lays out as a canvas even before any pixels (see canvas/web.rs).
+            self.painter.blank(&made);
+        }
+        Ok(made)
     }
 
     fn create_text(&mut self, text: &str) -> Result<Node, ViewerError> {
@@ -240,7 +284,9 @@ impl DomBackend for WebDom {
             Some(ns) => el.set_attribute_ns(Some(ns), name, value),
             None => el.set_attribute(name, value),
         }
-        .map_err(js_error)
+        .map_err(js_error)?;
+        self.canvas_attribute_changed(node, name);
+        Ok(())
     }
 
     fn remove_attribute(
@@ -250,7 +296,9 @@ impl DomBackend for WebDom {
         name: &str,
     ) -> Result<(), ViewerError> {
         // By qualified name: finds `xlink:href` whatever its namespace.
-        element(node).remove_attribute(name).map_err(js_error)
+        element(node).remove_attribute(name).map_err(js_error)?;
+        self.canvas_attribute_changed(node, name);
+        Ok(())
     }
 
     fn insert(
@@ -330,5 +378,121 @@ impl DomBackend for WebDom {
         web_sys::Url::new_with_base(url, base)
             .ok()
             .map(|u| u.href())
+    }
+
+    fn draw_canvas(&mut self, canvas: &Node, frame: &protocol::CanvasFrame) {
+        self.painter.draw(canvas, frame);
+    }
+
+    fn canvas_unreadable(&mut self, canvas: &Node) {
+        self.painter.unreadable(canvas);
+    }
+
+    fn set_media(&mut self, media: &Node, state: &protocol::MediaState) {
+        super::canvas::web::set_media(media, state);
+    }
+
+    fn attach_shadow(&mut self, host: &Node) -> Result<Node, ViewerError> {
+        let existing = Reflect::get(host, &"shadowRoot".into()).map_err(js_error)?;
+        if existing.is_object() {
+            let root: Node = existing.unchecked_into();
+            while let Some(child) = root.first_child() {
+                root.remove_child(&child).map_err(js_error)?;
+            }
+            return Ok(root);
+        }
+        // Through the host's own realm: the mirror's elements are not this
+        // window's.
+        let attach = function(Reflect::get(host, &"attachShadow".into()).map_err(js_error)?)
+            .map_err(js_error)?;
+        let init = js_sys::Object::new();
+        Reflect::set(&init, &"mode".into(), &"open".into()).map_err(js_error)?;
+        let root = attach.call1(host, &init).map_err(js_error)?;
+        Ok(root.unchecked_into())
+    }
+
+    fn reset_frame(
+        &mut self,
+        frame: &Node,
+        quirks: bool,
+        doctype: Option<&str>,
+    ) -> Result<Reset<Node>, ViewerError> {
+        let doc = frame_document(frame)?;
+        Self::reset(&doc, quirks, doctype)?;
+        self.console_sheet(&doc);
+        self.guard_frame(&doc);
+        Ok(Reset {
+            doctype: doc.doctype().map(Node::from),
+            document: doc.into(),
+        })
+    }
+
+    fn frame_placeholder(&mut self, frame: &Node) {
+        let shown = (|| -> Result<(), ViewerError> {
+            let doc = frame_document(frame)?;
+            Self::reset(&doc, false, None)?;
+            let html = doc.create_element("html").map_err(js_error)?;
+            let body = doc.create_element("body").map_err(js_error)?;
+            body.set_attribute("style", PLACEHOLDER_BODY)
+                .map_err(js_error)?;
+            let label = doc.create_element("div").map_err(js_error)?;
+            label
+                .set_attribute("style", PLACEHOLDER_LABEL)
+                .map_err(js_error)?;
+            label.set_text_content(Some(super::frames::PLACEHOLDER_TEXT));
+            body.append_child(&label).map_err(js_error)?;
+            html.append_child(&body).map_err(js_error)?;
+            doc.append_child(&html).map_err(js_error)?;
+            Ok(())
+        })();
+        if let Err(e) = shown {
+            crate::log::debug(&format!("a frame placeholder was not drawn: {e}"));
+        }
+    }
+
+    fn scroll_frame(&mut self, document: &Node, x: f64, y: f64) {
+        let window = Reflect::get(document, &"defaultView".into()).unwrap_or(JsValue::NULL);
+        if window.is_object() {
+            window
+                .unchecked_ref::<web_sys::Window>()
+                .scroll_to_with_x_and_y(x, y);
+        }
+    }
+}
+
+/// The console's own look for a frame whose content is not shared: the
+/// frame's whole box, neutral, labelled.
+const PLACEHOLDER_BODY: &str = "margin:0;height:100vh;display:flex;align-items:center;\
+    justify-content:center;background:#f1f3f5;color:#5f6b7a;\
+    font:13px/1.4 system-ui,sans-serif;box-sizing:border-box;border:1px dashed #b6bfca;";
+const PLACEHOLDER_LABEL: &str = "padding:8px;text-align:center;";
+
+/// A mirrored frame's document (it has one once in the document).
+fn frame_document(frame: &Node) -> Result<Document, ViewerError> {
+    let doc = Reflect::get(frame, &"contentDocument".into()).map_err(js_error)?;
+    if doc.is_object() {
+        Ok(doc.unchecked_into())
+    } else {
+        Err(ViewerError::Dom("the frame has no document".into()))
+    }
+}
+
+impl WebDom {
+    /// A frame document's own navigation guards (see
+    /// [`WebDom::guard_interactions`]); the agent's clicks in frames are not
+    /// forwarded yet, so every click is held.
+    fn guard_frame(&mut self, doc: &Document) {
+        let options = EventListenerOptions {
+            phase: EventListenerPhase::Capture,
+            passive: false,
+        };
+        for kind in ["click", "auxclick", "submit", "dragstart"] {
+            self.frame_guards.push(EventListener::new_with_options(
+                doc,
+                kind,
+                options,
+                |event| event.prevent_default(),
+            ));
+        }
     }
 }

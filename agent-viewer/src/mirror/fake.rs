@@ -32,6 +32,13 @@ pub struct FakeNode {
     pub content: Option<FakeId>,
     pub form: FormView,
     pub scroll: Option<(f64, f64)>,
+    /// An element's shadow root, a frame's document.
+    pub shadow: Option<FakeId>,
+    pub frame_doc: Option<FakeId>,
+    /// A shadow root's host, a frame document's frame.
+    pub owner: Option<FakeId>,
+    /// A frame that shows "not shared".
+    pub placeholder: bool,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +53,10 @@ pub struct FakeDom {
     pub viewport: Option<Viewport>,
     /// The visitor's id of each tagged node.
     pub tags: std::collections::HashMap<FakeId, protocol::NodeId>,
+    /// Canvas frames drawn, placeholders shown, media states applied.
+    pub canvas_draws: Vec<(FakeId, protocol::CanvasFrame)>,
+    pub unreadable: Vec<FakeId>,
+    pub media: Vec<(FakeId, protocol::MediaState)>,
     /// Stylesheets and fonts (`sheets_fake.rs`).
     pub sheets: super::sheets_fake::FakeSheets,
 }
@@ -69,6 +80,10 @@ impl FakeDom {
             content: None,
             form: FormView::default(),
             scroll: None,
+            shadow: None,
+            frame_doc: None,
+            owner: None,
+            placeholder: false,
         });
         FakeId(self.nodes.len() - 1)
     }
@@ -131,7 +146,16 @@ impl FakeDom {
                     .content
                     .map(|c| format!("#content({})", self.markup(c)))
                     .unwrap_or_default();
-                format!("<{prefix}{tag}{attrs}>{content}{inner}</{prefix}{tag}>")
+                let shadow = node
+                    .shadow
+                    .map(|c| format!("#shadow({})", self.markup(c)))
+                    .unwrap_or_default();
+                let doc = match (node.frame_doc, node.placeholder) {
+                    (_, true) => "#placeholder".to_owned(),
+                    (Some(d), false) => format!("#doc({})", self.markup(d)),
+                    (None, false) => String::new(),
+                };
+                format!("<{prefix}{tag}{attrs}>{content}{shadow}{doc}{inner}</{prefix}{tag}>")
             }
         }
     }
@@ -144,6 +168,20 @@ impl FakeDom {
             match self.get(node).parent {
                 Some(p) => node = p,
                 None => return false,
+            }
+        }
+    }
+
+    /// Whether `node` is in the document, through shadow roots and frames.
+    pub fn is_connected(&self, mut node: FakeId) -> bool {
+        loop {
+            if Some(node) == self.document {
+                return true;
+            }
+            let n = self.get(node);
+            match (n.parent, n.owner) {
+                (Some(p), _) | (None, Some(p)) => node = p,
+                (None, None) => return false,
             }
         }
     }
@@ -315,6 +353,67 @@ impl DomBackend for FakeDom {
 
     fn tag(&mut self, node: &FakeId, id: protocol::NodeId) {
         self.tags.insert(*node, id);
+    }
+
+    fn draw_canvas(&mut self, canvas: &FakeId, frame: &protocol::CanvasFrame) {
+        self.canvas_draws.push((*canvas, frame.clone()));
+    }
+
+    fn canvas_unreadable(&mut self, canvas: &FakeId) {
+        self.unreadable.push(*canvas);
+    }
+
+    fn set_media(&mut self, media: &FakeId, state: &protocol::MediaState) {
+        self.media.push((*media, *state));
+    }
+
+    fn attach_shadow(&mut self, host: &FakeId) -> Result<FakeId, ViewerError> {
+        if !matches!(self.get(*host).kind, FakeKind::Element { .. }) {
+            return Err(refused("NotSupportedError: not an element"));
+        }
+        if let Some(root) = self.get(*host).shadow {
+            for child in std::mem::take(&mut self.nodes[root.0].children) {
+                self.nodes[child.0].parent = None;
+            }
+            return Ok(root);
+        }
+        let root = self.add(FakeKind::Fragment);
+        self.nodes[root.0].owner = Some(*host);
+        self.nodes[host.0].shadow = Some(root);
+        Ok(root)
+    }
+
+    /// Like a browser: a frame that is not in the document has no document.
+    fn reset_frame(
+        &mut self,
+        frame: &FakeId,
+        quirks: bool,
+        _doctype: Option<&str>,
+    ) -> Result<Reset<FakeId>, ViewerError> {
+        if !self.is_connected(*frame) {
+            return Err(refused("a detached frame has no document"));
+        }
+        let document = self.add(FakeKind::Document);
+        self.nodes[document.0].owner = Some(*frame);
+        self.nodes[frame.0].frame_doc = Some(document);
+        self.nodes[frame.0].placeholder = false;
+        let doctype = if quirks {
+            None
+        } else {
+            let id = self.add(FakeKind::Doctype("html".into()));
+            self.insert(&document, &id, None)?;
+            Some(id)
+        };
+        Ok(Reset { document, doctype })
+    }
+
+    fn frame_placeholder(&mut self, frame: &FakeId) {
+        self.nodes[frame.0].frame_doc = None;
+        self.nodes[frame.0].placeholder = true;
+    }
+
+    fn scroll_frame(&mut self, document: &FakeId, x: f64, y: f64) {
+        self.nodes[document.0].scroll = Some((x, y));
     }
 
     /// Enough of URL resolution for tests: absolute URLs as they are,

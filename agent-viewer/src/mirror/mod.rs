@@ -5,11 +5,14 @@
 //! (only `dom.rs` touches the real iframe), so this logic is tested natively
 //! against a fake — nor the order of frames (see `sequencer`).
 
+pub mod canvas;
 #[cfg(target_arch = "wasm32")]
 pub mod dom;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod frames;
 pub mod presence;
+mod shadow;
 pub mod sheets;
 #[cfg(target_arch = "wasm32")]
 mod sheets_dom;
@@ -21,7 +24,8 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 
 use protocol::{
-    AttrChange, Event, FormState, MutationBatch, Node, NodeId, Ns, ScrollPos, Snapshot, Viewport,
+    AttrChange, CanvasFrame, Event, FormState, MediaState, MutationBatch, Node, NodeId, Ns,
+    ScrollPos, Snapshot, Viewport,
 };
 
 use crate::log;
@@ -119,6 +123,28 @@ pub trait DomBackend: sheets::SheetBackend<<Self as DomBackend>::Node> {
     /// Remembers that `node` is the visitor's `id`, so an event in the
     /// mirror (the agent pointing) can name the node back.
     fn tag(&mut self, node: &Self::Node, id: NodeId);
+    /// Draws a checked canvas frame's tiles on a mirrored `<canvas>`, after
+    /// every frame given before it (see `mirror/canvas.rs`).
+    fn draw_canvas(&mut self, _canvas: &Self::Node, _frame: &CanvasFrame) {}
+    /// Shows a labelled placeholder on a canvas whose pixels the visitor
+    /// cannot read.
+    fn canvas_unreadable(&mut self, _canvas: &Self::Node) {}
+    /// Makes a mirrored `<video>`/`<audio>` follow the visitor's playback.
+    fn set_media(&mut self, _media: &Self::Node, _state: &MediaState) {}
+    /// The open shadow root of `host`: attached, or (already there) emptied.
+    fn attach_shadow(&mut self, host: &Self::Node) -> Result<Self::Node, ViewerError>;
+    /// Like [`DomBackend::reset_document`], for the document shown in the
+    /// mirrored frame `frame` (which is in the mirror's document).
+    fn reset_frame(
+        &mut self,
+        frame: &Self::Node,
+        quirks: bool,
+        doctype: Option<&str>,
+    ) -> Result<Reset<Self::Node>, ViewerError>;
+    /// Shows, in `frame`, that its content is not shared.
+    fn frame_placeholder(&mut self, frame: &Self::Node);
+    /// Scrolls the window of the frame that shows `document`.
+    fn scroll_frame(&mut self, document: &Self::Node, x: f64, y: f64);
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -131,6 +157,8 @@ pub enum Applied {
     Viewport,
     /// The visitor's pointer or focus moved.
     Presence,
+    /// Canvas pixels or media playback.
+    Pixels,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,6 +167,10 @@ enum Kind {
     Element(ElementKind, NsKind, Role),
     /// Text, comment, doctype.
     Leaf,
+    /// An open shadow root (`shadow.rs`).
+    Shadow,
+    /// A frame's document (`frames.rs`).
+    FrameDoc,
 }
 
 /// The element's namespace, small enough to copy: only HTML vs. not matters
@@ -185,6 +217,8 @@ pub struct Mirror<B: DomBackend> {
     scrolls: HashMap<NodeId, (f64, f64)>,
     /// Constructed sheets, waiting adoptions, fonts (`sheets.rs`).
     sheets: sheets::MirrorSheets<B>,
+    /// Mirrored `<iframe>`s, whose `src`/`sandbox` the mirror sets itself.
+    frames: HashSet<NodeId>,
 }
 
 impl<B: DomBackend> Mirror<B> {
@@ -200,6 +234,7 @@ impl<B: DomBackend> Mirror<B> {
             presence: presence::Presence::default(),
             scrolls: HashMap::new(),
             sheets: Default::default(),
+            frames: HashSet::new(),
         }
     }
 
@@ -285,6 +320,18 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_focus(*target);
                 Ok(Applied::Presence)
             }
+            Event::Canvas(frame) => {
+                self.apply_canvas(frame);
+                Ok(Applied::Pixels)
+            }
+            Event::CanvasUnreadable { id } => {
+                self.apply_unreadable(*id);
+                Ok(Applied::Pixels)
+            }
+            Event::Media(state) => {
+                self.apply_media(state);
+                Ok(Applied::Pixels)
+            }
             Event::Sheet(change) => {
                 self.apply_sheet(change);
                 Ok(Applied::Mutations)
@@ -293,10 +340,7 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_font(font);
                 Ok(Applied::Mutations)
             }
-            Event::Canvas(_)
-            | Event::CanvasUnreadable { .. }
-            | Event::Media(_)
-            | Event::Selection(_) => {
+            Event::Selection(_) => {
                 log::debug("an event this console does not show yet was skipped");
                 Ok(Applied::Presence)
             }
@@ -363,21 +407,15 @@ impl<B: DomBackend> Mirror<B> {
         }
         for id in &batch.removes {
             match self.nodes.get(id) {
-                Some(entry) => {
-                    let node = entry.node.clone();
-                    self.backend.detach(&node);
-                    self.forget(*id);
-                }
+                Some(_) => self.unmount(*id),
                 None => log::debug(&format!("remove of unknown node {id:?} ignored")),
             }
         }
         for add in &batch.adds {
             // A node that is still here moved without a remove: take it out first.
             let moved = add.node.id();
-            if let Some(entry) = self.nodes.get(&moved) {
-                let node = entry.node.clone();
-                self.backend.detach(&node);
-                self.forget(moved);
+            if self.nodes.contains_key(&moved) {
+                self.unmount(moved);
             }
             let parent = self
                 .nodes
@@ -431,6 +469,9 @@ impl<B: DomBackend> Mirror<B> {
         let Kind::Element(kind, ns, role) = entry.kind else {
             return;
         };
+        if self.frames.contains(&change.id) && frames::is_withheld(&change.name) {
+            return;
+        }
         let node = entry.node.clone();
         self.set_attr(
             &node,
@@ -446,7 +487,7 @@ impl<B: DomBackend> Mirror<B> {
             self.backend.scroll_document(pos.x, pos.y);
         } else if let Some(node) = self.element(pos.target) {
             self.backend.scroll_element(&node, pos.x, pos.y);
-        } else {
+        } else if !self.scroll_frame(pos.target, pos.x, pos.y) {
             log::debug(&format!("scroll of unknown node {:?} ignored", pos.target));
         }
     }
@@ -465,6 +506,9 @@ impl<B: DomBackend> Mirror<B> {
         node: &Node,
         before: Option<&B::Node>,
     ) -> Result<(), ViewerError> {
+        if let Some(added) = self.add_root(parent, node) {
+            return added;
+        }
         let container = {
             let entry = self
                 .nodes
@@ -480,6 +524,8 @@ impl<B: DomBackend> Mirror<B> {
             self.forget(node.id());
             return Err(e);
         }
+        // Frames have documents only once they are in the document.
+        self.fill_frames(node);
         Ok(())
     }
 
@@ -537,8 +583,21 @@ impl<B: DomBackend> Mirror<B> {
                 };
                 let role = Role::of(tag, ns);
                 let what = (kind, ns_kind, role);
+                let frame = frames::is_frame(tag, ns);
                 for attr in attrs {
+                    if frame && frames::is_withheld(&attr.name) {
+                        continue;
+                    }
                     self.set_attr(&element, what, &attr.name, Some(&attr.value));
+                }
+                if frame {
+                    self.frames.insert(*id);
+                    if let Err(e) =
+                        self.backend
+                            .set_attribute(&element, None, "sandbox", frames::FRAME_SANDBOX)
+                    {
+                        log::warn(&format!("a frame was left unsandboxed: {e}"));
+                    }
                 }
                 if kind == ElementKind::Script {
                     self.set_attr(&element, what, "type", Some(INERT_SCRIPT_TYPE));
@@ -558,6 +617,19 @@ impl<B: DomBackend> Mirror<B> {
                 if kind.keeps_children() {
                     let target = container.unwrap_or_else(|| element.clone());
                     for child in children {
+                        match child {
+                            Node::ShadowRoot { .. } => {
+                                if let Err(e) = self.build_shadow(*id, &element, child) {
+                                    log::warn(&format!(
+                                        "a shadow root of <{tag}> was skipped: {e}"
+                                    ));
+                                }
+                                continue;
+                            }
+                            // Built once the frame is in the document (`frames.rs`).
+                            Node::Document { .. } => continue,
+                            _ => {}
+                        }
                         // A child that cannot be built is skipped, not the
                         // whole subtree: the rest of the page still shows.
                         let inserted = match self.build(child, *id) {

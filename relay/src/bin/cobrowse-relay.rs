@@ -127,6 +127,10 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
     };
     let file_secret = file.agent_secret()?;
     let resources = file.resource_settings()?;
+    let masking = file.masking()?;
+    if !masking.is_empty() {
+        tracing::info!("masking rules from the config apply to matching pages");
+    }
     let limits = file.into_limits(&LimitsFile {
         max_frame_bytes: args.max_frame_bytes,
         max_agents_per_session: args.max_agents_per_session,
@@ -165,6 +169,7 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         origins: OriginPolicy::from_list(args.allowed_origins),
         backend,
         resources,
+        masking,
         ..Config::new(args.static_dir)
     };
 

@@ -21,6 +21,7 @@
 //! | `cobrowse:session:{session}:names` | hash | agent id → the name its token carries (for a resumed session's list of who watches) |
 //! | `cobrowse:agent:{sub}` | string | the holder id of the one connection in which the agent identity `sub` (a signed token's subject) is in a session; set with `NX` before joining, deleted when it leaves; the session TTL, renewed by the agent's relay |
 //! | `cobrowse:session:{session}:away` | string | exists while the visitor is away; its TTL is the grace window, so every relay agrees when it is over |
+//! | `cobrowse:invite:{digest}`, `cobrowse:invite:code:{code}`, `cobrowse:invite:by:{inviter}` | hash, string, string | agents' open invitations (see `store/invitations.rs`); they expire with the code |
 //!
 //! The session's keys have a TTL ([`Settings::session_ttl`]) that the
 //! visitor's relay renews while the session lives, so nothing lingers when a

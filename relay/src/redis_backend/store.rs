@@ -30,6 +30,8 @@ use crate::sessions::{
 };
 use crate::RelayError;
 
+mod invitations;
+
 /// Draws before giving up, as in the memory store.
 const CODE_ATTEMPTS: usize = 64;
 /// Fresh-code candidates sent with each join (a million codes: eight all

@@ -1,8 +1,8 @@
 //! Third-party pages (rrweb's own snapshot fixtures, in ../shared/corpus),
 //! served with the SDK's tag added as a site owner would add it: each must
-//! go live in the console and mirror with the same DOM. Pages with shadow
-//! roots or iframes compare only the light DOM of the top document: those are
-//! the fidelity issue's work.
+//! go live in the console and mirror with the same DOM, open shadow roots
+//! included. A frame's document is not compared here (a cross-origin one is
+//! a placeholder in the console); `fidelity.rs` compares frames in pixels.
 
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@
 //! with a browser, a relay and a site). Each starts its own relay, demo site
 //! and Chromium on free ports.
 
+mod canvas;
 mod corpus;
 mod fidelity;
 mod foundation;

@@ -10,16 +10,17 @@
 use std::rc::Rc;
 
 use gloo_events::{EventListener, EventListenerOptions};
-use protocol::{Event, ScrollPos};
+use protocol::Event;
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element};
+use web_sys::Element;
 
 use super::{twoway, with, Inner, Live};
 use crate::error::{warn, VisitorError};
+use crate::frames::RootEvent;
 use crate::mutations::MutationTracker;
 use crate::resources::Resources;
 use crate::schedule::FlushTimer;
-use crate::snapshot::{snapshot, viewport, window_scroll};
+use crate::snapshot::{snapshot, viewport};
 
 impl Inner {
     /// Sends a full snapshot as the next event, starting the observer first
@@ -40,16 +41,23 @@ impl Inner {
                 Err(e) => return warn(&e.to_string()),
             },
         }
-        match snapshot(&self.document, &mut self.capture) {
+        let snap = snapshot(&self.document, &mut self.capture);
+        if let Some(live) = self.live.as_ref() {
+            // Shadow roots and frames met: observed before the page runs again.
+            live.tracker.observe_found(&mut self.capture);
+        }
+        match snap {
             Ok(snap) => {
                 self.send_event(&Event::Snapshot(snap));
-                // Right after it: the CSSOM state its markup does not carry.
+                // Right after it: the CSSOM state its markup does not carry,
+                // then every canvas and media element in full.
                 let sheets = self.live.as_ref().map_or_else(Vec::new, |live| {
                     live.cssom.after_snapshot(&self.capture.ids)
                 });
                 for event in &sheets {
                     self.send_event(event);
                 }
+                self.resend_pixels_and_media();
             }
             Err(e) => warn(&e.to_string()),
         }
@@ -83,6 +91,13 @@ impl Inner {
             &self.document,
             Box::new(move || with(&me, Inner::arm_flush)),
         )?;
+        let me = self.me.clone();
+        tracker.on_root_event(Rc::new(move |event| {
+            with(&me, |i| match event {
+                RootEvent::Input(t) => i.on_input(&t),
+                RootEvent::Scroll(t) => i.on_scroll(&t),
+            })
+        }));
         let capture_phase = EventListenerOptions::run_in_capture_phase();
         let mut listeners = Vec::with_capacity(9);
         for kind in ["input", "change"] {
@@ -134,6 +149,8 @@ impl Inner {
             scrolls: Vec::new(),
             resized: false,
             pointer: twoway::PointerState::default(),
+            canvases: self.start_canvases(),
+            media: Some(self.start_media()),
         })
     }
 
@@ -156,6 +173,9 @@ impl Inner {
         let scrolls = std::mem::take(&mut live.scrolls);
         let resized = std::mem::replace(&mut live.resized, false);
         if !batch.is_empty() {
+            if let Some(c) = live.canvases.as_mut() {
+                c.page_changed();
+            }
             self.send_event(&Event::Mutations(batch));
             if let Some(service) = self.service.as_mut() {
                 service.page_changed();
@@ -205,21 +225,10 @@ impl Inner {
     }
 
     pub(super) fn on_scroll(&mut self, target: &web_sys::EventTarget) {
-        let pos = if target.has_type::<Document>() {
-            self.capture
-                .ids
-                .get(&self.document)
-                .map(|id| window_scroll(&self.window, id))
-        } else {
-            target.dyn_ref::<Element>().and_then(|el| {
-                self.capture.ids.get(el).map(|id| ScrollPos {
-                    target: id,
-                    x: f64::from(el.scroll_left()),
-                    y: f64::from(el.scroll_top()),
-                })
-            })
+        // Any realm's document or element: frames scroll too.
+        let Some(pos) = crate::frames::scroll_pos(&self.capture.ids, target) else {
+            return;
         };
-        let Some(pos) = pos else { return };
         let Some(live) = self.live.as_mut() else {
             return;
         };

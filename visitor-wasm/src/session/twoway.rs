@@ -8,7 +8,9 @@
 
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::Timeout;
-use protocol::{AgentId, Event, FromAgent, Mode, NodeId, Point, PointerKind, PointerPos};
+use protocol::{
+    AgentId, Event, FromAgent, Mode, NodeId, Point, PointerKind, PointerPos, TextRange,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, MouseEvent, Node};
 
@@ -19,6 +21,7 @@ use crate::pointing::{self, Step, Throttle};
 use crate::policy::{Request, Verdict};
 use crate::presence::Presence;
 use crate::remote::{self, Outcome, Page};
+use crate::selection::{self, Reading};
 use crate::ui::UiAction;
 use crate::wire;
 
@@ -32,11 +35,16 @@ pub(super) struct PointerState {
     pending: Option<(Option<Node>, f64, f64)>,
     /// The focus last sent (`Some(None)`: nothing has focus).
     focus: Option<Option<NodeId>>,
+    /// The text selection last sent (`None`: nothing sent yet).
+    selection: Option<Option<TextRange>>,
+    /// Fires once a burst of `selectionchange` (a drag) settles.
+    selection_timer: Option<Timeout>,
 }
 
 impl PointerState {
     pub(super) fn forget_focus(&mut self) {
         self.focus = None;
+        self.selection = None;
     }
 }
 
@@ -198,8 +206,19 @@ impl Inner {
                 }
                 Ok(())
             }
-            // The agent's text selection is not drawn on this page yet.
-            Point::Selection(_) => Ok(()),
+            // Drawn over the page; the visitor's own selection stays.
+            Point::Selection(range) => {
+                // Made on first use, like the cursors' layer.
+                if self.presence().is_none() {
+                    return;
+                }
+                let (ids, document) = (&self.capture.ids, &self.document.clone());
+                let find = |id| selection::find_node(ids, document, id);
+                let Some(presence) = self.presence.as_mut() else {
+                    return;
+                };
+                presence.selections.set(agent, range, &find)
+            }
         };
         if let Err(e) = drawn {
             warn(&e.to_string());
@@ -223,6 +242,26 @@ impl Inner {
                 move |e| with(&me, |i| i.on_pointer(input, e)),
             ));
         }
+        let me = self.me.clone();
+        listeners.push(EventListener::new(
+            &self.document,
+            "selectionchange",
+            move |_| {
+                with(&me, Inner::on_selection_change);
+            },
+        ));
+        // An agent's selection follows the text it covers.
+        let me = self.me.clone();
+        listeners.push(EventListener::new_with_options(
+            &self.document,
+            "scroll",
+            capture_phase,
+            move |_| with(&me, Inner::replace_selections),
+        ));
+        let me = self.me.clone();
+        listeners.push(EventListener::new(&self.window, "resize", move |_| {
+            with(&me, Inner::replace_selections)
+        }));
         for (kind, into) in [("focusin", true), ("focusout", false)] {
             let me = self.me.clone();
             listeners.push(EventListener::new_with_options(
@@ -334,6 +373,55 @@ impl Inner {
         }
         live.pointer.focus = Some(target);
         self.send_event(&Event::Focus { target });
+    }
+}
+
+/// How long a burst of selection changes (a drag) waits before it is sent.
+const SELECTION_SETTLE_MS: u32 = 120;
+
+impl Inner {
+    fn on_selection_change(&mut self) {
+        let me = self.me.clone();
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        live.pointer.selection_timer = Some(Timeout::new(SELECTION_SETTLE_MS, move || {
+            with(&me, Inner::send_selection);
+        }));
+    }
+
+    /// Sends the visitor's selection if it changed; never one in the
+    /// visitor's own panel.
+    fn send_selection(&mut self) {
+        // Mutations first: the selected text may be new.
+        self.flush();
+        let range = match selection::read(&self.document, &self.capture.ids) {
+            Reading::Range(range) => range,
+            Reading::Ui | Reading::Unknown => return,
+        };
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        live.pointer.selection_timer = None;
+        if !selection::changed(live.pointer.selection, range) {
+            return;
+        }
+        live.pointer.selection = Some(range);
+        self.send_event(&Event::Selection(range));
+    }
+
+    fn replace_selections(&mut self) {
+        let (ids, document) = (&self.capture.ids, &self.document.clone());
+        let Some(presence) = self.presence.as_mut() else {
+            return;
+        };
+        if presence.selections.is_empty() {
+            return;
+        }
+        let find = |id| selection::find_node(ids, document, id);
+        if let Err(e) = presence.selections.replace(&find) {
+            warn(&e.to_string());
+        }
     }
 }
 

@@ -11,12 +11,14 @@
 // Tests fail by panicking; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod canvas;
 mod capture;
 mod cssom;
 mod privacy;
 mod resources;
 mod resume;
 mod session;
+mod shadow;
 mod twoway;
 mod util;
 

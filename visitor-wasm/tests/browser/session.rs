@@ -164,6 +164,15 @@ async fn started(relay: &Relay) -> visitor_wasm::Session {
 /// Starts a session whose Welcome carries `upload_token` (empty: the
 /// resource service stays off).
 pub(crate) async fn started_with(relay: &Relay, upload_token: &str) -> visitor_wasm::Session {
+    started_masking(relay, upload_token, protocol::MaskRules::default()).await
+}
+
+/// Starts a session whose Welcome carries the relay's masking rules.
+async fn started_masking(
+    relay: &Relay,
+    upload_token: &str,
+    masking: protocol::MaskRules,
+) -> visitor_wasm::Session {
     let fake = relay.0.clone();
     let upload_token = upload_token.to_owned();
     wasm_bindgen_futures::spawn_local(async move {
@@ -174,7 +183,7 @@ pub(crate) async fn started_with(relay: &Relay, upload_token: &str) -> visitor_w
             upload_token,
             resume_token: String::new(),
             resume_secs: 0,
-            masking: protocol::MaskRules::default(),
+            masking,
         };
         fake.deliver(&protocol::encode(&welcome).unwrap());
     });
@@ -437,4 +446,53 @@ async fn a_second_start_while_one_runs_is_refused_and_after_end_is_allowed() {
     let again = started(&relay).await;
     assert_eq!(again.code(), "123456");
     again.end();
+}
+
+#[wasm_bindgen_test]
+async fn the_relays_masking_rules_apply_on_top_of_the_sites_and_a_bad_one_is_dropped() {
+    let relay = Relay::install();
+    let f = Fixture::new(
+        "relay-rules",
+        "<p class='card'>cnry-relay-card-4111</p>\
+         <input id='cvc' name='cvc' value='cnry-relay-cvc'>\
+         <div id='sig' style='width:120px;height:40px'>cnry-relay-signature</div>\
+         <p id='plain'>plain text stays</p>",
+    );
+    let masking = protocol::MaskRules {
+        // "p[" cannot parse: joined into the list it would break every
+        // match; it is dropped and the rest still apply.
+        mask: vec![".card".into(), "p[".into(), "input[name=cvc]".into()],
+        block: vec!["#sig".into()],
+    };
+    let session = started_masking(&relay, "", masking).await;
+    relay.say(&ToVisitor::AgentJoined {
+        agent: AgentId(3),
+        name: "Ann".into(),
+        mode: Mode::ViewOnly,
+    });
+    ui_button("data-cobrowse-accept").unwrap().click();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    // Later changes are masked too.
+    f.get(".card")
+        .set_text_content(Some("cnry-relay-card-later"));
+    sleep(150).await;
+    let events = relay.events();
+    assert!(
+        matches!(events.first(), Some((_, Event::Snapshot(_)))),
+        "{events:?}"
+    );
+    let frames = relay.frames();
+    let all: Vec<u8> = frames.concat();
+    for canary in ["cnry-relay-card", "cnry-relay-cvc", "cnry-relay-signature"] {
+        assert!(!contains(&all, canary), "{canary} left the page");
+    }
+    assert!(
+        contains(&all, "plain text stays"),
+        "only the named elements are masked"
+    );
+    assert!(
+        contains(&all, "data-cobrowse-blocked"),
+        "the block rule made a box"
+    );
+    session.end();
 }

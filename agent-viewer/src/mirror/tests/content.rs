@@ -91,7 +91,12 @@ fn planted_handlers_and_script_urls_are_neutralised() {
         dom.markup(node(&mirror, 8)),
         "<a href=\"about:blank\" class=\"l\"></a>"
     );
-    assert_eq!(dom.markup(node(&mirror, 9)), "<iframe></iframe>");
+    // No srcdoc; the frame is sandboxed and, with no document sent, shows
+    // the "not shared" placeholder.
+    assert_eq!(
+        dom.markup(node(&mirror, 9)),
+        "<iframe sandbox=\"allow-same-origin\">#placeholder</iframe>"
+    );
     assert_eq!(dom.markup(node(&mirror, 10)), "<meta content=\"0\"></meta>");
 }
 

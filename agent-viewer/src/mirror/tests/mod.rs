@@ -14,6 +14,7 @@ use crate::ViewerError;
 mod content;
 mod presence;
 mod resources;
+mod shadow;
 mod sheets;
 
 pub(super) fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {

@@ -83,6 +83,7 @@ async fn session(base: &str, token: &str, agents: usize) -> Result<(Ws, Vec<Ws>)
         page_url: "http://127.0.0.1/bench".into(),
         resources: protocol::ResourcePolicy::default(),
         resume: None,
+        invitation: None,
     });
     visitor
         .send(Message::binary(protocol::encode_hello(&hello)?))

@@ -7,10 +7,11 @@
 //! nor building it (xtask builds `target/dist` and the service binaries
 //! first).
 //!
-//! Options: `--runs N` (default 3), `--only sizes,snapshot,storms,ttfv,latency,relay`.
+//! Options: `--runs N` (default 3), `--only sizes,snapshot,storms,ttfv,latency,canvas,relay`.
 
 #[cfg(test)]
 mod bare;
+mod canvas;
 mod forwarding;
 mod latency;
 mod pages;
@@ -30,7 +31,9 @@ use std::{
 use anyhow::{bail, Context, Result};
 use e2e::services::Binaries;
 
-const SECTIONS: [&str; 6] = ["sizes", "snapshot", "storms", "ttfv", "latency", "relay"];
+const SECTIONS: [&str; 7] = [
+    "sizes", "snapshot", "storms", "ttfv", "latency", "canvas", "relay",
+];
 const SNAPSHOT_PAGES: [(&str, usize); 3] = [("n10k", 10_000), ("n50k", 50_000), ("n100k", 100_000)];
 const STORM_PAGE: &str = "n50k";
 const LATENCY_PAGE: &str = "n10k";
@@ -173,7 +176,7 @@ async fn main() -> Result<()> {
         sections.push(sizes::section(&dist, &rrweb)?);
     }
 
-    let browser_sections = ["snapshot", "storms", "ttfv", "latency"]
+    let browser_sections = ["snapshot", "storms", "ttfv", "latency", "canvas"]
         .iter()
         .any(|s| want(s));
     let chromium = command_output(e2e::browser::CHROMIUM, &["--version"]);
@@ -192,6 +195,7 @@ async fn main() -> Result<()> {
         }
         let pages_dir = cache.join("pages");
         pages::write_all(&pages_dir, &all, &rrweb.full)?;
+        canvas::write_pages(&pages_dir)?;
 
         let world = world::World::start(&binaries()?, &dist, &pages_dir).await?;
         let result = async {
@@ -207,6 +211,9 @@ async fn main() -> Result<()> {
             }
             if want("latency") {
                 sections.push(latency::section(&world, LATENCY_PAGE, opts.runs).await?);
+            }
+            if want("canvas") {
+                sections.push(canvas::section(&world, opts.runs).await?);
             }
             anyhow::Ok(())
         }
