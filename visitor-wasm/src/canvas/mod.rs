@@ -525,31 +525,41 @@ fn scale_up(r: Rect, w: u32, h: u32) -> Rect {
 /// A copy of one area of the page's canvas itself (same frame as the read,
 /// so a WebGL buffer still holds the picture).
 fn crop_canvas(el: &HtmlCanvasElement, r: Rect) -> Option<OffscreenCanvas> {
-    let (canvas, ctx) = context_2d(r.width, r.height, false)?;
-    let (x, y, w, h) = (
-        f64::from(r.x),
-        f64::from(r.y),
-        f64::from(r.width),
-        f64::from(r.height),
-    );
-    ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
-        el, x, y, w, h, 0.0, 0.0, w, h,
-    )
-    .ok()?;
-    Some(canvas)
+    crop_with(r, |ctx, x, y, w, h| {
+        ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            el, x, y, w, h, 0.0, 0.0, w, h,
+        )
+    })
 }
 
 /// A copy of one area of the scratch, to be encoded on its own.
 fn crop(scratch: &OffscreenCanvas, r: Rect) -> Option<OffscreenCanvas> {
+    crop_with(r, |ctx, x, y, w, h| {
+        ctx.draw_image_with_offscreen_canvas_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            scratch, x, y, w, h, 0.0, 0.0, w, h,
+        )
+    })
+}
+
+/// A new canvas the size of `r`, with `draw(ctx, x, y, w, h)` copying that
+/// area of some source into it (web-sys has one method per source type).
+fn crop_with(
+    r: Rect,
+    draw: impl FnOnce(
+        &web_sys::OffscreenCanvasRenderingContext2d,
+        f64,
+        f64,
+        f64,
+        f64,
+    ) -> Result<(), wasm_bindgen::JsValue>,
+) -> Option<OffscreenCanvas> {
     let (canvas, ctx) = context_2d(r.width, r.height, false)?;
-    let (x, y, w, h) = (
+    draw(
+        &ctx,
         f64::from(r.x),
         f64::from(r.y),
         f64::from(r.width),
         f64::from(r.height),
-    );
-    ctx.draw_image_with_offscreen_canvas_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
-        scratch, x, y, w, h, 0.0, 0.0, w, h,
     )
     .ok()?;
     Some(canvas)
