@@ -69,14 +69,24 @@ fn wasm_bindgen_cli(root: &Path) -> Result<()> {
     util::step(&format!(
         "installing wasm-bindgen-cli {want} (matches Cargo.lock)"
     ));
-    util::cargo(&[
-        "install",
-        "wasm-bindgen-cli",
-        "--version",
-        &want,
-        "--locked",
-        "--force",
-    ])
+    cargo_install(&["wasm-bindgen-cli", "--version", &want, "--force"])
+}
+
+/// `cargo install` with the crate's own lock file, and without it when that
+/// lock names a version the registry no longer serves (a yanked dependency
+/// makes `--locked` fail on a fresh machine for good).
+fn cargo_install(args: &[&str]) -> Result<()> {
+    let locked: Vec<&str> = ["install", "--locked"]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect();
+    if util::cargo(&locked).is_ok() {
+        return Ok(());
+    }
+    util::step("the locked install failed; trying again with the newest compatible dependencies");
+    let unlocked: Vec<&str> = ["install"].iter().chain(args).copied().collect();
+    util::cargo(&unlocked)
 }
 
 fn wasm_pack() -> Result<()> {
@@ -84,13 +94,7 @@ fn wasm_pack() -> Result<()> {
         return Ok(());
     }
     util::step("installing wasm-pack");
-    util::cargo(&[
-        "install",
-        "wasm-pack",
-        "--version",
-        WASM_PACK_VERSION,
-        "--locked",
-    ])
+    cargo_install(&["wasm-pack", "--version", WASM_PACK_VERSION])
 }
 
 fn debian_packages() -> Result<()> {
