@@ -37,6 +37,9 @@ pub const WAITING_FOR_CONSENT: &str = "Waiting for the visitor to accept…";
 pub const LOADING_PAGE: &str = "The visitor accepted. Loading their page…";
 pub const CONNECTION_LOST: &str = "Connection to the relay lost";
 
+/// While the console's connection to the relay is being made again.
+pub const RECONNECTING: &str = "Reconnecting…";
+
 /// While the visitor's page is going away or the next one loading.
 pub const VISITOR_AWAY: &str = "The visitor is changing pages…";
 pub const WAITING_FOR_INVITATION: &str = "Waiting for the visitor to take up your invitation…";
@@ -66,6 +69,9 @@ pub struct Console<B: DomBackend> {
     /// The mode the visitor granted, as the relay says (`None` before).
     mode: Option<Mode>,
     mode_changed: bool,
+    /// The secret that continues this agent's place after a broken
+    /// connection (`Hello::AgentRejoin`); `None` until admitted.
+    rejoin_token: Option<String>,
 }
 
 impl<B: DomBackend> Console<B> {
@@ -83,6 +89,7 @@ impl<B: DomBackend> Console<B> {
             relay_origin: String::new(),
             mode: None,
             mode_changed: false,
+            rejoin_token: None,
         }
     }
 
@@ -179,6 +186,8 @@ impl<B: DomBackend> Console<B> {
                 self.state = ConsoleState::Waiting;
                 self.status = WAITING_FOR_INVITATION.to_owned();
             }
+            ToAgent::RejoinToken(token) => self.rejoin_token = Some(token),
+            ToAgent::Reconnect { .. } => self.status = RECONNECTING.to_owned(),
             ToAgent::Ended { reason } => self.end(reason.describe()),
             ToAgent::Error(ErrorFrame { code, message }) => {
                 if message.trim().is_empty() {
@@ -210,6 +219,11 @@ impl<B: DomBackend> Console<B> {
         } else {
             self.end(CONNECTION_LOST);
         }
+    }
+
+    /// The secret for `Hello::AgentRejoin` (`None` until admitted).
+    pub fn rejoin_token(&self) -> Option<&str> {
+        self.rejoin_token.as_deref()
     }
 
     /// The mode the visitor granted this agent (`None` until admitted).

@@ -49,7 +49,10 @@ use serde::{de::IgnoredAny, Deserialize, Serialize};
 ///   `Canvas`/`CanvasUnreadable`/`Media`/`Selection`, `Point::Selection`,
 ///   `VisitorHello.invitation`, `Welcome.masking`/`Resumed.masking`,
 ///   `ToAgent::Invited`, `EndReason::Idle`/`InvitationExpired`.
-pub const PROTOCOL_VERSION: u16 = 5;
+/// - 6: scale-out: `Hello::AgentRejoin`, `ToAgent::RejoinToken`,
+///   `Resumed.last_seq`, `ToVisitor::Reconnect`/`ToAgent::Reconnect`,
+///   `EndReason::InvitationCancelled`.
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Everything that can go wrong turning bytes into messages.
 #[derive(Debug, thiserror::Error)]

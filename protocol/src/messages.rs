@@ -2,13 +2,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentId, Control, EventFrame, FromAgent, JoinCode, Point, ResourceHash, SessionId};
+use crate::{
+    AgentId, Control, EventFrame, FromAgent, JoinCode, Point, ResourceHash, Seq, SessionId,
+};
 
 /// The first frame of every connection (see [`crate::encode_hello`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Hello {
     Visitor(VisitorHello),
     Agent(AgentHello),
+    /// An admitted agent whose connection broke (its relay went away, its
+    /// network dropped) continues its place in the session, on any relay
+    /// sharing the session's store, without a code or the visitor's consent.
+    AgentRejoin(AgentRejoin),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +97,20 @@ pub struct AgentHello {
     pub mode: Mode,
 }
 
+/// See [`Hello::AgentRejoin`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRejoin {
+    /// The agent's credentials, checked again as in [`AgentHello::token`].
+    pub token: String,
+    /// The secret of [`ToAgent::RejoinToken`]: it names the session and the
+    /// agent's place in it.
+    pub rejoin: String,
+    /// The newest event the console applied: the relay replays what came
+    /// after it from the session's replay buffer, or from the newest
+    /// snapshot when that gap is gone (`None`: from the newest snapshot).
+    pub last_seq: Option<Seq>,
+}
+
 /// What the agent may do on the visitor's page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Mode {
@@ -142,6 +162,12 @@ pub enum ToVisitor {
         agents: Vec<WatchingAgent>,
         /// The relay's masking rules for the new page.
         masking: MaskRules,
+        /// The newest event of this session the relay holds (`None`: none
+        /// yet). A page that is still the one that sent the events (its
+        /// connection dropped, or its relay went away) sends again what it
+        /// sent after this and carries on; a new page starts with a snapshot
+        /// numbered after it.
+        last_seq: Option<Seq>,
     },
     /// An agent asks to see the page; the visitor must accept or decline.
     AgentJoined {
@@ -172,6 +198,12 @@ pub enum ToVisitor {
     FromAgent {
         agent: AgentId,
         msg: FromAgent,
+    },
+    /// The relay is going away (draining): reconnect, with the resume token,
+    /// within `within_ms` (a random moment in that window, so that a relay's
+    /// visitors do not all arrive at once); the session waits for it.
+    Reconnect {
+        within_ms: u32,
     },
 }
 
@@ -235,6 +267,14 @@ pub enum ToAgent {
     Invited {
         expires_secs: u32,
     },
+    /// Sent once the agent is admitted: the secret that continues this
+    /// agent's place with [`Hello::AgentRejoin`] if the connection breaks.
+    RejoinToken(String),
+    /// The relay is going away (draining): rejoin within `within_ms` (a
+    /// random moment in that window).
+    Reconnect {
+        within_ms: u32,
+    },
 }
 
 /// Why a session (or one agent's part in it) ended. Each has a sentence the
@@ -249,8 +289,10 @@ pub enum EndReason {
     Error,
     /// Nothing happened for the relay's `idle_timeout_secs`.
     Idle,
-    /// The agent's invitation was not taken up in time (or was cancelled).
+    /// The agent's invitation was not taken up in time.
     InvitationExpired,
+    /// The agent's invitation was cancelled (`DELETE /api/invitations/…`).
+    InvitationCancelled,
 }
 
 impl EndReason {
@@ -266,8 +308,23 @@ impl EndReason {
             EndReason::InvitationExpired => {
                 "The invitation expired before the visitor accepted it."
             }
+            EndReason::InvitationCancelled => "The invitation was cancelled.",
         }
     }
+
+    /// Every reason, for metrics labels and for tests that each has its own
+    /// sentence.
+    pub const ALL: [EndReason; 9] = [
+        EndReason::VisitorEnded,
+        EndReason::VisitorDeclined,
+        EndReason::VisitorDisconnected,
+        EndReason::AgentLeft,
+        EndReason::RelayShutdown,
+        EndReason::Error,
+        EndReason::Idle,
+        EndReason::InvitationExpired,
+        EndReason::InvitationCancelled,
+    ];
 }
 
 /// A refusal, always with a sentence a person can act on.

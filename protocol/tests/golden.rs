@@ -71,7 +71,7 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&hello).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920581a54167656e7493a174a6303432393137a6536861726564"
+        "920681a54167656e7493a174a6303432393137a6536861726564"
     );
     assert_eq!(decode_hello(&bytes).expect("decodes"), hello);
 
@@ -87,7 +87,7 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&visitor).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920581a756697369746f7294a9687474703a2f2f612f92c3c2a172c0"
+        "920681a756697369746f7294a9687474703a2f2f612f92c3c2a172c0"
     );
 }
 
@@ -111,7 +111,7 @@ fn garbage_is_malformed_never_a_panic() {
         b"\xc1",
         b"\x92\x01",
         b"\xff\xff\xff",
-        b"\x92\x05\x81\xa5Agent\x90",
+        b"\x92\x06\x81\xa5Agent\x90",
     ] {
         assert!(matches!(
             decode_hello(bytes),
@@ -203,13 +203,60 @@ fn resuming_a_session() {
                 mask: vec![".c".into()],
                 block: vec![],
             },
+            last_seq: Some(Seq(300)),
         },
-        "81a7526573756d656492919301a3416e6ea65368617265649291a22e6390",
+        "81a7526573756d656493919301a3416e6ea65368617265649291a22e6390cd012c",
+    );
+    golden(
+        ToVisitor::Resumed {
+            agents: vec![],
+            masking: MaskRules::default(),
+            last_seq: None,
+        },
+        "81a7526573756d65649390929090c0",
     );
     golden(
         ToAgent::VisitorAway { grace_secs: 30 },
         "81ab56697369746f7241776179911e",
     );
+}
+
+#[test]
+fn scaling_out_rejoin_and_reconnect() {
+    golden(
+        Hello::AgentRejoin(AgentRejoin {
+            token: "t".into(),
+            rejoin: "r".into(),
+            last_seq: Some(Seq(7)),
+        }),
+        "81ab4167656e7452656a6f696e93a174a17207",
+    );
+    golden(
+        ToAgent::RejoinToken("r".into()),
+        "81ab52656a6f696e546f6b656ea172",
+    );
+    golden(
+        ToAgent::Reconnect { within_ms: 5000 },
+        "81a95265636f6e6e65637491cd1388",
+    );
+    golden(
+        ToVisitor::Reconnect { within_ms: 5000 },
+        "81a95265636f6e6e65637491cd1388",
+    );
+    golden(
+        ToAgent::Ended {
+            reason: EndReason::InvitationCancelled,
+        },
+        "81a5456e64656491b3496e7669746174696f6e43616e63656c6c6564",
+    );
+}
+
+#[test]
+fn every_end_reason_has_its_own_sentence() {
+    let sentences: std::collections::BTreeSet<&str> =
+        EndReason::ALL.iter().map(|r| r.describe()).collect();
+    assert_eq!(sentences.len(), EndReason::ALL.len());
+    assert!(sentences.iter().all(|s| s.ends_with('.') && s.len() > 10));
 }
 
 #[test]
@@ -651,6 +698,6 @@ fn version_5_events() {
     });
     assert_eq!(
         hex(&encode_hello(&hello).expect("encodes")),
-        "920581a756697369746f7294a9687474703a2f2f612f92c3c3c0a169"
+        "920681a756697369746f7294a9687474703a2f2f612f92c3c3c0a169"
     );
 }

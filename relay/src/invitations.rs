@@ -227,7 +227,7 @@ pub fn arrived() -> Delivery {
 /// Published on [`waiting_topic`] when the invitation was cancelled.
 fn withdrawn() -> Delivery {
     Delivery::Agent(ToAgent::Ended {
-        reason: EndReason::InvitationExpired,
+        reason: EndReason::InvitationCancelled,
     })
 }
 

@@ -80,16 +80,7 @@ impl ResumeRefusal {
     }
 }
 
-const END_REASONS: [EndReason; 8] = [
-    EndReason::VisitorEnded,
-    EndReason::VisitorDeclined,
-    EndReason::VisitorDisconnected,
-    EndReason::AgentLeft,
-    EndReason::RelayShutdown,
-    EndReason::Error,
-    EndReason::Idle,
-    EndReason::InvitationExpired,
-];
+const END_REASONS: [EndReason; 9] = EndReason::ALL;
 
 fn end_label(reason: EndReason) -> &'static str {
     match reason {
@@ -101,6 +92,7 @@ fn end_label(reason: EndReason) -> &'static str {
         EndReason::Error => "error",
         EndReason::Idle => "idle",
         EndReason::InvitationExpired => "invitation_expired",
+        EndReason::InvitationCancelled => "invitation_cancelled",
     }
 }
 

@@ -349,7 +349,11 @@ async fn continue_session<S: SessionStore, B: Bus>(
             mode: w.mode,
         })
         .collect();
-    conn.send(Delivery::Visitor(ToVisitor::Resumed { agents, masking }));
+    conn.send(Delivery::Visitor(ToVisitor::Resumed {
+        agents,
+        masking,
+        last_seq: None,
+    }));
     let gauge = app.metrics.session_resumed();
     tracing::info!(%session, %peer, agents = resumed.agents.len(), took_over = resumed.took_over, "visitor session resumed");
     Ok(Open {

@@ -431,11 +431,17 @@ impl Inner {
                 }
             }
             ToVisitor::FromAgent { agent, msg } => self.on_agent(agent, msg),
-            ToVisitor::Resumed { agents, masking } => {
+            ToVisitor::Resumed {
+                agents, masking, ..
+            } => {
                 // Before the snapshot `on_resumed` sends.
                 self.adopt_relay_masking(masking);
                 self.on_resumed(agents);
             }
+            // Following a draining relay's request is the transport's
+            // reconnect with the resume token; until the socket closes,
+            // nothing changes here.
+            ToVisitor::Reconnect { .. } => {}
             ToVisitor::Ended { .. } => self.finish(None),
             ToVisitor::Error(frame) if self.resume.is_resuming() => self.refused(&frame.message),
             ToVisitor::Error(frame) => {

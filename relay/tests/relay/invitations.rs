@@ -280,7 +280,7 @@ async fn cancelling_tells_the_waiting_agent(setup: Setup) {
     assert_eq!(
         agent.recv::<ToAgent>().await,
         ToAgent::Ended {
-            reason: EndReason::InvitationExpired
+            reason: EndReason::InvitationCancelled
         }
     );
     // And the code no longer waits for anyone.

@@ -143,7 +143,8 @@ async fn a_resume_within_the_window_continues_the_session(setup: Setup) {
                 name: format!("Agent {}", id.0),
                 mode: Mode::ViewOnly,
             }],
-            masking: protocol::MaskRules::default()
+            masking: protocol::MaskRules::default(),
+            last_seq: None,
         }
     );
     // The new page numbers on from the old one's last event.
@@ -449,7 +450,8 @@ async fn a_visitor_resumes_on_another_relay() {
                 name: format!("Agent {}", id.0),
                 mode: Mode::Shared,
             }],
-            masking: protocol::MaskRules::default()
+            masking: protocol::MaskRules::default(),
+            last_seq: None,
         }
     );
     // Past the first window: relay A must not have ended the session.

@@ -4,7 +4,7 @@
 
 use protocol::{
     AgentId, EndReason, ErrorCode, ErrorFrame, JoinCode, MaskRules, Mode, NodeId, ResourceHash,
-    SessionId, ToVisitor, WatchingAgent,
+    Seq, SessionId, ToVisitor, WatchingAgent,
 };
 
 use crate::error::VisitorError;
@@ -183,6 +183,15 @@ impl<'a> Reader<'a> {
     }
 
     /// `None` is nil.
+    pub(super) fn opt_seq(&mut self) -> Result<Option<Seq>, VisitorError> {
+        if self.peek() == Some(0xc0) {
+            self.byte()?;
+            return Ok(None);
+        }
+        self.uint().map(|n| Some(Seq(n)))
+    }
+
+    /// `None` is nil.
     pub(super) fn opt_id(&mut self) -> Result<Option<NodeId>, VisitorError> {
         if self.peek() == Some(0xc0) {
             self.byte()?;
@@ -249,7 +258,7 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
             ToVisitor::Want { hashes, more }
         }
         "Resumed" => {
-            r.fields(2)?;
+            r.fields(3)?;
             let n = r.array()?;
             // A handful of agents at most; the cap only guards the
             // allocation against a lying length.
@@ -262,7 +271,18 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
                 agents.push(WatchingAgent { agent, name, mode });
             }
             let masking = mask_rules(&mut r)?;
-            ToVisitor::Resumed { agents, masking }
+            let last_seq = r.opt_seq()?;
+            ToVisitor::Resumed {
+                agents,
+                masking,
+                last_seq,
+            }
+        }
+        "Reconnect" => {
+            r.fields(1)?;
+            let within_ms =
+                u32::try_from(r.uint()?).map_err(|_| malformed("reconnect window out of range"))?;
+            ToVisitor::Reconnect { within_ms }
         }
         "AgentJoined" => {
             r.fields(3)?;
@@ -289,6 +309,7 @@ pub fn decode_to_visitor(bytes: &[u8]) -> Result<ToVisitor, VisitorError> {
                 "RelayShutdown" => EndReason::RelayShutdown,
                 "Idle" => EndReason::Idle,
                 "InvitationExpired" => EndReason::InvitationExpired,
+                "InvitationCancelled" => EndReason::InvitationCancelled,
                 _ => EndReason::Error,
             };
             ToVisitor::Ended { reason }
@@ -410,7 +431,11 @@ mod tests {
         round_trip(ToVisitor::Resumed {
             agents: vec![],
             masking: MaskRules::default(),
+            last_seq: None,
         });
+        for within_ms in [0, 127, 128, 30_000, u32::MAX] {
+            round_trip(ToVisitor::Reconnect { within_ms });
+        }
         round_trip(ToVisitor::Resumed {
             agents: (0..20)
                 .map(|i| WatchingAgent {
@@ -427,17 +452,9 @@ mod tests {
                 mask: vec!["[name=ssn]".into()],
                 block: vec![],
             },
+            last_seq: Some(Seq(u64::from(u32::MAX) + 7)),
         });
-        for reason in [
-            EndReason::VisitorEnded,
-            EndReason::VisitorDeclined,
-            EndReason::VisitorDisconnected,
-            EndReason::AgentLeft,
-            EndReason::RelayShutdown,
-            EndReason::Error,
-            EndReason::Idle,
-            EndReason::InvitationExpired,
-        ] {
+        for reason in EndReason::ALL {
             round_trip(ToVisitor::Ended { reason });
         }
         for code in [
@@ -504,6 +521,7 @@ mod tests {
                 mask: vec![".card".into()],
                 block: vec!["#sig".into()],
             },
+            last_seq: Some(Seq(41)),
         })
         .unwrap();
         for cut in 0..resumed.len() {
@@ -515,6 +533,7 @@ mod tests {
             (
                 vec![(1u32, "Ann")],
                 (Vec::<String>::new(), Vec::<String>::new()),
+                Some(9u64),
             ),
         )]))
         .unwrap();
@@ -524,6 +543,7 @@ mod tests {
             (
                 vec![(1u32, "Ann", "Owner")],
                 (Vec::<String>::new(), Vec::<String>::new()),
+                Some(9u64),
             ),
         )]))
         .unwrap();
@@ -533,6 +553,7 @@ mod tests {
             (
                 vec![(1u32, "Ann", "Shared")],
                 (Vec::<String>::new(), Vec::<String>::new()),
+                Some(9u64),
             ),
         )]))
         .unwrap();

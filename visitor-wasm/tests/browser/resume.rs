@@ -100,7 +100,7 @@ fn sent(relay: &Relay, from: usize) -> Vec<Result<VisitorMsg, Hello>> {
 fn resume_of(hello: &Hello) -> Option<String> {
     match hello {
         Hello::Visitor(v) => v.resume.clone(),
-        Hello::Agent(_) => panic!("not a visitor hello"),
+        Hello::Agent(_) | Hello::AgentRejoin(_) => panic!("not a visitor hello"),
     }
 }
 
@@ -218,6 +218,7 @@ async fn a_page_load_with_a_live_entry_resumes_without_start_or_consent() {
     relay.say(&ToVisitor::Resumed {
         agents: vec![ann(Mode::Shared)],
         masking: protocol::MaskRules::default(),
+        last_seq: None,
     });
     let t = ui_text().expect("the live panel");
     assert!(t.contains("Ann can control this page"), "{t}");
@@ -348,6 +349,7 @@ async fn a_dropped_connection_reconnects_and_carries_on_numbering() {
     relay.say(&ToVisitor::Resumed {
         agents: vec![ann(Mode::ViewOnly)],
         masking: protocol::MaskRules::default(),
+        last_seq: None,
     });
     let evs = events(&relay, before);
     assert!(
