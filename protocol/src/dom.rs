@@ -268,6 +268,27 @@ pub enum Event {
     Media(MediaState),
     /// The visitor's text selection (`None`: nothing selected).
     Selection(Option<TextRange>),
+    /// The elements in the visitor's top layer, bottom to top (modal
+    /// dialogs, open popovers, a fullscreen element): the DOM shows none of
+    /// it (`showModal()` and `showPopover()` set no attribute). Sent after a
+    /// snapshot when not empty and whenever it changes.
+    TopLayer(Vec<TopLayerEntry>),
+}
+
+/// One element of [`Event::TopLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopLayerEntry {
+    pub node: NodeId,
+    pub kind: TopLayerKind,
+}
+
+/// How an element got into the top layer (which decides how the console
+/// puts its mirror there: a modal dialog also makes the rest inert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TopLayerKind {
+    ModalDialog,
+    Popover,
+    Fullscreen,
 }
 
 /// Which stylesheet a [`SheetChange`] is about.

@@ -51,7 +51,7 @@ use serde::{de::IgnoredAny, Deserialize, Serialize};
 ///   `ToAgent::Invited`, `EndReason::Idle`/`InvitationExpired`.
 /// - 6: scale-out: `Hello::AgentRejoin`, `ToAgent::RejoinToken`,
 ///   `Resumed.last_seq`, `ToVisitor::Reconnect`/`ToAgent::Reconnect`,
-///   `EndReason::InvitationCancelled`.
+///   `EndReason::InvitationCancelled`; fidelity: `Event::TopLayer`.
 pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Everything that can go wrong turning bytes into messages.

@@ -252,6 +252,24 @@ fn scaling_out_rejoin_and_reconnect() {
 }
 
 #[test]
+fn the_top_layer() {
+    golden(
+        Event::TopLayer(vec![
+            TopLayerEntry {
+                node: NodeId(9),
+                kind: TopLayerKind::ModalDialog,
+            },
+            TopLayerEntry {
+                node: NodeId(300),
+                kind: TopLayerKind::Popover,
+            },
+        ]),
+        "81a8546f704c61796572929209ab4d6f64616c4469616c6f6792cd012ca7506f706f766572",
+    );
+    golden(Event::TopLayer(vec![]), "81a8546f704c6179657290");
+}
+
+#[test]
 fn every_end_reason_has_its_own_sentence() {
     let sentences: std::collections::BTreeSet<&str> =
         EndReason::ALL.iter().map(|r| r.describe()).collect();

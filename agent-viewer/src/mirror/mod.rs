@@ -320,6 +320,9 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_focus(*target);
                 Ok(Applied::Presence)
             }
+            // Not mirrored yet: the console shows top-layer elements where
+            // the DOM puts them (README, known limits).
+            Event::TopLayer(_) => Ok(Applied::Presence),
             Event::Canvas(frame) => {
                 self.apply_canvas(frame);
                 Ok(Applied::Pixels)

@@ -6,7 +6,8 @@
 use protocol::{
     AddedNode, AgentId, Attr, AttrChange, CanvasFrame, Event, FontFaceDesc, FormState, ImageFormat,
     MediaState, Mode, MutationBatch, Node, Ns, Offered, PointerKind, ResourcePolicy, ScrollPos,
-    Seq, SheetChange, SheetRef, Snapshot, TextChange, TextRange, Viewport, PROTOCOL_VERSION,
+    Seq, SheetChange, SheetRef, Snapshot, TextChange, TextRange, TopLayerEntry, TopLayerKind,
+    Viewport, PROTOCOL_VERSION,
 };
 
 struct Out {
@@ -463,6 +464,19 @@ impl Out {
             Event::Selection(r) => {
                 self.variant("Selection");
                 self.range(r.as_ref());
+            }
+            Event::TopLayer(entries) => {
+                self.variant("TopLayer");
+                self.array(entries.len());
+                for TopLayerEntry { node, kind } in entries {
+                    self.array(2);
+                    self.id(*node);
+                    self.str(match kind {
+                        TopLayerKind::ModalDialog => "ModalDialog",
+                        TopLayerKind::Popover => "Popover",
+                        TopLayerKind::Fullscreen => "Fullscreen",
+                    });
+                }
             }
         }
     }

@@ -254,6 +254,21 @@ fn version_5_events() -> Vec<Event> {
         })));
     }
     events.push(Event::Selection(None));
+    events.push(Event::TopLayer(vec![]));
+    let kinds = [
+        TopLayerKind::ModalDialog,
+        TopLayerKind::Popover,
+        TopLayerKind::Fullscreen,
+    ];
+    events.push(Event::TopLayer(
+        IDS.iter()
+            .enumerate()
+            .map(|(i, id)| TopLayerEntry {
+                node: NodeId(*id),
+                kind: kinds[i % kinds.len()],
+            })
+            .collect(),
+    ));
     events
 }
 
