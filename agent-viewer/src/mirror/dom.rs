@@ -164,7 +164,7 @@ impl WebDom {
 /// (`mirror/selection_dom.rs`), in the visitor's colour (their cursor's red).
 const CONSOLE_SHEET: &str = "*, ::before, ::after { overflow-anchor: none !important; } \
     :focus-visible:not([data-cobrowse-focus]) { outline: none !important; } \
-    ::highlight(cobrowse-visitor) { background-color: rgba(220, 38, 38, 0.3); }";
+    ::highlight(cobrowse-visitor) { background-color: rgba(229, 72, 77, 0.3); }";
 
 impl WebDom {
     fn console_sheet(&self, doc: &Document) {

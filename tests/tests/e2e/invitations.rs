@@ -13,13 +13,19 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One request to the relay's integrator API, as a site's backend makes it
-/// (plain HTTP/1.1, the agent's token as a bearer): the status and the JSON
-/// body (`null` when empty).
-async fn api(world: &World, method: &str, path: &str, body: &str) -> Result<(u16, Value)> {
+/// (plain HTTP/1.1, the agent's `token` as a bearer): the status and the
+/// JSON body (`null` when empty).
+async fn api(
+    world: &World,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<(u16, Value)> {
     let host = world.relay.host();
     let mut stream = tokio::net::TcpStream::connect(host).await?;
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -43,9 +49,16 @@ async fn api(world: &World, method: &str, path: &str, body: &str) -> Result<(u16
     Ok((status, json))
 }
 
-/// `POST /api/invitations`: the secret and the code.
-async fn invite(world: &World) -> Result<(String, String, u64)> {
-    let (status, body) = api(world, "POST", "/api/invitations", r#"{"mode":"view"}"#).await?;
+/// `POST /api/invitations`: the secret, the code and the lifetime.
+async fn invite(world: &World, token: &str) -> Result<(String, String, u64)> {
+    let (status, body) = api(
+        world,
+        token,
+        "POST",
+        "/api/invitations",
+        r#"{"mode":"view"}"#,
+    )
+    .await?;
     ensure!(status == 201, "creating an invitation: {status} {body}");
     let field = |name: &str| {
         body[name]
@@ -91,9 +104,15 @@ async fn take_up(visitor: &Tab, secret: &str) -> Result<std::result::Result<Stri
     }
 }
 
-/// The console waiting for the visitor to take the invitation up.
-async fn waiting_console(world: &World, code: &str) -> Result<Tab> {
-    let console = world.console(code, "view").await?;
+/// The console of the agent with `token`, waiting for the visitor to take
+/// the invitation up.
+async fn waiting_console(world: &World, token: &str, code: &str) -> Result<Tab> {
+    let (w, h) = AGENT_SIZE;
+    let url = format!(
+        "{}/agent/#token={token}&code={code}&mode=view",
+        world.relay.url()
+    );
+    let console = world.browser.open_private(&url, w, h).await?;
     wait_state(&console, "waiting").await?;
     console
         .wait_for(
@@ -105,11 +124,46 @@ async fn waiting_console(world: &World, code: &str) -> Result<Tab> {
     Ok(console)
 }
 
+/// A relay that knows the integrator's secret, and a token signed with it
+/// for agent `sub` named `name` (as the integrator's backend would issue).
+async fn world_with_signed_agent(sub: &str, name: &str) -> Result<(World, String)> {
+    let dir = std::env::temp_dir().join(format!("cobrowse-e2e-signed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let secret = dir.join("agent-secret");
+    std::fs::write(
+        &secret,
+        "5f2b9c1e8a7d4036b1e9c2d7a4f80b3e6c1d9a2f7b4e8c0d3a6f9b2e5c8d1a4f\n",
+    )?;
+    // The relay binary the tests start: target/debug next to the test's deps/.
+    let relay = std::env::current_exe()?
+        .parent()
+        .and_then(std::path::Path::parent)
+        .context("the test's target folder")?
+        .join("cobrowse-relay");
+    let minted = std::process::Command::new(relay)
+        .args(["token", "--secret-file"])
+        .arg(&secret)
+        .args(["--sub", sub, "--name", name])
+        .output()?;
+    ensure!(
+        minted.status.success(),
+        "minting a token: {}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let token = String::from_utf8(minted.stdout)?.trim().to_owned();
+    let world = World::start_with_relay_args(vec![
+        "--agent-secret-file".into(),
+        secret.display().to_string(),
+    ])
+    .await?;
+    Ok((world, token))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_starts_a_session_the_waiting_agent_joins_one_at_a_time() -> Result<()> {
-    let world = World::start().await?;
-    step("the site's backend invites with the agent's token");
-    let (secret, code, expires) = invite(&world).await?;
+    let (world, token) = world_with_signed_agent("agent-42", "Ann Smith").await?;
+    step("the site's backend invites with the agent's signed token");
+    let (secret, code, expires) = invite(&world, &token).await?;
     ensure!(
         code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
         "a 6-digit code, not {code:?}"
@@ -122,7 +176,7 @@ async fn an_invitation_starts_a_session_the_waiting_agent_joins_one_at_a_time() 
     ensure!(expires == 1200, "expires in 20 minutes, not {expires} s");
 
     step("a second invitation while the first is open is refused with a sentence");
-    let (status, body) = api(&world, "POST", "/api/invitations", "").await?;
+    let (status, body) = api(&world, &token, "POST", "/api/invitations", "").await?;
     let why = body["error"].as_str().unwrap_or_default();
     ensure!(
         status == 409 && why.len() > 10,
@@ -130,7 +184,7 @@ async fn an_invitation_starts_a_session_the_waiting_agent_joins_one_at_a_time() 
     );
 
     step("the agent's console opens with the invitation's code and waits");
-    let console = waiting_console(&world, &code).await?;
+    let console = waiting_console(&world, &token, &code).await?;
 
     step("the visitor's page takes the invitation up and the visitor accepts");
     let visitor = world.visitor("index.html").await?;
@@ -141,12 +195,27 @@ async fn an_invitation_starts_a_session_the_waiting_agent_joins_one_at_a_time() 
         session_code == code,
         "the session should start under the invitation's code {code}, not {session_code}"
     );
+    let asked = visitor
+        .wait_for(
+            "the visitor to be asked",
+            &format!(
+                "{} && {}.textContent",
+                ui("[data-cobrowse-accept]"),
+                ui("[role=status]")
+            ),
+            WAIT,
+        )
+        .await?;
+    ensure!(
+        asked.as_str().is_some_and(|t| t.contains("Ann Smith")),
+        "the visitor should be asked by the agent's name: {asked}"
+    );
     click_ui(&visitor, "data-cobrowse-accept").await?;
     wait_state(&console, "live").await?;
     assert_mirrored(&visitor, &console).await?;
 
     step("no invitation while the agent is in a live session; one invitation starts one session");
-    let (status, body) = api(&world, "POST", "/api/invitations", "").await?;
+    let (status, body) = api(&world, &token, "POST", "/api/invitations", "").await?;
     ensure!(status == 409, "an invitation while live: {status} {body}");
     let again = world.visitor("apply.html").await?;
     match take_up(&again, &secret).await? {
@@ -164,7 +233,7 @@ async fn an_invitation_starts_a_session_the_waiting_agent_joins_one_at_a_time() 
     );
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let (status, body) = api(&world, "POST", "/api/invitations", "").await?;
+        let (status, body) = api(&world, &token, "POST", "/api/invitations", "").await?;
         if status == 201 {
             break;
         }
@@ -182,11 +251,12 @@ async fn an_invitation_starts_a_session_the_waiting_agent_joins_one_at_a_time() 
 async fn a_cancelled_invitation_tells_the_waiting_console_and_is_refused_to_the_visitor(
 ) -> Result<()> {
     let world = World::start().await?;
-    let (secret, code, _) = invite(&world).await?;
-    let console = waiting_console(&world, &code).await?;
+    let (secret, code, _) = invite(&world, TOKEN).await?;
+    let console = waiting_console(&world, TOKEN, &code).await?;
 
     step("the backend cancels the invitation");
-    let (status, body) = api(&world, "DELETE", &format!("/api/invitations/{secret}"), "").await?;
+    let path = format!("/api/invitations/{secret}");
+    let (status, body) = api(&world, TOKEN, "DELETE", &path, "").await?;
     ensure!((200..300).contains(&status), "cancelling: {status} {body}");
     wait_state(&console, "ended").await?;
     let reason = ended_reason(&console).context("the relay's Ended for the console")?;
@@ -208,7 +278,7 @@ async fn a_cancelled_invitation_tells_the_waiting_console_and_is_refused_to_the_
         .await?;
     ensure!(!offered, "nothing to accept on the visitor's page");
     step("cancelled, it no longer blocks a new invitation");
-    invite(&world).await?;
+    invite(&world, TOKEN).await?;
     world.stop().await;
     Ok(())
 }
@@ -222,9 +292,9 @@ async fn an_unused_invitation_expires_and_the_waiting_console_says_so() -> Resul
     std::fs::write(&config, "code_ttl_secs = 4\n")?;
     let world =
         World::start_with_relay_args(vec!["--config".into(), config.display().to_string()]).await?;
-    let (secret, code, expires) = invite(&world).await?;
+    let (secret, code, expires) = invite(&world, TOKEN).await?;
     ensure!(expires == 4, "the configured lifetime, not {expires} s");
-    let console = waiting_console(&world, &code).await?;
+    let console = waiting_console(&world, TOKEN, &code).await?;
 
     step("nobody takes it up for 4 seconds");
     wait_state(&console, "ended").await?;
