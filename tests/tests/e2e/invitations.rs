@@ -125,8 +125,12 @@ async fn waiting_console(world: &World, token: &str, code: &str) -> Result<Tab> 
 }
 
 /// A relay that knows the integrator's secret, and a token signed with it
-/// for agent `sub` named `name` (as the integrator's backend would issue).
-async fn world_with_signed_agent(sub: &str, name: &str) -> Result<(World, String)> {
+/// for agent `sub` named `name` (as the integrator's backend would issue);
+/// the folder holding the secret, for the test to remove.
+async fn world_with_signed_agent(
+    sub: &str,
+    name: &str,
+) -> Result<(World, String, std::path::PathBuf)> {
     let dir = std::env::temp_dir().join(format!("cobrowse-e2e-signed-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let secret = dir.join("agent-secret");
@@ -156,12 +160,12 @@ async fn world_with_signed_agent(sub: &str, name: &str) -> Result<(World, String
         secret.display().to_string(),
     ])
     .await?;
-    Ok((world, token))
+    Ok((world, token, dir))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_starts_a_session_the_waiting_agent_joins_one_at_a_time() -> Result<()> {
-    let (world, token) = world_with_signed_agent("agent-42", "Ann Smith").await?;
+    let (world, token, secret_dir) = world_with_signed_agent("agent-42", "Ann Smith").await?;
     step("the site's backend invites with the agent's signed token");
     let (secret, code, expires) = invite(&world, &token).await?;
     ensure!(
@@ -244,6 +248,7 @@ async fn an_invitation_starts_a_session_the_waiting_agent_joins_one_at_a_time() 
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     world.stop().await;
+    let _ = std::fs::remove_dir_all(secret_dir);
     Ok(())
 }
 
