@@ -506,9 +506,15 @@ impl App {
         let Some(join) = &mut self.join else {
             return;
         };
-        flush(&join.socket, join.console.take_outbox());
         let snapshots = join.console.snapshots_applied();
         let mode_changed = join.console.take_mode_changed();
+        if snapshots != join.guarded_snapshot {
+            if let Some(pointing) = &mut join.pointing {
+                pointing.page_replaced(&mut join.console);
+            }
+        }
+        // After the line above, which may queue a message.
+        flush(&join.socket, join.console.take_outbox());
         if snapshots != join.guarded_snapshot || mode_changed {
             join.guarded_snapshot = snapshots;
             // Typing stays local-only unless the visitor granted control.

@@ -573,4 +573,43 @@ mod tests {
         c.on_tick(9000.0);
         assert!(c.take_outbox().is_empty());
     }
+
+    #[test]
+    fn every_way_a_session_ends_has_its_own_sentence_in_the_header() {
+        let mut seen: Vec<String> = Vec::new();
+        for reason in EndReason::ALL {
+            // Live, and also still waiting (an invitation expiring, a visitor
+            // declining): the same sentence either way.
+            for mut c in [live(), {
+                let mut c = console();
+                c.on_message(joined(), 0.0);
+                c
+            }] {
+                c.on_message(ToAgent::Ended { reason }, 0.0);
+                assert_eq!(c.state(), ConsoleState::Ended, "{reason:?}");
+                let sentence = c
+                    .status()
+                    .strip_prefix("Ended: ")
+                    .unwrap_or_else(|| panic!("{reason:?}: {:?}", c.status()))
+                    .to_owned();
+                assert!(
+                    sentence.ends_with('.') && sentence.split_whitespace().count() >= 4,
+                    "{reason:?}: not a sentence a person can read: {sentence:?}"
+                );
+                if !seen.contains(&sentence) {
+                    seen.push(sentence);
+                }
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            EndReason::ALL.len(),
+            "two reasons share a sentence: {seen:#?}"
+        );
+        // Ends that are not the relay's reasons are told apart too.
+        let mut lost = live();
+        lost.on_closed(1006, "");
+        let lost = lost.status().strip_prefix("Ended: ").map(str::to_owned);
+        assert!(lost.is_some_and(|l| !l.is_empty() && !seen.contains(&l)));
+    }
 }

@@ -1,21 +1,23 @@
 //! Two people on one page, the console's side: the visitor's cursor and
-//! clicks drawn over the mirror, and the agent's pointing, scrolling and (in
-//! shared mode) clicks and typing in the iframe turned into messages for the
-//! visitor's page. Owns: the overlay elements (`data-cobrowse-cursor=
-//! "visitor"`, `data-cobrowse-click`) and reading the iframe's events. Does
-//! not own: whether a control may be sent (`Console::control` decides), or
-//! the `:hover` state attributes (`mirror::presence`).
+//! clicks drawn over the mirror, and the agent's pointing, scrolling, text
+//! selection and (in shared mode) clicks and typing in the iframe turned
+//! into messages for the visitor's page. Owns: the overlay elements
+//! (`data-cobrowse-cursor="visitor"`, `data-cobrowse-click`) and reading the
+//! iframe's events. Does not own: whether a control may be sent
+//! (`Console::control` decides), the `:hover` state attributes
+//! (`mirror::presence`), or showing the visitor's selection
+//! (`mirror::selection`).
 
 use std::collections::VecDeque;
 
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use gloo_timers::callback::Timeout;
 use js_sys::Reflect;
-use protocol::{Control, Point, PointerKind, PointerPos};
+use protocol::{Control, NodeId, Point, PointerKind, PointerPos, TextRange};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Event, HtmlElement, MouseEvent};
 
-use crate::console::Console;
+use crate::console::{Console, ConsoleState};
 use crate::mirror::dom::WebDom;
 
 /// Pointer moves sent at most this often (ms): 20 a second.
@@ -27,15 +29,21 @@ const SCROLL_EVERY_MS: f64 = 100.0;
 const SCROLL_SLACK: f64 = 2.0;
 /// How long a click circle shows (ms); matches the CSS animation.
 const CLICK_MS: u32 = 700;
+/// A press that moved further than this (CSS px of the page) before its
+/// click was a drag (selecting text), not a click.
+const DRAG_PX: f64 = 4.0;
 
 /// The iframe's events the console listens to.
-const FRAME_EVENTS: [&str; 6] = [
+const FRAME_EVENTS: [&str; 9] = [
     "pointermove",
+    "pointerdown",
+    "pointerup",
     "pointerout",
     "click",
     "input",
     "change",
     "scroll",
+    "selectionchange",
 ];
 
 pub struct Pointing {
@@ -44,6 +52,15 @@ pub struct Pointing {
     circles: VecDeque<(Element, Timeout)>,
     last_move_ms: f64,
     last_scroll_ms: f64,
+    /// Where the last press started (the page's CSS px), to tell a drag
+    /// from a click.
+    press: Option<(f64, f64)>,
+    /// A button is down: a selection may still be dragged out, and is sent
+    /// once it is let go.
+    pressing: bool,
+    /// The agent's selection as last sent (`None`: nothing selected, what
+    /// the visitor's page assumes at first).
+    selection: Option<TextRange>,
     /// The highlight tool is armed: the next click outlines an element.
     pub highlight_armed: bool,
 }
@@ -65,6 +82,9 @@ impl Pointing {
             circles: VecDeque::new(),
             last_move_ms: f64::NEG_INFINITY,
             last_scroll_ms: f64::NEG_INFINITY,
+            press: None,
+            pressing: false,
+            selection: None,
             highlight_armed: false,
         })
     }
@@ -91,13 +111,17 @@ impl Pointing {
 
     /// An event in the iframe: the agent points, scrolls, or acts.
     pub fn on_frame_event(&mut self, console: &mut Console<WebDom>, event: &Event, now_ms: f64) {
-        let dom = console.mirror().backend();
         match event.type_().as_str() {
             "pointermove" => {
+                if self.pressing && mouse(event).buttons() == 0 {
+                    // Let go outside the page: the drag is over.
+                    self.pressing = false;
+                    self.send_selection(console);
+                }
                 if now_ms - self.last_move_ms < MOVE_EVERY_MS {
                     return;
                 }
-                if let Some(pos) = locate(dom, event) {
+                if let Some(pos) = locate(console.mirror().backend(), event) {
                     self.last_move_ms = now_ms;
                     console.point(Point::Pointer {
                         pos,
@@ -121,9 +145,21 @@ impl Pointing {
                     });
                 }
             }
+            "pointerdown" => {
+                let mouse = mouse(event);
+                self.press = Some((f64::from(mouse.client_x()), f64::from(mouse.client_y())));
+                self.pressing = true;
+            }
+            "pointerup" => {
+                self.pressing = false;
+                self.send_selection(console);
+            }
+            // Mid-drag a selection changes with every move: it goes once
+            // the button is let go. Keyboard selection goes as it changes.
+            "selectionchange" if !self.pressing => self.send_selection(console),
             "click" => self.on_click(console, event),
             "input" | "change" => {
-                if let Some(control) = field_control(dom, event) {
+                if let Some(control) = field_control(console.mirror().backend(), event) {
                     console.control(control);
                 }
             }
@@ -142,6 +178,17 @@ impl Pointing {
 
     fn on_click(&mut self, console: &mut Console<WebDom>, event: &Event) {
         let mouse = mouse(event);
+        let (x, y) = (f64::from(mouse.client_x()), f64::from(mouse.client_y()));
+        let dragged = self
+            .press
+            .take()
+            .is_some_and(|(px, py)| (x - px).hypot(y - py) > DRAG_PX);
+        if dragged {
+            // The browser calls a press and release over different spots
+            // a click on their common ancestor; the agent was selecting
+            // text, which must not click on the visitor's page.
+            return;
+        }
         let Some(pos) = locate(console.mirror().backend(), event) else {
             return;
         };
@@ -164,6 +211,32 @@ impl Pointing {
                 fx: pos.fx,
                 fy: pos.fy,
             });
+        }
+    }
+
+    /// The iframe shows a new document (a snapshot): the agent's selection
+    /// went with the old one, so the visitor's page stops showing it.
+    pub fn page_replaced(&mut self, console: &mut Console<WebDom>) {
+        self.press = None;
+        self.pressing = false;
+        if self.selection.take().is_some() {
+            console.point(Point::Selection(None));
+        }
+    }
+
+    /// Sends the agent's selection in the iframe if it changed. One whose
+    /// ends the mirror cannot name (inside a mirrored frame, say) is not
+    /// sent at all rather than sent wrong.
+    fn send_selection(&mut self, console: &mut Console<WebDom>) {
+        if console.state() != ConsoleState::Live {
+            return;
+        }
+        let Some(now) = agent_selection(console) else {
+            return;
+        };
+        if now != self.selection {
+            self.selection = now;
+            console.point(Point::Selection(now));
         }
     }
 
@@ -364,4 +437,38 @@ fn scroll_point(console: &Console<WebDom>, event: &Event) -> Option<Point> {
         }
     }
     Some(Point::Scroll { target: id, x, y })
+}
+
+/// The agent's selection in the iframe: `Some(None)` for nothing selected,
+/// `None` when an end is a node the mirror cannot name.
+fn agent_selection(console: &Console<WebDom>) -> Option<Option<TextRange>> {
+    let doc = console.mirror().backend().frame().content_document()?;
+    let Ok(Some(selection)) = doc.get_selection() else {
+        return Some(None);
+    };
+    if selection.range_count() == 0 || selection.is_collapsed() {
+        return Some(None);
+    }
+    let anchor = node_id(console, &selection.anchor_node()?)?;
+    let focus = node_id(console, &selection.focus_node()?)?;
+    Some(Some(TextRange {
+        anchor,
+        anchor_offset: selection.anchor_offset(),
+        focus,
+        focus_offset: selection.focus_offset(),
+    }))
+}
+
+/// The visitor's id for a node of the iframe: elements by their tag, text
+/// nodes through their parent's children in the mirror.
+fn node_id(console: &Console<WebDom>, node: &web_sys::Node) -> Option<NodeId> {
+    let dom = console.mirror().backend();
+    if let Some(id) = dom.id(node) {
+        return Some(id);
+    }
+    let parent = node.parent_node()?;
+    let parent = dom.id(&parent)?;
+    console
+        .mirror()
+        .child_id(parent, |n| n.is_same_node(Some(node)))
 }

@@ -1,6 +1,7 @@
 //! Two people on one page, the console's side, in a real browser: the
 //! visitor's cursor drawn over the element it points at, the agent's click in
-//! the mirror turned into pointing (always) and control (shared mode only).
+//! the mirror turned into pointing (always) and control (shared mode only),
+//! the visitor's text selection shown in the mirror and the agent's sent.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -9,7 +10,7 @@ use agent_viewer::mirror::dom::WebDom;
 use agent_viewer::pointing::Pointing;
 use protocol::{
     AgentId, AgentMsg, Attr, Control, Event, EventFrame, Mode, Node, NodeId, Ns, Point,
-    PointerKind, PointerPos, Seq, SessionId, Snapshot, ToAgent, Viewport,
+    PointerKind, PointerPos, Seq, SessionId, Snapshot, TextRange, ToAgent, Viewport,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -77,12 +78,23 @@ fn live() -> (Console<WebDom>, Pointing, HtmlElement, HtmlIFrameElement) {
                         4,
                         "body",
                         &[("style", "margin: 0")],
-                        vec![el(
-                            5,
-                            "div",
-                            &[("id", "box"), ("style", "position: absolute; left: 50px; top: 40px; width: 200px; height: 100px")],
-                            vec![],
-                        )],
+                        vec![
+                            el(
+                                5,
+                                "div",
+                                &[("id", "box"), ("style", "position: absolute; left: 50px; top: 40px; width: 200px; height: 100px")],
+                                vec![],
+                            ),
+                            el(
+                                6,
+                                "p",
+                                &[("id", "words"), ("style", "position: absolute; left: 10px; top: 200px; margin: 0")],
+                                vec![Node::Text {
+                                    id: NodeId(7),
+                                    text: "hello world".into(),
+                                }],
+                            ),
+                        ],
                     ),
                 ],
             )],
@@ -215,4 +227,115 @@ fn an_agents_click_points_always_and_controls_only_in_shared_mode() {
         ]
     );
     assert!(!pointing.highlight_armed);
+}
+
+/// The text of each range in the mirror's `cobrowse-visitor` highlight
+/// (empty: no such highlight).
+fn visitor_highlight(frame: &HtmlIFrameElement) -> Vec<String> {
+    use js_sys::Reflect;
+    let window = frame.content_window().unwrap();
+    let css = Reflect::get(&window, &"CSS".into()).unwrap();
+    let registry = Reflect::get(&css, &"highlights".into()).unwrap();
+    let get: js_sys::Function = Reflect::get(&registry, &"get".into())
+        .unwrap()
+        .unchecked_into();
+    let highlight = get.call1(&registry, &"cobrowse-visitor".into()).unwrap();
+    if highlight.is_undefined() {
+        return Vec::new();
+    }
+    js_sys::Array::from(&highlight)
+        .iter()
+        .map(|range| {
+            let to_string: js_sys::Function = Reflect::get(&range, &"toString".into())
+                .unwrap()
+                .unchecked_into();
+            to_string.call0(&range).unwrap().as_string().unwrap()
+        })
+        .collect()
+}
+
+fn range(anchor_offset: u32, focus_offset: u32) -> TextRange {
+    TextRange {
+        anchor: NodeId(7),
+        anchor_offset,
+        focus: NodeId(7),
+        focus_offset,
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_visitors_selection_shows_as_a_highlight_over_the_same_text() {
+    let (mut console, _pointing, _fit, frame) = live();
+    visitor_event(&mut console, 2, Event::Selection(Some(range(6, 11))));
+    assert_eq!(visitor_highlight(&frame), ["world"]);
+    // Selected right to left: the focus comes first.
+    visitor_event(&mut console, 3, Event::Selection(Some(range(5, 0))));
+    assert_eq!(visitor_highlight(&frame), ["hello"]);
+    // The agent's own selection is theirs: the highlight is not it.
+    let selection = frame.content_document().unwrap().get_selection().unwrap();
+    assert!(selection.is_none_or(|s| s.is_collapsed()));
+    visitor_event(&mut console, 4, Event::Selection(None));
+    assert!(visitor_highlight(&frame).is_empty(), "cleared");
+}
+
+fn mouse_at(kind: &str, x: i32, y: i32) -> web_sys::Event {
+    let init = MouseEventInit::new();
+    init.set_bubbles(true);
+    init.set_client_x(x);
+    init.set_client_y(y);
+    MouseEvent::new_with_mouse_event_init_dict(kind, &init)
+        .unwrap()
+        .into()
+}
+
+#[wasm_bindgen_test]
+fn the_agents_selection_goes_by_node_ids_when_the_drag_ends_and_is_no_click() {
+    let (mut console, mut pointing, _fit, frame) = live();
+    console.on_message(ToAgent::Mode(Mode::Shared), 0.0);
+    let doc = frame.content_document().unwrap();
+    let text = doc
+        .get_element_by_id("words")
+        .unwrap()
+        .first_child()
+        .unwrap();
+    let selection = doc.get_selection().unwrap().unwrap();
+    let changed = web_sys::Event::new("selectionchange").unwrap();
+
+    pointing.on_frame_event(&mut console, &mouse_at("pointerdown", 12, 205), 0.0);
+    selection.set_base_and_extent(&text, 0, &text, 5).unwrap();
+    pointing.on_frame_event(&mut console, &changed, 0.0);
+    assert!(console.take_outbox().is_empty(), "nothing while dragging");
+    pointing.on_frame_event(&mut console, &mouse_at("pointerup", 60, 205), 0.0);
+    assert_eq!(
+        console.take_outbox(),
+        [AgentMsg::Point(Point::Selection(Some(range(0, 5))))]
+    );
+    // The browser's click after a drag: no circle, no click on the page.
+    pointing.on_frame_event(&mut console, &mouse_at("click", 60, 205), 0.0);
+    assert!(console.take_outbox().is_empty(), "a drag is not a click");
+
+    // Extended from the keyboard, backwards: sent as it changes, once.
+    selection.set_base_and_extent(&text, 11, &text, 6).unwrap();
+    pointing.on_frame_event(&mut console, &changed, 0.0);
+    pointing.on_frame_event(&mut console, &changed, 0.0);
+    assert_eq!(
+        console.take_outbox(),
+        [AgentMsg::Point(Point::Selection(Some(range(11, 6))))]
+    );
+    selection.remove_all_ranges().unwrap();
+    pointing.on_frame_event(&mut console, &changed, 0.0);
+    assert_eq!(
+        console.take_outbox(),
+        [AgentMsg::Point(Point::Selection(None))]
+    );
+
+    // A press and release on the same spot is still a click.
+    pointing.on_frame_event(&mut console, &mouse_at("pointerdown", 150, 65), 0.0);
+    pointing.on_frame_event(&mut console, &mouse_at("pointerup", 150, 65), 0.0);
+    assert!(
+        console.take_outbox().is_empty(),
+        "no selection, nothing new"
+    );
+    pointing.on_frame_event(&mut console, &click_box(&frame, false), 0.0);
+    assert_eq!(console.take_outbox().len(), 2, "the circle and the click");
 }

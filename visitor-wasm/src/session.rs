@@ -99,6 +99,9 @@ pub(crate) struct Inner {
     settle: Option<Settle>,
     last_input: Option<(NodeId, FormState)>,
     ended: bool,
+    /// Why the relay ended the session, for the panel to say as it goes
+    /// (`None`: the panel just goes).
+    farewell: Option<&'static str>,
 }
 
 thread_local! {
@@ -136,6 +139,8 @@ pub(crate) fn open(
     if running() {
         return Err(VisitorError::AlreadyRunning);
     }
+    // The last session's "why it ended" makes way for this one's panel.
+    crate::ui::clear_farewell();
     let window = web_sys::window().ok_or(VisitorError::NoDocument)?;
     let document = window.document().ok_or(VisitorError::NoDocument)?;
     options.check_selectors(&document)?;
@@ -166,6 +171,7 @@ pub(crate) fn open(
             settle,
             last_input: None,
             ended: false,
+            farewell: None,
         })
     });
     let result = (|| {
@@ -263,9 +269,22 @@ impl Inner {
             self.service.take(),
             self.live.take(),
             self.presence.take(),
-            self.ui.take(),
+            self.take_ui(),
             self.socket.take(),
         ))
+    }
+
+    /// The panel to drop, unless it stays a moment to say why the relay
+    /// ended the session.
+    fn take_ui(&mut self) -> Option<Ui> {
+        let ui = self.ui.take()?;
+        match self.farewell.take() {
+            Some(sentence) => {
+                ui.farewell(sentence);
+                None
+            }
+            None => Some(ui),
+        }
     }
 
     /// Shows `<cobrowse-ui>`, its clicks routed to [`Inner::on_action`].
@@ -442,7 +461,10 @@ impl Inner {
             // reconnect with the resume token; until the socket closes,
             // nothing changes here.
             ToVisitor::Reconnect { .. } => {}
-            ToVisitor::Ended { .. } => self.finish(None),
+            ToVisitor::Ended { reason } => {
+                self.farewell = crate::ui::ended_sentence(reason);
+                self.finish(None);
+            }
             ToVisitor::Error(frame) if self.resume.is_resuming() => self.refused(&frame.message),
             ToVisitor::Error(frame) => {
                 warn_js(

@@ -1,18 +1,22 @@
 //! The visitor's own UI: `<cobrowse-ui>` with an open shadow root holding a
 //! small panel (the code, the consent and control questions, who watches in
-//! which mode, the Stop control and End buttons), a thin frame around the
-//! viewport while an agent watches, and the layer agents' cursors and
-//! highlights are drawn in.
+//! which mode, the Stop control and End buttons, and for a few seconds after
+//! the relay ended the session, why), a thin frame around the viewport while
+//! an agent watches, and the layer agents' cursors and highlights are drawn
+//! in.
 //!
-//! Owns: the element (removed on drop), its rendering, and turning clicks
-//! into [`UiAction`]s. Does not own: what the actions do (`session.rs`),
+//! Owns: the element (removed on drop, or [`FAREWELL_MS`] after a farewell),
+//! its rendering, the visitor's sentence for each [`EndReason`], and turning
+//! clicks into [`UiAction`]s. Does not own: what the actions do (`session.rs`),
 //! what is drawn in the presence layer (`presence.rs`).
 //! The capture never mirrors this element (`mask::UI_TAG`).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
-use protocol::{AgentId, Mode};
+use gloo_timers::callback::Timeout;
+use protocol::{AgentId, EndReason, Mode};
 use wasm_bindgen::{intern, JsCast};
 use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
 
@@ -55,6 +59,46 @@ pub enum View<'a> {
     },
     /// The connection dropped; the session waits for this page to return.
     Reconnecting,
+    /// The session is over (not by the visitor's own hand): why.
+    Ended {
+        sentence: &'a str,
+    },
+}
+
+/// What the panel says when the relay ends the session: the visitor's side
+/// of each reason (the console says the agent's). `None` for the ends the
+/// visitor brought about themselves, which need no explanation.
+pub fn ended_sentence(reason: EndReason) -> Option<&'static str> {
+    match reason {
+        EndReason::VisitorEnded | EndReason::VisitorDeclined => None,
+        EndReason::VisitorDisconnected => {
+            Some("Co-browsing ended: this page lost its connection for too long.")
+        }
+        EndReason::AgentLeft => Some("The agent left. Co-browsing has ended."),
+        EndReason::RelayShutdown => Some("Co-browsing ended: the service is restarting."),
+        EndReason::Error => Some("Co-browsing ended after an error."),
+        EndReason::Idle => Some("Co-browsing ended after a long time without activity."),
+        EndReason::InvitationExpired => Some("The co-browsing invitation has expired."),
+        EndReason::InvitationCancelled => Some("The agent cancelled the co-browsing invitation."),
+    }
+}
+
+/// How long the panel says why a session ended before it goes.
+pub const FAREWELL_MS: u32 = 10_000;
+
+thread_local! {
+    /// The panel of an ended session while it says why, and the timer that
+    /// removes it. Kept apart: the timer's own callback drops only the panel
+    /// (a timer must not drop itself while it runs).
+    static FAREWELL: RefCell<Option<Ui>> = const { RefCell::new(None) };
+    static FAREWELL_TIMER: RefCell<Option<Timeout>> = const { RefCell::new(None) };
+}
+
+/// Removes an ended session's panel at once (a new session is starting).
+pub fn clear_farewell() {
+    let ui = FAREWELL.with(|f| f.borrow_mut().take());
+    let timer = FAREWELL_TIMER.with(|t| t.borrow_mut().take());
+    drop((ui, timer));
 }
 
 const CSS: &str = "\
@@ -142,6 +186,23 @@ impl Ui {
         })
     }
 
+    /// Keeps the panel for [`FAREWELL_MS`] after the session ended, saying
+    /// why (its buttons are gone; its click listener reaches an ended
+    /// session, which ignores it). A new `start()` removes it at once.
+    pub fn farewell(self, sentence: &str) {
+        if let Err(e) = self.render(&View::Ended { sentence }, false) {
+            crate::error::warn(&e.to_string());
+            return;
+        }
+        clear_farewell();
+        FAREWELL.with(|f| *f.borrow_mut() = Some(self));
+        let timer = Timeout::new(FAREWELL_MS, || {
+            let ui = FAREWELL.with(|f| f.borrow_mut().take());
+            drop(ui);
+        });
+        FAREWELL_TIMER.with(|t| *t.borrow_mut() = Some(timer));
+    }
+
     /// Where agents' cursors and highlights are drawn: a fixed, click-through
     /// layer over the page, under the panel.
     pub fn layer(&self) -> &Element {
@@ -172,6 +233,10 @@ impl Ui {
                 text.append_child(&code_el).map_err(VisitorError::js)?;
                 append_text(d, &text, " — read it to the agent")?;
                 add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
+            }
+            View::Ended { sentence } => {
+                text.set_text_content(Some(sentence));
+                set(&text, "data-cobrowse-ended", "")?;
             }
             View::Reconnecting => {
                 text.set_text_content(Some("Reconnecting to co-browsing…"));

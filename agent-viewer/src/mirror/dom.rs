@@ -73,6 +73,18 @@ impl WebDom {
         None
     }
 
+    /// The visitor's id for exactly `node` (an element or the document:
+    /// text nodes are not tagged, see `Mirror::child_id`).
+    pub fn id(&self, node: &JsValue) -> Option<protocol::NodeId> {
+        if !node.is_object() {
+            return None;
+        }
+        self.ids
+            .get(node.unchecked_ref())
+            .as_f64()
+            .map(|id| protocol::NodeId(id as u32))
+    }
+
     pub fn frame(&self) -> &HtmlIFrameElement {
         &self.frame
     }
@@ -147,8 +159,12 @@ impl WebDom {
 /// The agent's own focus in the mirror (from clicking into it) gets no
 /// browser focus ring: the page shows the visitor's focus
 /// (`[data-cobrowse-focus]`), not the agent's.
+///
+/// The visitor's text selection is a custom highlight
+/// (`mirror/selection_dom.rs`), in the visitor's colour (their cursor's red).
 const CONSOLE_SHEET: &str = "*, ::before, ::after { overflow-anchor: none !important; } \
-    :focus-visible:not([data-cobrowse-focus]) { outline: none !important; }";
+    :focus-visible:not([data-cobrowse-focus]) { outline: none !important; } \
+    ::highlight(cobrowse-visitor) { background-color: rgba(229, 72, 77, 0.3); }";
 
 impl WebDom {
     fn console_sheet(&self, doc: &Document) {
@@ -456,6 +472,15 @@ impl DomBackend for WebDom {
             window
                 .unchecked_ref::<web_sys::Window>()
                 .scroll_to_with_x_and_y(x, y);
+        }
+    }
+
+    fn show_visitor_selection(&mut self, ends: Option<super::selection::Ends<'_, Node>>) {
+        let shown = self
+            .document()
+            .and_then(|doc| super::selection_dom::show(&doc, ends).map_err(js_error));
+        if let Err(e) = shown {
+            crate::log::warn(&format!("the visitor's selection is not shown: {e}"));
         }
     }
 }

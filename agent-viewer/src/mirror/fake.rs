@@ -59,6 +59,8 @@ pub struct FakeDom {
     pub media: Vec<(FakeId, protocol::MediaState)>,
     /// Stylesheets and fonts (`sheets_fake.rs`).
     pub sheets: super::sheets_fake::FakeSheets,
+    /// The visitor's selection as shown: (anchor, offset), (focus, offset).
+    pub selection: Option<((FakeId, u32), (FakeId, u32))>,
 }
 
 /// Names `createElement`/`setAttribute` would refuse.
@@ -414,6 +416,10 @@ impl DomBackend for FakeDom {
 
     fn scroll_frame(&mut self, document: &FakeId, x: f64, y: f64) {
         self.nodes[document.0].scroll = Some((x, y));
+    }
+
+    fn show_visitor_selection(&mut self, ends: Option<super::selection::Ends<'_, FakeId>>) {
+        self.selection = ends.map(|((a, ao), (f, fo))| ((*a, ao), (*f, fo)));
     }
 
     /// Enough of URL resolution for tests: absolute URLs as they are,

@@ -12,6 +12,9 @@ pub mod dom;
 pub(crate) mod fake;
 pub mod frames;
 pub mod presence;
+pub mod selection;
+#[cfg(target_arch = "wasm32")]
+mod selection_dom;
 mod shadow;
 pub mod sheets;
 #[cfg(target_arch = "wasm32")]
@@ -145,6 +148,10 @@ pub trait DomBackend: sheets::SheetBackend<<Self as DomBackend>::Node> {
     fn frame_placeholder(&mut self, frame: &Self::Node);
     /// Scrolls the window of the frame that shows `document`.
     fn scroll_frame(&mut self, document: &Self::Node, x: f64, y: f64);
+    /// Shows the visitor's text selection between two mirrored nodes
+    /// (anchor, focus: either may come first), beside the agent's own
+    /// selection and without touching the page's nodes (`None`: clears it).
+    fn show_visitor_selection(&mut self, ends: Option<selection::Ends<'_, Self::Node>>);
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -343,8 +350,8 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_font(font);
                 Ok(Applied::Mutations)
             }
-            Event::Selection(_) => {
-                log::debug("an event this console does not show yet was skipped");
+            Event::Selection(range) => {
+                self.apply_selection(*range);
                 Ok(Applied::Presence)
             }
         }
@@ -363,6 +370,8 @@ impl<B: DomBackend> Mirror<B> {
         self.document = None;
         self.reset_sheets();
         self.presence = presence::Presence::default();
+        // The old page's nodes are gone, and so is what was selected on it.
+        self.backend.show_visitor_selection(None);
         self.scrolls.clear();
         // The size first, so that the scroll positions below land.
         self.backend.set_viewport(&snapshot.viewport);

@@ -23,6 +23,8 @@ pub(super) struct Presence {
     focus_within: Vec<NodeId>,
     pointer: Option<PointerPos>,
     clicks: Vec<PointerPos>,
+    /// The visitor's text selection (`selection.rs`).
+    pub(super) selection: Option<protocol::TextRange>,
 }
 
 impl<B: DomBackend> Mirror<B> {

@@ -4,9 +4,12 @@
 
 mod canvas;
 mod corpus;
+mod ending;
 mod fidelity;
 mod foundation;
+mod invitations;
 mod privacy;
 mod resources;
 mod resume;
+mod selection;
 mod two_way;

@@ -496,3 +496,65 @@ async fn the_relays_masking_rules_apply_on_top_of_the_sites_and_a_bad_one_is_dro
     );
     session.end();
 }
+
+/// The panel's sentence after the relay ended a session for `reason`
+/// (`None`: the panel went at once).
+async fn farewell_for(relay: &Relay, reason: protocol::EndReason) -> Option<String> {
+    let _session = started(relay).await;
+    relay.say(&ToVisitor::Ended { reason });
+    let text = ui_text();
+    assert!(
+        ui_button("data-cobrowse-end").is_none(),
+        "an ended session offers no End button"
+    );
+    text.map(|t| {
+        // The panel's text without its stylesheet.
+        let host = document().query_selector("cobrowse-ui").unwrap().unwrap();
+        let p = host
+            .shadow_root()
+            .unwrap()
+            .query_selector("[data-cobrowse-ended]")
+            .unwrap()
+            .unwrap_or_else(|| panic!("no ended sentence in {t:?}"));
+        p.text_content().unwrap_or_default()
+    })
+}
+
+#[wasm_bindgen_test]
+async fn when_the_relay_ends_the_session_the_panel_says_why_until_the_next_start() {
+    use protocol::EndReason;
+    let relay = Relay::install();
+    let mut seen = Vec::new();
+    for reason in [
+        EndReason::Idle,
+        EndReason::AgentLeft,
+        EndReason::RelayShutdown,
+        EndReason::Error,
+        EndReason::InvitationExpired,
+        EndReason::InvitationCancelled,
+        EndReason::VisitorDisconnected,
+    ] {
+        let sentence = farewell_for(&relay, reason)
+            .await
+            .unwrap_or_else(|| panic!("{reason:?}: the panel went without a word"));
+        assert!(!sentence.trim().is_empty(), "{reason:?}");
+        assert!(
+            !seen.contains(&sentence),
+            "{reason:?} says what another reason says: {sentence}"
+        );
+        seen.push(sentence);
+        // The next start() (in the next round) replaces it: one panel.
+    }
+    assert!(seen[0].contains("without activity"), "{seen:?}");
+    // The visitor's own ends need no explanation: the panel just goes.
+    for reason in [EndReason::VisitorEnded, EndReason::VisitorDeclined] {
+        assert_eq!(farewell_for(&relay, reason).await, None, "{reason:?}");
+    }
+    assert_eq!(
+        document()
+            .query_selector_all("cobrowse-ui")
+            .unwrap()
+            .length(),
+        0
+    );
+}
