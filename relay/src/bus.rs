@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use protocol::{AgentId, SessionId, ToAgent, ToVisitor};
+use protocol::{AgentId, Seq, SessionId, ToAgent, ToVisitor};
 use tokio::sync::{mpsc, Notify};
 
 use crate::gate::Standing;
 use crate::idle::Activity;
+use crate::rejoin::Returning;
 use crate::sessions::Attachment;
 use crate::takeover::Tenure;
 use crate::RelayError;
@@ -43,6 +44,14 @@ pub enum Delivery {
     /// older connection of that visitor ends. Read by the mailbox, never
     /// written to a socket.
     Superseded(Attachment),
+    /// An admitted agent continues its place after its connection broke
+    /// (`rejoin.rs`), having applied everything up to `after`: the
+    /// visitor's connection replays the rest and forwards to it again.
+    /// Read by the mailbox, never written to a socket.
+    Rejoined {
+        agent: AgentId,
+        after: Option<Seq>,
+    },
     /// Close the socket normally after what is queued; only a connection
     /// puts this in its own mailbox, it never travels on the bus.
     Close {
@@ -66,7 +75,8 @@ impl Delivery {
             Delivery::Visitor(_)
             | Delivery::Agent(_)
             | Delivery::Encoded(_)
-            | Delivery::Superseded(_) => None,
+            | Delivery::Superseded(_)
+            | Delivery::Rejoined { .. } => None,
         }
     }
 }
@@ -90,6 +100,8 @@ pub struct Mailbox {
     /// A visitor connection's turn as its session's connection, ended by a
     /// newer one's takeover.
     tenure: Option<Arc<Tenure>>,
+    /// A visitor connection's agents coming back (`rejoin.rs`).
+    returning: Option<Arc<Returning>>,
 }
 
 /// The connection's side: its writer task drains this.
@@ -131,6 +143,7 @@ pub fn mailbox(capacity: usize) -> (Mailbox, MailboxReceiver) {
             standing: None,
             activity: None,
             tenure: None,
+            returning: None,
         },
         MailboxReceiver {
             rx,
@@ -151,6 +164,13 @@ impl Mailbox {
             // For the connection, not its peer; not a sign of life either.
             if let Some(tenure) = &self.tenure {
                 tenure.observe(by);
+            }
+            return true;
+        }
+        if let Delivery::Rejoined { agent, after } = delivery {
+            // For the visitor's connection, which replays and forwards.
+            if let Some(returning) = &self.returning {
+                returning.note(agent, after);
             }
             return true;
         }
@@ -185,6 +205,13 @@ impl Mailbox {
     /// the visitor takes the session over.
     pub(crate) fn holding(mut self, tenure: Arc<Tenure>) -> Mailbox {
         self.tenure = Some(tenure);
+        self
+    }
+
+    /// The same mailbox, also noting agents that come back into
+    /// `returning`.
+    pub(crate) fn welcoming(mut self, returning: Arc<Returning>) -> Mailbox {
+        self.returning = Some(returning);
         self
     }
 
