@@ -7,6 +7,7 @@ mod corpus;
 mod fidelity;
 mod foundation;
 mod privacy;
+mod rejoin;
 mod resources;
 mod resume;
 mod two_way;
