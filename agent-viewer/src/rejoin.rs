@@ -165,6 +165,18 @@ mod tests {
     }
 
     #[test]
+    fn a_draining_relay_window_is_taken_once_and_the_page_stays() {
+        let mut c = watching();
+        c.on_message(ToAgent::Reconnect { within_ms: 200 }, 5.0);
+        assert_eq!(c.status(), RECONNECTING);
+        assert_eq!(c.take_drain(), Some(200));
+        assert_eq!(c.take_drain(), None);
+        c.begin_reconnect(6.0);
+        assert!(c.rejoin_hello("token").is_some());
+        assert_eq!(c.state(), ConsoleState::Live);
+    }
+
+    #[test]
     fn a_console_never_admitted_just_loses_its_connection() {
         let mut c = Console::new(FakeDom::default());
         c.on_closed(1006, "", 0.0);
