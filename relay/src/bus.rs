@@ -40,6 +40,11 @@ pub enum Delivery {
     Agent(ToAgent),
     /// A frame encoded once and shared by every agent it goes to.
     Encoded(Bytes),
+    /// A visitor event encoded once for agents (`ToAgent::Event`), with its
+    /// sequence number: an agent's connection writes each number once (a
+    /// replay overlapping what came live, a page resending after its relay
+    /// died), see `gate.rs`.
+    Frame(Seq, Bytes),
     /// The session's visitor attached again as this (`takeover.rs`): every
     /// older connection of that visitor ends. Read by the mailbox, never
     /// written to a socket.
@@ -75,6 +80,7 @@ impl Delivery {
             Delivery::Visitor(_)
             | Delivery::Agent(_)
             | Delivery::Encoded(_)
+            | Delivery::Frame(..)
             | Delivery::Superseded(_)
             | Delivery::Rejoined { .. } => None,
         }
@@ -177,6 +183,12 @@ impl Mailbox {
         // Before it is queued: a withdrawn mode takes effect as soon as it
         // is published, not once the agent has read what is ahead of it.
         if let Some(standing) = &self.standing {
+            if let Delivery::Frame(seq, _) = &delivery {
+                if !standing.first_time(*seq) {
+                    // The agent has it already: taken, not written again.
+                    return true;
+                }
+            }
             standing.observe(&delivery);
         }
         if let Some(activity) = &self.activity {

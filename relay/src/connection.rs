@@ -291,7 +291,7 @@ fn encode(delivery: Delivery) -> Result<Option<Bytes>, RelayError> {
     Ok(match delivery {
         Delivery::Visitor(msg) => Some(protocol::encode(&msg)?.into()),
         Delivery::Agent(msg) => Some(protocol::encode(&msg)?.into()),
-        Delivery::Encoded(bytes) => Some(bytes),
+        Delivery::Encoded(bytes) | Delivery::Frame(_, bytes) => Some(bytes),
         Delivery::Close { .. } | Delivery::Superseded(_) | Delivery::Rejoined { .. } => None,
     })
 }

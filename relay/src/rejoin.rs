@@ -183,9 +183,8 @@ pub(crate) async fn welcome_back<S: SessionStore, B: Bus>(
         };
         let count = frames.len();
         for entry in frames {
-            app.bus
-                .publish(&topic, Delivery::Encoded(entry.forwarded()))
-                .await?;
+            let frame = Delivery::Frame(entry.seq(), entry.forwarded());
+            app.bus.publish(&topic, frame).await?;
         }
         if !admitted.contains(&agent) {
             admitted.push(agent);
@@ -262,6 +261,8 @@ pub(crate) async fn rejoin<S: SessionStore, B: Bus>(
     let mode = Delivery::Agent(ToAgent::Mode(mode));
     standing.observe(&admitted);
     standing.observe(&mode);
+    // What the console applied is never written to it again.
+    standing.applied_up_to(hello.last_seq);
     // Before subscribing: nothing the visitor's relay publishes to this
     // agent can overtake them.
     conn.send(admitted);
@@ -269,7 +270,7 @@ pub(crate) async fn rejoin<S: SessionStore, B: Bus>(
     let mailbox = conn.mailbox().following(Arc::clone(&standing));
     let subscription = app
         .bus
-        .subscribe(Topic::Agent(session.clone(), agent), mailbox)
+        .subscribe(Topic::Agent(session.clone(), agent), mailbox.clone())
         .await?;
     let back = Delivery::Rejoined {
         agent,
@@ -287,7 +288,7 @@ pub(crate) async fn rejoin<S: SessionStore, B: Bus>(
             catch_up(entries, hello.last_seq)
         {
             for entry in frames {
-                conn.send(Delivery::Encoded(entry.forwarded()));
+                mailbox.deliver(Delivery::Frame(entry.seq(), entry.forwarded()));
             }
         }
     }

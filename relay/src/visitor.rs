@@ -545,33 +545,30 @@ async fn handle<S: SessionStore, B: Bus>(
             // Encoded once; the buffer and every agent's queue share these
             // bytes.
             let encoded = Bytes::from(protocol::encode(&ToAgent::Event(frame))?);
-            // Buffered before it is forwarded: whatever an agent saw, the
-            // buffer holds, so a replay never skips a frame.
+            // Forwarded before it is buffered: if this relay dies between
+            // the two, agents elsewhere have the frame and the page resends
+            // it (it is after the buffer's newest); their connections write
+            // each seq once. The other order would leave them a gap.
+            let mut still_here = Vec::with_capacity(admitted.len());
+            for &agent in admitted.iter() {
+                let topic = Topic::Agent(session.clone(), agent);
+                let delivery = Delivery::Frame(seq, encoded.clone());
+                if app.bus.publish(&topic, delivery).await? > 0 {
+                    still_here.push(agent);
+                }
+            }
+            if !admitted.is_empty() {
+                app.metrics.forwarded(still_here.len() as u64);
+            }
+            // Nobody admitted is normal around consent and after agents
+            // leave: the page is never forwarded to anyone the visitor has
+            // not admitted, only kept for a replay.
+            *admitted = still_here;
             let entry = Entry::new(seq, snapshot, &encoded);
             app.store
                 .replay()
                 .append(session, entry, app.config.limits.replay_bounds())
                 .await?;
-            if admitted.is_empty() {
-                // Normal around consent and after agents leave: the page is
-                // never forwarded to anyone the visitor has not admitted.
-                tracing::trace!(%session, seq = seq.0, "event with no admitted agent kept for replay only");
-                return Ok(Flow::Continue);
-            }
-            let mut still_here = Vec::with_capacity(admitted.len());
-            for &agent in admitted.iter() {
-                let topic = Topic::Agent(session.clone(), agent);
-                if app
-                    .bus
-                    .publish(&topic, Delivery::Encoded(encoded.clone()))
-                    .await?
-                    > 0
-                {
-                    still_here.push(agent);
-                }
-            }
-            app.metrics.forwarded(still_here.len() as u64);
-            *admitted = still_here;
         }
         VisitorMsg::Consent { agent, accepted } => {
             let outcome = app.store.consent(session, agent, accepted).await?;

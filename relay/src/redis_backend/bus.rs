@@ -47,6 +47,8 @@ const SUPERSEDED: u8 = b'S';
 /// An agent back (`rejoin.rs`): its id, 4 bytes big-endian, then its last
 /// applied seq, 8 bytes big-endian, if it had one.
 const REJOINED: u8 = b'J';
+/// A visitor event: its seq, 8 bytes big-endian, then the encoded frame.
+const FRAME: u8 = b'F';
 
 /// Deliveries between relays that share one Redis. Cheap to clone.
 #[derive(Clone)]
@@ -404,6 +406,12 @@ fn pubsub_hard_limit(limits: &str) -> Option<u64> {
 fn encode(delivery: Delivery) -> Result<Vec<u8>, RelayError> {
     let (tag, body) = match delivery {
         Delivery::Encoded(bytes) => (ENCODED, bytes.to_vec()),
+        Delivery::Frame(seq, bytes) => {
+            let mut body = Vec::with_capacity(8 + bytes.len());
+            body.extend_from_slice(&seq.0.to_be_bytes());
+            body.extend_from_slice(&bytes);
+            (FRAME, body)
+        }
         Delivery::Visitor(msg) => (TO_VISITOR, protocol::encode(&msg)?),
         Delivery::Agent(msg) => (TO_AGENT, protocol::encode(&msg)?),
         Delivery::Superseded(by) => (SUPERSEDED, by.0.to_be_bytes().to_vec()),
@@ -435,6 +443,13 @@ fn decode(payload: &[u8]) -> Result<Delivery, RelayError> {
             .map(|by| Delivery::Superseded(Attachment(u64::from_be_bytes(by))))
             .map_err(|_| RelayError::Malformed("bad takeover message".into())),
         Some((&REJOINED, body)) => decode_rejoined(body),
+        Some((&FRAME, body)) => match body.split_first_chunk::<8>() {
+            Some((seq, frame)) => Ok(Delivery::Frame(
+                Seq(u64::from_be_bytes(*seq)),
+                Bytes::copy_from_slice(frame),
+            )),
+            None => Err(RelayError::Malformed("bad frame message".into())),
+        },
         _ => Err(RelayError::Malformed("unknown bus message tag".into())),
     }
 }
@@ -500,6 +515,9 @@ mod tests {
         assert!(encode(Delivery::Close { reason: "x".into() }).is_err());
         let back = decode(&encode(Delivery::Superseded(Attachment(258))).expect("e")).expect("d");
         assert!(matches!(back, Delivery::Superseded(Attachment(258))));
+        let back = decode(&encode(Delivery::Frame(Seq(9), Bytes::from_static(b"ev"))).expect("e"))
+            .expect("d");
+        assert!(matches!(back, Delivery::Frame(Seq(9), b) if b == "ev"));
         for after in [None, Some(Seq(7))] {
             let rejoined = Delivery::Rejoined {
                 agent: AgentId(3),

@@ -218,8 +218,10 @@ async fn a_relay_killed_mid_session_loses_no_event_of_ten_sessions() {
     for s in &mut sessions {
         assert!(s.receive_until(20).await, "live before the kill");
     }
-    // Visitors on B keep going while A dies: their agents on A miss these.
-    for s in sessions.iter_mut().filter(|s| s.visitor_on == B) {
+    // Everyone keeps going while A dies: frames in flight on A may have
+    // reached agents, the buffer, both or neither; agents on A miss what
+    // visitors on B send.
+    for s in &mut sessions {
         s.send_until(25).await;
     }
 
@@ -250,10 +252,14 @@ async fn a_relay_killed_mid_session_loses_no_event_of_ten_sessions() {
                 ToVisitor::Resumed { last_seq, .. } => last_seq.map_or(0, |s| s.0),
                 other => panic!("expected Resumed, got {other:?}"),
             };
-            assert_eq!(last, 20, "the relay holds everything the page sent");
+            assert!((20..=25).contains(&last), "the relay's newest: {last}");
             s.visitor = next;
             s.visitor_on = B;
+            // Resends what the relay lacks; its agent may have some of it
+            // already and must still see each once.
+            let sent = s.next;
             s.next = last + 1;
+            s.send_until(sent - 1).await;
         }
         if s.agent_on == A {
             // The console notices and rejoins on B from what it applied.
