@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use gloo_events::EventListener;
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{ArrayBuffer, Uint8Array};
 use protocol::{AgentHello, AgentMsg, Hello, Mode};
 use wasm_bindgen::prelude::*;
@@ -76,6 +76,10 @@ enum Msg {
     FullScreen,
     /// A relay round trip finished (generation, ms).
     RoundTrip(u64, f64),
+    /// Time for the next attempt to reconnect a broken join.
+    Retry(u64),
+    /// The moment a draining relay's window picked: move to a new socket.
+    Drain(u64),
 }
 
 struct Shell {
@@ -227,6 +231,8 @@ struct Join {
     quality: Quality,
     guarded_snapshot: u64,
     tick: Option<Interval>,
+    /// The next reconnect attempt (or a draining relay's chosen moment).
+    retry: Option<Timeout>,
 }
 
 struct App {
@@ -307,9 +313,27 @@ impl App {
                 }
             }
             Msg::Closed(generation, code, reason) => {
+                let now = js_sys::Date::now();
                 if let Some(join) = self.current(generation) {
-                    join.console.on_closed(code, &reason);
-                    join.tick = None;
+                    join.console.on_closed(code, &reason, now);
+                    if join.console.is_reconnecting() {
+                        self.schedule_retry();
+                    } else {
+                        join.tick = None;
+                    }
+                }
+                self.after_console();
+            }
+            Msg::Retry(generation) => {
+                if self.current(generation).is_some() {
+                    self.reopen();
+                }
+                self.after_console();
+            }
+            Msg::Drain(generation) => {
+                if let Some(join) = self.current(generation) {
+                    join.console.begin_reconnect(js_sys::Date::now());
+                    self.reopen();
                 }
                 self.after_console();
             }
@@ -378,43 +402,12 @@ impl App {
             _ => "ws",
         };
         let host = location.host().map_err(|e| format!("{e:?}"))?;
-        let socket =
-            WebSocket::new(&format!("{scheme}://{host}/ws/agent")).map_err(|e| format!("{e:?}"))?;
-        socket.set_binary_type(BinaryType::Arraybuffer);
+        let (socket, socket_listeners) = open_socket(
+            &format!("{scheme}://{host}/ws/agent"),
+            &self.weak,
+            generation,
+        )?;
         let weak = self.weak.clone();
-        let socket_listeners = vec![
-            {
-                let weak = weak.clone();
-                EventListener::new(&socket, "open", move |_| {
-                    dispatch(&weak, Msg::Open(generation))
-                })
-            },
-            {
-                let weak = weak.clone();
-                EventListener::new(&socket, "message", move |event| {
-                    let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {
-                        return;
-                    };
-                    match data.dyn_into::<ArrayBuffer>() {
-                        Ok(buffer) => {
-                            let bytes = Uint8Array::new(&buffer).to_vec();
-                            dispatch(&weak, Msg::Bytes(generation, bytes));
-                        }
-                        Err(_) => log::warn("ignored a text frame from the relay"),
-                    }
-                })
-            },
-            {
-                let weak = weak.clone();
-                EventListener::new(&socket, "close", move |event| {
-                    let (code, reason) = event
-                        .dyn_ref::<CloseEvent>()
-                        .map(|c| (c.code(), c.reason()))
-                        .unwrap_or((1006, String::new()));
-                    dispatch(&weak, Msg::Closed(generation, code, reason));
-                })
-            },
-        ];
         let tick = {
             let weak = weak.clone();
             Interval::new(TICK_MS, move || dispatch(&weak, Msg::Tick))
@@ -433,8 +426,49 @@ impl App {
             quality: Quality::default(),
             guarded_snapshot: 0,
             tick: Some(tick),
+            retry: None,
         });
         Ok(())
+    }
+
+    /// The join's connection broke: the next attempt after the console's
+    /// backoff, or none (it gave up and says so).
+    fn schedule_retry(&mut self) {
+        let Some(join) = &mut self.join else {
+            return;
+        };
+        let generation = join.generation;
+        if let Some(ms) = join
+            .console
+            .next_retry(js_sys::Date::now(), js_sys::Math::random())
+        {
+            let weak = self.weak.clone();
+            join.retry = Some(Timeout::new(ms, move || {
+                dispatch(&weak, Msg::Retry(generation))
+            }));
+        }
+    }
+
+    /// A new socket for the current join (its console, iframe and mirrored
+    /// page stay); the old one goes quietly. Its hello is a rejoin.
+    fn reopen(&mut self) {
+        let Some(join) = &mut self.join else {
+            return;
+        };
+        join.retry = None;
+        join.socket_listeners.clear();
+        let _ = join.socket.close_with_code(1000);
+        let url = join.socket.url();
+        match open_socket(&url, &self.weak, join.generation) {
+            Ok((socket, listeners)) => {
+                join.socket = socket;
+                join.socket_listeners = listeners;
+            }
+            Err(e) => {
+                log::warn(&format!("could not reconnect: {e}"));
+                self.schedule_retry();
+            }
+        }
     }
 
     /// A fresh sandboxed iframe for a new join, replacing the last one.
@@ -483,11 +517,17 @@ impl App {
         let Some(join) = self.current(generation) else {
             return;
         };
-        let hello = Hello::Agent(AgentHello {
-            token: join.request.token.clone(),
-            code: join.request.code.clone(),
-            mode: join.request.mode,
-        });
+        // A console reconnecting continues its place instead of joining.
+        let hello = join
+            .console
+            .rejoin_hello(&join.request.token)
+            .unwrap_or_else(|| {
+                Hello::Agent(AgentHello {
+                    token: join.request.token.clone(),
+                    code: join.request.code.clone(),
+                    mode: join.request.mode,
+                })
+            });
         match protocol::encode_hello(&hello) {
             Ok(bytes) => {
                 if let Err(e) = join.socket.send_with_u8_array(&bytes) {
@@ -515,6 +555,15 @@ impl App {
         }
         // After the line above, which may queue a message.
         flush(&join.socket, join.console.take_outbox());
+        if let Some(within) = join.console.take_drain() {
+            // A random moment in the draining relay's window, so its
+            // consoles do not all arrive at the next relay at once.
+            let at = (js_sys::Math::random() * f64::from(within)) as u32;
+            let (weak, generation) = (self.weak.clone(), join.generation);
+            join.retry = Some(Timeout::new(at, move || {
+                dispatch(&weak, Msg::Drain(generation))
+            }));
+        }
         if snapshots != join.guarded_snapshot || mode_changed {
             join.guarded_snapshot = snapshots;
             // Typing stays local-only unless the visitor granted control.
@@ -576,6 +625,15 @@ impl App {
             None => (self.idle.0, self.idle.1.clone(), String::new()),
         };
         set_attr(&self.ui.root, "data-cobrowse-state", state.as_str());
+        let reconnecting = self
+            .join
+            .as_ref()
+            .is_some_and(|j| j.console.is_reconnecting());
+        set_attr(
+            &self.ui.root,
+            "data-cobrowse-connection",
+            if reconnecting { "reconnecting" } else { "ok" },
+        );
         set_text(&self.ui.status, &status);
         set_text(&self.ui.page_url, &url);
         let badge = match state {
@@ -680,4 +738,49 @@ fn set_text(element: &Element, text: &str) {
     if element.text_content().as_deref() != Some(text) {
         element.set_text_content(Some(text));
     }
+}
+
+/// Opens the agent socket at `url`; its events reach `weak` tagged with
+/// `generation`. Every listener goes with the returned guards.
+fn open_socket(
+    url: &str,
+    weak: &Weak<Shell>,
+    generation: u64,
+) -> Result<(WebSocket, Vec<EventListener>), String> {
+    let socket = WebSocket::new(url).map_err(|e| format!("{e:?}"))?;
+    socket.set_binary_type(BinaryType::Arraybuffer);
+    let socket_listeners = vec![
+        {
+            let weak = weak.clone();
+            EventListener::new(&socket, "open", move |_| {
+                dispatch(&weak, Msg::Open(generation))
+            })
+        },
+        {
+            let weak = weak.clone();
+            EventListener::new(&socket, "message", move |event| {
+                let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {
+                    return;
+                };
+                match data.dyn_into::<ArrayBuffer>() {
+                    Ok(buffer) => {
+                        let bytes = Uint8Array::new(&buffer).to_vec();
+                        dispatch(&weak, Msg::Bytes(generation, bytes));
+                    }
+                    Err(_) => log::warn("ignored a text frame from the relay"),
+                }
+            })
+        },
+        {
+            let weak = weak.clone();
+            EventListener::new(&socket, "close", move |event| {
+                let (code, reason) = event
+                    .dyn_ref::<CloseEvent>()
+                    .map(|c| (c.code(), c.reason()))
+                    .unwrap_or((1006, String::new()));
+                dispatch(&weak, Msg::Closed(generation, code, reason));
+            })
+        },
+    ];
+    Ok((socket, socket_listeners))
 }

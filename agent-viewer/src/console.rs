@@ -8,6 +8,7 @@ use protocol::{AgentMsg, Control, ErrorFrame, EventFrame, Mode, Point, ToAgent};
 
 use crate::log;
 use crate::mirror::{Applied, DomBackend, Mirror};
+use crate::rejoin::{self, Reconnect};
 use crate::sequencer::Sequencer;
 
 /// The value of the console's `data-cobrowse-state`.
@@ -72,6 +73,10 @@ pub struct Console<B: DomBackend> {
     /// The secret that continues this agent's place after a broken
     /// connection (`Hello::AgentRejoin`); `None` until admitted.
     rejoin_token: Option<String>,
+    /// Between a broken connection and `Admitted` on the next one.
+    reconnect: Option<Reconnect>,
+    /// A draining relay asked for a reconnect within this many ms.
+    drain: Option<u32>,
 }
 
 impl<B: DomBackend> Console<B> {
@@ -90,6 +95,8 @@ impl<B: DomBackend> Console<B> {
             mode: None,
             mode_changed: false,
             rejoin_token: None,
+            reconnect: None,
+            drain: None,
         }
     }
 
@@ -167,7 +174,10 @@ impl<B: DomBackend> Console<B> {
                 let base =
                     (!resources.is_empty()).then(|| format!("{}{resources}", self.relay_origin));
                 self.mirror.set_resources(base);
-                if self.state != ConsoleState::Live {
+                if self.reconnect.take().is_some() && self.state == ConsoleState::Live {
+                    // Back: the page stayed on screen; frames follow.
+                    self.status = live_status(self.page_url.as_deref().unwrap_or_default());
+                } else if self.state != ConsoleState::Live {
                     self.state = ConsoleState::Waiting;
                     self.status = LOADING_PAGE.to_owned();
                 }
@@ -187,7 +197,15 @@ impl<B: DomBackend> Console<B> {
                 self.status = WAITING_FOR_INVITATION.to_owned();
             }
             ToAgent::RejoinToken(token) => self.rejoin_token = Some(token),
-            ToAgent::Reconnect { .. } => self.status = RECONNECTING.to_owned(),
+            ToAgent::Reconnect { within_ms } => {
+                self.status = RECONNECTING.to_owned();
+                self.drain = Some(within_ms);
+            }
+            ToAgent::Error(ErrorFrame { code, .. })
+                if self.reconnect.is_some() && code == protocol::ErrorCode::NotAllowed =>
+            {
+                self.end(rejoin::REJOIN_REFUSED);
+            }
             ToAgent::Ended { reason } => self.end(reason.describe()),
             ToAgent::Error(ErrorFrame { code, message }) => {
                 if message.trim().is_empty() {
@@ -210,15 +228,57 @@ impl<B: DomBackend> Console<B> {
     /// The socket closed. Expected after the session ended; otherwise the
     /// relay's reason (an application close code carries a sentence) or a
     /// plain "connection lost".
-    pub fn on_closed(&mut self, code: u16, reason: &str) {
+    /// An admitted console whose connection broke (not a refusal) starts
+    /// reconnecting instead: `app` asks [`Console::next_retry`] when.
+    pub fn on_closed(&mut self, code: u16, reason: &str, now_ms: f64) {
         if self.is_over() {
             return;
         }
-        if (4000..5000).contains(&code) && !reason.trim().is_empty() {
+        let refused = (4000..5000).contains(&code) && !reason.trim().is_empty();
+        if !refused && self.rejoin_token.is_some() {
+            self.begin_reconnect(now_ms);
+            return;
+        }
+        if refused {
             self.end(reason);
         } else {
             self.end(CONNECTION_LOST);
         }
+    }
+
+    /// Leaves the current connection for a new one (it broke, or a
+    /// draining relay asked); the mirrored page stays on screen.
+    pub fn begin_reconnect(&mut self, now_ms: f64) {
+        if self.reconnect.is_none() {
+            self.reconnect = Some(Reconnect::new(now_ms));
+        }
+        self.status = RECONNECTING.to_owned();
+    }
+
+    pub fn is_reconnecting(&self) -> bool {
+        self.reconnect.is_some() && !self.is_over()
+    }
+
+    /// The wait before the next attempt; `None` (and the session over for
+    /// this console) once it has tried for a minute.
+    pub fn next_retry(&mut self, now_ms: f64, jitter: f64) -> Option<u32> {
+        let wait = self.reconnect.as_mut()?.next_wait(now_ms, jitter);
+        if wait.is_none() {
+            self.end(rejoin::COULD_NOT_REJOIN);
+        }
+        wait
+    }
+
+    /// A draining relay's window, once.
+    pub fn take_drain(&mut self) -> Option<u32> {
+        self.drain.take()
+    }
+
+    /// The hello of the next connection while reconnecting.
+    pub fn rejoin_hello(&self, token: &str) -> Option<protocol::Hello> {
+        let rejoin = self.rejoin_token.as_deref()?;
+        self.reconnect.as_ref()?;
+        Some(rejoin::hello(token, rejoin, self.sequencer.last_applied()))
     }
 
     /// The secret for `Hello::AgentRejoin` (`None` until admitted).
@@ -463,7 +523,7 @@ mod tests {
         assert_eq!(c.status(), "Ended: The visitor ended the session.");
         // What comes after the end changes nothing.
         c.on_message(snapshot(2, "https://x/"), 0.0);
-        c.on_closed(1000, "");
+        c.on_closed(1000, "", 0.0);
         assert_eq!(c.status(), "Ended: The visitor ended the session.");
     }
 
@@ -499,10 +559,10 @@ mod tests {
     #[test]
     fn an_unexpected_close_is_a_lost_connection() {
         let mut c = live();
-        c.on_closed(1006, "");
+        c.on_closed(1006, "", 0.0);
         assert_eq!(c.status(), "Ended: Connection to the relay lost");
         let mut c = console();
-        c.on_closed(4004, "No session has that code.");
+        c.on_closed(4004, "No session has that code.", 0.0);
         assert_eq!(c.status(), "Ended: No session has that code.");
     }
 
@@ -608,7 +668,7 @@ mod tests {
         );
         // Ends that are not the relay's reasons are told apart too.
         let mut lost = live();
-        lost.on_closed(1006, "");
+        lost.on_closed(1006, "", 0.0);
         let lost = lost.status().strip_prefix("Ended: ").map(str::to_owned);
         assert!(lost.is_some_and(|l| !l.is_empty() && !seen.contains(&l)));
     }

@@ -24,6 +24,7 @@ mod log;
 pub mod mirror;
 pub mod params;
 pub mod quality;
+pub mod rejoin;
 pub mod resources;
 pub mod sanitize;
 pub mod sequencer;

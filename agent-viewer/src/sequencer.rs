@@ -77,6 +77,11 @@ impl Sequencer {
         }
     }
 
+    /// The newest frame handed out (what a rejoin continues after).
+    pub fn last_applied(&self) -> Option<Seq> {
+        self.last_applied
+    }
+
     /// True until a snapshot has been handed out (and again after a resync).
     pub fn awaiting_snapshot(&self) -> bool {
         self.phase == Phase::AwaitingSnapshot

@@ -21,7 +21,7 @@ use protocol::{
 
 use crate::auth::AgentSubject;
 use crate::bus::{Bus, Delivery, Topic};
-use crate::connection::{next_frame, Conn, Inbound};
+use crate::connection::{next_frame, Conn, Inbound, WriterEnd};
 use crate::gate::{Budget, DropReason, Standing};
 use crate::invitations::{self, BeforeJoin};
 use crate::metrics::{AgentKind, Role};
@@ -45,9 +45,27 @@ pub async fn serve<S: SessionStore, B: Bus>(
         Ok(None) => return,
         Err(err) => return conn.fail(&mut stream, err).await,
     };
-    let Hello::Agent(hello) = hello else {
-        let err = RelayError::WrongRole { expected: "agent" };
-        return conn.fail(&mut stream, err).await;
+    let hello = match hello {
+        Hello::Agent(hello) => hello,
+        Hello::AgentRejoin(rejoin) => {
+            let back = match crate::rejoin::rejoin(&app, &conn, peer, rejoin).await {
+                Ok(back) => back,
+                Err(err) => return conn.fail(&mut stream, err).await,
+            };
+            let _gauge = app.metrics.agent_joined();
+            let place = (back.session, back.agent);
+            let held = Held {
+                standing: back.standing,
+                subscription: back.subscription,
+                claim: Claim { held: None },
+                generation: back.generation,
+            };
+            return in_session(&app, conn, &mut stream, shutdown, place, held).await;
+        }
+        Hello::Visitor(_) => {
+            let err = RelayError::WrongRole { expected: "agent" };
+            return conn.fail(&mut stream, err).await;
+        }
     };
     let identity = match app.config.auth.verify(&hello.token) {
         Ok(identity) => identity,
@@ -207,30 +225,82 @@ pub async fn serve<S: SessionStore, B: Bus>(
     }
     tracing::info!(%session, agent = agent.0, subject = %identity.subject, %peer, ?mode, invited = invited.is_some(), "agent joined");
 
+    let held = Held {
+        standing,
+        subscription,
+        claim,
+        generation: 0,
+    };
+    in_session(&app, conn, &mut stream, shutdown, (session, agent), held).await;
+}
+
+/// What an agent's connection holds while in its session.
+struct Held<Sub> {
+    standing: Arc<Standing>,
+    subscription: Sub,
+    claim: Claim,
+    /// The turn of the agent's place this connection holds (`rejoin.rs`).
+    generation: u64,
+}
+
+/// An agent's connection in its session (joined, or back by a rejoin)
+/// until it ends. A socket that closed without `Leave` keeps an admitted
+/// agent's place for the resume grace (`rejoin::hold_place`).
+async fn in_session<S, B, St>(
+    app: &Arc<App<S, B>>,
+    mut conn: Conn,
+    stream: &mut St,
+    mut shutdown: Shutdown,
+    (session, agent): (SessionId, AgentId),
+    held: Held<B::Subscription>,
+) where
+    S: SessionStore,
+    B: Bus,
+    St: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let Held {
+        standing,
+        subscription,
+        claim,
+        generation,
+    } = held;
     let mut gate = Gate::new(standing, app.config.limits.agent_messages_per_second);
+    let mut broke = false;
     let (last, error) = run_agent(
-        &app,
+        app,
         &mut conn,
-        &mut stream,
+        stream,
         &mut shutdown,
         (&session, agent),
         &mut gate,
+        &mut broke,
     )
     .await;
 
     drop(subscription);
-    leave(&app, &session, agent).await;
+    if broke {
+        // The socket closed or failed without `Leave`: the console may
+        // come back with its rejoin token.
+        crate::rejoin::hold_place(
+            Arc::clone(app),
+            (session.clone(), agent),
+            generation,
+            shutdown.clone(),
+        );
+    } else {
+        leave(app, &session, agent).await;
+    }
     // Before the agent hears the end, so it may join another session at once.
-    claim.release(&app).await;
+    claim.release(app).await;
     tracing::info!(%session, agent = agent.0, "agent left");
     match (error, last) {
-        (Some(err), _) => conn.fail(&mut stream, err).await,
-        (None, Some(last)) => conn.finish(&mut stream, last).await,
+        (Some(err), _) => conn.fail(stream, err).await,
+        (None, Some(last)) => conn.finish(stream, last).await,
         (None, None) => {
             let close = Delivery::Close {
                 reason: String::new(),
             };
-            conn.finish(&mut stream, close).await;
+            conn.finish(stream, close).await;
         }
     }
 }
@@ -274,7 +344,11 @@ impl Claim {
 
 /// Takes the agent out of the session, and tells the visitor if it was
 /// still there (not if the visitor ended the session or declined it).
-async fn leave<S: SessionStore, B: Bus>(app: &App<S, B>, session: &SessionId, agent: AgentId) {
+pub(crate) async fn leave<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    session: &SessionId,
+    agent: AgentId,
+) {
     match app.store.remove_agent(session, agent).await {
         Ok(true) => {
             let left = Delivery::Visitor(ToVisitor::AgentLeft { agent });
@@ -300,6 +374,7 @@ async fn run_agent<S, B, St>(
     shutdown: &mut Shutdown,
     (session, agent): (&SessionId, AgentId),
     gate: &mut Gate,
+    broke: &mut bool,
 ) -> (Option<Delivery>, Option<RelayError>)
 where
     S: SessionStore,
@@ -312,11 +387,19 @@ where
             () = shutdown.wait() => return (ended(EndReason::RelayShutdown), None),
             // The bus delivered an ending (visitor ended or declined), the
             // queue overflowed, or the socket failed: nothing more to say.
-            _ = conn.writer_finished() => return (None, None),
+            end = conn.writer_finished() => {
+                // A socket that failed under us broke; one the relay ended
+                // (the session's end, a queue overflow) did not.
+                *broke = matches!(end, WriterEnd::Gone);
+                return (None, None);
+            }
             inbound = next_frame(stream, Role::Agent, app.config.limits.max_frame_bytes, app.idle_limit(), &app.metrics) => {
                 let bytes = match inbound {
                     Ok(Inbound::Frame(bytes)) => bytes,
-                    Ok(Inbound::Closed) => return (None, None),
+                    Ok(Inbound::Closed) => {
+                        *broke = true;
+                        return (None, None);
+                    }
                     Err(err) => return (None, Some(err)),
                 };
                 let msg = match protocol::decode::<AgentMsg>(&bytes) {

@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use protocol::{AgentId, SessionId, ToAgent, ToVisitor};
+use protocol::{AgentId, Seq, SessionId, ToAgent, ToVisitor};
 use tokio::sync::{mpsc, Notify};
 
 use crate::gate::Standing;
 use crate::idle::Activity;
+use crate::rejoin::Returning;
 use crate::sessions::Attachment;
 use crate::takeover::Tenure;
 use crate::RelayError;
@@ -39,10 +40,23 @@ pub enum Delivery {
     Agent(ToAgent),
     /// A frame encoded once and shared by every agent it goes to.
     Encoded(Bytes),
+    /// A visitor event encoded once for agents (`ToAgent::Event`), with its
+    /// sequence number: an agent's connection writes each number once (a
+    /// replay overlapping what came live, a page resending after its relay
+    /// died), see `gate.rs`.
+    Frame(Seq, Bytes),
     /// The session's visitor attached again as this (`takeover.rs`): every
     /// older connection of that visitor ends. Read by the mailbox, never
     /// written to a socket.
     Superseded(Attachment),
+    /// An admitted agent continues its place after its connection broke
+    /// (`rejoin.rs`), having applied everything up to `after`: the
+    /// visitor's connection replays the rest and forwards to it again.
+    /// Read by the mailbox, never written to a socket.
+    Rejoined {
+        agent: AgentId,
+        after: Option<Seq>,
+    },
     /// Close the socket normally after what is queued; only a connection
     /// puts this in its own mailbox, it never travels on the bus.
     Close {
@@ -66,7 +80,9 @@ impl Delivery {
             Delivery::Visitor(_)
             | Delivery::Agent(_)
             | Delivery::Encoded(_)
-            | Delivery::Superseded(_) => None,
+            | Delivery::Frame(..)
+            | Delivery::Superseded(_)
+            | Delivery::Rejoined { .. } => None,
         }
     }
 }
@@ -90,6 +106,8 @@ pub struct Mailbox {
     /// A visitor connection's turn as its session's connection, ended by a
     /// newer one's takeover.
     tenure: Option<Arc<Tenure>>,
+    /// A visitor connection's agents coming back (`rejoin.rs`).
+    returning: Option<Arc<Returning>>,
 }
 
 /// The connection's side: its writer task drains this.
@@ -131,6 +149,7 @@ pub fn mailbox(capacity: usize) -> (Mailbox, MailboxReceiver) {
             standing: None,
             activity: None,
             tenure: None,
+            returning: None,
         },
         MailboxReceiver {
             rx,
@@ -154,9 +173,22 @@ impl Mailbox {
             }
             return true;
         }
+        if let Delivery::Rejoined { agent, after } = delivery {
+            // For the visitor's connection, which replays and forwards.
+            if let Some(returning) = &self.returning {
+                returning.note(agent, after);
+            }
+            return true;
+        }
         // Before it is queued: a withdrawn mode takes effect as soon as it
         // is published, not once the agent has read what is ahead of it.
         if let Some(standing) = &self.standing {
+            if let Delivery::Frame(seq, _) = &delivery {
+                if !standing.first_time(*seq) {
+                    // The agent has it already: taken, not written again.
+                    return true;
+                }
+            }
             standing.observe(&delivery);
         }
         if let Some(activity) = &self.activity {
@@ -185,6 +217,13 @@ impl Mailbox {
     /// the visitor takes the session over.
     pub(crate) fn holding(mut self, tenure: Arc<Tenure>) -> Mailbox {
         self.tenure = Some(tenure);
+        self
+    }
+
+    /// The same mailbox, also noting agents that come back into
+    /// `returning`.
+    pub(crate) fn welcoming(mut self, returning: Arc<Returning>) -> Mailbox {
+        self.returning = Some(returning);
         self
     }
 

@@ -50,6 +50,20 @@ pub struct Limits {
     /// ends (agents are told the visitor is gone, the visitor that the
     /// session ended). Zero: never.
     pub idle_timeout: Duration,
+    /// A session's replay buffer (the newest snapshot and every later
+    /// frame, for a peer that reconnects): at most this many frames and
+    /// this many bytes; past either the oldest frames go.
+    pub replay_frames: usize,
+    pub replay_bytes: usize,
+}
+
+impl Limits {
+    pub fn replay_bounds(&self) -> crate::replay::Bounds {
+        crate::replay::Bounds {
+            frames: self.replay_frames,
+            bytes: self.replay_bytes,
+        }
+    }
 }
 
 /// The longest `idle_timeout_secs` (30 days).
@@ -67,6 +81,8 @@ impl Default for Limits {
             resume_grace: Duration::from_secs(30),
             resume_failures_per_minute: 10,
             idle_timeout: Duration::from_secs(30 * 60),
+            replay_frames: crate::replay::Bounds::default().frames,
+            replay_bytes: crate::replay::Bounds::default().bytes,
         }
     }
 }
@@ -85,6 +101,8 @@ pub struct LimitsFile {
     pub resume_grace_secs: Option<u64>,
     pub resume_failures_per_minute: Option<u32>,
     pub idle_timeout_secs: Option<u64>,
+    pub replay_frames: Option<usize>,
+    pub replay_bytes: Option<usize>,
     /// The secret signed agent tokens are checked with. A file the
     /// operator protects; never a command-line argument (`ps` shows those).
     pub agent_secret: Option<String>,
@@ -114,6 +132,8 @@ impl fmt::Debug for LimitsFile {
                 &self.resume_failures_per_minute,
             )
             .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("replay_frames", &self.replay_frames)
+            .field("replay_bytes", &self.replay_bytes)
             .field(
                 "agent_secret",
                 &self.agent_secret.as_ref().map(|_| "<redacted>"),
@@ -183,7 +203,20 @@ impl LimitsFile {
                 .idle_timeout_secs
                 .or(self.idle_timeout_secs)
                 .map_or(defaults.idle_timeout, Duration::from_secs),
+            replay_frames: overrides
+                .replay_frames
+                .or(self.replay_frames)
+                .unwrap_or(defaults.replay_frames),
+            replay_bytes: overrides
+                .replay_bytes
+                .or(self.replay_bytes)
+                .unwrap_or(defaults.replay_bytes),
         };
+        if limits.replay_frames == 0 || limits.replay_bytes == 0 {
+            return Err(RelayError::Config(
+                "replay_frames and replay_bytes must be at least 1".into(),
+            ));
+        }
         // The wire carries the window in whole seconds as a u32; a day is
         // already far past any page load.
         if limits.resume_grace > Duration::from_secs(24 * 3600) {

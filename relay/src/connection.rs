@@ -122,6 +122,11 @@ impl Conn {
         self.mailbox = self.mailbox.clone().holding(tenure);
     }
 
+    /// A visitor connection hears its agents coming back (`rejoin.rs`).
+    pub(crate) fn hear_returning(&mut self, returning: Arc<crate::rejoin::Returning>) {
+        self.mailbox = self.mailbox.clone().welcoming(returning);
+    }
+
     /// A clone of this connection's mailbox, for subscribing it on the bus.
     pub fn mailbox(&self) -> Mailbox {
         self.mailbox.clone()
@@ -286,8 +291,8 @@ fn encode(delivery: Delivery) -> Result<Option<Bytes>, RelayError> {
     Ok(match delivery {
         Delivery::Visitor(msg) => Some(protocol::encode(&msg)?.into()),
         Delivery::Agent(msg) => Some(protocol::encode(&msg)?.into()),
-        Delivery::Encoded(bytes) => Some(bytes),
-        Delivery::Close { .. } | Delivery::Superseded(_) => None,
+        Delivery::Encoded(bytes) | Delivery::Frame(_, bytes) => Some(bytes),
+        Delivery::Close { .. } | Delivery::Superseded(_) | Delivery::Rejoined { .. } => None,
     })
 }
 

@@ -13,8 +13,8 @@
 //! mode the visitor sets on another relay reaches it without a store round
 //! trip per message.
 
-use protocol::{Mode, ToAgent};
-use std::sync::atomic::{AtomicU8, Ordering};
+use protocol::{Mode, Seq, ToAgent};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use tokio::time::Instant;
 
 use crate::bus::Delivery;
@@ -47,9 +47,11 @@ const SHARED: u8 = 2;
 
 /// An agent connection's standing, as the deliveries to it say. Shared
 /// between the bus (which writes it as it delivers) and the connection's
-/// task (which reads it per message): an atomic, never a lock.
+/// task (which reads it per message): atomics, never a lock. It also
+/// remembers the newest event written to the agent, so none is written
+/// twice.
 #[derive(Debug, Default)]
-pub struct Standing(AtomicU8);
+pub struct Standing(AtomicU8, AtomicU64);
 
 impl Standing {
     /// Notes what `delivery` says about the agent's standing, if anything.
@@ -72,6 +74,22 @@ impl Standing {
         };
     }
 
+    /// Whether event `seq` is newer than every one this connection was
+    /// given (and notes it): a session's numbers only grow, so an older or
+    /// equal one is a copy.
+    pub fn first_time(&self, seq: Seq) -> bool {
+        // Stored plus one: zero means none yet.
+        let mark = seq.0.saturating_add(1);
+        self.1.fetch_max(mark, Ordering::AcqRel) < mark
+    }
+
+    /// A rejoining console already applied everything up to `seq`.
+    pub fn applied_up_to(&self, seq: Option<Seq>) {
+        if let Some(seq) = seq {
+            self.first_time(seq);
+        }
+    }
+
     pub fn admitted(&self) -> bool {
         self.0.load(Ordering::Acquire) & ADMITTED != 0
     }
@@ -83,6 +101,25 @@ impl Standing {
         } else {
             Mode::ViewOnly
         }
+    }
+}
+
+#[cfg(test)]
+mod standing_tests {
+    use super::*;
+
+    #[test]
+    fn each_event_is_written_once_and_never_an_older_one() {
+        let standing = Standing::default();
+        assert!(standing.first_time(Seq(1)));
+        assert!(standing.first_time(Seq(2)));
+        assert!(!standing.first_time(Seq(2)), "a copy");
+        assert!(!standing.first_time(Seq(1)), "older");
+        assert!(standing.first_time(Seq(5)));
+        let rejoined = Standing::default();
+        rejoined.applied_up_to(Some(Seq(7)));
+        assert!(!rejoined.first_time(Seq(7)));
+        assert!(rejoined.first_time(Seq(8)));
     }
 }
 

@@ -24,6 +24,10 @@
 //!   token, the grace window and its watcher); `takeover.rs`: a resume
 //!   while an older connection of the visitor is still attached (the
 //!   newer page wins; the old socket is told and closed).
+//! - `replay/`: the session's replay buffer (the newest snapshot and every
+//!   later frame, opaque) and agents' rejoin records; `rejoin.rs`: an
+//!   admitted agent continuing its place on any relay after its
+//!   connection broke.
 //! - `resources/`: static resources — offers, uploads, the two-level
 //!   cache, serving to agents with CSS rewriting, the fallback chain.
 //! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
@@ -65,6 +69,8 @@ pub mod masking;
 pub mod memory;
 pub mod metrics;
 pub mod redis_backend;
+mod rejoin;
+pub mod replay;
 pub mod resources;
 pub mod resume;
 mod server;

@@ -17,6 +17,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use crate::bus::{Bus, Delivery, Mailbox, Topic};
+use crate::replay::memory::MemoryReplay;
 use crate::resources::memory::MemoryResources;
 use crate::resume::ResumeToken;
 use crate::sessions::{
@@ -32,6 +33,7 @@ mod invitations;
 pub struct MemoryStore {
     inner: Arc<Mutex<Sessions>>,
     resources: MemoryResources,
+    replay: MemoryReplay,
     /// Agent identity → the connection holding its one session. No expiry:
     /// a connection always lets go when it ends, and this process is the
     /// only one that could hold it.
@@ -151,6 +153,12 @@ impl MemoryStore {
 
 impl SessionStore for MemoryStore {
     type Resources = MemoryResources;
+
+    type Replay = MemoryReplay;
+
+    fn replay(&self) -> &MemoryReplay {
+        &self.replay
+    }
 
     fn resources(&self) -> &MemoryResources {
         &self.resources

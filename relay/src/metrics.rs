@@ -120,6 +120,8 @@ pub struct Metrics {
     agent_forwarded: [AtomicU64; AgentKind::ALL.len()],
     agent_dropped: [AtomicU64; DropReason::ALL.len()],
     mode_changes: [AtomicU64; MODE_CHANGES.len()],
+    agents_rejoined: AtomicU64,
+    rejoin_refused: AtomicU64,
     /// The resource cache's counters.
     pub resources: ResourceMetrics,
 }
@@ -172,6 +174,17 @@ impl Metrics {
 
     pub fn resume_refused(&self, reason: ResumeRefusal) {
         count(&self.resume_refused, &ResumeRefusal::ALL, reason);
+    }
+
+    /// An admitted agent continued its place on this relay (`rejoin.rs`).
+    pub fn agent_rejoined(&self) {
+        self.agents_rejoined.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A rejoin refused: a wrong, made-up or spent secret, or its agent
+    /// or session gone.
+    pub fn rejoin_refused(&self) {
+        self.rejoin_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn session_ended(&self, reason: EndReason) {
@@ -268,6 +281,20 @@ impl Metrics {
             "Resume attempts refused, by reason.",
             "reason",
             &refused,
+        );
+        metric(
+            &mut out,
+            "agents_rejoined_total",
+            "counter",
+            "Admitted agents whose connection broke and who continued their place on this relay.",
+            &[("", load(&self.agents_rejoined).to_string())],
+        );
+        metric(
+            &mut out,
+            "rejoin_refused_total",
+            "counter",
+            "Agent rejoins refused on this relay (a wrong or spent secret, or the agent or session gone).",
+            &[("", load(&self.rejoin_refused).to_string())],
         );
         let ended: Vec<(&str, String)> = END_REASONS
             .iter()

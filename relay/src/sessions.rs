@@ -16,6 +16,7 @@ use std::time::Duration;
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 
 use crate::invitations::InvitationStore;
+use crate::replay::ReplayStore;
 use crate::resources::store::ResourceStore;
 use crate::resume::ResumeToken;
 use crate::RelayError;
@@ -177,6 +178,12 @@ pub trait SessionStore: InvitationStore + Send + Sync + 'static {
     type Resources: ResourceStore;
 
     fn resources(&self) -> &Self::Resources;
+
+    /// Where this backend keeps sessions' replay buffers and agents'
+    /// rejoin records (`replay/`): with the sessions, ending with them.
+    type Replay: ReplayStore;
+
+    fn replay(&self) -> &Self::Replay;
 
     /// Creates a session with a fresh code, unique among live codes, that
     /// expires if unused for `code_ttl`.

@@ -30,6 +30,8 @@ use crate::connection::{next_frame, Conn, Inbound};
 use crate::idle::{self, Activity};
 use crate::invitations::{self, InvitationSecret};
 use crate::metrics::{GaugeGuard, ResumeRefusal, Role};
+use crate::rejoin::{self, Returning};
+use crate::replay::{Entry, ReplayStore};
 use crate::resources::store::{Grant, ResourceStore};
 use crate::resume::{self, ResumeToken};
 use crate::server::{read_hello, App};
@@ -51,6 +53,9 @@ pub async fn serve<S: SessionStore, B: Bus>(
     // Before the session is opened, so every subscription notes it.
     let activity = Activity::new();
     conn.note_activity(Arc::clone(&activity));
+    // Likewise: an agent may come back as soon as the session is open.
+    let returning = Arc::new(Returning::default());
+    conn.hear_returning(Arc::clone(&returning));
     let tenure = Arc::new(Tenure::default());
     conn.hold_tenure(Arc::clone(&tenure));
 
@@ -96,7 +101,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
         &mut stream,
         &mut shutdown,
         (&session, &grant, &activity, &tenure),
-        admitted,
+        (admitted, &returning),
     )
     .await;
     let (reason, error) = match ending {
@@ -349,10 +354,19 @@ async fn continue_session<S: SessionStore, B: Bus>(
             mode: w.mode,
         })
         .collect();
+    // A page that is still the one that sent the events resends what the
+    // relay lacks after this; a new page numbers its snapshot after it.
+    let last_seq = match app.store.replay().last_seq(&session).await {
+        Ok(last) => last,
+        Err(err) => {
+            end_session(app, &session, EndReason::Error).await;
+            return Err(err);
+        }
+    };
     conn.send(Delivery::Visitor(ToVisitor::Resumed {
         agents,
         masking,
-        last_seq: None,
+        last_seq,
     }));
     let gauge = app.metrics.session_resumed();
     tracing::info!(%session, %peer, agents = resumed.agents.len(), took_over = resumed.took_over, "visitor session resumed");
@@ -392,6 +406,9 @@ pub(crate) async fn finish_ended<S: SessionStore, B: Bus>(
 ) {
     if let Err(err) = app.store.resources().close(session).await {
         tracing::error!(%session, "could not forget the session's resources: {err}");
+    }
+    if let Err(err) = app.store.replay().forget(session).await {
+        tracing::error!(%session, "could not forget the session's replay buffer: {err}");
     }
     app.metrics.session_ended(reason);
     for agent in agents {
@@ -469,7 +486,7 @@ async fn run_session<S, B, St>(
     stream: &mut St,
     shutdown: &mut Shutdown,
     (session, grant, activity, tenure): (&SessionId, &Grant, &Activity, &Tenure),
-    mut admitted: Vec<AgentId>,
+    (mut admitted, returning): (Vec<AgentId>, &Returning),
 ) -> Ending
 where
     S: SessionStore,
@@ -486,6 +503,13 @@ where
             _ = conn.writer_finished() => return closed(EndReason::VisitorDisconnected, None),
             () = &mut idle => return Ending::Idle,
             () = tenure.ended() => return Ending::Superseded,
+            // Between two of the visitor's frames, so a returning agent
+            // gets what it missed before anything newer.
+            () = returning.arrived() => {
+                if let Err(err) = rejoin::welcome_back(app, conn, session, returning, &mut admitted).await {
+                    tracing::error!(%session, "could not take an agent back: {err}");
+                }
+            }
             inbound = next_frame(stream, Role::Visitor, app.config.limits.max_frame_bytes, app.idle_limit(), &app.metrics) => {
                 let bytes = match inbound {
                     Ok(Inbound::Frame(bytes)) => bytes,
@@ -517,28 +541,34 @@ async fn handle<S: SessionStore, B: Bus>(
 ) -> Result<Flow, RelayError> {
     match protocol::decode::<VisitorMsg>(bytes)? {
         VisitorMsg::Event(frame) => {
-            if admitted.is_empty() {
-                // Normal around consent and after agents leave: the page is
-                // never forwarded to anyone the visitor has not admitted.
-                tracing::trace!(%session, seq = frame.seq.0, "event with no admitted agent dropped");
-                return Ok(Flow::Continue);
-            }
-            // Encoded once; every agent's queue shares these bytes.
+            let (seq, snapshot) = (frame.seq, frame.snapshot);
+            // Encoded once; the buffer and every agent's queue share these
+            // bytes.
             let encoded = Bytes::from(protocol::encode(&ToAgent::Event(frame))?);
+            // Forwarded before it is buffered: if this relay dies between
+            // the two, agents elsewhere have the frame and the page resends
+            // it (it is after the buffer's newest); their connections write
+            // each seq once. The other order would leave them a gap.
             let mut still_here = Vec::with_capacity(admitted.len());
             for &agent in admitted.iter() {
                 let topic = Topic::Agent(session.clone(), agent);
-                if app
-                    .bus
-                    .publish(&topic, Delivery::Encoded(encoded.clone()))
-                    .await?
-                    > 0
-                {
+                let delivery = Delivery::Frame(seq, encoded.clone());
+                if app.bus.publish(&topic, delivery).await? > 0 {
                     still_here.push(agent);
                 }
             }
-            app.metrics.forwarded(still_here.len() as u64);
+            if !admitted.is_empty() {
+                app.metrics.forwarded(still_here.len() as u64);
+            }
+            // Nobody admitted is normal around consent and after agents
+            // leave: the page is never forwarded to anyone the visitor has
+            // not admitted, only kept for a replay.
             *admitted = still_here;
+            let entry = Entry::new(seq, snapshot, &encoded);
+            app.store
+                .replay()
+                .append(session, entry, app.config.limits.replay_bounds())
+                .await?;
         }
         VisitorMsg::Consent { agent, accepted } => {
             let outcome = app.store.consent(session, agent, accepted).await?;
@@ -563,6 +593,10 @@ async fn handle<S: SessionStore, B: Bus>(
                             .await?;
                         admitted.push(agent);
                         conn.send(Delivery::Visitor(ToVisitor::SnapshotNeeded));
+                        // Its way back if its connection breaks.
+                        if let Err(err) = rejoin::grant(app, session, agent).await {
+                            tracing::error!(%session, agent = agent.0, "could not give the agent a rejoin token: {err}");
+                        }
                     }
                     tracing::info!(%session, agent = agent.0, ?mode, "agent admitted");
                 }

@@ -38,6 +38,7 @@ pub mod mask;
 pub mod media;
 pub mod mutations;
 pub mod options;
+pub mod outbox;
 pub mod plan;
 pub mod pointing;
 pub mod policy;

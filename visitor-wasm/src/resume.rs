@@ -282,9 +282,10 @@ impl<S: Store> Keeper<S> {
     }
 }
 
-/// Reconnect delays after an unexpected close: about 0.5 s, 1 s, 2 s, 4 s,
-/// then every 8 s, each ±25 % so many visitors dropped at once by a relay
-/// restart do not come back in step, and never past the grace window.
+/// Reconnect delays after an unexpected close, with full jitter: uniform
+/// in [0, min(8 s, 0.5 s × 2ⁿ)] for the n-th attempt, so the many visitors
+/// a dying relay drops at once spread over the whole window instead of
+/// arriving in waves at the survivors; never past the grace window.
 #[derive(Debug, Default)]
 pub struct Backoff {
     attempt: u32,
@@ -304,7 +305,7 @@ impl Backoff {
         }
         let base = (Self::FIRST_MS * 2f64.powi(self.attempt.min(16) as i32)).min(Self::MAX_MS);
         self.attempt = self.attempt.saturating_add(1);
-        let wait = (base * (0.75 + 0.5 * jitter.clamp(0.0, 1.0))).min(left);
+        let wait = (base * jitter.clamp(0.0, 1.0)).min(left);
         Some(wait.max(0.0) as u32)
     }
 

@@ -179,21 +179,22 @@ fn a_resumed_page_finds_only_a_live_entry_for_its_relay_and_origin() {
 #[test]
 fn reconnects_back_off_with_jitter_until_the_window_closes() {
     let mut b = Backoff::default();
-    let waits: Vec<u32> = (0..6)
-        .map(|_| b.next(0.0, 60_000.0, 0.5).unwrap())
+    // The ceiling doubles up to 8 s; the wait is anywhere below it.
+    let ceilings: Vec<u32> = (0..6)
+        .map(|_| b.next(0.0, 60_000.0, 0.999_999).unwrap())
         .collect();
-    assert_eq!(waits, [500, 1000, 2000, 4000, 8000, 8000]);
+    assert_eq!(ceilings, [499, 999, 1999, 3999, 7999, 7999]);
     let mut b = Backoff::default();
-    assert_eq!(b.next(0.0, 60_000.0, 0.0), Some(375));
-    assert_eq!(b.next(0.0, 60_000.0, 0.999_999), Some(1249));
+    assert_eq!(b.next(0.0, 60_000.0, 0.0), Some(0));
+    assert_eq!(b.next(0.0, 60_000.0, 0.5), Some(500));
     // Never past the window, and nothing once it is over.
     let mut b = Backoff::default();
     for _ in 0..5 {
         b.next(0.0, 60_000.0, 0.5);
     }
-    assert_eq!(b.next(59_000.0, 60_000.0, 0.5), Some(1000));
+    assert_eq!(b.next(59_000.0, 60_000.0, 0.999_999), Some(1000));
     assert_eq!(b.next(60_000.0, 60_000.0, 0.5), None);
     // A success starts over.
     b.reset();
-    assert_eq!(b.next(0.0, 60_000.0, 0.5), Some(500));
+    assert_eq!(b.next(0.0, 60_000.0, 0.5), Some(250));
 }

@@ -88,6 +88,11 @@ pub(crate) struct Inner {
     ui: Option<Ui>,
     live: Option<Live>,
     next_seq: Seq,
+    /// Frames sent since the last snapshot, to resend what a relay lacks
+    /// after a dropped connection (`outbox.rs`).
+    outbox: crate::outbox::Outbox,
+    /// Reconnecting at a draining relay's request (`session/resume.rs`).
+    draining: Option<gloo_timers::callback::Timeout>,
     code: Option<JoinCode>,
     /// Agents asking and watching, and the mode each was granted.
     roster: Roster,
@@ -164,6 +169,8 @@ pub(crate) fn open(
             ui: None,
             live: None,
             next_seq: resume.as_ref().map_or(Seq::FIRST, |e| Seq(e.next_seq)),
+            outbox: crate::outbox::Outbox::default(),
+            draining: None,
             code: None,
             roster: Roster::default(),
             presence: None,
@@ -241,6 +248,7 @@ pub(crate) fn code_of(shared: &Shared) -> Option<String> {
 }
 
 type Parts = (
+    Option<gloo_timers::callback::Timeout>,
     resume::Timers,
     Option<Resources>,
     Option<Live>,
@@ -265,6 +273,7 @@ impl Inner {
     /// Moves every guard out, to be dropped once the borrow is released.
     fn take_parts(&mut self) -> Option<Parts> {
         Some((
+            self.draining.take(),
             self.resume.take_timers(),
             self.service.take(),
             self.live.take(),
@@ -314,10 +323,16 @@ impl Inner {
     }
 
     /// Sends one event with the next sequence number; a number is only used
-    /// up when the frame went out, so the agent never sees a gap.
+    /// up when the frame went out (or, while reconnecting, waits in the
+    /// outbox for the resumed socket), so the agent never sees a gap.
     fn send_event(&mut self, event: &Event) {
         self.resume.before_send(self.next_seq);
-        if self.send(&wire::encode_event(self.next_seq, event)) {
+        let bytes = wire::encode_event(self.next_seq, event);
+        // While reconnecting nothing goes on the socket before the relay
+        // says where it stands (`Resumed`): the frame only waits.
+        if self.resume.is_reconnecting() || self.send(&bytes) {
+            let snapshot = matches!(event, Event::Snapshot(_));
+            self.outbox.push(self.next_seq.0, snapshot, bytes);
             self.next_seq = self.next_seq.next();
         }
     }
@@ -451,16 +466,17 @@ impl Inner {
             }
             ToVisitor::FromAgent { agent, msg } => self.on_agent(agent, msg),
             ToVisitor::Resumed {
-                agents, masking, ..
+                agents,
+                masking,
+                last_seq,
             } => {
-                // Before the snapshot `on_resumed` sends.
+                // Before the snapshot `on_resumed` may send.
                 self.adopt_relay_masking(masking);
-                self.on_resumed(agents);
+                self.on_resumed(agents, last_seq);
             }
-            // Following a draining relay's request is the transport's
-            // reconnect with the resume token; until the socket closes,
-            // nothing changes here.
-            ToVisitor::Reconnect { .. } => {}
+            // A draining relay: reconnect, with the resume token, at a
+            // random moment in its window.
+            ToVisitor::Reconnect { within_ms } => self.reconnect_within(within_ms),
             ToVisitor::Ended { reason } => {
                 self.farewell = crate::ui::ended_sentence(reason);
                 self.finish(None);

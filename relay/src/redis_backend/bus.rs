@@ -30,7 +30,7 @@ use ::redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
 use ::redis::{Client, Msg};
 use axum::body::Bytes;
 use futures_util::StreamExt;
-use protocol::{ToAgent, ToVisitor};
+use protocol::{AgentId, Seq, ToAgent, ToVisitor};
 use tokio::task::JoinHandle;
 
 use super::{backend_error, channel, query, COMMAND_TIMEOUT};
@@ -44,6 +44,11 @@ const TO_VISITOR: u8 = b'V';
 const TO_AGENT: u8 = b'A';
 /// A visitor takeover: the new attachment, 8 bytes big-endian.
 const SUPERSEDED: u8 = b'S';
+/// An agent back (`rejoin.rs`): its id, 4 bytes big-endian, then its last
+/// applied seq, 8 bytes big-endian, if it had one.
+const REJOINED: u8 = b'J';
+/// A visitor event: its seq, 8 bytes big-endian, then the encoded frame.
+const FRAME: u8 = b'F';
 
 /// Deliveries between relays that share one Redis. Cheap to clone.
 #[derive(Clone)]
@@ -401,9 +406,22 @@ fn pubsub_hard_limit(limits: &str) -> Option<u64> {
 fn encode(delivery: Delivery) -> Result<Vec<u8>, RelayError> {
     let (tag, body) = match delivery {
         Delivery::Encoded(bytes) => (ENCODED, bytes.to_vec()),
+        Delivery::Frame(seq, bytes) => {
+            let mut body = Vec::with_capacity(8 + bytes.len());
+            body.extend_from_slice(&seq.0.to_be_bytes());
+            body.extend_from_slice(&bytes);
+            (FRAME, body)
+        }
         Delivery::Visitor(msg) => (TO_VISITOR, protocol::encode(&msg)?),
         Delivery::Agent(msg) => (TO_AGENT, protocol::encode(&msg)?),
         Delivery::Superseded(by) => (SUPERSEDED, by.0.to_be_bytes().to_vec()),
+        Delivery::Rejoined { agent, after } => {
+            let mut body = agent.0.to_be_bytes().to_vec();
+            if let Some(after) = after {
+                body.extend_from_slice(&after.0.to_be_bytes());
+            }
+            (REJOINED, body)
+        }
         Delivery::Close { .. } => {
             return Err(RelayError::Internal(
                 "a Close delivery never travels on the bus".into(),
@@ -424,8 +442,30 @@ fn decode(payload: &[u8]) -> Result<Delivery, RelayError> {
         Some((&SUPERSEDED, body)) => <[u8; 8]>::try_from(body)
             .map(|by| Delivery::Superseded(Attachment(u64::from_be_bytes(by))))
             .map_err(|_| RelayError::Malformed("bad takeover message".into())),
+        Some((&REJOINED, body)) => decode_rejoined(body),
+        Some((&FRAME, body)) => match body.split_first_chunk::<8>() {
+            Some((seq, frame)) => Ok(Delivery::Frame(
+                Seq(u64::from_be_bytes(*seq)),
+                Bytes::copy_from_slice(frame),
+            )),
+            None => Err(RelayError::Malformed("bad frame message".into())),
+        },
         _ => Err(RelayError::Malformed("unknown bus message tag".into())),
     }
+}
+
+fn decode_rejoined(body: &[u8]) -> Result<Delivery, RelayError> {
+    let bad = || RelayError::Malformed("bad rejoin message".into());
+    let (agent, after) = body.split_at_checked(4).ok_or_else(bad)?;
+    let agent = AgentId(u32::from_be_bytes(agent.try_into().map_err(|_| bad())?));
+    let after = match after.len() {
+        0 => None,
+        8 => Some(Seq(u64::from_be_bytes(
+            after.try_into().map_err(|_| bad())?,
+        ))),
+        _ => return Err(bad()),
+    };
+    Ok(Delivery::Rejoined { agent, after })
 }
 
 #[cfg(test)]
@@ -475,6 +515,19 @@ mod tests {
         assert!(encode(Delivery::Close { reason: "x".into() }).is_err());
         let back = decode(&encode(Delivery::Superseded(Attachment(258))).expect("e")).expect("d");
         assert!(matches!(back, Delivery::Superseded(Attachment(258))));
+        let back = decode(&encode(Delivery::Frame(Seq(9), Bytes::from_static(b"ev"))).expect("e"))
+            .expect("d");
+        assert!(matches!(back, Delivery::Frame(Seq(9), b) if b == "ev"));
+        for after in [None, Some(Seq(7))] {
+            let rejoined = Delivery::Rejoined {
+                agent: AgentId(3),
+                after,
+            };
+            let back = decode(&encode(rejoined).expect("e")).expect("d");
+            assert!(
+                matches!(back, Delivery::Rejoined { agent: AgentId(3), after: a } if a == after)
+            );
+        }
         assert!(decode(b"S\x01").is_err());
         assert!(decode(b"").is_err());
         assert!(decode(b"Zabc").is_err());

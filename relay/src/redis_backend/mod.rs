@@ -9,9 +9,13 @@
 //!
 //! # What lives in Redis
 //!
-//! Only routing state, never the page: event payloads pass through pub/sub
-//! and are not stored. The page's URL, which an agent is told on joining,
-//! is the one thing about the page that is kept (as the memory store does).
+//! Routing state, and for the session's life its replay buffer: the event
+//! frames since the newest snapshot, as the visitor's script sent them
+//! (already masked, never decoded here), so a peer continues after its
+//! relay died (`replay/redis.rs` has those keys: `cobrowse:replay:{session}`,
+//! `cobrowse:replay:{session}:meta`, `cobrowse:rejoin:{session}`). The
+//! page's URL, which an agent is told on joining, is kept too (as the
+//! memory store does).
 //!
 //! | key | type | holds |
 //! |---|---|---|

@@ -22,6 +22,7 @@ use rand::Rng;
 use super::claims::Claims;
 use super::{agents_key, away_key, code_key, invoke, names_key, query, session_key, PREFIX};
 use crate::memory::new_session_id;
+use crate::replay::redis::{buffer_key, meta_key, rejoin_key, RedisReplay};
 use crate::resources::redis::RedisResources;
 use crate::resume::ResumeToken;
 use crate::sessions::{
@@ -76,6 +77,7 @@ fn parse_entry(entry: &str) -> Result<(AgentState, Mode), RelayError> {
 pub struct RedisStore {
     inner: Arc<Inner>,
     resources: RedisResources,
+    replay: RedisReplay,
 }
 
 struct Inner {
@@ -112,6 +114,7 @@ impl RedisStore {
     /// which stops once the last clone of the store is dropped.
     pub(crate) fn new(conn: ConnectionManager, ttl: Duration) -> Self {
         let resources = RedisResources::new(conn.clone(), ttl.max(Duration::from_millis(30)));
+        let replay = RedisReplay::new(conn.clone(), ttl.max(Duration::from_millis(30)));
         let inner = Arc::new(Inner {
             conn,
             // Below a few ms the keys could expire between two renewals.
@@ -132,7 +135,11 @@ impl RedisStore {
             claims: Claims::new(),
         });
         tokio::spawn(renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
-        RedisStore { inner, resources }
+        RedisStore {
+            inner,
+            resources,
+            replay,
+        }
     }
 
     /// Sessions this relay keeps alive, for tests and diagnostics.
@@ -189,6 +196,9 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
                     .key(session_key(&session))
                     .key(agents_key(&session))
                     .key(names_key(&session))
+                    .key(buffer_key(&session))
+                    .key(meta_key(&session))
+                    .key(rejoin_key(&session))
                     .arg(ttl),
             )
             .await;
@@ -213,6 +223,12 @@ async fn renew_loop(store: Weak<Inner>, every: Duration) {
 
 impl SessionStore for RedisStore {
     type Resources = RedisResources;
+
+    type Replay = RedisReplay;
+
+    fn replay(&self) -> &RedisReplay {
+        &self.replay
+    }
 
     fn resources(&self) -> &RedisResources {
         &self.resources

@@ -70,6 +70,7 @@ async fn happy_path_from_welcome_to_end(setup: Setup) {
     ));
     // Accepting an agent that asked for shared mode is consent to it.
     assert_eq!(first.recv::<ToAgent>().await, ToAgent::Mode(Mode::Shared));
+    crate::support::expect_rejoin_token(&mut first).await;
     assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
 
     // Events arrive in order, byte-exact.
@@ -170,6 +171,7 @@ async fn events_before_consent_are_not_forwarded(setup: Setup) {
         ToAgent::Admitted { .. }
     ));
     assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Mode(Mode::ViewOnly));
+    crate::support::expect_rejoin_token(&mut agent).await;
     visitor.send(&VisitorMsg::Event(event(2))).await;
     assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(2)));
 }

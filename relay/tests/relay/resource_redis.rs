@@ -92,6 +92,7 @@ async fn two_relays_share_uploads_and_requests() {
         agent.recv::<ToAgent>().await,
         ToAgent::Mode(protocol::Mode::ViewOnly)
     );
+    crate::support::expect_rejoin_token(&mut agent).await;
     assert_eq!(
         site.visitor.recv::<ToVisitor>().await,
         ToVisitor::SnapshotNeeded

@@ -144,7 +144,8 @@ async fn a_resume_within_the_window_continues_the_session(setup: Setup) {
                 mode: Mode::ViewOnly,
             }],
             masking: protocol::MaskRules::default(),
-            last_seq: None,
+            // The newest event the relay holds: the old page's last.
+            last_seq: Some(protocol::Seq(2)),
         }
     );
     // The new page numbers on from the old one's last event.
@@ -451,7 +452,7 @@ async fn a_visitor_resumes_on_another_relay() {
                 mode: Mode::Shared,
             }],
             masking: protocol::MaskRules::default(),
-            last_seq: None,
+            last_seq: Some(protocol::Seq(1)),
         }
     );
     // Past the first window: relay A must not have ended the session.

@@ -1,6 +1,7 @@
 //! What only the Redis backend has to prove: codes unique across relays,
 //! what is (and is not) kept in Redis and for how long, and a Redis that
-//! goes away. The session flow itself runs on two relays in `flow.rs`.
+//! goes away. The page's frames are kept only in the session's replay
+//! buffer (already masked by the visitor's script), for the session's life. The session flow itself runs on two relays in `flow.rs`.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -55,6 +56,16 @@ async fn stored_bytes(redis: &RedisServer) -> Vec<u8> {
                     all.extend(value);
                 }
             }
+            "list" => {
+                let items: Vec<Vec<u8>> = redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("lrange");
+                all.extend(items.into_iter().flatten());
+            }
             other => panic!("unexpected key type {other} for {key}"),
         }
     }
@@ -62,7 +73,7 @@ async fn stored_bytes(redis: &RedisServer) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn keys_hold_routing_state_only_and_vanish_when_the_session_ends() {
+async fn keys_hold_routing_state_and_the_replay_buffer_only_and_vanish_when_the_session_ends() {
     let relay = Relay::on(Setup::TwoRelays).await;
     let redis = relay.redis.as_ref().expect("redis");
     let (mut visitor, session, mut code) = relay.start_session().await;
@@ -89,6 +100,9 @@ async fn keys_hold_routing_state_only_and_vanish_when_the_session_ends() {
         session_keys,
         vec![
             &format!("cobrowse:code:{code}"),
+            &format!("cobrowse:rejoin:{session}"),
+            &format!("cobrowse:replay:{session}"),
+            &format!("cobrowse:replay:{session}:meta"),
             &format!("cobrowse:session:{session}"),
             &format!("cobrowse:session:{session}:agents"),
         ]
@@ -108,13 +122,21 @@ async fn keys_hold_routing_state_only_and_vanish_when_the_session_ends() {
             .expect("pttl");
         assert!(ttl > 0, "{key} has no TTL ({ttl})");
     }
+    // The frames are in the replay buffer (the visitor's script masks
+    // before anything leaves the page) and nowhere else.
     let stored = stored_bytes(redis).await;
     let needle = b"4111-1111";
-    assert!(
-        !stored.windows(needle.len()).any(|w| w == needle),
-        "page content stored in Redis: {}",
-        String::from_utf8_lossy(&stored)
-    );
+    let count = stored.windows(needle.len()).filter(|w| w == needle).count();
+    assert_eq!(count, 20, "each frame once, in the replay buffer only");
+    let mut conn2 = redis.conn().await;
+    let buffered: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg(format!("cobrowse:replay:{session}"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn2)
+        .await
+        .expect("lrange");
+    assert_eq!(buffered.len(), 20);
 
     let channels = || async {
         let mut conn = redis.conn().await;

@@ -453,7 +453,17 @@ pub async fn admit_in(
     ));
     assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Mode(mode));
     assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
+    expect_rejoin_token(&mut agent).await;
     (agent, id)
+}
+
+/// The secret an admitted agent is sent right after its mode, to rejoin
+/// its place if its connection breaks.
+pub async fn expect_rejoin_token(agent: &mut Peer) -> String {
+    match agent.recv::<ToAgent>().await {
+        ToAgent::RejoinToken(token) => token,
+        other => panic!("expected RejoinToken, got {other:?}"),
+    }
 }
 
 /// The fixture console's inline bootstrap (the real one's shape).

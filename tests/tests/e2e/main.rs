@@ -9,6 +9,7 @@ mod fidelity;
 mod foundation;
 mod invitations;
 mod privacy;
+mod rejoin;
 mod resources;
 mod resume;
 mod selection;

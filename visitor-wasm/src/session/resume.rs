@@ -248,9 +248,10 @@ impl Inner {
         state.connected = false;
         state.reconnecting = true;
         state.resuming = true;
-        // Capture stops until the relay confirms; the resource service is
-        // rebuilt on the new socket.
-        self.live = None;
+        // Capture goes on into the outbox (the same page resends what the
+        // relay lacks once it confirms); cursors and the resource service
+        // are rebuilt on the new socket.
+        self.draining = None;
         self.presence = None;
         self.service = None;
         self.socket = None;
@@ -280,9 +281,39 @@ impl Inner {
         }
     }
 
+    /// A draining relay asks for a reconnect within `within_ms`: at a
+    /// random moment in that window (so its visitors do not all arrive at
+    /// once) this socket goes and the session resumes on a new one. A
+    /// session that cannot resume ignores it (the relay ends it).
+    pub(super) fn reconnect_within(&mut self, within_ms: u32) {
+        if self.resume.token.is_none() || self.draining.is_some() {
+            return;
+        }
+        let at = (js_sys::Math::random() * f64::from(within_ms)) as u32;
+        let me = self.me.clone();
+        self.draining = Some(Timeout::new(at, move || {
+            with(&me, |i| {
+                i.draining = None;
+                // Dropping the socket removes its listeners: no close event.
+                i.socket = None;
+                if !i.reconnect("") {
+                    i.finish(None);
+                }
+            });
+        }));
+    }
+
     /// The relay continues the session: these agents watch, in these modes,
-    /// with the visitor's consent from an earlier page.
-    pub(super) fn on_resumed(&mut self, agents: Vec<WatchingAgent>) {
+    /// with the visitor's consent from an earlier page. `last_seq` is the
+    /// newest frame it holds: this page, if it sent the frames (a dropped
+    /// connection), resends what came after and carries on; a new page (or
+    /// one whose outbox no longer reaches back) sends a snapshot numbered
+    /// after it.
+    pub(super) fn on_resumed(
+        &mut self,
+        agents: Vec<WatchingAgent>,
+        last_seq: Option<protocol::Seq>,
+    ) {
         let state = &mut self.resume;
         state.resuming = false;
         state.reconnecting = false;
@@ -298,10 +329,31 @@ impl Inner {
             }
         }
         self.render();
-        if self.roster.is_watched() {
-            // Numbered after everything the last page sent.
-            self.send_snapshot();
+        if let Some(last) = last_seq {
+            // Never number anything at or below what the relay holds.
+            if self.next_seq.0 <= last.0 {
+                self.next_seq = last.next();
+            }
         }
+        if !self.roster.is_watched() {
+            self.live = None;
+            self.outbox.clear();
+            return;
+        }
+        if self.live.is_some() {
+            if let Some(frames) = self.outbox.after(last_seq.map(|s| s.0)) {
+                let socket = self.socket.as_ref();
+                for frame in frames {
+                    if !socket.is_some_and(|s| s.send(frame)) {
+                        break;
+                    }
+                }
+                self.watch_resources();
+                return;
+            }
+        }
+        // Numbered after everything the last page sent.
+        self.send_snapshot();
     }
 
     /// The relay will not resume this session (it ended meanwhile): the
