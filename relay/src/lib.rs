@@ -29,6 +29,7 @@
 //! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
 //!   `guesses.rs` (wrong join codes per address and agent), `config.rs`,
 //!   `metrics.rs`, `static_files.rs` (incl. the console's CSP),
+//!   `logging.rs` (the log filter: never a WebSocket payload),
 //!   `shutdown.rs`, `error.rs`: one concern each.
 //!
 //! # Invariants
@@ -61,6 +62,7 @@ mod gate;
 pub mod guesses;
 mod idle;
 pub mod invitations;
+pub mod logging;
 pub mod masking;
 pub mod memory;
 pub mod metrics;
