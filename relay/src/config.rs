@@ -50,6 +50,17 @@ pub struct Limits {
     /// ends (agents are told the visitor is gone, the visitor that the
     /// session ended). Zero: never.
     pub idle_timeout: Duration,
+    /// Live sessions (waiting for a resume included) one page origin may
+    /// have at once, across every relay sharing the backend; the next new
+    /// session from that origin is refused (`RateLimited`). A visitor
+    /// continuing its session is never refused by it. Zero: no limit.
+    pub max_sessions_per_origin: usize,
+    /// Messages one visitor connection may send per second (with a burst of
+    /// one second's worth); a connection past it is closed with
+    /// `RateLimited` and its session ends. A page sends a few dozen a
+    /// second at most (a mutation batch per animation frame, pointer and
+    /// scroll updates), so this only stops a runaway or hostile client.
+    pub visitor_messages_per_second: u32,
 }
 
 /// The longest `idle_timeout_secs` (30 days).
@@ -67,6 +78,8 @@ impl Default for Limits {
             resume_grace: Duration::from_secs(30),
             resume_failures_per_minute: 10,
             idle_timeout: Duration::from_secs(30 * 60),
+            max_sessions_per_origin: 1000,
+            visitor_messages_per_second: 300,
         }
     }
 }
@@ -85,6 +98,8 @@ pub struct LimitsFile {
     pub resume_grace_secs: Option<u64>,
     pub resume_failures_per_minute: Option<u32>,
     pub idle_timeout_secs: Option<u64>,
+    pub max_sessions_per_origin: Option<usize>,
+    pub visitor_messages_per_second: Option<u32>,
     /// The secret signed agent tokens are checked with. A file the
     /// operator protects; never a command-line argument (`ps` shows those).
     pub agent_secret: Option<String>,
@@ -114,6 +129,11 @@ impl fmt::Debug for LimitsFile {
                 &self.resume_failures_per_minute,
             )
             .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("max_sessions_per_origin", &self.max_sessions_per_origin)
+            .field(
+                "visitor_messages_per_second",
+                &self.visitor_messages_per_second,
+            )
             .field(
                 "agent_secret",
                 &self.agent_secret.as_ref().map(|_| "<redacted>"),
@@ -183,6 +203,14 @@ impl LimitsFile {
                 .idle_timeout_secs
                 .or(self.idle_timeout_secs)
                 .map_or(defaults.idle_timeout, Duration::from_secs),
+            max_sessions_per_origin: overrides
+                .max_sessions_per_origin
+                .or(self.max_sessions_per_origin)
+                .unwrap_or(defaults.max_sessions_per_origin),
+            visitor_messages_per_second: overrides
+                .visitor_messages_per_second
+                .or(self.visitor_messages_per_second)
+                .unwrap_or(defaults.visitor_messages_per_second),
         };
         // The wire carries the window in whole seconds as a u32; a day is
         // already far past any page load.
@@ -234,6 +262,13 @@ impl LimitsFile {
         if limits.agent_messages_per_second == 0 {
             return Err(RelayError::Config(
                 "agent_messages_per_second must be at least 1".into(),
+            ));
+        }
+        // Below this a page's ordinary pointer and mutation traffic would
+        // be cut off.
+        if limits.visitor_messages_per_second < 10 {
+            return Err(RelayError::Config(
+                "visitor_messages_per_second must be at least 10".into(),
             ));
         }
         Ok(limits)
@@ -505,6 +540,29 @@ resume_failures_per_minute = 3",
             .into_limits(&LimitsFile::default())
             .expect_err("too long");
         assert!(err.to_string().contains("resume_grace_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_origin_and_visitor_rate_limits_are_read_and_checked() {
+        let limits = LimitsFile::default()
+            .into_limits(&LimitsFile::default())
+            .expect("ok");
+        assert_eq!(limits.max_sessions_per_origin, 1000);
+        assert_eq!(limits.visitor_messages_per_second, 300);
+        let file =
+            LimitsFile::parse("max_sessions_per_origin = 0\nvisitor_messages_per_second = 50")
+                .expect("parses");
+        let limits = file.into_limits(&LimitsFile::default()).expect("ok");
+        assert_eq!(limits.max_sessions_per_origin, 0, "0 turns the limit off");
+        assert_eq!(limits.visitor_messages_per_second, 50);
+        let low = LimitsFile::parse("visitor_messages_per_second = 2").expect("parses");
+        let err = low
+            .into_limits(&LimitsFile::default())
+            .expect_err("too low");
+        assert!(
+            err.to_string().contains("visitor_messages_per_second"),
+            "{err}"
+        );
     }
 
     #[test]

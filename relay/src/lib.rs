@@ -27,7 +27,8 @@
 //! - `resources/`: static resources — offers, uploads, the two-level
 //!   cache, serving to agents with CSS rewriting, the fallback chain.
 //! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
-//!   `guesses.rs` (wrong join codes per address and agent), `config.rs`,
+//!   `guesses.rs` (wrong join codes per address and agent), `origins.rs`
+//!   (live sessions per page origin), `config.rs`,
 //!   `metrics.rs`, `static_files.rs` (incl. the console's CSP),
 //!   `logging.rs` (the log filter: never a WebSocket payload),
 //!   `shutdown.rs`, `error.rs`: one concern each.
@@ -66,6 +67,7 @@ pub mod logging;
 pub mod masking;
 pub mod memory;
 pub mod metrics;
+pub mod origins;
 pub mod redis_backend;
 pub mod resources;
 pub mod resume;

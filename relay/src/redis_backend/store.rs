@@ -76,6 +76,7 @@ fn parse_entry(entry: &str) -> Result<(AgentState, Mode), RelayError> {
 pub struct RedisStore {
     inner: Arc<Inner>,
     resources: RedisResources,
+    origins: super::RedisOrigins,
 }
 
 struct Inner {
@@ -112,6 +113,7 @@ impl RedisStore {
     /// which stops once the last clone of the store is dropped.
     pub(crate) fn new(conn: ConnectionManager, ttl: Duration) -> Self {
         let resources = RedisResources::new(conn.clone(), ttl.max(Duration::from_millis(30)));
+        let origins = super::RedisOrigins::new(conn.clone(), ttl.max(Duration::from_millis(30)));
         let inner = Arc::new(Inner {
             conn,
             // Below a few ms the keys could expire between two renewals.
@@ -132,7 +134,11 @@ impl RedisStore {
             claims: Claims::new(),
         });
         tokio::spawn(renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
-        RedisStore { inner, resources }
+        RedisStore {
+            inner,
+            resources,
+            origins,
+        }
     }
 
     /// Sessions this relay keeps alive, for tests and diagnostics.
@@ -216,6 +222,12 @@ impl SessionStore for RedisStore {
 
     fn resources(&self) -> &RedisResources {
         &self.resources
+    }
+
+    type Origins = super::RedisOrigins;
+
+    fn origins(&self) -> &super::RedisOrigins {
+        &self.origins
     }
 
     async fn create(&self, page_url: String, code_ttl: Duration) -> Result<NewSession, RelayError> {
