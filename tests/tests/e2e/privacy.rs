@@ -55,11 +55,12 @@ const RESOURCES_WAIT: Duration = Duration::from_secs(30);
 /// Redis, the relay (strict resources, trace logging, its log kept), a tap
 /// in front of it, a site serving `tests/fixtures`, and a browser.
 struct Fixtures {
-    redis: Service,
+    // Dropped in this order: the relay before its Redis.
     relay: Service,
     tap: Tap,
     site: Service,
     browser: Browser,
+    redis: Service,
     _config: TempFile,
 }
 
@@ -106,11 +107,11 @@ impl Fixtures {
         let site = bins.start_site(0, &root.join("fixtures"), tap.url())?;
         let browser = Browser::launch().await?;
         Ok(Fixtures {
-            redis,
             relay,
             tap,
             site,
             browser,
+            redis,
             _config: config,
         })
     }
@@ -431,7 +432,7 @@ async fn no_canary_reaches_a_frame_the_relay_redis_or_a_log_and_no_page_outlives
     let log = fixtures.relay.log();
     ensure!(
         position(&log, &encodings(&session)).is_some()
-            && position(&log, &encodings(" TRACE ")).is_some(),
+            && position(&log, &encodings("TRACE")).is_some(),
         "the relay's log has no trace line naming the session: the log capture does not work"
     );
     for needle in std::iter::once(CANARY).chain(PAGE_TEXT) {
