@@ -24,6 +24,9 @@
 //! stylesheet (`content: "…"`) is the site's code, the same for every
 //! visitor. The promise is about what a masked or blocked element holds
 //! and the files only such elements use.
+//!
+//! Also here, on the same page: a snapshot cut at the `maxNodes` option
+//! reaches the agent with a visible notice, never as a silently wrong page.
 
 mod watch;
 
@@ -119,6 +122,12 @@ impl Fixtures {
     /// The visitor on `page`, the agent's console (its own browser context)
     /// joined and accepted; both reach the relay only through the tap.
     async fn live(&self, page: &str) -> Result<(Tab, Tab)> {
+        self.live_with(page, None).await
+    }
+
+    /// [`Fixtures::live`], starting with `Cobrowse.start(options)` instead
+    /// of the page's own button when `options` (a JS object) is given.
+    async fn live_with(&self, page: &str, options: Option<&str>) -> Result<(Tab, Tab)> {
         step(&format!("visitor opens /{page}"));
         let (w, h) = VISITOR_SIZE;
         let url = format!("{}/{page}", self.site.url());
@@ -130,7 +139,16 @@ impl Fixtures {
                 WAIT,
             )
             .await?;
-        let code = start_and_read_code(&visitor).await?;
+        let code = match options {
+            None => start_and_read_code(&visitor).await?,
+            Some(options) => {
+                visitor
+                    .eval(&format!(
+                        "const s = await window.Cobrowse.start({options}); window.fixtureSession = s; return s.code;"
+                    ))
+                    .await?
+            }
+        };
         step(&format!("agent joins with code {code}"));
         let (w, h) = AGENT_SIZE;
         let console_url = format!(
@@ -443,6 +461,49 @@ async fn no_canary_reaches_a_frame_the_relay_redis_or_a_log_and_no_page_outlives
             );
         }
     }
+    fixtures.browser.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_past_max_nodes_shows_the_agent_a_notice_not_a_silently_wrong_page() -> Result<()> {
+    let fixtures = Fixtures::start().await?;
+    let (visitor, console) = fixtures
+        .live_with("privacy.html", Some("{ maxNodes: 20 }"))
+        .await?;
+    let shown = console
+        .wait_for(
+            "the notice of the cut in the mirror",
+            &format!("{MIRROR}.querySelector('[data-cobrowse-truncated]')?.textContent"),
+            WAIT,
+        )
+        .await?;
+    ensure!(
+        shown
+            .as_str()
+            .is_some_and(|t| t.contains("only its first 20 nodes are shown")),
+        "the notice says {shown}"
+    );
+    let visible: bool = console
+        .eval(&format!(
+            "const n = {MIRROR}.querySelector('[data-cobrowse-truncated]'); \
+             const r = n.getBoundingClientRect(); return r.width > 100 && r.height > 10;"
+        ))
+        .await?;
+    ensure!(visible, "the notice is not visible in the mirror");
+    let mirrored: u32 = console
+        .eval(&format!(
+            "return {MIRROR}.getElementsByTagName('*').length;"
+        ))
+        .await?;
+    ensure!(mirrored <= 22, "the mirror holds {mirrored} elements");
+    let real: u32 = visitor
+        .eval("return document.getElementsByTagName('*').length;")
+        .await?;
+    ensure!(
+        real > 30,
+        "the fixture page is too small for this test: {real}"
+    );
     fixtures.browser.close().await;
     Ok(())
 }
