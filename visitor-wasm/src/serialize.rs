@@ -587,6 +587,9 @@ fn apply_rule(rule: AttrRule, attr: &web_sys::Attr, base: &str) -> Option<String
         AttrRule::MaskedUrl(kind) => masked_url(kind, &attr.value(), base),
         AttrRule::Stars => mask::stars(js_len(attr, "value")),
         AttrRule::MaskText => mask::mask_text(&attr.value()),
+        AttrRule::MaskedStyle => mask::mask_style(&attr.value(), |u| {
+            mask::strip_url(&absolute(u, base).unwrap_or_default())
+        }),
         AttrRule::Drop => return None,
     })
 }
