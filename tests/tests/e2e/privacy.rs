@@ -337,6 +337,9 @@ async fn no_canary_reaches_a_frame_the_relay_redis_or_a_log_and_no_page_outlives
     visitor
         .type_into("#blocked-input", "CANARY-TYPED-BLOCKED-d7")
         .await?;
+    visitor
+        .type_into("#masked-editable", "CANARY-TYPED-EDITABLE-n9")
+        .await?;
     visitor.eval::<Value>(ENTER_VALUES).await?;
     console
         .wait_for(
