@@ -27,6 +27,9 @@
 //!
 //! Also here, on the same page: a snapshot cut at the `maxNodes` option
 //! reaches the agent with a visible notice, never as a silently wrong page.
+//! And a site whose CSP lacks `'wasm-unsafe-eval'`
+//! (`tests/fixtures/privacy-csp.html`): `start()` rejects with the advice,
+//! the console says it once, the page keeps working and nothing is sent.
 
 mod watch;
 
@@ -506,6 +509,64 @@ async fn a_page_past_max_nodes_shows_the_agent_a_notice_not_a_silently_wrong_pag
     ensure!(
         real > 30,
         "the fixture page is too small for this test: {real}"
+    );
+    fixtures.browser.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_csp_without_wasm_unsafe_eval_gets_a_clear_console_message_and_a_working_page(
+) -> Result<()> {
+    let fixtures = Fixtures::start().await?;
+    let (w, h) = VISITOR_SIZE;
+    let url = format!("{}/privacy-csp.html", fixtures.site.url());
+    let visitor = fixtures.browser.open(&url, w, h).await?;
+    visitor
+        .wait_for(
+            "the loader under the page's CSP",
+            "window.Cobrowse && document.readyState === 'complete'",
+            WAIT,
+        )
+        .await?;
+    step("starting under a CSP without 'wasm-unsafe-eval'");
+    let outcome: String = visitor
+        .eval(
+            "const tries = [];
+             for (let i = 0; i < 2; i++) {
+               try { await window.Cobrowse.start(); tries.push('started'); }
+               catch (e) { tries.push(String(e && e.message)); }
+             }
+             return tries.join(' | ');",
+        )
+        .await?;
+    ensure!(
+        outcome.matches("'wasm-unsafe-eval'").count() == 2,
+        "start() did not reject with the CSP advice both times: {outcome}"
+    );
+    let errors: Vec<String> = visitor.eval("return window.consoleErrors;").await?;
+    ensure!(
+        errors.len() == 1
+            && errors[0].contains("Content-Security-Policy")
+            && errors[0].contains("'wasm-unsafe-eval'"),
+        "the console should say once what to add to the CSP: {errors:?}"
+    );
+    step("the page still works, and nothing was sent");
+    visitor
+        .eval::<Value>("document.getElementById('more').click(); return null;")
+        .await?;
+    let state: Value = visitor
+        .eval(
+            "return [document.getElementById('count').textContent, \
+                     document.querySelectorAll('cobrowse-ui').length];",
+        )
+        .await?;
+    ensure!(
+        state == serde_json::json!(["1", 0]),
+        "the page is broken or shows a half-started UI: {state}"
+    );
+    ensure!(
+        visitor.frames().is_empty(),
+        "a WebSocket was opened without the SDK"
     );
     fixtures.browser.close().await;
     Ok(())
