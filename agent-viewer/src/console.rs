@@ -50,6 +50,11 @@ pub fn ended_status(message: &str) -> String {
     format!("Ended: {message}")
 }
 
+/// The status line when the visitor's page is too large to build.
+pub fn too_large_status(cap: usize) -> String {
+    format!("The visitor's page is too large to show here (more than {cap} nodes).")
+}
+
 /// The status line of a live session.
 pub fn live_status(url: &str) -> String {
     format!("Live — {url}")
@@ -77,6 +82,10 @@ pub struct Console<B: DomBackend> {
     reconnect: Option<Reconnect>,
     /// A draining relay asked for a reconnect within this many ms.
     drain: Option<u32>,
+    /// The last snapshot was refused as too large: asking for another
+    /// would only bring the same page again, so the console waits for one
+    /// the visitor sends by itself (its next page).
+    too_large: bool,
 }
 
 impl<B: DomBackend> Console<B> {
@@ -97,6 +106,7 @@ impl<B: DomBackend> Console<B> {
             rejoin_token: None,
             reconnect: None,
             drain: None,
+            too_large: false,
         }
     }
 
@@ -343,6 +353,7 @@ impl<B: DomBackend> Console<B> {
                 .and_then(|event| self.mirror.apply(&event));
             match applied {
                 Ok(Applied::Snapshot) => {
+                    self.too_large = false;
                     self.snapshots += 1;
                     self.layout_dirty = true;
                     self.state = ConsoleState::Live;
@@ -352,9 +363,17 @@ impl<B: DomBackend> Console<B> {
                 }
                 Ok(Applied::Viewport) => self.layout_dirty = true,
                 Ok(_) => {}
+                Err(crate::ViewerError::TooManyNodes { cap }) => {
+                    log::warn(&format!(
+                        "snapshot {:?} refused: more than {cap} nodes",
+                        frame.seq
+                    ));
+                    self.too_large = true;
+                    self.status = too_large_status(cap);
+                }
                 Err(e) => {
                     log::warn(&format!("event {:?} could not be applied: {e}", frame.seq));
-                    if self.sequencer.resync() {
+                    if !self.too_large && self.sequencer.resync() {
                         self.outbox.push(AgentMsg::Resync);
                     }
                 }
@@ -602,6 +621,55 @@ mod tests {
             ConsoleState::Live,
             "the last page stays on screen"
         );
+    }
+
+    #[test]
+    fn a_snapshot_past_the_console_cap_is_refused_with_a_message_and_no_resync() {
+        let mut c = live();
+        let nodes = (0..crate::mirror::MAX_SNAPSHOT_NODES as u32)
+            .map(|i| Node::Text {
+                id: NodeId(10 + i),
+                text: String::new(),
+            })
+            .collect();
+        let huge = Event::Snapshot(Snapshot {
+            url: "https://shop.example/huge".into(),
+            base_url: "https://shop.example/huge".into(),
+            viewport: Viewport {
+                width: 800,
+                height: 600,
+                device_pixel_ratio: 1.0,
+            },
+            root: Node::Document {
+                id: NodeId(1),
+                quirks: false,
+                children: vec![Node::Element {
+                    id: NodeId(2),
+                    tag: "html".into(),
+                    ns: protocol::Ns::Html,
+                    attrs: vec![],
+                    state: None,
+                    children: nodes,
+                }],
+            },
+            scrolls: vec![],
+        });
+        let frame = EventFrame::new(Seq(2), &huge).expect("encode");
+        c.on_message(ToAgent::Event(frame), 0.0);
+        assert_eq!(
+            c.status(),
+            "The visitor's page is too large to show here (more than 600000 nodes)."
+        );
+        assert_eq!(c.state(), ConsoleState::Live);
+        // The page would come back as large: no resync, also not for the
+        // changes that follow and cannot be placed.
+        c.on_message(mutation(3, 404), 0.0);
+        assert!(c.take_outbox().is_empty());
+        // The visitor's next page (a snapshot it sends by itself) shows.
+        c.on_message(snapshot(4, "https://shop.example/small"), 0.0);
+        assert_eq!(c.status(), "Live — https://shop.example/small");
+        c.on_message(mutation(5, 404), 0.0);
+        assert_eq!(c.take_outbox(), vec![AgentMsg::Resync]);
     }
 
     #[test]

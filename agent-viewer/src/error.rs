@@ -11,6 +11,11 @@ pub enum ViewerError {
     NoDocument,
     #[error("a snapshot's root is not a document node")]
     NotADocument,
+    /// A snapshot with more nodes than the console builds
+    /// ([`crate::mirror::MAX_SNAPSHOT_NODES`]): refused whole, before the
+    /// shown page is touched.
+    #[error("the visitor's page has more than {cap} nodes, more than this console builds")]
+    TooManyNodes { cap: usize },
     /// An add named a parent the console does not know: the mirror has lost
     /// its place and needs a fresh snapshot.
     #[error("unknown parent node {0:?}")]

@@ -536,3 +536,28 @@ fn an_invalid_tag_becomes_a_placeholder_and_an_invalid_attribute_is_skipped() {
     assert_eq!(placeholder.text_content().as_deref(), Some("still here"));
     assert_eq!(placeholder.attributes().length(), 1);
 }
+
+#[wasm_bindgen_test]
+fn a_snapshot_past_the_console_cap_is_refused_and_the_shown_page_stays() {
+    let (mut m, frame) = mirror();
+    apply(&mut m, page());
+    let before = body_html(&frame);
+    let rows = (0..agent_viewer::mirror::MAX_SNAPSHOT_NODES as u32)
+        .map(|i| text(100 + i, ""))
+        .collect();
+    let huge = snapshot(
+        false,
+        vec![el(3, "html", &[], vec![el(7, "body", &[], rows)])],
+    );
+    match m.apply(&huge) {
+        Err(ViewerError::TooManyNodes { cap }) => {
+            assert_eq!(cap, agent_viewer::mirror::MAX_SNAPSHOT_NODES)
+        }
+        other => panic!("expected TooManyNodes, got {other:?}"),
+    }
+    assert_eq!(body_html(&frame), before, "nothing of it was built");
+    assert_eq!(
+        by_id(&frame, "greeting").text_content().as_deref(),
+        Some("Hello")
+    );
+}

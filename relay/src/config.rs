@@ -55,6 +55,17 @@ pub struct Limits {
     /// this many bytes; past either the oldest frames go.
     pub replay_frames: usize,
     pub replay_bytes: usize,
+    /// Live sessions (waiting for a resume included) one page origin may
+    /// have at once, across every relay sharing the backend; the next new
+    /// session from that origin is refused (`RateLimited`). A visitor
+    /// continuing its session is never refused by it. Zero: no limit.
+    pub max_sessions_per_origin: usize,
+    /// Messages one visitor connection may send per second (with a burst of
+    /// one second's worth); a connection past it is closed with
+    /// `RateLimited` and its session ends. A page sends a few dozen a
+    /// second at most (a mutation batch per animation frame, pointer and
+    /// scroll updates), so this only stops a runaway or hostile client.
+    pub visitor_messages_per_second: u32,
 }
 
 impl Limits {
@@ -83,6 +94,8 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(30 * 60),
             replay_frames: crate::replay::Bounds::default().frames,
             replay_bytes: crate::replay::Bounds::default().bytes,
+            max_sessions_per_origin: 1000,
+            visitor_messages_per_second: 300,
         }
     }
 }
@@ -103,6 +116,8 @@ pub struct LimitsFile {
     pub idle_timeout_secs: Option<u64>,
     pub replay_frames: Option<usize>,
     pub replay_bytes: Option<usize>,
+    pub max_sessions_per_origin: Option<usize>,
+    pub visitor_messages_per_second: Option<u32>,
     /// The secret signed agent tokens are checked with. A file the
     /// operator protects; never a command-line argument (`ps` shows those).
     pub agent_secret: Option<String>,
@@ -134,6 +149,11 @@ impl fmt::Debug for LimitsFile {
             .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("replay_frames", &self.replay_frames)
             .field("replay_bytes", &self.replay_bytes)
+            .field("max_sessions_per_origin", &self.max_sessions_per_origin)
+            .field(
+                "visitor_messages_per_second",
+                &self.visitor_messages_per_second,
+            )
             .field(
                 "agent_secret",
                 &self.agent_secret.as_ref().map(|_| "<redacted>"),
@@ -211,6 +231,14 @@ impl LimitsFile {
                 .replay_bytes
                 .or(self.replay_bytes)
                 .unwrap_or(defaults.replay_bytes),
+            max_sessions_per_origin: overrides
+                .max_sessions_per_origin
+                .or(self.max_sessions_per_origin)
+                .unwrap_or(defaults.max_sessions_per_origin),
+            visitor_messages_per_second: overrides
+                .visitor_messages_per_second
+                .or(self.visitor_messages_per_second)
+                .unwrap_or(defaults.visitor_messages_per_second),
         };
         if limits.replay_frames == 0 || limits.replay_bytes == 0 {
             return Err(RelayError::Config(
@@ -267,6 +295,13 @@ impl LimitsFile {
         if limits.agent_messages_per_second == 0 {
             return Err(RelayError::Config(
                 "agent_messages_per_second must be at least 1".into(),
+            ));
+        }
+        // Below this a page's ordinary pointer and mutation traffic would
+        // be cut off.
+        if limits.visitor_messages_per_second < 10 {
+            return Err(RelayError::Config(
+                "visitor_messages_per_second must be at least 10".into(),
             ));
         }
         Ok(limits)
@@ -538,6 +573,29 @@ resume_failures_per_minute = 3",
             .into_limits(&LimitsFile::default())
             .expect_err("too long");
         assert!(err.to_string().contains("resume_grace_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_origin_and_visitor_rate_limits_are_read_and_checked() {
+        let limits = LimitsFile::default()
+            .into_limits(&LimitsFile::default())
+            .expect("ok");
+        assert_eq!(limits.max_sessions_per_origin, 1000);
+        assert_eq!(limits.visitor_messages_per_second, 300);
+        let file =
+            LimitsFile::parse("max_sessions_per_origin = 0\nvisitor_messages_per_second = 50")
+                .expect("parses");
+        let limits = file.into_limits(&LimitsFile::default()).expect("ok");
+        assert_eq!(limits.max_sessions_per_origin, 0, "0 turns the limit off");
+        assert_eq!(limits.visitor_messages_per_second, 50);
+        let low = LimitsFile::parse("visitor_messages_per_second = 2").expect("parses");
+        let err = low
+            .into_limits(&LimitsFile::default())
+            .expect_err("too low");
+        assert!(
+            err.to_string().contains("visitor_messages_per_second"),
+            "{err}"
+        );
     }
 
     #[test]

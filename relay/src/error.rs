@@ -59,6 +59,13 @@ pub enum RelayError {
     /// cancelled or expired (indistinguishable on purpose).
     #[error("this invitation is no longer valid (it was used, cancelled or has expired); ask the agent for a new one")]
     InvitationRefused,
+    /// The page's origin already has `max_sessions_per_origin` live
+    /// sessions.
+    #[error("this site already has {limit} live co-browsing sessions, the relay's limit; try again later")]
+    TooManySessions { limit: usize },
+    /// A visitor connection sent more than `visitor_messages_per_second`.
+    #[error("more than {limit} messages a second from this page; the relay closed the connection")]
+    TooManyMessages { limit: u32 },
     #[error("the connection could not keep up and its queue of {capacity} frames filled")]
     TooSlow { capacity: usize },
     #[error("origin {origin:?} is not allowed to start a session")]
@@ -211,9 +218,10 @@ impl RelayError {
             | RelayError::InvitationRefused
             | RelayError::OriginNotAllowed { .. }
             | RelayError::ResumeRefused => ErrorCode::NotAllowed,
-            RelayError::TooSlow { .. } | RelayError::TooManyGuesses { .. } => {
-                ErrorCode::RateLimited
-            }
+            RelayError::TooSlow { .. }
+            | RelayError::TooManyGuesses { .. }
+            | RelayError::TooManySessions { .. }
+            | RelayError::TooManyMessages { .. } => ErrorCode::RateLimited,
             RelayError::Config(_)
             | RelayError::Internal(_)
             | RelayError::Backend(_)
@@ -309,7 +317,9 @@ impl RelayError {
             | RelayError::InvitationRefused
             | RelayError::ResumeRefused => RejectReason::NotAllowed,
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
-            RelayError::TooManyGuesses { .. } => RejectReason::RateLimited,
+            RelayError::TooManyGuesses { .. }
+            | RelayError::TooManySessions { .. }
+            | RelayError::TooManyMessages { .. } => RejectReason::RateLimited,
             RelayError::OriginNotAllowed { .. } => RejectReason::Origin,
             RelayError::Config(_)
             | RelayError::Internal(_)

@@ -142,11 +142,22 @@ impl Budget {
         }
     }
 
+    /// A bucket that starts `extra` tokens over its burst, once (they are
+    /// spent first and never refilled): a page that resumes resends what
+    /// the relay lacks from its outbox in one go.
+    pub fn with_head_start(per_second: u32, extra: u32) -> Budget {
+        let mut budget = Budget::new(per_second);
+        budget.tokens += f64::from(extra);
+        budget
+    }
+
     /// Spends one token; `false` (and nothing spent) when there is none.
     pub fn take(&mut self) -> bool {
         let now = Instant::now();
         let refill = now.saturating_duration_since(self.last).as_secs_f64() * self.per_second;
-        self.tokens = (self.tokens + refill).min(self.per_second);
+        // Refilling never raises the bucket past its burst, nor takes away
+        // a head start still above it.
+        self.tokens = (self.tokens + refill).min(self.per_second.max(self.tokens));
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -202,5 +213,14 @@ mod tests {
             60,
             "capped at a burst"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_start_is_spent_once_then_the_bucket_is_as_usual() {
+        let mut b = Budget::with_head_start(60, 2000);
+        assert_eq!((0..5000).filter(|_| b.take()).count(), 2060);
+        assert!(!b.take());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!((0..5000).filter(|_| b.take()).count(), 60);
     }
 }

@@ -31,8 +31,10 @@
 //! - `resources/`: static resources — offers, uploads, the two-level
 //!   cache, serving to agents with CSS rewriting, the fallback chain.
 //! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
-//!   `guesses.rs` (wrong join codes per address and agent), `config.rs`,
+//!   `guesses.rs` (wrong join codes per address and agent), `origins.rs`
+//!   (live sessions per page origin), `config.rs`,
 //!   `metrics.rs`, `static_files.rs` (incl. the console's CSP),
+//!   `logging.rs` (the log filter: never a WebSocket payload),
 //!   `shutdown.rs`, `error.rs`: one concern each.
 //!
 //! # Invariants
@@ -65,9 +67,11 @@ mod gate;
 pub mod guesses;
 mod idle;
 pub mod invitations;
+pub mod logging;
 pub mod masking;
 pub mod memory;
 pub mod metrics;
+pub mod origins;
 pub mod redis_backend;
 mod rejoin;
 pub mod replay;

@@ -34,6 +34,7 @@ pub struct MemoryStore {
     inner: Arc<Mutex<Sessions>>,
     resources: MemoryResources,
     replay: MemoryReplay,
+    origins: crate::origins::MemoryOrigins,
     /// Agent identity → the connection holding its one session. No expiry:
     /// a connection always lets go when it ends, and this process is the
     /// only one that could hold it.
@@ -162,6 +163,12 @@ impl SessionStore for MemoryStore {
 
     fn resources(&self) -> &MemoryResources {
         &self.resources
+    }
+
+    type Origins = crate::origins::MemoryOrigins;
+
+    fn origins(&self) -> &crate::origins::MemoryOrigins {
+        &self.origins
     }
 
     async fn create(&self, page_url: String, code_ttl: Duration) -> Result<NewSession, RelayError> {

@@ -275,9 +275,10 @@ async fn visitor_upgrade<S: SessionStore, B: Bus>(
         app.metrics.rejected(err.reject_reason());
         return err.into_response();
     }
+    let origin = crate::origins::OriginKey::new(origin);
     let shutdown = app.shutdown.clone();
     limit_upgrade(&app, ws)
-        .on_upgrade(move |socket| visitor::serve(app, socket, peer, shutdown))
+        .on_upgrade(move |socket| visitor::serve(app, socket, (peer, origin), shutdown))
         .into_response()
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use protocol::{AgentId, JoinCode, Mode, SessionId};
 
 use crate::invitations::InvitationStore;
+use crate::origins::OriginSlots;
 use crate::replay::ReplayStore;
 use crate::resources::store::ResourceStore;
 use crate::resume::ResumeToken;
@@ -184,6 +185,12 @@ pub trait SessionStore: InvitationStore + Send + Sync + 'static {
     type Replay: ReplayStore;
 
     fn replay(&self) -> &Self::Replay;
+    /// Where live sessions are counted per page origin
+    /// (`max_sessions_per_origin`): with the sessions, so relays sharing
+    /// them share the count.
+    type Origins: OriginSlots;
+
+    fn origins(&self) -> &Self::Origins;
 
     /// Creates a session with a fresh code, unique among live codes, that
     /// expires if unused for `code_ttl`.

@@ -27,9 +27,11 @@ use protocol::{
 
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
+use crate::gate::Budget;
 use crate::idle::{self, Activity};
 use crate::invitations::{self, InvitationSecret};
 use crate::metrics::{GaugeGuard, ResumeRefusal, Role};
+use crate::origins::{self, OriginKey, OriginSlots};
 use crate::rejoin::{self, Returning};
 use crate::replay::{Entry, ReplayStore};
 use crate::resources::store::{Grant, ResourceStore};
@@ -45,7 +47,7 @@ use crate::RelayError;
 pub async fn serve<S: SessionStore, B: Bus>(
     app: Arc<App<S, B>>,
     socket: WebSocket,
-    peer: SocketAddr,
+    (peer, origin): (SocketAddr, OriginKey),
     mut shutdown: Shutdown,
 ) {
     let (sink, mut stream) = socket.split();
@@ -74,14 +76,14 @@ pub async fn serve<S: SessionStore, B: Bus>(
     // resumed session's next page has its own).
     let masking = app.config.masking.rules_for(&hello.page_url);
     let opened = match (hello.resume, hello.invitation) {
-        (Some(token), _) => continue_session(&app, &conn, &tenure, &token, masking).await,
+        (Some(token), _) => continue_session(&app, &conn, &tenure, &token, masking, &origin).await,
         (None, Some(secret)) => {
             let page = (hello.page_url, hello.resources);
-            open_invited(&app, &conn, &tenure, &secret, page, masking).await
+            open_invited(&app, &conn, &tenure, &secret, page, (masking, &origin)).await
         }
         (None, None) => {
             let page = (hello.page_url, hello.resources);
-            open_session(&app, &conn, &tenure, page, masking).await
+            open_session(&app, &conn, &tenure, page, (masking, &origin)).await
         }
     };
     let Open {
@@ -170,12 +172,13 @@ async fn open_session<S: SessionStore, B: Bus>(
     conn: &Conn,
     tenure: &Tenure,
     (page_url, policy): (String, ResourcePolicy),
-    masking: MaskRules,
+    (masking, origin): (MaskRules, &OriginKey),
 ) -> Result<Open<B::Subscription>, RelayError> {
     let created = app
         .store
         .create(page_url, app.config.limits.code_ttl)
         .await?;
+    origins::take_slot(app, origin, &created.session).await?;
     attach_new(app, conn, tenure, created, policy, masking).await
 }
 
@@ -189,7 +192,7 @@ async fn open_invited<S: SessionStore, B: Bus>(
     tenure: &Tenure,
     presented: &str,
     (page_url, policy): (String, ResourcePolicy),
-    masking: MaskRules,
+    (masking, origin): (MaskRules, &OriginKey),
 ) -> Result<Open<B::Subscription>, RelayError> {
     let ip = conn.peer().ip();
     app.guesses.check_addr(ip)?;
@@ -202,6 +205,9 @@ async fn open_invited<S: SessionStore, B: Bus>(
         tracing::info!(peer = %conn.peer(), "visitor presented an invitation that is not open");
         return Err(RelayError::InvitationRefused);
     };
+    // The inviter keeps waiting if the origin is full: the invitation is
+    // used, the page is told why.
+    origins::take_slot(app, origin, &created.session).await?;
     let open = attach_new(app, conn, tenure, created, policy, masking).await?;
     // After the visitor is subscribed, so the inviter's join is heard.
     invitations::wake_inviter(&app.bus, &invited.session).await;
@@ -268,6 +274,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
     tenure: &Tenure,
     presented: &str,
     masking: MaskRules,
+    origin: &OriginKey,
 ) -> Result<Open<B::Subscription>, RelayError> {
     let limits = &app.config.limits;
     let peer = conn.peer();
@@ -310,6 +317,9 @@ async fn continue_session<S: SessionStore, B: Bus>(
     };
     // Before the announcement, which this connection hears too.
     tenure.begin(resumed.attachment);
+    // The session holds its origin's slot already (a resume is never
+    // refused for it); this relay only learns which, to free it at the end.
+    app.store.origins().note(origin, &session);
     if resumed.took_over {
         // An older connection (a dead socket the relay has not noticed
         // yet, or another copy of the page) is still attached: it goes,
@@ -410,6 +420,7 @@ pub(crate) async fn finish_ended<S: SessionStore, B: Bus>(
     if let Err(err) = app.store.replay().forget(session).await {
         tracing::error!(%session, "could not forget the session's replay buffer: {err}");
     }
+    origins::free_slot(app, session).await;
     app.metrics.session_ended(reason);
     for agent in agents {
         let topic = Topic::Agent(session.clone(), agent);
@@ -494,6 +505,13 @@ where
     St: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let closed = |reason, error| Ending::Closed(reason, error);
+    // A page sends a few dozen messages a second; a flood past the ceiling
+    // closes this connection only (its session ends), never slowing others.
+    // A page that continues its session first resends, at once, what the
+    // relay lacks: up to its outbox, which is bounded like the replay buffer.
+    let per_second = app.config.limits.visitor_messages_per_second;
+    let head_start = u32::try_from(app.config.limits.replay_frames).unwrap_or(u32::MAX);
+    let mut budget = Budget::with_head_start(per_second, head_start);
     // One long-lived wait, not a timer per frame.
     let idle = idle::idle(activity, app.config.limits.idle_timeout);
     tokio::pin!(idle);
@@ -519,6 +537,11 @@ where
                 if tenure.is_over() {
                     // Nothing the old page says counts once it was taken over.
                     return Ending::Superseded;
+                }
+                if !budget.take() {
+                    tracing::warn!(%session, limit = per_second, "visitor flooding the relay: closing its connection");
+                    let err = RelayError::TooManyMessages { limit: per_second };
+                    return closed(EndReason::Error, Some(err));
                 }
                 activity.touch();
                 match handle(app, conn, session, grant, &mut admitted, &bytes).await {

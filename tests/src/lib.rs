@@ -16,3 +16,5 @@ pub mod pixels;
 pub mod proxy;
 #[cfg(feature = "browser")]
 pub mod scenario;
+#[cfg(feature = "browser")]
+pub mod tap;

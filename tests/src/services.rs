@@ -5,7 +5,7 @@ use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::mpsc,
+    sync::{mpsc, Arc, Mutex},
     time::Duration,
 };
 
@@ -25,6 +25,11 @@ pub struct RelayOptions {
     pub dev_agent_token: Option<String>,
     pub allowed_origins: Vec<String>,
     pub extra_args: Vec<String>,
+    /// Environment for the relay's process (e.g. `RUST_LOG`).
+    pub env: Vec<(String, String)>,
+    /// Keep the relay's stderr (its log) for [`Service::log`], besides
+    /// echoing it.
+    pub capture_log: bool,
 }
 
 impl Binaries {
@@ -69,7 +74,13 @@ impl Binaries {
             cmd.arg("--allowed-origin").arg(origin);
         }
         cmd.args(&opts.extra_args);
-        Service::spawn("relay", cmd, "cobrowse-relay listening on ")
+        cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
+        Service::spawn(
+            "relay",
+            cmd,
+            "cobrowse-relay listening on ",
+            opts.capture_log,
+        )
     }
 
     pub fn start_site(&self, port: u16, root: &Path, relay_url: &str) -> Result<Service> {
@@ -95,7 +106,7 @@ impl Binaries {
             .arg(root)
             .arg("--relay")
             .arg(relay_url);
-        Service::spawn("demo-site", cmd, "demo-site listening on ")
+        Service::spawn("demo-site", cmd, "demo-site listening on ", false)
     }
 }
 
@@ -127,6 +138,7 @@ pub fn start_redis() -> Result<Service> {
         name: "redis",
         child,
         url: format!("redis://127.0.0.1:{port}"),
+        log: None,
     };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -142,15 +154,48 @@ pub struct Service {
     name: &'static str,
     child: Child,
     url: String,
+    /// Everything the process wrote to stderr, when captured.
+    log: Option<Arc<Mutex<Vec<u8>>>>,
 }
 
 impl Service {
-    fn spawn(name: &'static str, mut cmd: Command, announce: &str) -> Result<Service> {
+    fn spawn(
+        name: &'static str,
+        mut cmd: Command,
+        announce: &str,
+        capture_log: bool,
+    ) -> Result<Service> {
+        let stderr = if capture_log {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        };
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("starting {name}: {cmd:?}"))?;
+        let log = match child.stderr.take() {
+            Some(stderr) => {
+                let log = Arc::new(Mutex::new(Vec::new()));
+                let keep = log.clone();
+                // Bytes, not lines of text: a log line that is not UTF-8
+                // must still be searchable as it was written.
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stderr);
+                    let mut line = Vec::new();
+                    while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                        eprint!("[{name}] {}", String::from_utf8_lossy(&line));
+                        if let Ok(mut log) = keep.lock() {
+                            log.extend_from_slice(&line);
+                        }
+                        line.clear();
+                    }
+                });
+                Some(log)
+            }
+            None => None,
+        };
         let stdout = child.stdout.take().context("no stdout")?;
         let (tx, rx) = mpsc::channel();
         let announce = announce.to_owned();
@@ -170,6 +215,7 @@ impl Service {
             name,
             child,
             url: String::new(),
+            log,
         };
         match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(url) => service.url = url,
@@ -184,6 +230,15 @@ impl Service {
     /// Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Everything the process wrote to stderr so far (empty unless it was
+    /// started with `capture_log`).
+    pub fn log(&self) -> Vec<u8> {
+        self.log
+            .as_ref()
+            .and_then(|l| l.lock().ok().map(|l| l.clone()))
+            .unwrap_or_default()
     }
 
     /// `host:port` of the base URL.

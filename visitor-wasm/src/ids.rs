@@ -63,6 +63,14 @@ impl Ids {
         Some(node)
     }
 
+    /// An id for something the console shows that is no node of the page
+    /// (the notice that a snapshot was cut): never any node's.
+    pub fn fresh(&mut self) -> NodeId {
+        let id = NodeId(self.next);
+        self.next = self.next.saturating_add(1);
+        id
+    }
+
     /// The node's id, handing out a new one the first time.
     pub fn get_or_assign(&mut self, node: &web_sys::Node) -> NodeId {
         if let Some(id) = self.get(node) {

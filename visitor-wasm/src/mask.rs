@@ -200,6 +200,9 @@ pub enum AttrRule {
     Stars,
     /// Masked as text: every non-whitespace character becomes `*`.
     MaskText,
+    /// A masked element's `style` attribute: its `url()`s keep only origin
+    /// and path, its quoted strings become stars (see [`mask_style`]).
+    MaskedStyle,
     /// Not sent at all (its presence alone says something).
     Drop,
 }
@@ -287,6 +290,9 @@ pub fn attr_rule(name: &str, star_value: bool, masked: bool) -> AttrRule {
     if lower == "checked" || lower == "selected" {
         return AttrRule::Drop;
     }
+    if lower == "style" {
+        return AttrRule::MaskedStyle;
+    }
     if lower.starts_with("data-")
         || lower.starts_with("on")
         || (lower.starts_with("aria-") && !ARIA_TOKENS.contains(&lower.as_str()))
@@ -310,6 +316,77 @@ pub fn strip_url(url: &str) -> String {
     }
     let end = url.find(['?', '#']).unwrap_or(url.len());
     url[..end].to_owned()
+}
+
+/// A masked element's `style` attribute: the declarations stay (the layout
+/// needs them), but a background's `url(/avatar.png?user=jane)` keeps only
+/// its origin and path (as a masked `src` does: `strip` is [`strip_url`]
+/// after resolving), and a custom property's quoted strings
+/// (`--name: "Jane"`, where scripts keep data) become stars of their
+/// length; other properties' strings are the site's (`font-family: "Open
+/// Sans"`) and stay, so the mirror keeps its fonts. Comments are dropped. Never fails: text it does
+/// not understand is copied, and an unterminated `url(` or string runs to
+/// the end, masked.
+pub fn mask_style(style: &str, strip: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(style.len());
+    // Where the current declaration starts in `out`.
+    let mut declaration = 0;
+    let mut rest = style;
+    while !rest.is_empty() {
+        let lower_start = rest.get(..4).map(str::to_ascii_lowercase);
+        if rest.starts_with("/*") {
+            rest = rest[2..].find("*/").map_or("", |end| &rest[2 + end + 2..]);
+        } else if lower_start.as_deref() == Some("url(") {
+            let inner = &rest[4..];
+            let (raw, after) = match url_end(inner) {
+                Some(end) => (&inner[..end], &inner[end + 1..]),
+                None => (inner, ""),
+            };
+            let url = raw.trim().trim_matches(['"', '\'']);
+            out.push_str("url(\"");
+            out.push_str(&strip(url).replace(['"', '\\', '\n'], ""));
+            out.push_str("\")");
+            rest = after;
+        } else if let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') {
+            let body = &rest[1..];
+            let end = body.find(quote).unwrap_or(body.len());
+            let custom = out
+                .get(declaration..)
+                .and_then(|d| d.split(':').next())
+                .is_some_and(|p| p.trim().starts_with("--"));
+            out.push(quote);
+            if custom {
+                out.push_str(&mask_text(&body[..end]));
+            } else {
+                out.push_str(&body[..end]);
+            }
+            out.push(quote);
+            rest = body.get(end + 1..).unwrap_or("");
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            if c == ';' {
+                declaration = out.len();
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// Where the `)` closing a `url(` is, in the text after `url(`; quotes
+/// inside are skipped over.
+fn url_end(inner: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, c) in inner.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ')') => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The attributes of the box that stands in for a blocked element: `id` and

@@ -242,10 +242,10 @@ fn every_content_carrying_attribute_of_a_masked_element_is_masked() {
 
 #[test]
 fn structure_attributes_of_a_masked_element_are_kept() {
+    // `style` is kept too, with its URLs and strings masked (below).
     for name in [
         "id",
         "class",
-        "style",
         "type",
         "name",
         "role",
@@ -324,4 +324,41 @@ fn a_blocked_box_keeps_layout_attributes_and_its_size_only() {
         .1
         .starts_with("width:0px!important;height:0px!important;"));
     assert!(inline[0].1.ends_with("display:inline-block!important"));
+}
+
+#[test]
+fn a_masked_elements_style_keeps_layout_but_no_url_query_or_string() {
+    assert_eq!(attr_rule("style", false, true), AttrRule::MaskedStyle);
+    assert_eq!(attr_rule("style", false, false), AttrRule::Keep);
+    let strip = |u: &str| strip_url(&format!("https://shop.test/{}", u.trim_start_matches('/')));
+    let style = "width: 8px; background: url(/avatar.png?user=jane#x) no-repeat; \
+                 --who: \"Jane Doe\"; /* jane */ mask-image: URL('a.svg?t=1'); \
+                 font-family: 'Open Sans'";
+    let out = mask_style(style, strip);
+    assert_eq!(
+        out,
+        "width: 8px; background: url(\"https://shop.test/avatar.png\") no-repeat; \
+         --who: \"**** ***\";  mask-image: url(\"https://shop.test/a.svg\"); \
+         font-family: 'Open Sans'"
+    );
+    assert!(!out.contains("jane") && !out.contains("Jane"));
+    // Other schemes carry their content in the path: nothing is left.
+    assert_eq!(
+        mask_style("background:url(data:image/png;base64,SECRET)", |u| {
+            strip_url(u)
+        }),
+        "background:url(\"\")"
+    );
+    // Broken text never panics and never lets the string through.
+    for broken in [
+        "url(",
+        "url('x?jane",
+        "--a:\"jane",
+        "/* jane",
+        "a:b; url(\"jane\\\")",
+    ] {
+        let out = mask_style(broken, strip_url);
+        assert!(!out.contains("jane"), "{broken:?} gave {out:?}");
+    }
+    assert_eq!(mask_style("color: ré;", strip_url), "color: ré;");
 }

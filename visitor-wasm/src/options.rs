@@ -35,7 +35,18 @@ pub struct Options {
     /// `canvas: { fps, bytesPerSecond }`: the canvas capture's frame-rate
     /// ceiling and byte budget (see `canvas/budget.rs` for the defaults).
     pub canvas: crate::canvas::budget::Limits,
+    /// `maxNodes` (default [`DEFAULT_MAX_NODES`], at most
+    /// [`MAX_MAX_NODES`]): nodes a snapshot carries at most; past it the
+    /// rest of the page is left out and the console shows a notice.
+    pub max_nodes: u32,
 }
+
+/// A generous default: the largest real pages have a few ten thousand
+/// nodes; 200,000 is about a 20 MB snapshot and a second of main thread.
+pub const DEFAULT_MAX_NODES: u32 = 200_000;
+/// The console builds no more than this (`agent-viewer`'s own cap is the
+/// same number), so a larger option would only be refused there.
+pub const MAX_MAX_NODES: u32 = 500_000;
 
 impl Options {
     /// What the relay is told about resources in the hello.
@@ -58,6 +69,7 @@ impl Options {
             private_by_default: false,
             invitation: None,
             canvas: crate::canvas::budget::Limits::default(),
+            max_nodes: DEFAULT_MAX_NODES,
         })
     }
 
@@ -116,6 +128,16 @@ impl Options {
             options.invitation = Some(secret.trim().to_owned()).filter(|s| !s.is_empty());
         }
         options.canvas = canvas_limits(&get(value, "canvas")?)?;
+        let v = get(value, "maxNodes")?;
+        if !(v.is_undefined() || v.is_null()) {
+            let n = v.as_f64().filter(|n| n.is_finite() && *n >= 1.0).ok_or(
+                VisitorError::InvalidOption {
+                    name: "maxNodes",
+                    expected: "a positive number of nodes",
+                },
+            )?;
+            options.max_nodes = n.min(f64::from(MAX_MAX_NODES)) as u32;
+        }
         Ok(options)
     }
 

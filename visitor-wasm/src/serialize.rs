@@ -41,6 +41,12 @@ pub struct Capture {
     /// Shadow roots and frame documents serialized since the tracker last
     /// looked (it observes them).
     found: Vec<web_sys::Node>,
+    /// Nodes one snapshot carries at most (`maxNodes`).
+    max_nodes: u32,
+    /// During a snapshot: how many more nodes it may carry, and whether a
+    /// node was left out for want of room.
+    budget: Option<u32>,
+    cut_short: bool,
 }
 
 /// One walk's settings.
@@ -116,7 +122,30 @@ impl Capture {
             sent_masked: js_sys::WeakSet::new(),
             sent_blocked: js_sys::WeakSet::new(),
             found: Vec::new(),
+            max_nodes: crate::options::DEFAULT_MAX_NODES,
+            budget: None,
+            cut_short: false,
         }
+    }
+
+    /// This capture's snapshots carry at most `max` nodes.
+    pub fn max_nodes(mut self, max: u32) -> Capture {
+        self.max_nodes = max.max(1);
+        self
+    }
+
+    /// The node cap of a snapshot starts counting.
+    pub(crate) fn begin_snapshot(&mut self) {
+        self.budget = Some(self.max_nodes);
+        self.cut_short = false;
+    }
+
+    /// The snapshot's walk is over: `Some(cap)` if nodes were left out.
+    /// Other walks (added subtrees) are not capped: they arrive a batch at
+    /// a time, each bounded by the relay's frame size.
+    pub(crate) fn end_snapshot(&mut self) -> Option<u32> {
+        self.budget = None;
+        std::mem::take(&mut self.cut_short).then_some(self.max_nodes)
     }
 
     /// Widens the rules (the relay's masking for this page arrived); the
@@ -234,6 +263,16 @@ impl Capture {
         masked: bool,
         depth: u32,
     ) -> Option<Node> {
+        // Past the snapshot's cap nothing more is read, and what is left
+        // out gets no id: its changes are not sent either (their parent is
+        // unknown to the console), and a later snapshot tries again.
+        if let Some(left) = self.budget {
+            if left == 0 {
+                self.cut_short = true;
+                return None;
+            }
+            self.budget = Some(left - 1);
+        }
         match node.node_type() {
             web_sys::Node::ELEMENT_NODE => {
                 let el = node.unchecked_ref::<Element>();
@@ -548,6 +587,9 @@ fn apply_rule(rule: AttrRule, attr: &web_sys::Attr, base: &str) -> Option<String
         AttrRule::MaskedUrl(kind) => masked_url(kind, &attr.value(), base),
         AttrRule::Stars => mask::stars(js_len(attr, "value")),
         AttrRule::MaskText => mask::mask_text(&attr.value()),
+        AttrRule::MaskedStyle => mask::mask_style(&attr.value(), |u| {
+            mask::strip_url(&absolute(u, base).unwrap_or_default())
+        }),
         AttrRule::Drop => return None,
     })
 }

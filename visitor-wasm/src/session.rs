@@ -162,7 +162,7 @@ pub(crate) fn open(
             relay_masking: protocol::MaskRules::default(),
             upload_token: None,
             service: None,
-            capture: Capture::with_rules(options.rules()),
+            capture: Capture::with_rules(options.rules()).max_nodes(options.max_nodes),
             window,
             document,
             socket: None,

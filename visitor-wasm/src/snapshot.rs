@@ -5,10 +5,10 @@
 //! not own: serializing nodes (`serialize.rs`), when to snapshot
 //! (`session.rs`).
 
-use protocol::{NodeId, ScrollPos, Snapshot, Viewport};
+use protocol::{Attr, Node, NodeId, Ns, ScrollPos, Snapshot, Viewport};
 use web_sys::{Document, Window};
 
-use crate::error::VisitorError;
+use crate::error::{warn, VisitorError};
 use crate::serialize::{Capture, Walk};
 
 /// Walks `document` into a snapshot. Nodes keep the ids they already have
@@ -23,9 +23,18 @@ pub fn snapshot(document: &Document, capture: &mut Capture) -> Result<Snapshot, 
     let mut scrolls = Vec::new();
     let root = {
         let mut walk = Walk::with_scrolls(&base_url, &mut scrolls, document.scrolling_element());
-        capture
-            .serialize(document, &mut walk, false)
-            .ok_or(VisitorError::NoDocument)?
+        capture.begin_snapshot();
+        let mut root = capture.serialize(document, &mut walk, false);
+        if let Some(cap) = capture.end_snapshot() {
+            warn(&format!(
+                "cobrowse: this page has more than {cap} nodes (the maxNodes option); the agent sees the first {cap} and a notice"
+            ));
+            if let Some(root) = &mut root {
+                let ids = [capture.ids.fresh(), capture.ids.fresh()];
+                add_cut_notice(root, ids, cap);
+            }
+        }
+        root.ok_or(VisitorError::NoDocument)?
     };
     scrolls.insert(0, window_scroll(&window, root.id()));
     Ok(Snapshot {
@@ -35,6 +44,58 @@ pub fn snapshot(document: &Document, capture: &mut Capture) -> Result<Snapshot, 
         root,
         scrolls,
     })
+}
+
+/// The attribute that marks the notice of a cut snapshot (the console
+/// recognises nothing by it; it is for tests and the curious).
+pub const CUT_NOTICE_ATTR: &str = "data-cobrowse-truncated";
+
+/// Appends to the page's `<body>` (else its root element) a banner saying
+/// the snapshot stops after `cap` nodes, so the agent sees that the page is
+/// incomplete rather than a silently wrong one. It has an id of its own
+/// (and its text one) that no node of the page has; nothing the visitor
+/// sends refers to them.
+fn add_cut_notice(root: &mut Node, [id, text_id]: [NodeId; 2], cap: u32) {
+    let notice = Node::Element {
+        id,
+        tag: "div".into(),
+        ns: Ns::Html,
+        attrs: vec![
+            Attr::new(CUT_NOTICE_ATTR, cap.to_string()),
+            Attr::new(
+                "style",
+                "position:fixed;left:0;right:0;bottom:0;z-index:2147483647;\
+                 padding:8px 12px;background:#fef3c7;color:#78350f;\
+                 font:14px/1.4 sans-serif;border-top:2px solid #d97706",
+            ),
+        ],
+        state: None,
+        children: vec![Node::Text {
+            id: text_id,
+            text: format!(
+                "This page is too large to share whole: only its first {cap} nodes are shown here."
+            ),
+        }],
+    };
+    let Node::Document { children, .. } = root else {
+        return;
+    };
+    let Some(Node::Element {
+        children: html_children,
+        ..
+    }) = children
+        .iter_mut()
+        .find(|n| matches!(n, Node::Element { .. }))
+    else {
+        return;
+    };
+    let body = html_children
+        .iter_mut()
+        .find(|n| matches!(n, Node::Element { tag, .. } if tag == "body"));
+    match body {
+        Some(Node::Element { children, .. }) => children.push(notice),
+        _ => html_children.push(notice),
+    }
 }
 
 /// The URL relative URLs on the page resolve against.

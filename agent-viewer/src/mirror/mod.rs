@@ -39,6 +39,28 @@ use crate::sanitize::{
 };
 use crate::ViewerError;
 
+/// The most nodes a snapshot may have for the console to build it: above
+/// the visitor script's own cap (its `maxNodes` option, at most 500,000,
+/// plus its notice), so only a script that ignores its cap meets it. Past
+/// it the console would freeze the agent's tab for seconds and hold a copy
+/// of a page nobody can read on screen anyway.
+pub const MAX_SNAPSHOT_NODES: usize = 600_000;
+
+/// Whether `root` has more than `cap` nodes; stops counting once it does.
+/// Iterative: a snapshot's depth is the visitor's to choose.
+pub fn more_nodes_than(root: &Node, cap: usize) -> bool {
+    let mut count = 0usize;
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        count += 1;
+        if count > cap {
+            return true;
+        }
+        stack.extend(node.children());
+    }
+    false
+}
+
 /// A form control's state as the console shows it: a masked value is already
 /// replaced by its placeholder characters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -358,6 +380,11 @@ impl<B: DomBackend> Mirror<B> {
     }
 
     fn apply_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), ViewerError> {
+        if more_nodes_than(&snapshot.root, MAX_SNAPSHOT_NODES) {
+            return Err(ViewerError::TooManyNodes {
+                cap: MAX_SNAPSHOT_NODES,
+            });
+        }
         let Node::Document {
             id,
             quirks,

@@ -98,9 +98,9 @@ async fn main() -> ExitCode {
     // Logs go to stderr: stdout carries only the "listening" line, which
     // scripts and the test harness parse.
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::new(relay::logging::log_directives(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        )))
         .with_writer(std::io::stderr)
         .init();
     // A plain message, not anyhow's debug form: these are an operator's

@@ -25,6 +25,7 @@
 //! | `cobrowse:session:{session}:names` | hash | agent id → the name its token carries (for a resumed session's list of who watches) |
 //! | `cobrowse:agent:{sub}` | string | the holder id of the one connection in which the agent identity `sub` (a signed token's subject) is in a session; set with `NX` before joining, deleted when it leaves; the session TTL, renewed by the agent's relay |
 //! | `cobrowse:session:{session}:away` | string | exists while the visitor is away; its TTL is the grace window, so every relay agrees when it is over |
+//! | `cobrowse:origin:{sha256 of the page origin}` | set | ids of the origin's live sessions, for `max_sessions_per_origin` (see `origins.rs`); a session leaves it when it ends, an empty set is no key |
 //! | `cobrowse:invite:{digest}`, `cobrowse:invite:code:{code}`, `cobrowse:invite:by:{inviter}` | hash, string, string | agents' open invitations (see `store/invitations.rs`); they expire with the code |
 //!
 //! The session's keys have a TTL ([`Settings::session_ttl`]) that the
@@ -47,6 +48,7 @@
 
 mod bus;
 mod claims;
+mod origins;
 mod store;
 
 use std::time::Duration;
@@ -57,6 +59,7 @@ use ::redis::{Client, Cmd, FromRedisValue, ScriptInvocation};
 use protocol::{AgentId, JoinCode, SessionId};
 
 pub use bus::{RedisBus, RedisSubscription};
+pub use origins::RedisOrigins;
 pub use store::RedisStore;
 
 use crate::bus::Topic;

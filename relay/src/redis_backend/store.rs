@@ -78,6 +78,7 @@ pub struct RedisStore {
     inner: Arc<Inner>,
     resources: RedisResources,
     replay: RedisReplay,
+    origins: super::RedisOrigins,
 }
 
 struct Inner {
@@ -115,6 +116,7 @@ impl RedisStore {
     pub(crate) fn new(conn: ConnectionManager, ttl: Duration) -> Self {
         let resources = RedisResources::new(conn.clone(), ttl.max(Duration::from_millis(30)));
         let replay = RedisReplay::new(conn.clone(), ttl.max(Duration::from_millis(30)));
+        let origins = super::RedisOrigins::new(conn.clone(), ttl.max(Duration::from_millis(30)));
         let inner = Arc::new(Inner {
             conn,
             // Below a few ms the keys could expire between two renewals.
@@ -139,6 +141,7 @@ impl RedisStore {
             inner,
             resources,
             replay,
+            origins,
         }
     }
 
@@ -232,6 +235,12 @@ impl SessionStore for RedisStore {
 
     fn resources(&self) -> &RedisResources {
         &self.resources
+    }
+
+    type Origins = super::RedisOrigins;
+
+    fn origins(&self) -> &super::RedisOrigins {
+        &self.origins
     }
 
     async fn create(&self, page_url: String, code_ttl: Duration) -> Result<NewSession, RelayError> {

@@ -41,6 +41,7 @@ mod http;
 mod invitations;
 mod isolation;
 mod lifecycle;
+mod limits;
 mod masking;
 mod redis_server;
 mod refusals;

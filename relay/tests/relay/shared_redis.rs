@@ -25,7 +25,7 @@ fn secret_event(seq: u64) -> EventFrame {
 }
 
 /// Every byte stored under `cobrowse:*`: key names, strings, hash fields
-/// and values.
+/// and values, set members.
 async fn stored_bytes(redis: &RedisServer) -> Vec<u8> {
     let mut conn = redis.conn().await;
     let mut all = Vec::new();
@@ -66,6 +66,14 @@ async fn stored_bytes(redis: &RedisServer) -> Vec<u8> {
                     .expect("lrange");
                 all.extend(items.into_iter().flatten());
             }
+            "set" => {
+                let members: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("smembers");
+                all.extend(members.concat());
+            }
             other => panic!("unexpected key type {other} for {key}"),
         }
     }
@@ -96,6 +104,17 @@ async fn keys_hold_routing_state_and_the_replay_buffer_only_and_vanish_when_the_
     let keys = redis.keys().await;
     let (resource_keys, session_keys): (Vec<&String>, Vec<&String>) =
         keys.iter().partition(|k| k.starts_with("cobrowse:res:"));
+    // The count of the page origin's live sessions: a set of ids.
+    let (origin_keys, session_keys): (Vec<&String>, Vec<&String>) = session_keys
+        .into_iter()
+        .partition(|k| k.starts_with("cobrowse:origin:"));
+    assert_eq!(origin_keys.len(), 1, "{origin_keys:?}");
+    let members: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(origin_keys[0])
+        .query_async(&mut redis.conn().await)
+        .await
+        .expect("smembers");
+    assert_eq!(members, vec![session.0.clone()]);
     assert_eq!(
         session_keys,
         vec![

@@ -14,6 +14,7 @@
 mod canvas;
 mod capture;
 mod cssom;
+mod limits;
 mod privacy;
 mod resources;
 mod resume;

@@ -340,3 +340,43 @@ fn pasted_autofilled_and_scripted_password_values_send_only_their_length() {
         assert_absent(&bytes, &["cnry-pw-autofill"]);
     }
 }
+
+/// Regression (found by the end-to-end canary test): a masked element's
+/// `style` attribute went out as written, so a background's query string
+/// (`url(/avatar.png?user=…)`) left the page — and the agent's iframe then
+/// asked the relay for that URL.
+#[wasm_bindgen_test]
+fn a_masked_elements_style_sends_no_url_query_or_string_before_or_after_the_snapshot() {
+    let (f, mut cap, t) = observed(
+        "priv-style",
+        r#"<div data-cobrowse-mask><span id="av" style="display:inline-block;width:8px;background-image:url(/avatar.png?user=cnry-s-query);--who:'cnry-s-string';font-family:'Open Sans'">x</span></div>
+           <span id="open" style="background-image:url(/open.png?v=2)">y</span>"#,
+        capture_with(&[], &[], false),
+    );
+    let (bytes, root) = snap_bytes(&mut cap);
+    assert_absent(&bytes, &["cnry-s-query", "cnry-s-string"]);
+    let style = attr(find_id(&root, "av"), "style").unwrap_or_default();
+    assert!(
+        style.contains("width:8px") && style.contains("'Open Sans'"),
+        "the layout and fonts stay: {style}"
+    );
+    assert!(
+        style.contains(&format!("url(\"{}/avatar.png\")", origin())),
+        "origin and path stay: {style}"
+    );
+    let open = attr(find_id(&root, "open"), "style").unwrap_or_default();
+    assert!(
+        open.contains("/open.png?v=2"),
+        "unmasked styles are untouched: {open}"
+    );
+
+    f.get("#av")
+        .set_attribute("style", "background:url(/b.png?user=cnry-s-later)")
+        .unwrap();
+    let batch = t.flush(&mut cap);
+    assert_absent(&batch_bytes(&batch), &["cnry-s-later"]);
+    assert!(batch
+        .attrs
+        .iter()
+        .any(|a| a.name == "style" && a.value.as_deref().is_some_and(|v| v.contains("/b.png"))));
+}
