@@ -39,6 +39,8 @@ pub enum Delivery {
     Agent(ToAgent),
     /// A frame encoded once and shared by every agent it goes to.
     Encoded(Bytes),
+    /// A visitor event encoded once, stamped for the fan-out latency metric.
+    Event(Stamped),
     /// The session's visitor attached again as this (`takeover.rs`): every
     /// older connection of that visitor ends. Read by the mailbox, never
     /// written to a socket.
@@ -66,9 +68,20 @@ impl Delivery {
             Delivery::Visitor(_)
             | Delivery::Agent(_)
             | Delivery::Encoded(_)
+            | Delivery::Event(_)
             | Delivery::Superseded(_) => None,
         }
     }
+}
+
+/// A visitor event on its way to an agent: the bytes, when the visitor's
+/// relay received it (wall clock, microseconds since the epoch: it may be
+/// written by another relay) and whether it crossed Redis to get here.
+#[derive(Debug, Clone)]
+pub struct Stamped {
+    pub bytes: Bytes,
+    pub received_us: u64,
+    pub crossed: bool,
 }
 
 /// RFC 6455 "normal closure".

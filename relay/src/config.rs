@@ -96,6 +96,12 @@ pub struct LimitsFile {
     /// `[[masking]]`: per URL pattern, selectors the visitor's script masks
     /// or blocks on top of the site's own (see `masking.rs`).
     pub masking: Option<Vec<crate::masking::MaskingTable>>,
+    /// `[drain]`: `grace_secs` (see `drain.rs`).
+    pub drain: Option<crate::drain::DrainTable>,
+    /// `[admission]`: `new_sessions_per_second`, `new_sessions_burst`.
+    pub admission: Option<crate::admission::AdmissionTable>,
+    /// `[redis]`: `session_ttl_secs`.
+    pub redis: Option<crate::redis_backend::RedisTable>,
 }
 
 // Hand-written so the secret never reaches a log line.
@@ -121,6 +127,9 @@ impl fmt::Debug for LimitsFile {
             .field("cache", &self.cache)
             .field("resources", &self.resources)
             .field("masking", &self.masking)
+            .field("drain", &self.drain)
+            .field("admission", &self.admission)
+            .field("redis", &self.redis)
             .finish()
     }
 }
@@ -247,6 +256,24 @@ impl LimitsFile {
     /// The `[[masking]]` tables, checked.
     pub fn masking(&self) -> Result<crate::masking::Masking, RelayError> {
         crate::masking::Masking::from_tables(self.masking.as_deref().unwrap_or_default())
+    }
+
+    /// The `[drain]`, `[admission]` and `[redis]` tables, checked.
+    pub fn scale_settings(
+        &self,
+    ) -> Result<
+        (
+            crate::drain::DrainSettings,
+            crate::admission::AdmissionSettings,
+            crate::redis_backend::Settings,
+        ),
+        RelayError,
+    > {
+        Ok((
+            crate::drain::DrainSettings::from_table(self.drain.as_ref())?,
+            crate::admission::AdmissionSettings::from_table(self.admission.as_ref())?,
+            crate::redis_backend::Settings::from_table(self.redis.as_ref())?,
+        ))
     }
 
     /// The `agent_secret` key, checked.
@@ -392,6 +419,12 @@ pub struct Config {
     pub resources: ResourceSettings,
     /// Masking rules the visitor's script applies, by page URL.
     pub masking: crate::masking::Masking,
+    /// How the relay leaves when it shares sessions with others.
+    pub drain: crate::drain::DrainSettings,
+    /// The bucket of new sessions (resumes bypass it).
+    pub admission: crate::admission::AdmissionSettings,
+    /// Tunables of the Redis backend (with `--redis`).
+    pub redis: crate::redis_backend::Settings,
 }
 
 impl Config {
@@ -407,6 +440,9 @@ impl Config {
             hello_timeout: Duration::from_secs(10),
             resources: ResourceSettings::default(),
             masking: crate::masking::Masking::default(),
+            drain: crate::drain::DrainSettings::default(),
+            admission: crate::admission::AdmissionSettings::default(),
+            redis: crate::redis_backend::Settings::default(),
         }
     }
 }

@@ -287,6 +287,7 @@ fn encode(delivery: Delivery) -> Result<Option<Bytes>, RelayError> {
         Delivery::Visitor(msg) => Some(protocol::encode(&msg)?.into()),
         Delivery::Agent(msg) => Some(protocol::encode(&msg)?.into()),
         Delivery::Encoded(bytes) => Some(bytes),
+        Delivery::Event(stamped) => Some(stamped.bytes),
         Delivery::Close { .. } | Delivery::Superseded(_) => None,
     })
 }
@@ -322,9 +323,14 @@ where
             next = inbox.recv() => next.map_or(Step::Stop, Step::Deliver),
             _ = ping.tick() => Step::Ping,
         };
+        // When a visitor event was received, for the fan-out latency.
+        let mut stamp = None;
         let (message, closes) = match step {
             Step::Deliver(delivery) => {
                 let closes = delivery.closes();
+                if let Delivery::Event(stamped) = &delivery {
+                    stamp = Some((stamped.received_us, stamped.crossed));
+                }
                 match encode(delivery) {
                     Ok(bytes) => (bytes.map(Message::Binary), closes),
                     Err(err) => {
@@ -341,6 +347,10 @@ where
             }
         };
         if let Some(message) = message {
+            let size = match &message {
+                Message::Binary(bytes) => Some(bytes.len()),
+                _ => None,
+            };
             // A slow socket may hold this send for long; an overflow meanwhile
             // must still end the connection promptly.
             let sent = tokio::select! {
@@ -351,7 +361,14 @@ where
             match sent {
                 None => return overflow(&mut sink, capacity, role, &metrics).await,
                 Some(Err(_)) => return WriterEnd::Gone,
-                Some(Ok(())) => {}
+                Some(Ok(())) => {
+                    if let Some(size) = size {
+                        metrics.scale.frame_out(role, size);
+                    }
+                    if let Some((received_us, crossed)) = stamp {
+                        metrics.scale.fanned_out(received_us, crossed);
+                    }
+                }
             }
         }
         if let Some((code, reason)) = closes {

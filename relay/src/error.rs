@@ -41,6 +41,10 @@ pub enum RelayError {
     /// A resume the relay will not grant: no session in its grace window
     /// or live has the token (wrong, ended, expired; indistinguishable on
     /// purpose), or resuming is off.
+    /// A new session over the relay's `[admission]` bucket (a reconnect
+    /// storm, or a flood). Resumes never get this.
+    #[error("this relay is opening too many new sessions at once; try again in {seconds} s (Retry-After: {seconds})")]
+    NewSessionsLimited { seconds: u64 },
     #[error("the session to resume has ended")]
     ResumeRefused,
     #[error("{0}")]
@@ -211,9 +215,9 @@ impl RelayError {
             | RelayError::InvitationRefused
             | RelayError::OriginNotAllowed { .. }
             | RelayError::ResumeRefused => ErrorCode::NotAllowed,
-            RelayError::TooSlow { .. } | RelayError::TooManyGuesses { .. } => {
-                ErrorCode::RateLimited
-            }
+            RelayError::TooSlow { .. }
+            | RelayError::TooManyGuesses { .. }
+            | RelayError::NewSessionsLimited { .. } => ErrorCode::RateLimited,
             RelayError::Config(_)
             | RelayError::Internal(_)
             | RelayError::Backend(_)
@@ -309,7 +313,9 @@ impl RelayError {
             | RelayError::InvitationRefused
             | RelayError::ResumeRefused => RejectReason::NotAllowed,
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
-            RelayError::TooManyGuesses { .. } => RejectReason::RateLimited,
+            RelayError::TooManyGuesses { .. } | RelayError::NewSessionsLimited { .. } => {
+                RejectReason::RateLimited
+            }
             RelayError::OriginNotAllowed { .. } => RejectReason::Origin,
             RelayError::Config(_)
             | RelayError::Internal(_)

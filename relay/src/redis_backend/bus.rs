@@ -34,7 +34,7 @@ use protocol::{ToAgent, ToVisitor};
 use tokio::task::JoinHandle;
 
 use super::{backend_error, channel, query, COMMAND_TIMEOUT};
-use crate::bus::{Bus, Delivery, Mailbox, Topic};
+use crate::bus::{Bus, Delivery, Mailbox, Stamped, Topic};
 use crate::sessions::Attachment;
 use crate::RelayError;
 
@@ -44,6 +44,9 @@ const TO_VISITOR: u8 = b'V';
 const TO_AGENT: u8 = b'A';
 /// A visitor takeover: the new attachment, 8 bytes big-endian.
 const SUPERSEDED: u8 = b'S';
+/// A stamped visitor event: when its relay received it (microseconds since
+/// the epoch, 8 bytes big-endian), then the frame.
+const STAMPED: u8 = b'T';
 
 /// Deliveries between relays that share one Redis. Cheap to clone.
 #[derive(Clone)]
@@ -401,6 +404,12 @@ fn pubsub_hard_limit(limits: &str) -> Option<u64> {
 fn encode(delivery: Delivery) -> Result<Vec<u8>, RelayError> {
     let (tag, body) = match delivery {
         Delivery::Encoded(bytes) => (ENCODED, bytes.to_vec()),
+        Delivery::Event(stamped) => {
+            let mut body = Vec::with_capacity(stamped.bytes.len() + 8);
+            body.extend_from_slice(&stamped.received_us.to_be_bytes());
+            body.extend_from_slice(&stamped.bytes);
+            (STAMPED, body)
+        }
         Delivery::Visitor(msg) => (TO_VISITOR, protocol::encode(&msg)?),
         Delivery::Agent(msg) => (TO_AGENT, protocol::encode(&msg)?),
         Delivery::Superseded(by) => (SUPERSEDED, by.0.to_be_bytes().to_vec()),
@@ -419,6 +428,14 @@ fn encode(delivery: Delivery) -> Result<Vec<u8>, RelayError> {
 fn decode(payload: &[u8]) -> Result<Delivery, RelayError> {
     match payload.split_first() {
         Some((&ENCODED, body)) => Ok(Delivery::Encoded(Bytes::copy_from_slice(body))),
+        Some((&STAMPED, body)) => match body.split_first_chunk::<8>() {
+            Some((stamp, frame)) => Ok(Delivery::Event(Stamped {
+                bytes: Bytes::copy_from_slice(frame),
+                received_us: u64::from_be_bytes(*stamp),
+                crossed: true,
+            })),
+            None => Err(RelayError::Malformed("bad stamped event".into())),
+        },
         Some((&TO_VISITOR, body)) => Ok(Delivery::Visitor(protocol::decode(body)?)),
         Some((&TO_AGENT, body)) => Ok(Delivery::Agent(protocol::decode(body)?)),
         Some((&SUPERSEDED, body)) => <[u8; 8]>::try_from(body)
@@ -475,6 +492,19 @@ mod tests {
         assert!(encode(Delivery::Close { reason: "x".into() }).is_err());
         let back = decode(&encode(Delivery::Superseded(Attachment(258))).expect("e")).expect("d");
         assert!(matches!(back, Delivery::Superseded(Attachment(258))));
+        let stamped = Delivery::Event(Stamped {
+            bytes: Bytes::from_static(b"frame"),
+            received_us: 1_700_000_000_000_001,
+            crossed: false,
+        });
+        match decode(&encode(stamped).expect("e")).expect("d") {
+            Delivery::Event(back) => {
+                assert_eq!(back.bytes, Bytes::from_static(b"frame"));
+                assert_eq!(back.received_us, 1_700_000_000_000_001);
+                assert!(back.crossed, "what came through Redis says so");
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(decode(b"S\x01").is_err());
         assert!(decode(b"").is_err());
         assert!(decode(b"Zabc").is_err());
