@@ -36,12 +36,14 @@ macro_rules! on_every_backend {
 
 mod access;
 mod cli;
+mod drain;
 mod flow;
 mod http;
 mod invitations;
 mod isolation;
 mod lifecycle;
 mod masking;
+mod processes;
 mod redis_server;
 mod refusals;
 mod resource_redis;
@@ -50,5 +52,6 @@ mod resource_support;
 mod resources;
 mod resume;
 mod shared_redis;
+mod storm;
 mod support;
 mod two_way;
