@@ -173,7 +173,7 @@ pub async fn run(session: Established, base: Instant, until: Instant) -> Report 
         while tokio::time::timeout_at(until, tick.tick()).await.is_ok() {
             n += 1;
             seq += 1;
-            let size = if n % 3 == 0 {
+            let size = if n.is_multiple_of(3) {
                 MUTATION_BYTES
             } else {
                 POINTER_BYTES
