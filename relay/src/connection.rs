@@ -150,12 +150,18 @@ impl Conn {
     where
         St: Stream<Item = Result<Message, axum::Error>> + Unpin,
     {
-        tracing::warn!(
-            role = self.role.label(),
-            peer = %self.peer,
-            reason = err.reject_reason().label(),
-            "refusing peer: {err}"
-        );
+        if matches!(err, RelayError::NewSessionsLimited { .. }) {
+            // A storm brings thousands: `admission.rs` logs them in one
+            // line per window, the metric counts each.
+            tracing::debug!(role = self.role.label(), peer = %self.peer, "refusing peer: {err}");
+        } else {
+            tracing::warn!(
+                role = self.role.label(),
+                peer = %self.peer,
+                reason = err.reject_reason().label(),
+                "refusing peer: {err}"
+            );
+        }
         self.metrics.rejected(err.reject_reason());
         let unreadable = matches!(err, RelayError::FrameTooLarge { .. });
         let delivery = error_delivery(self.role, err.frame());

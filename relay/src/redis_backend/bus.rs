@@ -278,8 +278,8 @@ impl Bus for RedisBus {
     ) -> Result<RedisSubscription, RelayError> {
         let shared = &self.shared;
         let channel = channel(&topic);
-        let mut control = shared.control.lock().await;
-        let control = match &mut *control {
+        let mut guard = shared.control.lock().await;
+        let control = match &mut *guard {
             Some(control) => control,
             empty => empty.insert(Shared::open(shared).await?),
         };
@@ -298,12 +298,21 @@ impl Bus for RedisBus {
         if first {
             // Confirmed before returning: callers rely on hearing everything
             // published after this (an agent subscribes before the visitor
-            // hears of it).
-            let done = tokio::time::timeout(
-                COMMAND_TIMEOUT,
-                control.sink.subscribe(&subscription.channel),
-            )
-            .await;
+            // hears of it). The command is queued on the connection by the
+            // first poll, still under the lock, so this relay's SUBSCRIBE and
+            // UNSUBSCRIBE of a channel reach Redis in the order it decided
+            // them; the confirmation is awaited without the lock, so a
+            // reconnect storm's thousands of subscribes share round trips
+            // instead of taking one each in turn.
+            let mut sink = control.sink.clone();
+            let channel = subscription.channel.clone();
+            let mut confirmed = Box::pin(async move { sink.subscribe(channel).await });
+            let first_poll = futures_util::poll!(&mut confirmed);
+            drop(guard);
+            let done = match first_poll {
+                std::task::Poll::Ready(done) => Ok(done),
+                std::task::Poll::Pending => tokio::time::timeout(COMMAND_TIMEOUT, confirmed).await,
+            };
             match done {
                 Ok(Ok(())) => {}
                 // Dropping the subscription takes the route out again.
