@@ -222,9 +222,10 @@ pub async fn serve<S: SessionStore, B: Bus>(
     .await;
 
     drop(subscription);
-    if shutdown.is_draining() {
+    if shutdown.is_draining() && gate.standing.admitted() {
         // The agent was told to rejoin on another relay: its place in the
-        // session stays for that (the visitor is not told it left).
+        // session stays for that (the visitor is not told it left). One
+        // still waiting for consent has no place to rejoin and leaves.
         tracing::info!(%session, agent = agent.0, "agent moved off this draining relay");
     } else {
         leave(&app, &session, agent).await;

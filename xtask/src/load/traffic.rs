@@ -200,17 +200,22 @@ pub async fn run(session: Established, base: Instant, until: Instant) -> Report 
             let Message::Binary(bytes) = message else {
                 continue;
             };
-            if let Ok(ToAgent::Event(frame)) = protocol::decode::<ToAgent>(&bytes) {
-                count += 1;
-                if let Some(stamp) = frame.payload.first_chunk::<8>() {
-                    let sent = u64::from_be_bytes(*stamp);
-                    let now = u64::try_from(base.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    let us = now.saturating_sub(sent);
-                    latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+            match protocol::decode::<ToAgent>(&bytes) {
+                Ok(ToAgent::Event(frame)) => {
+                    count += 1;
+                    if let Some(stamp) = frame.payload.first_chunk::<8>() {
+                        let sent = u64::from_be_bytes(*stamp);
+                        let now = u64::try_from(base.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        let us = now.saturating_sub(sent);
+                        latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    }
                 }
-            } else {
                 // Ended or an error: the session is not whole any more.
-                return (count, latencies, false);
+                Ok(ToAgent::Ended { .. } | ToAgent::Error(_)) | Err(_) => {
+                    return (count, latencies, false)
+                }
+                // Its mode, and the like.
+                Ok(_) => {}
             }
         }
         (count, latencies, Instant::now() >= until)
