@@ -78,6 +78,14 @@ fn parse(args: &[String]) -> Result<Options> {
 
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let options = parse(args)?;
+    if cfg!(debug_assertions) {
+        // `cargo xtask` is a debug build, whose clients would be slower than
+        // the relays they measure: the generator runs optimised.
+        util::step("build and run the load generator optimised");
+        let mut cmd = vec!["run", "--release", "--quiet", "-p", "xtask", "--", "load"];
+        cmd.extend(args.iter().map(String::as_str));
+        return util::cargo(&cmd);
+    }
     util::step("build the release relay (what a deployment runs)");
     util::cargo(&["build", "--release", "-p", "relay"])?;
     let relay_bin = root.join("target/release/cobrowse-relay");
