@@ -454,6 +454,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn drain_admission_and_redis_tables_are_read_and_checked_by_name() {
+        let file = LimitsFile::parse(
+            "[drain]\ngrace_secs = 12\n[admission]\nnew_sessions_per_second = 7\nnew_sessions_burst = 9\n[redis]\nsession_ttl_secs = 5\n",
+        )
+        .expect("valid file");
+        let (drain, admission, redis) = file.scale_settings().expect("valid tables");
+        assert_eq!(drain.grace, Duration::from_secs(12));
+        assert_eq!((admission.per_second, admission.burst), (7, 9));
+        assert_eq!(redis.session_ttl, Duration::from_secs(5));
+        let defaults = LimitsFile::default().scale_settings().expect("defaults");
+        assert_eq!(defaults.0.grace, Duration::from_secs(30));
+        for (text, named) in [
+            ("[redis]\nsession_ttl_secs = 1\n", "session_ttl_secs"),
+            (
+                "[admission]\nnew_sessions_burst = 0\n",
+                "new_sessions_burst",
+            ),
+            ("[drain]\ngrace_secs = 99999\n", "grace_secs"),
+        ] {
+            let err = LimitsFile::parse(text)
+                .and_then(|f| f.scale_settings())
+                .expect_err(text);
+            assert!(err.to_string().contains(named), "{err}");
+        }
+        assert!(
+            LimitsFile::parse("[drain]\ngrace = 1\n").is_err(),
+            "unknown key"
+        );
+    }
+
+    #[test]
     fn file_values_apply_and_flags_override_them() {
         let file = LimitsFile::parse("max_frame_bytes = 4096\nagent_queue_frames = 16\n")
             .expect("valid file");
