@@ -20,6 +20,12 @@ use crate::support::{admit, Peer, PAGE, TOKEN, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-relay");
 
+/// The relay binary: this build's, or `$COBROWSE_RELAY_BIN` (e.g. the
+/// release build, to see the storm at a deployment's speed).
+fn binary() -> std::ffi::OsString {
+    std::env::var_os("COBROWSE_RELAY_BIN").unwrap_or_else(|| BIN.into())
+}
+
 pub struct RelayProcess {
     pub addr: SocketAddr,
     child: Child,
@@ -39,7 +45,7 @@ impl RelayProcess {
         let config_path = dir.join("relay.toml");
         std::fs::write(&config_path, config).expect("write config");
         let log = std::fs::File::create(dir.join("relay.log")).expect("log");
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(binary())
             .args(["--listen", "127.0.0.1:0", "--static", "/nonexistent"])
             .args(["--dev-agent-token", TOKEN, "--redis", &redis.url()])
             .arg("--config")
