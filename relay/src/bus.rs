@@ -76,7 +76,7 @@ impl Delivery {
 
 /// A visitor event on its way to an agent: the bytes, when the visitor's
 /// relay received it (wall clock, microseconds since the epoch: it may be
-/// written by another relay) and whether it crossed Redis to get here.
+/// written by another relay) and whether it came through Redis pub/sub.
 #[derive(Debug, Clone)]
 pub struct Stamped {
     pub bytes: Bytes,

@@ -7,9 +7,10 @@
 //! `Metrics::scale`) or deciding what to count.
 //!
 //! Fan-out latency is "visitor frame received by its relay → written to an
-//! agent's socket", labelled `path="local"` when both are on one relay and
-//! `path="redis"` when the frame crossed Redis to another relay. Across
-//! relays the two ends are different processes, so the stamp is the wall
+//! agent's socket", labelled `path="local"` when it stayed in the process
+//! (the memory backend) and `path="redis"` when it went through Redis pub/sub
+//! (every frame with `--redis`, also to an agent on the visitor's own
+//! relay). The two ends may be different processes, so the stamp is the wall
 //! clock (microseconds since the epoch); relays of one deployment share
 //! NTP-synchronised clocks, and a clock that runs backwards counts as zero.
 
@@ -130,7 +131,7 @@ impl ScaleMetrics {
     }
 
     /// A visitor frame stamped `received_us` was written to an agent's
-    /// socket now; `crossed` if it came through Redis from another relay.
+    /// socket now; `crossed` if it came through Redis pub/sub.
     pub fn fanned_out(&self, received_us: u64, crossed: bool) {
         let us = now_us().saturating_sub(received_us);
         if crossed {
@@ -199,7 +200,7 @@ impl ScaleMetrics {
         let name = "fanout_latency_seconds";
         let _ = writeln!(
             out,
-            "# HELP {name} Visitor frame received by its relay until written to an agent's socket; path=\"redis\" when it crossed to another relay.\n# TYPE {name} histogram"
+            "# HELP {name} Visitor frame received by its relay until written to an agent's socket; path=\"redis\" when it went through Redis pub/sub.\n# TYPE {name} histogram"
         );
         self.fanout_local.render(out, name, "local");
         self.fanout_redis.render(out, name, "redis");

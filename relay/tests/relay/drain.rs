@@ -60,6 +60,19 @@ async fn sigterm_moves_every_peer_to_another_relay_and_loses_no_session() {
         Ok(_) => panic!("a draining relay accepted a new visitor"),
     }
     assert_eq!(metric(a.addr, "relay_draining").await, 1);
+    assert_eq!(
+        metric(a.addr, "reconnects_sent_total{role=\"visitor\"}").await,
+        1
+    );
+    assert_eq!(
+        metric(a.addr, "reconnects_sent_total{role=\"agent\"}").await,
+        1
+    );
+    assert_eq!(metric(a.addr, "peers_connected{role=\"agent\"}").await, 1);
+    // With Redis every event goes through it, also to an agent on the
+    // visitor's own relay.
+    assert!(metric(a.addr, "fanout_latency_seconds_count{path=\"redis\"}").await >= 1);
+    assert!(metric(b.addr, "fanout_latency_seconds_count{path=\"redis\"}").await >= 1);
     // Until the visitor moves, its events still reach both agents.
     visitor.send(&VisitorMsg::Event(event(2))).await;
     assert_eq!(agent_a.recv::<ToAgent>().await, ToAgent::Event(event(2)));
