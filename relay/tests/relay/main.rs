@@ -51,6 +51,7 @@ mod resource_serving;
 mod resource_support;
 mod resources;
 mod resume;
+mod scale_metrics;
 mod shared_redis;
 mod storm;
 mod support;
