@@ -6,12 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use protocol::{ToAgent, ToVisitor, VisitorMsg};
+use protocol::{AgentHello, Hello, JoinCode, Mode, ToAgent, ToVisitor, VisitorHello, VisitorMsg};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 use crate::flow::event;
 use crate::processes::{self, metric, RelayProcess};
 use crate::redis_server::RedisServer;
+use crate::support::{PAGE, TOKEN};
 
 /// A drain of 10 s, and a resume window longer than any test step.
 const CONFIG: &str = "resume_grace_secs = 60\n[drain]\ngrace_secs = 10\n";
@@ -187,4 +188,83 @@ async fn an_agent_learns_its_session_vanished_when_the_visitors_relay_was_killed
     );
     assert_eq!(agent.expect_close().await.0, 1000);
     drop(b);
+}
+
+#[tokio::test]
+async fn an_inviting_agent_is_sent_on_and_keeps_waiting_on_another_relay() {
+    let redis = RedisServer::start().await;
+    let mut a = RelayProcess::start(&redis, "a", CONFIG).await;
+    let b = RelayProcess::start(&redis, "b", CONFIG).await;
+    let auth = format!("Bearer {TOKEN}");
+    let created = crate::support::http_request(
+        a.addr,
+        "POST",
+        "/api/invitations",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        created.status,
+        201,
+        "{:?}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&created.body).expect("JSON");
+    let code = JoinCode::parse(created["code"].as_str().expect("code")).expect("6 digits");
+    let invitation = created["invitation"].as_str().expect("secret").to_owned();
+    let hello = Hello::Agent(AgentHello {
+        token: TOKEN.into(),
+        code: code.clone(),
+        mode: Mode::ViewOnly,
+    });
+
+    let mut inviter = processes::socket(a.addr, "/ws/agent")
+        .await
+        .expect("upgrade");
+    inviter.hello(hello.clone()).await;
+    assert!(matches!(
+        inviter.recv::<ToAgent>().await,
+        ToAgent::Invited { .. }
+    ));
+    a.signal("-TERM").await;
+    assert!(matches!(
+        inviter.recv::<ToAgent>().await,
+        ToAgent::Reconnect { .. }
+    ));
+    drop(inviter);
+    let status = a.exits_within(Duration::from_secs(8)).await;
+    assert!(status.success(), "{status:?}");
+
+    // On B it waits for the same invitation, and the visitor's page wakes it.
+    let mut inviter = processes::socket(b.addr, "/ws/agent")
+        .await
+        .expect("upgrade");
+    inviter.hello(hello).await;
+    assert!(matches!(
+        inviter.recv::<ToAgent>().await,
+        ToAgent::Invited { .. }
+    ));
+    let mut visitor = processes::socket(b.addr, "/ws/visitor")
+        .await
+        .expect("upgrade");
+    visitor
+        .hello(Hello::Visitor(VisitorHello {
+            page_url: PAGE.into(),
+            resources: protocol::ResourcePolicy::default(),
+            resume: None,
+            invitation: Some(invitation),
+        }))
+        .await;
+    assert!(matches!(
+        visitor.recv::<ToVisitor>().await,
+        ToVisitor::Welcome { .. }
+    ));
+    assert!(matches!(
+        inviter.recv::<ToAgent>().await,
+        ToAgent::Joined { .. }
+    ));
 }
