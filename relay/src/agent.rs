@@ -24,8 +24,10 @@ use crate::bus::{Bus, Delivery, Topic};
 use crate::connection::{next_frame, Conn, Inbound, WriterEnd};
 use crate::gate::{Budget, DropReason, Standing};
 use crate::invitations::{self, BeforeJoin};
+use crate::liveness;
 use crate::metrics::{AgentKind, Role};
 use crate::resources::store::ResourceStore;
+use crate::scale_metrics::Limited;
 use crate::server::{read_hello, App};
 use crate::sessions::{AgentState, ModeChange, SessionStore};
 use crate::shutdown::Shutdown;
@@ -74,6 +76,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
     // Only authenticated agents get to try a code, and only while neither
     // their address nor their identity has used up its wrong codes.
     if let Err(err) = app.guesses.check(peer.ip(), &identity.subject) {
+        app.metrics.scale.rate_limited(Limited::JoinCodes);
         return conn.fail(&mut stream, err).await;
     }
     // Taken before the join, which spends the visitor's code: a refused
@@ -278,7 +281,12 @@ async fn in_session<S, B, St>(
     .await;
 
     drop(subscription);
-    if broke {
+    if shutdown.is_draining() && gate.standing.admitted() {
+        // The agent was told to rejoin on another relay: its place in the
+        // session stays for that (the visitor is not told it left). One
+        // still waiting for consent has no place to rejoin and leaves.
+        tracing::info!(%session, agent = agent.0, "agent moved off this draining relay");
+    } else if broke {
         // The socket closed or failed without `Leave`: the console may
         // come back with its rejoin token.
         crate::rejoin::hold_place(
@@ -382,9 +390,33 @@ where
     St: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let ended = |reason| Some(Delivery::Agent(ToAgent::Ended { reason }));
+    let mut told_to_move = false;
+    let draining = shutdown.draining();
+    tokio::pin!(draining);
+    let mut liveness = tokio::time::interval(liveness::CHECK_EVERY);
+    liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    liveness.reset(); // the first tick would otherwise fire at once
     loop {
         tokio::select! {
-            () = shutdown.wait() => return (ended(EndReason::RelayShutdown), None),
+            () = shutdown.wait() => {
+                if shutdown.is_draining() {
+                    // The session goes on elsewhere: a close, not an end.
+                    let reason = "The relay is restarting: rejoin to continue.".to_owned();
+                    return (Some(Delivery::Close { reason }), None);
+                }
+                return (ended(EndReason::RelayShutdown), None);
+            }
+            () = &mut draining, if !told_to_move => {
+                told_to_move = true;
+                let within_ms = app.config.drain.within_ms();
+                conn.send(Delivery::Agent(ToAgent::Reconnect { within_ms }));
+                app.metrics.scale.reconnect_sent(Role::Agent);
+            }
+            _ = liveness.tick() => {
+                if let Some(reason) = liveness::check(app, session).await {
+                    return (ended(reason), None);
+                }
+            }
             // The bus delivered an ending (visitor ended or declined), the
             // queue overflowed, or the socket failed: nothing more to say.
             end = conn.writer_finished() => {
@@ -410,6 +442,7 @@ where
                     AgentMsg::Leave => return (ended(EndReason::AgentLeft), None),
                     AgentMsg::Resync => match app.store.agent_state(session, agent).await {
                         Ok(Some(AgentState::Admitted)) => {
+                            app.metrics.scale.resync();
                             let topic = Topic::Visitor(session.clone());
                             let snapshot = Delivery::Visitor(ToVisitor::SnapshotNeeded);
                             if let Err(err) = app.bus.publish(&topic, snapshot).await {

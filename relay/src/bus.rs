@@ -43,8 +43,8 @@ pub enum Delivery {
     /// A visitor event encoded once for agents (`ToAgent::Event`), with its
     /// sequence number: an agent's connection writes each number once (a
     /// replay overlapping what came live, a page resending after its relay
-    /// died), see `gate.rs`.
-    Frame(Seq, Bytes),
+    /// died), see `gate.rs`. Stamped for the fan-out latency metric.
+    Frame(Seq, Stamped),
     /// The session's visitor attached again as this (`takeover.rs`): every
     /// older connection of that visitor ends. Read by the mailbox, never
     /// written to a socket.
@@ -83,6 +83,29 @@ impl Delivery {
             | Delivery::Frame(..)
             | Delivery::Superseded(_)
             | Delivery::Rejoined { .. } => None,
+        }
+    }
+}
+
+/// A visitor event on its way to an agent: the bytes, when the visitor's
+/// relay received it (wall clock, microseconds since the epoch: it may be
+/// written by another relay; 0 for a frame replayed from the buffer, which
+/// the fan-out latency does not count) and whether it came through Redis
+/// pub/sub.
+#[derive(Debug, Clone)]
+pub struct Stamped {
+    pub bytes: Bytes,
+    pub received_us: u64,
+    pub crossed: bool,
+}
+
+impl Stamped {
+    /// A frame replayed from the buffer (not timed).
+    pub fn replayed(bytes: Bytes) -> Stamped {
+        Stamped {
+            bytes,
+            received_us: 0,
+            crossed: false,
         }
     }
 }

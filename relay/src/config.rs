@@ -129,6 +129,12 @@ pub struct LimitsFile {
     /// `[[masking]]`: per URL pattern, selectors the visitor's script masks
     /// or blocks on top of the site's own (see `masking.rs`).
     pub masking: Option<Vec<crate::masking::MaskingTable>>,
+    /// `[drain]`: `grace_secs` (see `drain.rs`).
+    pub drain: Option<crate::drain::DrainTable>,
+    /// `[admission]`: `new_sessions_per_second`, `new_sessions_burst`.
+    pub admission: Option<crate::admission::AdmissionTable>,
+    /// `[redis]`: `session_ttl_secs`.
+    pub redis: Option<crate::redis_backend::RedisTable>,
 }
 
 // Hand-written so the secret never reaches a log line.
@@ -161,6 +167,9 @@ impl fmt::Debug for LimitsFile {
             .field("cache", &self.cache)
             .field("resources", &self.resources)
             .field("masking", &self.masking)
+            .field("drain", &self.drain)
+            .field("admission", &self.admission)
+            .field("redis", &self.redis)
             .finish()
     }
 }
@@ -317,6 +326,24 @@ impl LimitsFile {
         crate::masking::Masking::from_tables(self.masking.as_deref().unwrap_or_default())
     }
 
+    /// The `[drain]`, `[admission]` and `[redis]` tables, checked.
+    pub fn scale_settings(
+        &self,
+    ) -> Result<
+        (
+            crate::drain::DrainSettings,
+            crate::admission::AdmissionSettings,
+            crate::redis_backend::Settings,
+        ),
+        RelayError,
+    > {
+        Ok((
+            crate::drain::DrainSettings::from_table(self.drain.as_ref())?,
+            crate::admission::AdmissionSettings::from_table(self.admission.as_ref())?,
+            crate::redis_backend::Settings::from_table(self.redis.as_ref())?,
+        ))
+    }
+
     /// The `agent_secret` key, checked.
     pub fn agent_secret(&self) -> Result<Option<AgentSecret>, RelayError> {
         self.agent_secret
@@ -460,6 +487,12 @@ pub struct Config {
     pub resources: ResourceSettings,
     /// Masking rules the visitor's script applies, by page URL.
     pub masking: crate::masking::Masking,
+    /// How the relay leaves when it shares sessions with others.
+    pub drain: crate::drain::DrainSettings,
+    /// The bucket of new sessions (resumes bypass it).
+    pub admission: crate::admission::AdmissionSettings,
+    /// Tunables of the Redis backend (with `--redis`).
+    pub redis: crate::redis_backend::Settings,
 }
 
 impl Config {
@@ -475,6 +508,9 @@ impl Config {
             hello_timeout: Duration::from_secs(10),
             resources: ResourceSettings::default(),
             masking: crate::masking::Masking::default(),
+            drain: crate::drain::DrainSettings::default(),
+            admission: crate::admission::AdmissionSettings::default(),
+            redis: crate::redis_backend::Settings::default(),
         }
     }
 }
@@ -484,6 +520,37 @@ impl Config {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drain_admission_and_redis_tables_are_read_and_checked_by_name() {
+        let file = LimitsFile::parse(
+            "[drain]\ngrace_secs = 12\n[admission]\nnew_sessions_per_second = 7\nnew_sessions_burst = 9\n[redis]\nsession_ttl_secs = 5\n",
+        )
+        .expect("valid file");
+        let (drain, admission, redis) = file.scale_settings().expect("valid tables");
+        assert_eq!(drain.grace, Duration::from_secs(12));
+        assert_eq!((admission.per_second, admission.burst), (7, 9));
+        assert_eq!(redis.session_ttl, Duration::from_secs(5));
+        let defaults = LimitsFile::default().scale_settings().expect("defaults");
+        assert_eq!(defaults.0.grace, Duration::from_secs(30));
+        for (text, named) in [
+            ("[redis]\nsession_ttl_secs = 1\n", "session_ttl_secs"),
+            (
+                "[admission]\nnew_sessions_burst = 0\n",
+                "new_sessions_burst",
+            ),
+            ("[drain]\ngrace_secs = 99999\n", "grace_secs"),
+        ] {
+            let err = LimitsFile::parse(text)
+                .and_then(|f| f.scale_settings())
+                .expect_err(text);
+            assert!(err.to_string().contains(named), "{err}");
+        }
+        assert!(
+            LimitsFile::parse("[drain]\ngrace = 1\n").is_err(),
+            "unknown key"
+        );
+    }
 
     #[test]
     fn file_values_apply_and_flags_override_them() {

@@ -155,12 +155,18 @@ impl Conn {
     where
         St: Stream<Item = Result<Message, axum::Error>> + Unpin,
     {
-        tracing::warn!(
-            role = self.role.label(),
-            peer = %self.peer,
-            reason = err.reject_reason().label(),
-            "refusing peer: {err}"
-        );
+        if matches!(err, RelayError::NewSessionsLimited { .. }) {
+            // A storm brings thousands: `admission.rs` logs them in one
+            // line per window, the metric counts each.
+            tracing::debug!(role = self.role.label(), peer = %self.peer, "refusing peer: {err}");
+        } else {
+            tracing::warn!(
+                role = self.role.label(),
+                peer = %self.peer,
+                reason = err.reject_reason().label(),
+                "refusing peer: {err}"
+            );
+        }
         self.metrics.rejected(err.reject_reason());
         let unreadable = matches!(err, RelayError::FrameTooLarge { .. });
         let delivery = error_delivery(self.role, err.frame());
@@ -291,7 +297,8 @@ fn encode(delivery: Delivery) -> Result<Option<Bytes>, RelayError> {
     Ok(match delivery {
         Delivery::Visitor(msg) => Some(protocol::encode(&msg)?.into()),
         Delivery::Agent(msg) => Some(protocol::encode(&msg)?.into()),
-        Delivery::Encoded(bytes) | Delivery::Frame(_, bytes) => Some(bytes),
+        Delivery::Encoded(bytes) => Some(bytes),
+        Delivery::Frame(_, stamped) => Some(stamped.bytes),
         Delivery::Close { .. } | Delivery::Superseded(_) | Delivery::Rejoined { .. } => None,
     })
 }
@@ -327,9 +334,16 @@ where
             next = inbox.recv() => next.map_or(Step::Stop, Step::Deliver),
             _ = ping.tick() => Step::Ping,
         };
+        // When a visitor event was received, for the fan-out latency.
+        let mut stamp = None;
         let (message, closes) = match step {
             Step::Deliver(delivery) => {
                 let closes = delivery.closes();
+                if let Delivery::Frame(_, stamped) = &delivery {
+                    if stamped.received_us > 0 {
+                        stamp = Some((stamped.received_us, stamped.crossed));
+                    }
+                }
                 match encode(delivery) {
                     Ok(bytes) => (bytes.map(Message::Binary), closes),
                     Err(err) => {
@@ -346,6 +360,10 @@ where
             }
         };
         if let Some(message) = message {
+            let size = match &message {
+                Message::Binary(bytes) => Some(bytes.len()),
+                _ => None,
+            };
             // A slow socket may hold this send for long; an overflow meanwhile
             // must still end the connection promptly.
             let sent = tokio::select! {
@@ -356,7 +374,14 @@ where
             match sent {
                 None => return overflow(&mut sink, capacity, role, &metrics).await,
                 Some(Err(_)) => return WriterEnd::Gone,
-                Some(Ok(())) => {}
+                Some(Ok(())) => {
+                    if let Some(size) = size {
+                        metrics.scale.frame_out(role, size);
+                    }
+                    if let Some((received_us, crossed)) = stamp {
+                        metrics.scale.fanned_out(received_us, crossed);
+                    }
+                }
             }
         }
         if let Some((code, reason)) = closes {

@@ -41,6 +41,10 @@ pub enum RelayError {
     /// A resume the relay will not grant: no session in its grace window
     /// or live has the token (wrong, ended, expired; indistinguishable on
     /// purpose), or resuming is off.
+    /// A new session over the relay's `[admission]` bucket (a reconnect
+    /// storm, or a flood). Resumes never get this.
+    #[error("this relay is opening too many new sessions at once; try again in {seconds} s (Retry-After: {seconds})")]
+    NewSessionsLimited { seconds: u64 },
     #[error("the session to resume has ended")]
     ResumeRefused,
     #[error("{0}")]
@@ -221,7 +225,8 @@ impl RelayError {
             RelayError::TooSlow { .. }
             | RelayError::TooManyGuesses { .. }
             | RelayError::TooManySessions { .. }
-            | RelayError::TooManyMessages { .. } => ErrorCode::RateLimited,
+            | RelayError::TooManyMessages { .. }
+            | RelayError::NewSessionsLimited { .. } => ErrorCode::RateLimited,
             RelayError::Config(_)
             | RelayError::Internal(_)
             | RelayError::Backend(_)
@@ -319,7 +324,8 @@ impl RelayError {
             RelayError::TooSlow { .. } => RejectReason::TooSlow,
             RelayError::TooManyGuesses { .. }
             | RelayError::TooManySessions { .. }
-            | RelayError::TooManyMessages { .. } => RejectReason::RateLimited,
+            | RelayError::TooManyMessages { .. }
+            | RelayError::NewSessionsLimited { .. } => RejectReason::RateLimited,
             RelayError::OriginNotAllowed { .. } => RejectReason::Origin,
             RelayError::Config(_)
             | RelayError::Internal(_)

@@ -299,9 +299,26 @@ where
             reason,
         }))))
     };
+    // A draining relay sends the inviter on: its invitation is in the
+    // shared store, so it waits just as well on another relay.
+    let draining = shutdown.draining();
+    tokio::pin!(draining);
+    let mut told_to_move = false;
     loop {
         tokio::select! {
-            () = shutdown.wait() => return ended(EndReason::RelayShutdown),
+            () = shutdown.wait() => {
+                if shutdown.is_draining() {
+                    let reason = "The relay is restarting: reconnect to keep waiting.".to_owned();
+                    return Ok(BeforeJoin::Over(Some(Delivery::Close { reason })));
+                }
+                return ended(EndReason::RelayShutdown);
+            }
+            () = &mut draining, if !told_to_move => {
+                told_to_move = true;
+                let within_ms = app.config.drain.within_ms();
+                conn.send(Delivery::Agent(ToAgent::Reconnect { within_ms }));
+                app.metrics.scale.reconnect_sent(Role::Agent);
+            }
             _ = conn.writer_finished() => return Ok(BeforeJoin::Over(None)),
             () = &mut deadline => {
                 tracing::info!(session = %found.session, "invitation expired while its agent waited");

@@ -36,6 +36,10 @@
 //!   `metrics.rs`, `static_files.rs` (incl. the console's CSP),
 //!   `logging.rs` (the log filter: never a WebSocket payload),
 //!   `shutdown.rs`, `error.rs`: one concern each.
+//! - `drain.rs`: leaving a shared backend without losing a session (peers
+//!   told to reconnect elsewhere, `/healthz` 503); `admission.rs`: the
+//!   bucket of new sessions, which resumes bypass in a reconnect storm;
+//!   `scale_metrics.rs`: peers, bytes out, fan-out latency, limits, drain.
 //!
 //! # Invariants
 //!
@@ -57,16 +61,19 @@
 //! - An agent reads only resources its own session offered, through its
 //!   session's key; the relay never serves HTML or script from `/res/`.
 
+pub mod admission;
 mod agent;
 pub mod auth;
 pub mod bus;
 pub mod config;
 mod connection;
+pub mod drain;
 mod error;
 mod gate;
 pub mod guesses;
 mod idle;
 pub mod invitations;
+mod liveness;
 pub mod logging;
 pub mod masking;
 pub mod memory;
@@ -77,6 +84,7 @@ mod rejoin;
 pub mod replay;
 pub mod resources;
 pub mod resume;
+pub mod scale_metrics;
 mod server;
 pub mod sessions;
 mod shutdown;
@@ -89,6 +97,6 @@ pub use auth::{AgentAuth, AgentIdentity, AgentSubject};
 pub use bus::Bus;
 pub use config::{Backend, Config, Limits, LimitsFile, OriginPolicy, RedisUrl};
 pub use error::{RefusalReason, RejectReason, RelayError};
-pub use server::{run, run_connected, serve, Connected};
+pub use server::{run, run_connected, run_signalled, serve, serve_signalled, Connected};
 pub use sessions::SessionStore;
 pub use token::{AgentSecret, Claims};

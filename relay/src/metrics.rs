@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::error::RejectReason;
 use crate::gate::DropReason;
 use crate::resources::metrics::ResourceMetrics;
+use crate::scale_metrics::ScaleMetrics;
 use crate::sessions::ModeChange;
 use protocol::EndReason;
 
@@ -124,6 +125,8 @@ pub struct Metrics {
     rejoin_refused: AtomicU64,
     /// The resource cache's counters.
     pub resources: ResourceMetrics,
+    /// Several relays: peers, what goes out, fan-out latency, limits, drain.
+    pub scale: ScaleMetrics,
 }
 
 /// Keeps a gauge raised for as long as it lives, so every way a connection
@@ -392,6 +395,7 @@ impl Metrics {
             ),
         );
         self.resources.render(&mut out);
+        self.scale.render(&mut out);
         out
     }
 }

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
-use crate::bus::{Bus, Delivery, Topic};
+use crate::bus::{Bus, Delivery, Stamped, Topic};
 use crate::connection::Conn;
 use crate::gate::Standing;
 use crate::replay::{catch_up, CatchUp, RejoinRecord, ReplayStore};
@@ -183,7 +183,7 @@ pub(crate) async fn welcome_back<S: SessionStore, B: Bus>(
         };
         let count = frames.len();
         for entry in frames {
-            let frame = Delivery::Frame(entry.seq(), entry.forwarded());
+            let frame = Delivery::Frame(entry.seq(), Stamped::replayed(entry.forwarded()));
             app.bus.publish(&topic, frame).await?;
         }
         if !admitted.contains(&agent) {
@@ -288,7 +288,10 @@ pub(crate) async fn rejoin<S: SessionStore, B: Bus>(
             catch_up(entries, hello.last_seq)
         {
             for entry in frames {
-                mailbox.deliver(Delivery::Frame(entry.seq(), entry.forwarded()));
+                mailbox.deliver(Delivery::Frame(
+                    entry.seq(),
+                    Stamped::replayed(entry.forwarded()),
+                ));
             }
         }
     }

@@ -179,7 +179,8 @@ async fn tell<S: SessionStore, B: Bus>(
 /// Waits out the session's grace window: ends it with `VisitorDisconnected`
 /// once the window passed without a resume, stops when a visitor is back
 /// (on any relay), and on shutdown ends it at once as a connected session
-/// would end.
+/// would end — unless the relay drained: then the session is left to the
+/// other relays.
 async fn watch<S: SessionStore, B: Bus>(
     app: Arc<App<S, B>>,
     session: SessionId,
@@ -190,7 +191,13 @@ async fn watch<S: SessionStore, B: Bus>(
     loop {
         tokio::select! {
             () = shutdown.wait() => {
-                crate::visitor::end_session(&app, &session, EndReason::RelayShutdown).await;
+                if shutdown.is_draining() {
+                    // Another relay resumes it, or (on the agents' relays)
+                    // notices that its window passed: `liveness.rs`.
+                    app.store.release(&session);
+                } else {
+                    crate::visitor::end_session(&app, &session, EndReason::RelayShutdown).await;
+                }
                 return;
             }
             () = tokio::time::sleep(wait) => {}

@@ -13,17 +13,19 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{CONTENT_TYPE, ORIGIN};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures_util::{Sink, Stream};
+use futures_util::{stream, Sink, Stream, StreamExt};
 use protocol::Hello;
 use tokio::net::TcpListener;
 
+use crate::admission::Admission;
 use crate::bus::Bus;
 use crate::config::{Backend, Config, OriginPolicy};
 use crate::connection::{next_frame, Conn, Inbound};
+use crate::drain::{self, DrainEnd, Peers};
 use crate::guesses::CodeGuesses;
 use crate::memory::{MemoryBus, MemoryStore};
 use crate::metrics::{Metrics, Role};
@@ -35,6 +37,8 @@ use crate::{agent, invitations, static_files, visitor, RelayError};
 
 /// How long connections get to say goodbye once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The same after a second stop signal: "now" means now.
+const HURRIED_GRACE: Duration = Duration::from_millis(500);
 
 /// What every handler and connection shares.
 pub struct App<S, B> {
@@ -48,6 +52,10 @@ pub struct App<S, B> {
     pub resume_guesses: CodeGuesses,
     /// The resource service (its store comes with `store`).
     pub resources: Resources,
+    /// The bucket of new sessions (`admission.rs`).
+    pub admission: Admission,
+    /// Connected peers, which a drain waits for.
+    pub peers: Arc<Peers>,
     shutdown: Shutdown,
 }
 
@@ -79,7 +87,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    let backend = Connected::connect(&config.backend).await?;
+    let backend = Connected::connect_with(&config.backend, config.redis.clone()).await?;
     run_connected(listener, config, backend, shutdown).await
 }
 
@@ -93,10 +101,18 @@ impl Connected {
     /// Reaches the backend `backend` names. An unreachable Redis is a
     /// [`RelayError::Config`] that says where it was looked for.
     pub async fn connect(backend: &Backend) -> Result<Connected, RelayError> {
+        Connected::connect_with(backend, redis_backend::Settings::default()).await
+    }
+
+    /// [`Connected::connect`] with the Redis backend's tunables.
+    pub async fn connect_with(
+        backend: &Backend,
+        settings: redis_backend::Settings,
+    ) -> Result<Connected, RelayError> {
         match backend {
             Backend::Memory => Ok(Connected::Memory),
             Backend::Redis(url) => {
-                let (store, bus) = redis_backend::connect(url).await?;
+                let (store, bus) = redis_backend::connect_with(url, settings).await?;
                 Ok(Connected::Redis(store, bus))
             }
         }
@@ -111,20 +127,32 @@ pub async fn run_connected(
     backend: Connected,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
+    run_signalled(listener, config, backend, stream::once(shutdown)).await
+}
+
+/// [`run_connected`] stopped by a stream of signals: the first one begins
+/// the stop (a drain, on a shared backend: `drain.rs`), a second one cuts a
+/// drain short.
+pub async fn run_signalled(
+    listener: TcpListener,
+    config: Config,
+    backend: Connected,
+    signals: impl Stream<Item = ()> + Send + 'static,
+) -> Result<(), RelayError> {
     match backend {
         Connected::Memory => {
-            serve(
+            serve_signalled(
                 listener,
                 config,
                 MemoryStore::new(),
                 MemoryBus::new(),
-                shutdown,
+                signals,
             )
             .await
         }
         Connected::Redis(store, bus) => {
             bus.check_limits(config.limits.max_frame_bytes).await;
-            serve(listener, config, store, bus, shutdown).await
+            serve_signalled(listener, config, store, bus, signals).await
         }
     }
 }
@@ -138,24 +166,43 @@ pub async fn serve<S: SessionStore, B: Bus>(
     bus: B,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
+    serve_signalled(listener, config, store, bus, stream::once(shutdown)).await
+}
+
+/// [`serve`] stopped by a stream of signals (see [`run_signalled`]).
+pub async fn serve_signalled<S: SessionStore, B: Bus>(
+    listener: TcpListener,
+    config: Config,
+    store: S,
+    bus: B,
+    signals: impl Stream<Item = ()> + Send + 'static,
+) -> Result<(), RelayError> {
     log_start_up(&config);
     let (coordinator, handle) = Coordinator::new();
     let guesses = CodeGuesses::new(config.limits.code_guesses_per_minute);
     let resume_guesses = CodeGuesses::new(config.limits.resume_failures_per_minute);
     let metrics = Arc::new(Metrics::default());
     let resources = Resources::new(config.resources.clone(), Arc::clone(&metrics));
+    // Only a relay whose sessions another relay can carry on drains.
+    let drains = matches!(config.backend, Backend::Redis(_)) && !config.drain.grace.is_zero();
+    let drain_settings = config.drain.clone();
+    let admission = Admission::new(config.admission.clone());
+    let peers = Arc::new(Peers::default());
     let app = Arc::new(App {
         store,
         bus,
         config,
-        metrics,
+        metrics: Arc::clone(&metrics),
         guesses,
         resume_guesses,
         resources,
+        admission,
+        peers: Arc::clone(&peers),
         shutdown: handle,
     });
     let router = router(Arc::clone(&app));
     let trigger = coordinator.trigger();
+    let begin_drain = coordinator.drain_trigger();
     // Connections hold clones of the handle; ours must not keep the final
     // wait waiting.
     drop(app);
@@ -167,20 +214,44 @@ pub async fn serve<S: SessionStore, B: Bus>(
             tracing::debug!("could not set TCP_NODELAY: {err}");
         }
     });
+    let hurried = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hurried_flag = Arc::clone(&hurried);
     let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        shutdown.await;
+        let mut signals = std::pin::pin!(signals);
+        // A stream that ends without a signal never stops the relay.
+        if signals.next().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+        if drains {
+            let hurry = async {
+                if signals.next().await.is_none() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let end = drain::drain(&begin_drain, &peers, &metrics, &drain_settings, hurry).await;
+            hurried_flag.store(
+                end == DrainEnd::Hurried,
+                std::sync::atomic::Ordering::SeqCst,
+            );
+        }
         tracing::info!("shutting down: telling every peer");
         // Upgraded sockets are not HTTP requests any more, so the server's
         // own graceful shutdown does not wait for them; this tells them.
         trigger.send_replace(true);
     })
     .await;
-    if !coordinator.wait_for_connections(SHUTDOWN_GRACE).await {
-        tracing::warn!("some connections did not end within {SHUTDOWN_GRACE:?}");
+    // After a second signal the goodbyes get a moment, not the full grace.
+    let grace = if hurried.load(std::sync::atomic::Ordering::SeqCst) {
+        HURRIED_GRACE
+    } else {
+        SHUTDOWN_GRACE
+    };
+    if !coordinator.wait_for_connections(grace).await {
+        tracing::warn!("some connections did not end within {grace:?}");
     }
     served.map_err(RelayError::Io)
 }
@@ -235,13 +306,21 @@ fn router<S: SessionStore, B: Bus>(app: Arc<App<S, B>>) -> Router {
     Router::new()
         .route("/ws/visitor", get(visitor_upgrade::<S, B>))
         .route("/ws/agent", get(agent_upgrade::<S, B>))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz::<S, B>))
         .route("/metrics", get(metrics::<S, B>))
         .with_state(app)
         .merge(uploads)
         .merge(served)
         .merge(invitations)
         .merge(static_routes)
+}
+
+/// 503 once the relay drains or stops, so a load balancer sends no one new.
+async fn healthz<S, B>(State(app): State<Arc<App<S, B>>>) -> Response {
+    if app.shutdown.is_draining() || app.shutdown.is_shutting_down() {
+        return drain::unavailable();
+    }
+    "ok".into_response()
 }
 
 async fn metrics<S, B>(State(app): State<Arc<App<S, B>>>) -> Response {
@@ -263,8 +342,9 @@ async fn visitor_upgrade<S: SessionStore, B: Bus>(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if app.shutdown.is_shutting_down() {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    if app.shutdown.is_draining() || app.shutdown.is_shutting_down() {
+        app.metrics.scale.refused_while_draining();
+        return drain::unavailable();
     }
     let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
     if !app.config.origins.allows(origin) {
@@ -277,8 +357,15 @@ async fn visitor_upgrade<S: SessionStore, B: Bus>(
     }
     let origin = crate::origins::OriginKey::new(origin);
     let shutdown = app.shutdown.clone();
+    let here = app.peers.enter();
     limit_upgrade(&app, ws)
-        .on_upgrade(move |socket| visitor::serve(app, socket, (peer, origin), shutdown))
+        .on_upgrade(move |socket| async move {
+            let metrics = Arc::clone(&app.metrics);
+            metrics.scale.peer(Role::Visitor, true);
+            visitor::serve(app, socket, (peer, origin), shutdown).await;
+            metrics.scale.peer(Role::Visitor, false);
+            drop(here);
+        })
         .into_response()
 }
 
@@ -287,12 +374,20 @@ async fn agent_upgrade<S: SessionStore, B: Bus>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if app.shutdown.is_shutting_down() {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    if app.shutdown.is_draining() || app.shutdown.is_shutting_down() {
+        app.metrics.scale.refused_while_draining();
+        return drain::unavailable();
     }
     let shutdown = app.shutdown.clone();
+    let here = app.peers.enter();
     limit_upgrade(&app, ws)
-        .on_upgrade(move |socket| agent::serve(app, socket, peer, shutdown))
+        .on_upgrade(move |socket| async move {
+            let metrics = Arc::clone(&app.metrics);
+            metrics.scale.peer(Role::Agent, true);
+            agent::serve(app, socket, peer, shutdown).await;
+            metrics.scale.peer(Role::Agent, false);
+            drop(here);
+        })
         .into_response()
 }
 

@@ -18,10 +18,32 @@ use tokio::sync::{mpsc, watch};
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     signal: watch::Receiver<bool>,
+    /// Flips before `signal` when the relay drains (Redis backend): peers
+    /// are told to move to another relay, and sessions outlive the stop.
+    draining: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
 }
 
 impl Shutdown {
+    /// Resolves once the relay drains (never, if it stops without one).
+    /// Owns what it waits on, so a connection can hold it across a loop
+    /// that also waits for [`Shutdown::wait`].
+    pub fn draining(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut draining = self.draining.clone();
+        async move {
+            if draining.wait_for(|d| *d).await.is_err() {
+                // The coordinator is gone without a drain: nothing to wait for.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Whether this relay drains: a stop that follows leaves sessions to
+    /// the other relays instead of ending them.
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
     /// Resolves once shutdown has begun (at once if it already has).
     pub async fn wait(&mut self) {
         // An error means the coordinator is gone, which also means "stop".
@@ -37,6 +59,7 @@ impl Shutdown {
 #[derive(Debug)]
 pub struct Coordinator {
     signal: watch::Sender<bool>,
+    draining: watch::Sender<bool>,
     alive_tx: Option<mpsc::Sender<()>>,
     alive_rx: mpsc::Receiver<()>,
 }
@@ -44,14 +67,17 @@ pub struct Coordinator {
 impl Coordinator {
     pub fn new() -> (Coordinator, Shutdown) {
         let (signal, signal_rx) = watch::channel(false);
+        let (draining, draining_rx) = watch::channel(false);
         let (alive_tx, alive_rx) = mpsc::channel(1);
         let handle = Shutdown {
             signal: signal_rx,
+            draining: draining_rx,
             _alive: alive_tx.clone(),
         };
         (
             Coordinator {
                 signal,
+                draining,
                 alive_tx: Some(alive_tx),
                 alive_rx,
             },
@@ -63,6 +89,11 @@ impl Coordinator {
     /// graceful-shutdown future.
     pub fn trigger(&self) -> watch::Sender<bool> {
         self.signal.clone()
+    }
+
+    /// A sender that begins the drain (see [`Shutdown::draining`]).
+    pub fn drain_trigger(&self) -> watch::Sender<bool> {
+        self.draining.clone()
     }
 
     /// Flips the signal and waits up to `grace` for every connection to end.

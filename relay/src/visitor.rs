@@ -25,7 +25,7 @@ use protocol::{
     VisitorMsg, WatchingAgent,
 };
 
-use crate::bus::{Bus, Delivery, Topic};
+use crate::bus::{Bus, Delivery, Stamped, Topic};
 use crate::connection::{next_frame, Conn, Inbound};
 use crate::gate::Budget;
 use crate::idle::{self, Activity};
@@ -36,6 +36,7 @@ use crate::rejoin::{self, Returning};
 use crate::replay::{Entry, ReplayStore};
 use crate::resources::store::{Grant, ResourceStore};
 use crate::resume::{self, ResumeToken};
+use crate::scale_metrics::{now_us, Limited};
 use crate::server::{read_hello, App};
 use crate::sessions::{
     Attachment, ConsentOutcome, ModeChange, NewSession, Resumption, SessionStore,
@@ -75,6 +76,14 @@ pub async fn serve<S: SessionStore, B: Bus>(
     // The page's rules from the relay's config, for this page's URL (a
     // resumed session's next page has its own).
     let masking = app.config.masking.rules_for(&hello.page_url);
+    // Resumes bypass the bucket of new sessions: in a reconnect storm the
+    // sessions people are in come back first.
+    if hello.resume.is_none() {
+        if let Err(err) = app.admission.new_session() {
+            app.metrics.scale.rate_limited(Limited::NewSession);
+            return conn.fail(&mut stream, err).await;
+        }
+    }
     let opened = match (hello.resume, hello.invitation) {
         (Some(token), _) => continue_session(&app, &conn, &tenure, &token, masking, &origin).await,
         (None, Some(secret)) => {
@@ -134,9 +143,13 @@ pub async fn serve<S: SessionStore, B: Bus>(
         reason == EndReason::VisitorDisconnected && !app.config.limits.resume_grace.is_zero();
     let attachment = tenure.attachment().unwrap_or(Attachment::FIRST);
     if keep && resume::visitor_left(&app, &session, attachment, shutdown.clone()).await {
-        let last = Delivery::Close {
-            reason: String::new(),
+        let reason = if shutdown.is_draining() {
+            // A page that missed the Reconnect still learns what to do.
+            "The relay is restarting: reconnect with the resume token to continue.".to_owned()
+        } else {
+            String::new()
         };
+        let last = Delivery::Close { reason };
         return conn.finish(&mut stream, last).await;
     }
     end_session(&app, &session, reason).await;
@@ -195,7 +208,10 @@ async fn open_invited<S: SessionStore, B: Bus>(
     (masking, origin): (MaskRules, &OriginKey),
 ) -> Result<Open<B::Subscription>, RelayError> {
     let ip = conn.peer().ip();
-    app.guesses.check_addr(ip)?;
+    if let Err(err) = app.guesses.check_addr(ip) {
+        app.metrics.scale.rate_limited(Limited::JoinCodes);
+        return Err(err);
+    }
     let taken = match InvitationSecret::parse(presented) {
         Some(secret) => app.store.take_invitation(&secret, page_url).await?,
         None => None,
@@ -281,6 +297,7 @@ async fn continue_session<S: SessionStore, B: Bus>(
     let ended = RelayError::ResumeRefused;
     if let Err(err) = app.resume_guesses.check_addr(peer.ip()) {
         app.metrics.resume_refused(ResumeRefusal::RateLimited);
+        app.metrics.scale.rate_limited(Limited::ResumeFailures);
         return Err(err);
     }
     let refuse = |reason: ResumeRefusal| {
@@ -515,9 +532,28 @@ where
     // One long-lived wait, not a timer per frame.
     let idle = idle::idle(activity, app.config.limits.idle_timeout);
     tokio::pin!(idle);
+    let mut told_to_move = false;
+    let draining = shutdown.draining();
+    tokio::pin!(draining);
     loop {
         tokio::select! {
-            () = shutdown.wait() => return closed(EndReason::RelayShutdown, None),
+            // After a drain the session waits for the visitor on another
+            // relay; without one (memory backend) it ends with the relay.
+            () = shutdown.wait() => {
+                let reason = if shutdown.is_draining() {
+                    EndReason::VisitorDisconnected
+                } else {
+                    EndReason::RelayShutdown
+                };
+                return closed(reason, None);
+            }
+            // Events keep flowing here until the visitor has moved.
+            () = &mut draining, if !told_to_move => {
+                told_to_move = true;
+                let within_ms = app.config.drain.within_ms();
+                conn.send(Delivery::Visitor(ToVisitor::Reconnect { within_ms }));
+                app.metrics.scale.reconnect_sent(Role::Visitor);
+            }
             _ = conn.writer_finished() => return closed(EndReason::VisitorDisconnected, None),
             () = &mut idle => return Ending::Idle,
             () = tenure.ended() => return Ending::Superseded,
@@ -562,6 +598,7 @@ async fn handle<S: SessionStore, B: Bus>(
     admitted: &mut Vec<AgentId>,
     bytes: &[u8],
 ) -> Result<Flow, RelayError> {
+    let received_us = now_us();
     match protocol::decode::<VisitorMsg>(bytes)? {
         VisitorMsg::Event(frame) => {
             let (seq, snapshot) = (frame.seq, frame.snapshot);
@@ -572,11 +609,18 @@ async fn handle<S: SessionStore, B: Bus>(
             // the two, agents elsewhere have the frame and the page resends
             // it (it is after the buffer's newest); their connections write
             // each seq once. The other order would leave them a gap.
+            let event = Delivery::Frame(
+                seq,
+                Stamped {
+                    bytes: encoded.clone(),
+                    received_us,
+                    crossed: false,
+                },
+            );
             let mut still_here = Vec::with_capacity(admitted.len());
             for &agent in admitted.iter() {
                 let topic = Topic::Agent(session.clone(), agent);
-                let delivery = Delivery::Frame(seq, encoded.clone());
-                if app.bus.publish(&topic, delivery).await? > 0 {
+                if app.bus.publish(&topic, event.clone()).await? > 0 {
                     still_here.push(agent);
                 }
             }

@@ -7,6 +7,7 @@
 mod bench;
 mod dist;
 mod fuzz;
+mod load;
 mod setup;
 mod util;
 
@@ -25,6 +26,9 @@ usage: cargo xtask <verb>
   setup   only install what is missing
   fuzz    run the libFuzzer targets in fuzz/ (options: --seconds N per target,
           default 300; target names to run only those)
+  load    simulate visitors and agents against 1..N relays sharing a Redis and
+          print sessions held, messages/s, latency, relay CPU and memory
+          (options: --relays 1,2,3 --sessions N --seconds N)
   bench   measure ours against rrweb in headless Chromium; writes bench/RESULTS.md
           (options: --runs N, --only sizes,snapshot,storms,ttfv)
 ";
@@ -43,6 +47,7 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
+        Some("load") => load::run(&root, &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

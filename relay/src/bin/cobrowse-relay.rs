@@ -3,7 +3,6 @@
 //! `cobrowse-relay token ...`, which mints a signed agent token (for
 //! integrators trying the relay, and for tests). Nothing else lives here.
 
-use std::future::Future;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use clap::{Args as ClapArgs, Subcommand};
+use futures_util::Stream;
 use relay::{AgentAuth, AgentSecret, Backend, Claims, Config, Connected, LimitsFile, OriginPolicy};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -67,8 +67,10 @@ struct Args {
     /// code_ttl_secs, code_guesses_per_minute, agent_messages_per_second,
     /// resume_grace_secs, resume_failures_per_minute, idle_timeout_secs,
     /// agent_secret; tables [cache]
-    /// (ttl, local_max_bytes) and [resources] (allowed_external_domains,
-    /// strict, max_resource_bytes, session_budget_bytes).
+    /// (ttl, local_max_bytes), [resources] (allowed_external_domains,
+    /// strict, max_resource_bytes, session_budget_bytes), [drain]
+    /// (grace_secs), [admission] (new_sessions_per_second,
+    /// new_sessions_burst) and [redis] (session_ttl_secs).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Accept agents presenting this token. DEVELOPMENT ONLY.
@@ -128,6 +130,7 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
     let file_secret = file.agent_secret()?;
     let resources = file.resource_settings()?;
     let masking = file.masking()?;
+    let (drain, admission, redis) = file.scale_settings()?;
     if !masking.is_empty() {
         tracing::info!("masking rules from the config apply to matching pages");
     }
@@ -170,13 +173,16 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         backend,
         resources,
         masking,
+        drain,
+        admission,
+        redis,
         ..Config::new(args.static_dir)
     };
 
     // Before binding: a relay that cannot reach its Redis never announces
     // an address.
-    let connected = Connected::connect(&config.backend).await?;
-    let shutdown = shutdown_signal().context("cannot listen for Ctrl-C and SIGTERM")?;
+    let connected = Connected::connect_with(&config.backend, config.redis.clone()).await?;
+    let signals = stop_signals().context("cannot listen for Ctrl-C and SIGTERM")?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -186,7 +192,7 @@ async fn relay_main(args: Args) -> anyhow::Result<()> {
         writeln!(out, "cobrowse-relay listening on http://{addr}")?;
         out.flush()?;
     }
-    relay::run_connected(listener, config, connected, shutdown).await?;
+    relay::run_signalled(listener, config, connected, signals).await?;
     Ok(())
 }
 
@@ -203,29 +209,36 @@ fn mint_token(args: &TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ctrl-C, or SIGTERM where there is one (service managers, containers).
-/// The handlers are installed here, not when the future is first polled:
-/// a SIGTERM that arrives after the "listening" line but before the server
-/// runs must shut down gracefully too, not kill the process.
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+/// Ctrl-C, or SIGTERM where there is one (service managers, containers),
+/// each time one comes: the first begins the stop (a drain with --redis),
+/// a second one cuts the drain short. The handlers are installed here, not
+/// when the stream is first polled: a SIGTERM that arrives after the
+/// "listening" line but before the server runs must shut down gracefully
+/// too, not kill the process.
+fn stop_signals() -> std::io::Result<impl Stream<Item = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
+        let interrupt = signal(SignalKind::interrupt())?;
+        let terminate = signal(SignalKind::terminate())?;
+        Ok(futures_util::stream::unfold(
+            (interrupt, terminate),
+            |(mut interrupt, mut terminate)| async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+                Some(((), (interrupt, terminate)))
+            },
+        ))
     }
     #[cfg(not(unix))]
     {
-        Ok(async {
+        Ok(futures_util::stream::unfold((), |()| async {
             if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;
             }
-        })
+            Some(((), ()))
+        }))
     }
 }

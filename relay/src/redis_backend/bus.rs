@@ -34,7 +34,7 @@ use protocol::{AgentId, Seq, ToAgent, ToVisitor};
 use tokio::task::JoinHandle;
 
 use super::{backend_error, channel, query, COMMAND_TIMEOUT};
-use crate::bus::{Bus, Delivery, Mailbox, Topic};
+use crate::bus::{Bus, Delivery, Mailbox, Stamped, Topic};
 use crate::sessions::Attachment;
 use crate::RelayError;
 
@@ -47,7 +47,9 @@ const SUPERSEDED: u8 = b'S';
 /// An agent back (`rejoin.rs`): its id, 4 bytes big-endian, then its last
 /// applied seq, 8 bytes big-endian, if it had one.
 const REJOINED: u8 = b'J';
-/// A visitor event: its seq, 8 bytes big-endian, then the encoded frame.
+/// A visitor event: its seq, 8 bytes big-endian, when its relay received it
+/// (microseconds since the epoch, 8 bytes big-endian; 0 for a replayed
+/// frame), then the encoded frame.
 const FRAME: u8 = b'F';
 
 /// Deliveries between relays that share one Redis. Cheap to clone.
@@ -280,8 +282,8 @@ impl Bus for RedisBus {
     ) -> Result<RedisSubscription, RelayError> {
         let shared = &self.shared;
         let channel = channel(&topic);
-        let mut control = shared.control.lock().await;
-        let control = match &mut *control {
+        let mut guard = shared.control.lock().await;
+        let control = match &mut *guard {
             Some(control) => control,
             empty => empty.insert(Shared::open(shared).await?),
         };
@@ -300,12 +302,21 @@ impl Bus for RedisBus {
         if first {
             // Confirmed before returning: callers rely on hearing everything
             // published after this (an agent subscribes before the visitor
-            // hears of it).
-            let done = tokio::time::timeout(
-                COMMAND_TIMEOUT,
-                control.sink.subscribe(&subscription.channel),
-            )
-            .await;
+            // hears of it). The command is queued on the connection by the
+            // first poll, still under the lock, so this relay's SUBSCRIBE and
+            // UNSUBSCRIBE of a channel reach Redis in the order it decided
+            // them; the confirmation is awaited without the lock, so a
+            // reconnect storm's thousands of subscribes share round trips
+            // instead of taking one each in turn.
+            let mut sink = control.sink.clone();
+            let channel = subscription.channel.clone();
+            let mut confirmed = Box::pin(async move { sink.subscribe(channel).await });
+            let first_poll = futures_util::poll!(&mut confirmed);
+            drop(guard);
+            let done = match first_poll {
+                std::task::Poll::Ready(done) => Ok(done),
+                std::task::Poll::Pending => tokio::time::timeout(COMMAND_TIMEOUT, confirmed).await,
+            };
             match done {
                 Ok(Ok(())) => {}
                 // Dropping the subscription takes the route out again.
@@ -406,10 +417,11 @@ fn pubsub_hard_limit(limits: &str) -> Option<u64> {
 fn encode(delivery: Delivery) -> Result<Vec<u8>, RelayError> {
     let (tag, body) = match delivery {
         Delivery::Encoded(bytes) => (ENCODED, bytes.to_vec()),
-        Delivery::Frame(seq, bytes) => {
-            let mut body = Vec::with_capacity(8 + bytes.len());
+        Delivery::Frame(seq, stamped) => {
+            let mut body = Vec::with_capacity(16 + stamped.bytes.len());
             body.extend_from_slice(&seq.0.to_be_bytes());
-            body.extend_from_slice(&bytes);
+            body.extend_from_slice(&stamped.received_us.to_be_bytes());
+            body.extend_from_slice(&stamped.bytes);
             (FRAME, body)
         }
         Delivery::Visitor(msg) => (TO_VISITOR, protocol::encode(&msg)?),
@@ -443,11 +455,23 @@ fn decode(payload: &[u8]) -> Result<Delivery, RelayError> {
             .map(|by| Delivery::Superseded(Attachment(u64::from_be_bytes(by))))
             .map_err(|_| RelayError::Malformed("bad takeover message".into())),
         Some((&REJOINED, body)) => decode_rejoined(body),
-        Some((&FRAME, body)) => match body.split_first_chunk::<8>() {
-            Some((seq, frame)) => Ok(Delivery::Frame(
-                Seq(u64::from_be_bytes(*seq)),
-                Bytes::copy_from_slice(frame),
-            )),
+        Some((&FRAME, body)) => match body.split_first_chunk::<16>() {
+            Some((head, frame)) => {
+                let (seq, stamp) = head.split_at(8);
+                let number = |b: &[u8]| {
+                    <[u8; 8]>::try_from(b)
+                        .map(u64::from_be_bytes)
+                        .map_err(|_| RelayError::Malformed("bad frame message".into()))
+                };
+                Ok(Delivery::Frame(
+                    Seq(number(seq)?),
+                    Stamped {
+                        bytes: Bytes::copy_from_slice(frame),
+                        received_us: number(stamp)?,
+                        crossed: true,
+                    },
+                ))
+            }
             None => Err(RelayError::Malformed("bad frame message".into())),
         },
         _ => Err(RelayError::Malformed("unknown bus message tag".into())),
@@ -515,9 +539,22 @@ mod tests {
         assert!(encode(Delivery::Close { reason: "x".into() }).is_err());
         let back = decode(&encode(Delivery::Superseded(Attachment(258))).expect("e")).expect("d");
         assert!(matches!(back, Delivery::Superseded(Attachment(258))));
-        let back = decode(&encode(Delivery::Frame(Seq(9), Bytes::from_static(b"ev"))).expect("e"))
-            .expect("d");
-        assert!(matches!(back, Delivery::Frame(Seq(9), b) if b == "ev"));
+        let stamped = Delivery::Frame(
+            Seq(9),
+            Stamped {
+                bytes: Bytes::from_static(b"frame"),
+                received_us: 1_700_000_000_000_001,
+                crossed: false,
+            },
+        );
+        match decode(&encode(stamped).expect("e")).expect("d") {
+            Delivery::Frame(Seq(9), back) => {
+                assert_eq!(back.bytes, Bytes::from_static(b"frame"));
+                assert_eq!(back.received_us, 1_700_000_000_000_001);
+                assert!(back.crossed, "what came through Redis says so");
+            }
+            other => panic!("{other:?}"),
+        }
         for after in [None, Some(Seq(7))] {
             let rejoined = Delivery::Rejoined {
                 agent: AgentId(3),

@@ -96,6 +96,30 @@ impl Default for Settings {
     }
 }
 
+/// The `[redis]` table of the config file.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisTable {
+    pub session_ttl_secs: Option<u64>,
+}
+
+impl Settings {
+    pub fn from_table(table: Option<&RedisTable>) -> Result<Settings, RelayError> {
+        let mut settings = Settings::default();
+        if let Some(secs) = table.and_then(|t| t.session_ttl_secs) {
+            // Renewed every third of it: below 3 s one slow round trip to
+            // Redis could let a live session's keys expire.
+            if !(3..=86_400).contains(&secs) {
+                return Err(RelayError::Config(
+                    "[redis] session_ttl_secs must be between 3 and 86400".into(),
+                ));
+            }
+            settings.session_ttl = Duration::from_secs(secs);
+        }
+        Ok(settings)
+    }
+}
+
 /// Connects with the default [`Settings`]. A Redis that does not answer is
 /// a [`RelayError::Config`] that names the (password-free) URL.
 pub async fn connect(url: &RedisUrl) -> Result<(RedisStore, RedisBus), RelayError> {

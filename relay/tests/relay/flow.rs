@@ -219,8 +219,10 @@ async fn agent_socket_closing_is_reported_as_left(setup: Setup) {
     );
 }
 
+/// Without a drain (the memory backend, or `[drain] grace_secs = 0` on
+/// Redis) a stopping relay ends its sessions; `drain.rs` tests the drain.
 async fn shutdown_tells_every_peer(setup: Setup) {
-    let relay = Relay::on(setup).await;
+    let relay = Relay::on_with(setup, |c| c.drain.grace = Duration::ZERO).await;
     let (mut visitor, _, mut code) = relay.start_session().await;
     let (mut agent, _) = relay.admitted_agent(&mut visitor, &mut code).await;
     let stopped = tokio::spawn(relay.stop());

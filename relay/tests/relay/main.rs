@@ -36,6 +36,7 @@ macro_rules! on_every_backend {
 
 mod access;
 mod cli;
+mod drain;
 mod flow;
 mod http;
 mod invitations;
@@ -43,6 +44,7 @@ mod isolation;
 mod lifecycle;
 mod limits;
 mod masking;
+mod processes;
 mod redis_server;
 mod refusals;
 mod replay;
@@ -51,7 +53,9 @@ mod resource_serving;
 mod resource_support;
 mod resources;
 mod resume;
+mod scale_metrics;
 mod scale_out;
 mod shared_redis;
+mod storm;
 mod support;
 mod two_way;
