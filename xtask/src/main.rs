@@ -6,6 +6,7 @@
 
 mod bench;
 mod dist;
+mod fidelity;
 mod fuzz;
 mod setup;
 mod util;
@@ -25,6 +26,9 @@ usage: cargo xtask <verb>
   setup   only install what is missing
   fuzz    run the libFuzzer targets in fuzz/ (options: --seconds N per target,
           default 300; target names to run only those)
+  fidelity  compare each page of the folders given (default: rrweb's fixtures in
+          ../shared/corpus) directly and through the console, in pixels and DOM;
+          prints a table (options: --threshold PCT, --only NAME[,NAME])
   bench   measure ours against rrweb in headless Chromium; writes bench/RESULTS.md
           (options: --runs N, --only sizes,snapshot,storms,ttfv)
 ";
@@ -43,6 +47,7 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
+        Some("fidelity") => fidelity::run(&root, &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
