@@ -11,7 +11,7 @@
 
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use js_sys::{Array, Reflect};
-use protocol::{Ns, Viewport};
+use protocol::{Ns, TopLayerKind, Viewport};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, HtmlDocument, HtmlIFrameElement, Node};
 
@@ -198,6 +198,17 @@ fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
         Ok(value.unchecked_into())
     } else {
         Err(JsValue::from_str("not a function"))
+    }
+}
+
+/// For a top-layer kind: the pseudo-class an element in it matches, and
+/// the methods that put it there and take it out (`None`: not re-created,
+/// see `toplayer.rs`).
+fn top_layer_calls(kind: TopLayerKind) -> Option<(&'static str, &'static str, &'static str)> {
+    match kind {
+        TopLayerKind::ModalDialog => Some((":modal", "showModal", "close")),
+        TopLayerKind::Popover => Some((":popover-open", "showPopover", "hidePopover")),
+        TopLayerKind::Fullscreen => None,
     }
 }
 
@@ -456,6 +467,47 @@ impl DomBackend for WebDom {
             window
                 .unchecked_ref::<web_sys::Window>()
                 .scroll_to_with_x_and_y(x, y);
+        }
+    }
+
+    fn show_top_layer(&mut self, node: &Node, kind: TopLayerKind) -> Result<(), ViewerError> {
+        let Some((state, method)) = top_layer_calls(kind).map(|(state, show, _)| (state, show))
+        else {
+            return Ok(());
+        };
+        let el = element(node);
+        if el.matches(state).unwrap_or(false) {
+            return Ok(());
+        }
+        if kind == TopLayerKind::ModalDialog && el.has_attribute("open") {
+            // The visitor's `open` came with the batch before this event;
+            // `showModal()` refuses a dialog that is open already, and sets
+            // `open` again itself.
+            el.remove_attribute("open").map_err(js_error)?;
+        }
+        // Called as the iframe's own method (its elements are another
+        // realm's), from the console's script: the iframe runs nothing.
+        let show =
+            function(Reflect::get(node, &method.into()).map_err(js_error)?).map_err(js_error)?;
+        show.call0(node).map(drop).map_err(js_error)
+    }
+
+    fn hide_top_layer(&mut self, node: &Node, kind: TopLayerKind) {
+        let Some((state, _, method)) = top_layer_calls(kind) else {
+            return;
+        };
+        let el = element(node);
+        if !el.matches(state).unwrap_or(false) {
+            return;
+        }
+        if kind == TopLayerKind::ModalDialog && !el.has_attribute("open") {
+            // The visitor's batch removed `open` first; `close()` does
+            // nothing to a dialog without it, leaving it modal. It takes
+            // `open` away again itself.
+            let _ = el.set_attribute("open", "");
+        }
+        if let Ok(hide) = Reflect::get(node, &method.into()).and_then(function) {
+            let _ = hide.call0(node);
         }
     }
 }

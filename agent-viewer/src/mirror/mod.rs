@@ -20,12 +20,13 @@ mod sheets_dom;
 mod sheets_fake;
 #[cfg(test)]
 mod tests;
+mod toplayer;
 
 use std::collections::{HashMap, HashSet};
 
 use protocol::{
     AttrChange, CanvasFrame, Event, FormState, MediaState, MutationBatch, Node, NodeId, Ns,
-    ScrollPos, Snapshot, Viewport,
+    ScrollPos, Snapshot, TopLayerKind, Viewport,
 };
 
 use crate::log;
@@ -145,6 +146,16 @@ pub trait DomBackend: sheets::SheetBackend<<Self as DomBackend>::Node> {
     fn frame_placeholder(&mut self, frame: &Self::Node);
     /// Scrolls the window of the frame that shows `document`.
     fn scroll_frame(&mut self, document: &Self::Node, x: f64, y: f64);
+    /// Puts `element` into the document's top layer as `kind` (a modal
+    /// dialog: `showModal()`; a popover: `showPopover()`), above what is
+    /// there; nothing if it is there already.
+    fn show_top_layer(
+        &mut self,
+        element: &Self::Node,
+        kind: TopLayerKind,
+    ) -> Result<(), ViewerError>;
+    /// Takes `element` out of the top layer (nothing if it is not there).
+    fn hide_top_layer(&mut self, element: &Self::Node, kind: TopLayerKind);
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -219,6 +230,8 @@ pub struct Mirror<B: DomBackend> {
     sheets: sheets::MirrorSheets<B>,
     /// Mirrored `<iframe>`s, whose `src`/`sandbox` the mirror sets itself.
     frames: HashSet<NodeId>,
+    /// What the mirror put into the iframe's top layer (`toplayer.rs`).
+    top_layer: Vec<(NodeId, TopLayerKind)>,
 }
 
 impl<B: DomBackend> Mirror<B> {
@@ -235,6 +248,7 @@ impl<B: DomBackend> Mirror<B> {
             scrolls: HashMap::new(),
             sheets: Default::default(),
             frames: HashSet::new(),
+            top_layer: Vec::new(),
         }
     }
 
@@ -320,9 +334,10 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_focus(*target);
                 Ok(Applied::Presence)
             }
-            // Not mirrored yet: the console shows top-layer elements where
-            // the DOM puts them (README, known limits).
-            Event::TopLayer(_) => Ok(Applied::Presence),
+            Event::TopLayer(entries) => {
+                self.apply_top_layer(entries);
+                Ok(Applied::Mutations)
+            }
             Event::Canvas(frame) => {
                 self.apply_canvas(frame);
                 Ok(Applied::Pixels)
@@ -364,6 +379,8 @@ impl<B: DomBackend> Mirror<B> {
         self.reset_sheets();
         self.presence = presence::Presence::default();
         self.scrolls.clear();
+        // A new document has an empty top layer.
+        self.top_layer.clear();
         // The size first, so that the scroll positions below land.
         self.backend.set_viewport(&snapshot.viewport);
         self.viewport = Some(snapshot.viewport);

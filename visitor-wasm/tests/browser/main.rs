@@ -19,6 +19,7 @@ mod resources;
 mod resume;
 mod session;
 mod shadow;
+mod toplayer;
 mod twoway;
 mod util;
 
