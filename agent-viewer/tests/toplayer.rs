@@ -202,3 +202,45 @@ fn closing_the_visitors_dialog_leaves_the_mirror_not_modal() {
         .expect("top layer");
     assert!(matches(&by_id(&frame, "d"), ":modal"));
 }
+
+/// Lets queued events (`toggle` is one) run.
+async fn next_tasks() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 50);
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+fn call(el: &Element, method: &str) {
+    let f: js_sys::Function = js_sys::Reflect::get(el, &method.into())
+        .unwrap()
+        .unchecked_into();
+    f.call0(el).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn the_agent_cannot_close_the_visitors_dialog_or_popover_in_the_console() {
+    let (mut mirror, frame) = mirror();
+    mirror.apply(&page()).expect("snapshot");
+    mirror
+        .apply(&top(&[
+            (8, TopLayerKind::Popover),
+            (6, TopLayerKind::ModalDialog),
+        ]))
+        .expect("top layer");
+    let (dialog, popover) = (by_id(&frame, "d"), by_id(&frame, "p"));
+    // Escape in the console asks the dialog to close: refused.
+    call(&dialog, "requestClose");
+    // A click outside an auto popover closes it (light dismiss): shown again.
+    call(&popover, "hidePopover");
+    next_tasks().await;
+    assert!(matches(&dialog, ":modal"), "the dialog stays modal");
+    assert!(matches(&popover, ":popover-open"), "the popover is back");
+    // The visitor's own close still closes both.
+    mirror.apply(&top(&[])).expect("top layer");
+    next_tasks().await;
+    assert!(!matches(&dialog, ":modal"));
+    assert!(!matches(&popover, ":popover-open"));
+}

@@ -39,6 +39,9 @@ pub struct WebDom {
     /// The navigation guards of the visitor's frames' documents (their
     /// events do not reach the mirror document's guards).
     frame_guards: Vec<EventListener>,
+    /// What the mirror put into the iframe's top layer, held there
+    /// (`toplayer_dom.rs`).
+    top_layer: super::toplayer_dom::Held,
 }
 
 impl WebDom {
@@ -48,6 +51,7 @@ impl WebDom {
             ids: js_sys::WeakMap::new(),
             painter: Default::default(),
             frame_guards: Vec::new(),
+            top_layer: Default::default(),
         }
     }
 
@@ -193,7 +197,7 @@ impl WebDom {
 
 /// A function of any realm (`dyn_into` would check against this realm's
 /// `Function`).
-fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
+pub(super) fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
     if value.is_function() {
         Ok(value.unchecked_into())
     } else {
@@ -201,18 +205,7 @@ fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
     }
 }
 
-/// For a top-layer kind: the pseudo-class an element in it matches, and
-/// the methods that put it there and take it out (`None`: not re-created,
-/// see `toplayer.rs`).
-fn top_layer_calls(kind: TopLayerKind) -> Option<(&'static str, &'static str, &'static str)> {
-    match kind {
-        TopLayerKind::ModalDialog => Some((":modal", "showModal", "close")),
-        TopLayerKind::Popover => Some((":popover-open", "showPopover", "hidePopover")),
-        TopLayerKind::Fullscreen => None,
-    }
-}
-
-fn element(node: &Node) -> &Element {
+pub(super) fn element(node: &Node) -> &Element {
     node.unchecked_ref()
 }
 
@@ -226,6 +219,7 @@ impl DomBackend for WebDom {
     ) -> Result<Reset<Node>, ViewerError> {
         let doc = self.document()?;
         self.frame_guards.clear();
+        self.top_layer = Default::default();
         Self::reset(&doc, quirks, doctype)?;
         self.console_sheet(&doc);
         Ok(Reset {
@@ -471,44 +465,11 @@ impl DomBackend for WebDom {
     }
 
     fn show_top_layer(&mut self, node: &Node, kind: TopLayerKind) -> Result<(), ViewerError> {
-        let Some((state, method)) = top_layer_calls(kind).map(|(state, show, _)| (state, show))
-        else {
-            return Ok(());
-        };
-        let el = element(node);
-        if el.matches(state).unwrap_or(false) {
-            return Ok(());
-        }
-        if kind == TopLayerKind::ModalDialog && el.has_attribute("open") {
-            // The visitor's `open` came with the batch before this event;
-            // `showModal()` refuses a dialog that is open already, and sets
-            // `open` again itself.
-            el.remove_attribute("open").map_err(js_error)?;
-        }
-        // Called as the iframe's own method (its elements are another
-        // realm's), from the console's script: the iframe runs nothing.
-        let show =
-            function(Reflect::get(node, &method.into()).map_err(js_error)?).map_err(js_error)?;
-        show.call0(node).map(drop).map_err(js_error)
+        self.top_layer.show(node, kind)
     }
 
     fn hide_top_layer(&mut self, node: &Node, kind: TopLayerKind) {
-        let Some((state, _, method)) = top_layer_calls(kind) else {
-            return;
-        };
-        let el = element(node);
-        if !el.matches(state).unwrap_or(false) {
-            return;
-        }
-        if kind == TopLayerKind::ModalDialog && !el.has_attribute("open") {
-            // The visitor's batch removed `open` first; `close()` does
-            // nothing to a dialog without it, leaving it modal. It takes
-            // `open` away again itself.
-            let _ = el.set_attribute("open", "");
-        }
-        if let Ok(hide) = Reflect::get(node, &method.into()).and_then(function) {
-            let _ = hide.call0(node);
-        }
+        self.top_layer.hide(node, kind);
     }
 }
 

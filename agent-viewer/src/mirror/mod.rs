@@ -21,6 +21,8 @@ mod sheets_fake;
 #[cfg(test)]
 mod tests;
 mod toplayer;
+#[cfg(target_arch = "wasm32")]
+mod toplayer_dom;
 
 use std::collections::{HashMap, HashSet};
 
