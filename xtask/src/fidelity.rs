@@ -14,7 +14,25 @@ use anyhow::Result;
 
 use crate::{dist, setup, util};
 
-pub fn run(root: &Path, args: &[String]) -> Result<()> {
+/// `args` with each folder made absolute against `cwd`, where the command
+/// was run (the driver runs in the project's root).
+fn folders_from(cwd: &Path, args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut value_follows = false;
+    for arg in args {
+        let folder = !value_follows && !arg.starts_with('-');
+        value_follows = matches!(arg.as_str(), "--threshold" | "--only");
+        out.push(if folder {
+            cwd.join(arg).to_string_lossy().into_owned()
+        } else {
+            arg.clone()
+        });
+    }
+    out
+}
+
+pub fn run(root: &Path, cwd: &Path, args: &[String]) -> Result<()> {
+    let args = folders_from(cwd, args);
     // Chromium as the end-to-end tests need it.
     setup::all(root, setup::Need::Everything)?;
     util::step("build the browser artifacts (cargo xtask dist)");
@@ -25,4 +43,29 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut cmd = vec!["run", "-p", "e2e", "--bin", "fidelity", "--"];
     cmd.extend(args.iter().map(String::as_str));
     util::cargo(&cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folders_from;
+    use std::path::Path;
+
+    #[test]
+    fn folders_are_taken_from_where_the_command_ran_and_option_values_are_left_alone() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            folders_from(
+                Path::new("/home/me"),
+                &args(&["pages", "--only", "a,b", "/abs", "--threshold", "1"])
+            ),
+            args(&[
+                "/home/me/pages",
+                "--only",
+                "a,b",
+                "/abs",
+                "--threshold",
+                "1"
+            ])
+        );
+    }
 }

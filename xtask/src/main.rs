@@ -36,6 +36,8 @@ usage: cargo xtask <verb>
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root()?;
+    // Where the command ran, for paths given on its command line.
+    let cwd = std::env::current_dir()?;
     std::env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
         Some("setup") => setup::all(&root, setup::Need::Everything),
@@ -47,7 +49,7 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
-        Some("fidelity") => fidelity::run(&root, &args[1..]),
+        Some("fidelity") => fidelity::run(&root, &cwd, &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
