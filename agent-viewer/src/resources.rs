@@ -128,7 +128,7 @@ impl ResourceUrls {
     ) -> Option<String> {
         // An empty URL loads nothing (`<link href>`, `<img src="">`);
         // resolved, it would become the page's own address.
-        if !self.is_active() || value.trim().is_empty() {
+        if !self.is_active() || value.trim().is_empty() || same_document(value) {
             return None;
         }
         match form {
@@ -151,6 +151,15 @@ impl ResourceUrls {
             }
         }
     }
+}
+
+/// Whether a URL is only a fragment (`#icon`): a reference into the
+/// mirrored document itself (an SVG `<use>` of a symbol on the page, CSS
+/// `fill: url(#gradient)`, which CSS never resolves against a base).
+/// Resolved, it would name the visitor's page as another document, and the
+/// console would draw nothing.
+fn same_document(url: &str) -> bool {
+    url.trim_start().starts_with('#')
 }
 
 /// Whether a stylesheet may need rewriting: it names a URL or uses an
@@ -206,7 +215,7 @@ impl ResourceUrls {
         url: &str,
         resolve: &mut dyn FnMut(&str) -> Option<String>,
     ) -> Option<String> {
-        if url.trim_start().to_ascii_lowercase().starts_with("data:") {
+        if url.trim_start().to_ascii_lowercase().starts_with("data:") || same_document(url) {
             return None;
         }
         let absolute = resolve(url.trim())?;
@@ -295,6 +304,32 @@ mod tests {
         let mut out = String::new();
         base64url(&[0xfb, 0xff], &mut out);
         assert_eq!(out, "-_8");
+    }
+
+    #[test]
+    fn fragment_only_references_stay_in_the_mirrored_document() {
+        let u = urls();
+        let mut resolve = |url: &str| Some(format!("https://shop.example/page.html{url}"));
+        // rrweb's svg.html: `<use xlink:href="#MJMAIN-39">` of a path on the page.
+        assert_eq!(
+            u.attr_value(UrlForm::Single, " #MJMAIN-39", &mut resolve),
+            None
+        );
+        assert_eq!(
+            u.declarations("fill: url(#grad); background: url(a.png)", &mut resolve)
+                .as_deref(),
+            Some(
+                format!(
+                    "fill: url(#grad); background: url(\"{BASE}{}\")",
+                    b64("https://shop.example/page.htmla.png")
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(
+            u.stylesheet("circle { filter: url('#blur') }", &mut resolve),
+            None
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub mod services;
 #[cfg(feature = "browser")]
 pub mod browser;
 #[cfg(feature = "browser")]
+pub mod fidelity;
+#[cfg(feature = "browser")]
 pub mod pixels;
 #[cfg(feature = "browser")]
 pub mod proxy;

@@ -273,7 +273,8 @@ pub async fn live_session(world: &World, page: &str) -> Result<(Tab, Tab)> {
 /// resource URL the console points at the relay's cache
 /// (`/res/s/{key}/{base64url(original)}`) compares as the original; CSS in
 /// `<style>` and `style` attributes compares with its URLs blanked and the
-/// console's state attributes read back as the pseudo-classes they replace.
+/// console's state attributes read back as the pseudo-classes they replace;
+/// a canvas's `content` (the console's way to show its pixels) is left out.
 const NORMALISE: &str = r#"
 const norm = (doc) => {
   const URLS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'cite', 'data', 'background', 'xlink:href']);
@@ -353,9 +354,22 @@ const norm = (doc) => {
           if (tag === 'meta' && a.name === 'http-equiv' && /^\s*(refresh|set-cookie)\s*$/i.test(a.value)) continue;
           if (m && ['checked', 'selected', 'srcset'].includes(a.name)) continue;
           let v = a.value;
-          if (URLS.has(a.name) && v) v = abs(v);
+          // An SVG reference into the document itself stays as written
+          // (made absolute it would name another document).
+          const local = n.namespaceURI === 'http://www.w3.org/2000/svg' && /^\s*#/.test(v);
+          if (URLS.has(a.name) && v && !local) v = abs(v);
           if (m) v = URLS.has(a.name) ? strip(v) : stars(v);
           if (a.name === 'srcset' && v) v = srcset(v);
+          // The console shows a canvas's pixels through `content: url()` in
+          // its style (re-serialised by the CSSOM): compare the rest, both
+          // sides serialised alike.
+          if (tag === 'canvas' && a.name === 'style') {
+            const d = doc.createElement('div');
+            d.setAttribute('style', v);
+            d.style.removeProperty('content');
+            v = d.style.cssText;
+            if (!v) continue;
+          }
           if (a.name === 'style') v = css(v);
           if (tag === 'input' && a.name === 'value' && (n.type || '').toLowerCase() === 'password') v = v.length;
           attrs.push([a.name, v]);

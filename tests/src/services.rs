@@ -50,14 +50,19 @@ impl Binaries {
         Ok(bins)
     }
 
-    /// The binaries next to the running test executable (`target/debug`).
+    /// The binaries next to the running test executable (`target/debug`),
+    /// or next to a binary of this crate (`cargo xtask fidelity`'s driver).
     pub fn next_to_test() -> Result<Self> {
         let exe = std::env::current_exe()?;
-        // target/debug/deps/<test> → target/debug
-        let dir = exe
+        // target/debug/deps/<test> → target/debug; target/debug/<bin> → target/debug
+        let mut dir = exe
             .parent()
-            .and_then(Path::parent)
             .context("test executable has no target folder")?;
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            dir = dir
+                .parent()
+                .context("test executable has no target folder")?;
+        }
         Binaries::in_target(dir)
     }
 

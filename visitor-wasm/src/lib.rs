@@ -18,7 +18,8 @@
 //! `sessionStorage` entry so the next page continues the session
 //! (`session/resume.rs` wires it); `session.rs` runs the conversation
 //! (`session/twoway.rs`: agents' pointing, modes and control, the visitor's
-//! pointer and focus); `pointer.rs` reads the pointer's element,
+//! pointer and focus); `toplayer.rs` reads modal dialogs, open popovers and the fullscreen
+//! element; `pointer.rs` reads the pointer's element,
 //! `presence.rs` draws agents' cursors and highlights, `remote.rs` carries
 //! out an agent's control; `ui.rs`, `transport.rs`, `schedule.rs` are RAII
 //! wrappers over browser registrations.
@@ -47,6 +48,7 @@ pub mod resume;
 pub mod serialize;
 pub mod shadow;
 pub mod snapshot;
+pub mod toplayer;
 
 mod pointer;
 mod presence;

@@ -465,7 +465,7 @@ impl Capture {
             let Some(attr) = map.item(i) else { continue };
             let name = attr.name();
             let rule = mask::attr_rule(&name, star_value, masked);
-            if let Some(value) = apply_rule(rule, &attr, base) {
+            if let Some(value) = apply_rule(rule, el, &attr, base) {
                 out.push(Attr { name, value });
             }
         }
@@ -484,7 +484,7 @@ impl Capture {
         };
         let rule = mask::attr_rule(name, mask::masks_value_attr(&tag, control), masked);
         let attr = el.get_attribute_node(name)?;
-        apply_rule(rule, &attr, base)
+        apply_rule(rule, el, &attr, base)
     }
 
     /// The live states an `input`/`change` event on `target` changed: the
@@ -580,9 +580,10 @@ fn blocked_box(el: &Element, id: NodeId, tag: String, ns: Ns) -> Node {
 }
 
 /// An attribute's value after its rule (`None`: not sent).
-fn apply_rule(rule: AttrRule, attr: &web_sys::Attr, base: &str) -> Option<String> {
+fn apply_rule(rule: AttrRule, el: &Element, attr: &web_sys::Attr, base: &str) -> Option<String> {
     Some(match rule {
         AttrRule::Keep => attr.value(),
+        AttrRule::Url(_) if svg_self_reference(el, attr) => attr.value(),
         AttrRule::Url(kind) => rewrite(kind, attr.value(), base),
         AttrRule::MaskedUrl(kind) => masked_url(kind, &attr.value(), base),
         AttrRule::Stars => mask::stars(js_len(attr, "value")),
@@ -592,6 +593,17 @@ fn apply_rule(rule: AttrRule, attr: &web_sys::Attr, base: &str) -> Option<String
         }),
         AttrRule::Drop => return None,
     })
+}
+
+/// An SVG reference into the page itself (`<use href="#icon">`, a
+/// gradient's `href="#base"`). Made absolute, it would name the visitor's
+/// page as another document, which SVG loads as an external resource: the
+/// console (another document) would draw nothing.
+fn svg_self_reference(el: &Element, attr: &web_sys::Attr) -> bool {
+    attr.value().trim_start().starts_with('#')
+        && el
+            .namespace_uri()
+            .is_some_and(|ns| ns == protocol::Ns::SVG_URI)
 }
 
 fn reflect(obj: &JsValue, key: &str) -> JsValue {

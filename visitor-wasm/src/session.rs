@@ -62,6 +62,10 @@ struct Live {
     media: Option<crate::media::MediaWatch>,
     /// Stylesheet and font changes made in script (`cssom/`).
     cssom: crate::cssom::Cssom,
+    /// The top layer as last sent, and the order elements entered it
+    /// (`toplayer.rs`).
+    top_layer: crate::toplayer::TopLayer,
+    opened: crate::toplayer::Opened,
 }
 
 pub(crate) struct Inner {

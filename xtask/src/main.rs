@@ -6,6 +6,7 @@
 
 mod bench;
 mod dist;
+mod fidelity;
 mod fuzz;
 mod load;
 mod setup;
@@ -29,6 +30,9 @@ usage: cargo xtask <verb>
   load    simulate visitors and agents against 1..N relays sharing a Redis and
           print sessions held, messages/s, latency, relay CPU and memory
           (options: --relays 1,2,3 --sessions N --seconds N)
+  fidelity  compare each page of the folders given (default: rrweb's fixtures in
+          ../shared/corpus) directly and through the console, in pixels and DOM;
+          prints a table (options: --threshold PCT, --only NAME[,NAME])
   bench   measure ours against rrweb in headless Chromium; writes bench/RESULTS.md
           (options: --runs N, --only sizes,snapshot,storms,ttfv)
 ";
@@ -36,6 +40,8 @@ usage: cargo xtask <verb>
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root()?;
+    // Where the command ran, for paths given on its command line.
+    let cwd = std::env::current_dir()?;
     std::env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
         Some("setup") => setup::all(&root, setup::Need::Everything),
@@ -48,6 +54,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("load") => load::run(&root, &args[1..]),
+        Some("fidelity") => fidelity::run(&root, &cwd, &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

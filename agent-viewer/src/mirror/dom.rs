@@ -11,7 +11,7 @@
 
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use js_sys::{Array, Reflect};
-use protocol::{Ns, Viewport};
+use protocol::{Ns, TopLayerKind, Viewport};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, HtmlDocument, HtmlIFrameElement, Node};
 
@@ -39,6 +39,9 @@ pub struct WebDom {
     /// The navigation guards of the visitor's frames' documents (their
     /// events do not reach the mirror document's guards).
     frame_guards: Vec<EventListener>,
+    /// What the mirror put into the iframe's top layer, held there
+    /// (`toplayer_dom.rs`).
+    top_layer: super::toplayer_dom::Held,
 }
 
 impl WebDom {
@@ -48,6 +51,7 @@ impl WebDom {
             ids: js_sys::WeakMap::new(),
             painter: Default::default(),
             frame_guards: Vec::new(),
+            top_layer: Default::default(),
         }
     }
 
@@ -209,7 +213,7 @@ impl WebDom {
 
 /// A function of any realm (`dyn_into` would check against this realm's
 /// `Function`).
-fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
+pub(super) fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
     if value.is_function() {
         Ok(value.unchecked_into())
     } else {
@@ -217,7 +221,7 @@ fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
     }
 }
 
-fn element(node: &Node) -> &Element {
+pub(super) fn element(node: &Node) -> &Element {
     node.unchecked_ref()
 }
 
@@ -231,6 +235,7 @@ impl DomBackend for WebDom {
     ) -> Result<Reset<Node>, ViewerError> {
         let doc = self.document()?;
         self.frame_guards.clear();
+        self.top_layer = Default::default();
         Self::reset(&doc, quirks, doctype)?;
         self.console_sheet(&doc);
         Ok(Reset {
@@ -482,6 +487,14 @@ impl DomBackend for WebDom {
         if let Err(e) = shown {
             crate::log::warn(&format!("the visitor's selection is not shown: {e}"));
         }
+    }
+
+    fn show_top_layer(&mut self, node: &Node, kind: TopLayerKind) -> Result<(), ViewerError> {
+        self.top_layer.show(node, kind)
+    }
+
+    fn hide_top_layer(&mut self, node: &Node, kind: TopLayerKind) {
+        self.top_layer.hide(node, kind);
     }
 }
 

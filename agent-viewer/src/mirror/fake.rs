@@ -61,6 +61,10 @@ pub struct FakeDom {
     pub sheets: super::sheets_fake::FakeSheets,
     /// The visitor's selection as shown: (anchor, offset), (focus, offset).
     pub selection: Option<((FakeId, u32), (FakeId, u32))>,
+    /// The document's top layer, bottom to top, and every show and hide
+    /// (`true`: shown) in the order they were made.
+    pub top_layer: Vec<(FakeId, protocol::TopLayerKind)>,
+    pub top_layer_calls: Vec<(FakeId, bool)>,
 }
 
 /// Names `createElement`/`setAttribute` would refuse.
@@ -208,6 +212,7 @@ impl DomBackend for FakeDom {
         doctype: Option<&str>,
     ) -> Result<Reset<FakeId>, ViewerError> {
         self.resets += 1;
+        self.top_layer.clear();
         let document = self.add(FakeKind::Document);
         self.document = Some(document);
         self.quirks = Some(quirks);
@@ -420,6 +425,38 @@ impl DomBackend for FakeDom {
 
     fn show_visitor_selection(&mut self, ends: Option<super::selection::Ends<'_, FakeId>>) {
         self.selection = ends.map(|((a, ao), (f, fo))| ((*a, ao), (*f, fo)));
+    }
+
+    /// As the browser: a modal must be a `<dialog>`, a popover must have
+    /// the `popover` attribute; showing one that is there does nothing.
+    fn show_top_layer(
+        &mut self,
+        element: &FakeId,
+        kind: protocol::TopLayerKind,
+    ) -> Result<(), ViewerError> {
+        let node = self.get(*element);
+        let fits = match (&node.kind, kind) {
+            (FakeKind::Element { tag, .. }, protocol::TopLayerKind::ModalDialog) => tag == "dialog",
+            (FakeKind::Element { .. }, protocol::TopLayerKind::Popover) => {
+                node.attrs.iter().any(|(_, name, _)| name == "popover")
+            }
+            _ => false,
+        };
+        if !fits {
+            return Err(refused("NotSupportedError: cannot enter the top layer"));
+        }
+        if !self.top_layer.iter().any(|(id, _)| id == element) {
+            self.top_layer.push((*element, kind));
+            self.top_layer_calls.push((*element, true));
+        }
+        Ok(())
+    }
+
+    fn hide_top_layer(&mut self, element: &FakeId, _kind: protocol::TopLayerKind) {
+        if let Some(at) = self.top_layer.iter().position(|(id, _)| id == element) {
+            self.top_layer.remove(at);
+            self.top_layer_calls.push((*element, false));
+        }
     }
 
     /// Enough of URL resolution for tests: absolute URLs as they are,

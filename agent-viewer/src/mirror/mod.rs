@@ -23,12 +23,15 @@ mod sheets_dom;
 mod sheets_fake;
 #[cfg(test)]
 mod tests;
+mod toplayer;
+#[cfg(target_arch = "wasm32")]
+mod toplayer_dom;
 
 use std::collections::{HashMap, HashSet};
 
 use protocol::{
     AttrChange, CanvasFrame, Event, FormState, MediaState, MutationBatch, Node, NodeId, Ns,
-    ScrollPos, Snapshot, Viewport,
+    ScrollPos, Snapshot, TopLayerKind, Viewport,
 };
 
 use crate::log;
@@ -174,6 +177,16 @@ pub trait DomBackend: sheets::SheetBackend<<Self as DomBackend>::Node> {
     /// (anchor, focus: either may come first), beside the agent's own
     /// selection and without touching the page's nodes (`None`: clears it).
     fn show_visitor_selection(&mut self, ends: Option<selection::Ends<'_, Self::Node>>);
+    /// Puts `element` into the document's top layer as `kind` (a modal
+    /// dialog: `showModal()`; a popover: `showPopover()`), above what is
+    /// there; nothing if it is there already.
+    fn show_top_layer(
+        &mut self,
+        element: &Self::Node,
+        kind: TopLayerKind,
+    ) -> Result<(), ViewerError>;
+    /// Takes `element` out of the top layer (nothing if it is not there).
+    fn hide_top_layer(&mut self, element: &Self::Node, kind: TopLayerKind);
 }
 
 /// What kind of event was applied, so the console knows what to redraw.
@@ -248,6 +261,8 @@ pub struct Mirror<B: DomBackend> {
     sheets: sheets::MirrorSheets<B>,
     /// Mirrored `<iframe>`s, whose `src`/`sandbox` the mirror sets itself.
     frames: HashSet<NodeId>,
+    /// What the mirror put into the iframe's top layer (`toplayer.rs`).
+    top_layer: Vec<(NodeId, TopLayerKind)>,
 }
 
 impl<B: DomBackend> Mirror<B> {
@@ -264,6 +279,7 @@ impl<B: DomBackend> Mirror<B> {
             scrolls: HashMap::new(),
             sheets: Default::default(),
             frames: HashSet::new(),
+            top_layer: Vec::new(),
         }
     }
 
@@ -349,9 +365,10 @@ impl<B: DomBackend> Mirror<B> {
                 self.apply_focus(*target);
                 Ok(Applied::Presence)
             }
-            // Not mirrored yet: the console shows top-layer elements where
-            // the DOM puts them (README, known limits).
-            Event::TopLayer(_) => Ok(Applied::Presence),
+            Event::TopLayer(entries) => {
+                self.apply_top_layer(entries);
+                Ok(Applied::Mutations)
+            }
             Event::Canvas(frame) => {
                 self.apply_canvas(frame);
                 Ok(Applied::Pixels)
@@ -400,6 +417,8 @@ impl<B: DomBackend> Mirror<B> {
         // The old page's nodes are gone, and so is what was selected on it.
         self.backend.show_visitor_selection(None);
         self.scrolls.clear();
+        // A new document has an empty top layer.
+        self.top_layer.clear();
         // The size first, so that the scroll positions below land.
         self.backend.set_viewport(&snapshot.viewport);
         self.viewport = Some(snapshot.viewport);

@@ -57,6 +57,14 @@ impl Inner {
                 for event in &sheets {
                     self.send_event(event);
                 }
+                let top = self.live.as_mut().and_then(|live| {
+                    let now =
+                        crate::toplayer::read(&self.document, &self.capture.ids, &mut live.opened);
+                    live.top_layer.after_snapshot(now)
+                });
+                if let Some(entries) = top {
+                    self.send_event(&Event::TopLayer(entries));
+                }
                 self.resend_pixels_and_media();
             }
             Err(e) => warn(&e.to_string()),
@@ -99,7 +107,7 @@ impl Inner {
             })
         }));
         let capture_phase = EventListenerOptions::run_in_capture_phase();
-        let mut listeners = Vec::with_capacity(9);
+        let mut listeners = Vec::with_capacity(14);
         for kind in ["input", "change"] {
             let me = self.me.clone();
             listeners.push(EventListener::new_with_options(
@@ -125,6 +133,54 @@ impl Inner {
                 }
             },
         ));
+        // The top layer changes without a mutation when a popover opens
+        // or closes (and a dialog's `close` may come with none): look at
+        // the next flush. These events do not bubble; capture sees them.
+        // `beforetoggle` fires as an element enters, in the order they do.
+        let me = self.me.clone();
+        listeners.push(EventListener::new_with_options(
+            &self.document,
+            "beforetoggle",
+            capture_phase,
+            move |e| {
+                let opening = js_sys::Reflect::get(e, &"newState".into())
+                    .ok()
+                    .and_then(|s| s.as_string())
+                    .is_some_and(|s| s == "open");
+                let target = e.target().and_then(|t| t.dyn_into::<Element>().ok());
+                if let (true, Some(el)) = (opening, target) {
+                    with(&me, |i| {
+                        if let Some(live) = i.live.as_mut() {
+                            live.opened.entering(el);
+                        }
+                    });
+                }
+            },
+        ));
+        let me = self.me.clone();
+        let document = self.document.clone();
+        listeners.push(EventListener::new(
+            &self.document,
+            "fullscreenchange",
+            move |_| {
+                with(&me, |i| {
+                    if let (Some(live), Some(el)) = (i.live.as_mut(), document.fullscreen_element())
+                    {
+                        live.opened.entering(el);
+                    }
+                    i.arm_flush();
+                })
+            },
+        ));
+        for kind in ["toggle", "close"] {
+            let me = self.me.clone();
+            listeners.push(EventListener::new_with_options(
+                &self.document,
+                kind,
+                capture_phase,
+                move |_| with(&me, Inner::arm_flush),
+            ));
+        }
         let me = self.me.clone();
         listeners.push(EventListener::new(&self.window, "resize", move |_| {
             with(&me, |i| {
@@ -151,6 +207,8 @@ impl Inner {
             pointer: twoway::PointerState::default(),
             canvases: self.start_canvases(),
             media: Some(self.start_media()),
+            top_layer: crate::toplayer::TopLayer::default(),
+            opened: crate::toplayer::Opened::default(),
         })
     }
 
@@ -195,6 +253,15 @@ impl Inner {
             if let Some(service) = self.service.as_mut() {
                 service.page_changed();
             }
+        }
+        // After the batch too: `showModal()` sets `open`, and the batch
+        // gives a newly added dialog its id.
+        let top = self.live.as_mut().and_then(|live| {
+            let now = crate::toplayer::read(&self.document, &self.capture.ids, &mut live.opened);
+            live.top_layer.changed(now)
+        });
+        if let Some(entries) = top {
+            self.send_event(&Event::TopLayer(entries));
         }
         for s in scrolls {
             self.send_event(&Event::Scroll(s));

@@ -432,3 +432,26 @@ fn a_page_that_hijacks_mutation_observer_is_still_followed() {
         "the private frame's host is removed with the tracker"
     );
 }
+
+#[wasm_bindgen_test]
+fn svg_references_into_the_page_stay_fragments_and_html_links_become_absolute() {
+    // rrweb's svg.html: a `<use>` of a path on the page drew nothing in
+    // the console once its `#fragment` was made absolute.
+    let _f = Fixture::new(
+        "svg-refs",
+        r##"<svg><defs><path id="ref-path" d="M0 0h9v9z"></path></defs>
+        <use id="ref-use" href="#ref-path"></use><use id="ref-xlink" xlink:href="#ref-path"></use></svg>
+        <a id="ref-top" href="#top">top</a>"##,
+    );
+    let snap = snapshot(&document(), &mut capture()).unwrap();
+    assert_eq!(
+        attr(find_id(&snap.root, "ref-use"), "href"),
+        Some("#ref-path")
+    );
+    assert_eq!(
+        attr(find_id(&snap.root, "ref-xlink"), "xlink:href"),
+        Some("#ref-path")
+    );
+    let link = attr(find_id(&snap.root, "ref-top"), "href").unwrap();
+    assert!(link.starts_with("http") && link.ends_with("#top"), "{link}");
+}

@@ -16,6 +16,7 @@ mod presence;
 mod resources;
 mod shadow;
 mod sheets;
+mod toplayer;
 
 pub(super) fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
     el_ns(id, tag, Ns::Html, attrs, children)
