@@ -15,9 +15,10 @@
 //! browser sent or received, any byte the relay was sent or sent back, any
 //! Redis key or value (live, after the uploads, after the end) or any
 //! line of the relay's log; positive controls prove each place was
-//! really searched. Beyond canaries: the relay keeps no page — no page
-//! text is ever in Redis or its log, and after the session ends no key
-//! names it.
+//! really searched. Beyond canaries: the relay keeps no page — page text
+//! is never in its log, in Redis only in the session's replay buffer (the
+//! masked frames, for a peer that continues after its relay died), and
+//! after the session ends no key names it and no page text is left.
 //!
 //! What a page links itself (its stylesheet, a public image) is not masked
 //! data: those files are uploaded, and a literal string in the site's own
@@ -165,13 +166,21 @@ impl Fixtures {
         Ok((visitor, console))
     }
 
-    /// Every Redis key and value: no canary, no page text.
+    /// Every Redis key and value: no canary anywhere, ever; page text only
+    /// in the session's replay buffer (`cobrowse:replay:*`: the frames the
+    /// visitor's script sent, already masked, kept while the session lives
+    /// so a peer can continue after its relay died), nowhere else.
     fn check_redis(&self, moment: &str) -> Result<Vec<Entry>> {
         step(&format!("checking every Redis key and value ({moment})"));
         let entries = redis_dump(self.redis.url())?;
         redis_free_of(&entries, CANARY, moment)?;
+        let outside_replay: Vec<Entry> = entries
+            .iter()
+            .filter(|e| !e.name().starts_with("cobrowse:replay:"))
+            .cloned()
+            .collect();
         for text in PAGE_TEXT {
-            redis_free_of(&entries, text, moment)?;
+            redis_free_of(&outside_replay, text, moment)?;
         }
         Ok(entries)
     }
@@ -329,6 +338,17 @@ async fn no_canary_reaches_a_frame_the_relay_redis_or_a_log_and_no_page_outlives
         live.iter().any(|e| e.name().contains(&session)),
         "no Redis key names the live session {session}: is the relay using this Redis?"
     );
+    // The replay buffer holds the page as the agent sees it: the canary
+    // search above read the very bytes that carry the page.
+    ensure!(
+        live.iter()
+            .filter(|e| e.name().starts_with("cobrowse:replay:"))
+            .any(|e| e
+                .parts
+                .iter()
+                .any(|p| position(p, &encodings("PUBLIC-CONTROL-before")).is_some())),
+        "the live session's replay buffer does not hold the page: the Redis check searched nothing"
+    );
 
     step("planting canaries after the snapshot");
     visitor.eval::<Value>(PLANT_LATE).await?;
@@ -443,6 +463,11 @@ async fn no_canary_reaches_a_frame_the_relay_redis_or_a_log_and_no_page_outlives
             .filter(|k| k.contains(&session))
             .collect();
         if named.is_empty() {
+            // Nothing of the page outlives its session, the replay buffer
+            // included.
+            for text in PAGE_TEXT {
+                redis_free_of(&left, text, "after the end")?;
+            }
             break;
         }
         ensure!(

@@ -35,6 +35,7 @@ pub fn excerpt(haystack: &[u8], at: usize) -> String {
 }
 
 /// One Redis key and everything stored under it.
+#[derive(Clone)]
 pub struct Entry {
     pub key: Vec<u8>,
     pub kind: String,
