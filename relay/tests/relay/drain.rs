@@ -26,8 +26,8 @@ async fn sigterm_moves_every_peer_to_another_relay_and_loses_no_session() {
     // The visitor and one agent on A (the relay going away), a second agent
     // on B.
     let (mut visitor, mut code, resume) = processes::session(a.addr).await;
-    let (mut agent_a, id_a) = processes::admitted_agent(a.addr, &mut visitor, &mut code).await;
-    let (mut agent_b, id_b) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
+    let (mut agent_a, id_a, _) = processes::admitted_agent(a.addr, &mut visitor, &mut code).await;
+    let (mut agent_b, id_b, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
     visitor.send(&VisitorMsg::Event(event(1))).await;
     assert_eq!(agent_a.recv::<ToAgent>().await, ToAgent::Event(event(1)));
     assert_eq!(agent_b.recv::<ToAgent>().await, ToAgent::Event(event(1)));
@@ -121,7 +121,7 @@ async fn a_second_sigterm_stops_at_once_and_the_session_still_resumes_elsewhere(
     let mut a = RelayProcess::start(&redis, "a", CONFIG).await;
     let b = RelayProcess::start(&redis, "b", CONFIG).await;
     let (mut visitor, mut code, resume) = processes::session(a.addr).await;
-    let (mut agent, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
+    let (mut agent, _, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
 
     a.signal("-TERM").await;
     assert!(matches!(
@@ -165,7 +165,7 @@ async fn an_agent_learns_its_session_vanished_when_the_visitors_relay_was_killed
     let a = RelayProcess::start(&redis, "a", config).await;
     let b = RelayProcess::start(&redis, "b", config).await;
     let (mut visitor, mut code, _resume) = processes::session(a.addr).await;
-    let (mut agent, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
+    let (mut agent, _, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
 
     // Nobody is left to announce anything; the visitor never comes back.
     a.signal("-KILL").await;

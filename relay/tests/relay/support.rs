@@ -33,6 +33,17 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub type Ws = WebSocketStream<TcpStream>;
 
+/// A page's hello from [`PAGE`] with the default resource policy: a new
+/// session, or resuming one with `resume`.
+pub fn visitor_hello(resume: Option<String>) -> Hello {
+    Hello::Visitor(VisitorHello {
+        page_url: PAGE.into(),
+        resources: protocol::ResourcePolicy::default(),
+        resume,
+        invitation: None,
+    })
+}
+
 /// Where a test's sessions live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setup {
@@ -200,14 +211,7 @@ impl Relay {
     /// A visitor that said hello and got its welcome.
     pub async fn start_session(&self) -> (Peer, SessionId, JoinCode) {
         let mut visitor = self.socket("/ws/visitor").await;
-        visitor
-            .hello(Hello::Visitor(VisitorHello {
-                page_url: PAGE.into(),
-                resources: protocol::ResourcePolicy::default(),
-                resume: None,
-                invitation: None,
-            }))
-            .await;
+        visitor.hello(visitor_hello(None)).await;
         match visitor.recv::<ToVisitor>().await {
             ToVisitor::Welcome { session, code, .. } => (visitor, session, code),
             other => panic!("expected Welcome, got {other:?}"),
@@ -222,14 +226,7 @@ impl Relay {
             .expect("request");
         let tcp = TcpStream::connect(addr).await.expect("connect");
         let mut visitor = self.socket_over(request, tcp).await.expect("upgrade");
-        visitor
-            .hello(Hello::Visitor(VisitorHello {
-                page_url: PAGE.into(),
-                resources: protocol::ResourcePolicy::default(),
-                resume,
-                invitation: None,
-            }))
-            .await;
+        visitor.hello(visitor_hello(resume)).await;
         visitor
     }
 
@@ -435,12 +432,18 @@ pub async fn admit(visitor: &mut Peer, agent: Peer, id: AgentId) -> (Peer, Agent
 
 /// The visitor accepts `agent`, which asked for `mode`: it is admitted and
 /// told its mode at once; the visitor is asked for a snapshot.
-pub async fn admit_in(
+pub async fn admit_in(visitor: &mut Peer, agent: Peer, id: AgentId, mode: Mode) -> (Peer, AgentId) {
+    let (agent, id, _) = admit_keeping_token(visitor, agent, id, mode).await;
+    (agent, id)
+}
+
+/// [`admit_in`], and the rejoin token the admitted agent was sent.
+pub async fn admit_keeping_token(
     visitor: &mut Peer,
     mut agent: Peer,
     id: AgentId,
     mode: Mode,
-) -> (Peer, AgentId) {
+) -> (Peer, AgentId, String) {
     visitor
         .send(&VisitorMsg::Consent {
             agent: id,
@@ -453,8 +456,8 @@ pub async fn admit_in(
     ));
     assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Mode(mode));
     assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
-    expect_rejoin_token(&mut agent).await;
-    (agent, id)
+    let token = expect_rejoin_token(&mut agent).await;
+    (agent, id, token)
 }
 
 /// The secret an admitted agent is sent right after its mode, to rejoin
