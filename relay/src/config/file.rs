@@ -116,58 +116,33 @@ impl LimitsFile {
     /// that every limit is usable.
     pub fn into_limits(self, overrides: &LimitsFile) -> Result<Limits, RelayError> {
         let defaults = Limits::default();
+        // The command line wins over the file, the file over the default.
+        macro_rules! chosen {
+            ($key:ident) => {
+                overrides.$key.or(self.$key)
+            };
+        }
         let limits = Limits {
-            max_frame_bytes: overrides
-                .max_frame_bytes
-                .or(self.max_frame_bytes)
-                .unwrap_or(defaults.max_frame_bytes),
-            max_agents_per_session: overrides
-                .max_agents_per_session
-                .or(self.max_agents_per_session)
+            max_frame_bytes: chosen!(max_frame_bytes).unwrap_or(defaults.max_frame_bytes),
+            max_agents_per_session: chosen!(max_agents_per_session)
                 .unwrap_or(defaults.max_agents_per_session),
-            agent_queue_frames: overrides
-                .agent_queue_frames
-                .or(self.agent_queue_frames)
-                .unwrap_or(defaults.agent_queue_frames),
-            code_ttl: overrides
-                .code_ttl_secs
-                .or(self.code_ttl_secs)
-                .map_or(defaults.code_ttl, Duration::from_secs),
-            code_guesses_per_minute: overrides
-                .code_guesses_per_minute
-                .or(self.code_guesses_per_minute)
+            agent_queue_frames: chosen!(agent_queue_frames).unwrap_or(defaults.agent_queue_frames),
+            code_ttl: chosen!(code_ttl_secs).map_or(defaults.code_ttl, Duration::from_secs),
+            code_guesses_per_minute: chosen!(code_guesses_per_minute)
                 .unwrap_or(defaults.code_guesses_per_minute),
-            agent_messages_per_second: overrides
-                .agent_messages_per_second
-                .or(self.agent_messages_per_second)
+            agent_messages_per_second: chosen!(agent_messages_per_second)
                 .unwrap_or(defaults.agent_messages_per_second),
-            resume_grace: overrides
-                .resume_grace_secs
-                .or(self.resume_grace_secs)
+            resume_grace: chosen!(resume_grace_secs)
                 .map_or(defaults.resume_grace, Duration::from_secs),
-            resume_failures_per_minute: overrides
-                .resume_failures_per_minute
-                .or(self.resume_failures_per_minute)
+            resume_failures_per_minute: chosen!(resume_failures_per_minute)
                 .unwrap_or(defaults.resume_failures_per_minute),
-            idle_timeout: overrides
-                .idle_timeout_secs
-                .or(self.idle_timeout_secs)
+            idle_timeout: chosen!(idle_timeout_secs)
                 .map_or(defaults.idle_timeout, Duration::from_secs),
-            replay_frames: overrides
-                .replay_frames
-                .or(self.replay_frames)
-                .unwrap_or(defaults.replay_frames),
-            replay_bytes: overrides
-                .replay_bytes
-                .or(self.replay_bytes)
-                .unwrap_or(defaults.replay_bytes),
-            max_sessions_per_origin: overrides
-                .max_sessions_per_origin
-                .or(self.max_sessions_per_origin)
+            replay_frames: chosen!(replay_frames).unwrap_or(defaults.replay_frames),
+            replay_bytes: chosen!(replay_bytes).unwrap_or(defaults.replay_bytes),
+            max_sessions_per_origin: chosen!(max_sessions_per_origin)
                 .unwrap_or(defaults.max_sessions_per_origin),
-            visitor_messages_per_second: overrides
-                .visitor_messages_per_second
-                .or(self.visitor_messages_per_second)
+            visitor_messages_per_second: chosen!(visitor_messages_per_second)
                 .unwrap_or(defaults.visitor_messages_per_second),
         };
         if limits.replay_frames == 0 || limits.replay_bytes == 0 {
