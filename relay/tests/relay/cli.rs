@@ -6,7 +6,7 @@ use tokio::process::Command;
 
 use crate::processes::{listening, signal, BIN};
 use crate::redis_server::RedisServer;
-use crate::support::WAIT;
+use crate::support::{http_request, WAIT};
 
 #[tokio::test]
 async fn prints_one_listening_line_then_serves_until_sigterm() {
@@ -22,18 +22,8 @@ async fn prints_one_listening_line_then_serves_until_sigterm() {
     let addr = addr.expect("a listening line");
     assert_ne!(addr.port(), 0);
 
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    tokio::io::AsyncWriteExt::write_all(
-        &mut tcp,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .await
-    .expect("write");
-    let mut response = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut response)
-        .await
-        .expect("read");
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let health = http_request(addr, "GET", "/healthz", &[], &[]).await;
+    assert_eq!(health.status, 200);
 
     signal(&child, "-TERM").await;
     let output = tokio::time::timeout(WAIT, child.wait_with_output())
