@@ -6,13 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use protocol::{AgentHello, Hello, JoinCode, Mode, ToAgent, ToVisitor, VisitorHello, VisitorMsg};
+use protocol::{Hello, JoinCode, Mode, ToAgent, ToVisitor, VisitorHello, VisitorMsg};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 use crate::flow::event;
 use crate::processes::{self, metric, RelayProcess};
 use crate::redis_server::RedisServer;
-use crate::support::{PAGE, TOKEN};
+use crate::support::{join_hello, PAGE, TOKEN};
 
 /// A drain of 10 s, and a resume window longer than any test step.
 const CONFIG: &str = "resume_grace_secs = 60\n[drain]\ngrace_secs = 10\n";
@@ -216,11 +216,7 @@ async fn an_inviting_agent_is_sent_on_and_keeps_waiting_on_another_relay() {
     let created: serde_json::Value = serde_json::from_slice(&created.body).expect("JSON");
     let code = JoinCode::parse(created["code"].as_str().expect("code")).expect("6 digits");
     let invitation = created["invitation"].as_str().expect("secret").to_owned();
-    let hello = Hello::Agent(AgentHello {
-        token: TOKEN.into(),
-        code: code.clone(),
-        mode: Mode::ViewOnly,
-    });
+    let hello = join_hello(TOKEN, &code, Mode::ViewOnly);
 
     let mut inviter = processes::socket(a.addr, "/ws/agent")
         .await

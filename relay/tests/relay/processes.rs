@@ -9,14 +9,14 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use protocol::{AgentHello, AgentId, Hello, JoinCode, Mode, ToAgent, ToVisitor};
+use protocol::{AgentId, JoinCode, Mode, ToAgent, ToVisitor};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdout, Command};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::redis_server::RedisServer;
-use crate::support::{admit_keeping_token, visitor_hello, Peer, TOKEN, WAIT};
+use crate::support::{admit_keeping_token, join_hello, visitor_hello, Peer, TOKEN, WAIT};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-relay");
 
@@ -164,13 +164,7 @@ pub async fn admitted_agent(
     code: &mut JoinCode,
 ) -> (Peer, AgentId, String) {
     let mut agent = socket(addr, "/ws/agent").await.expect("upgrade");
-    agent
-        .hello(Hello::Agent(AgentHello {
-            token: TOKEN.into(),
-            code: code.clone(),
-            mode: Mode::ViewOnly,
-        }))
-        .await;
+    agent.hello(join_hello(TOKEN, code, Mode::ViewOnly)).await;
     let id = match agent.recv::<ToAgent>().await {
         ToAgent::Joined { agent, .. } => agent,
         other => panic!("expected Joined, got {other:?}"),

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use protocol::{AgentHello, AgentId, AgentMsg, ErrorCode, Hello, JoinCode, Mode, VisitorMsg};
+use protocol::{AgentId, AgentMsg, ErrorCode, JoinCode, Mode, VisitorMsg};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{visitor_hello, Relay, Setup, TOKEN};
+use crate::support::{join_hello, visitor_hello, Relay, Setup, TOKEN};
 
 on_every_backend!(
     unknown_code,
@@ -176,13 +176,7 @@ async fn too_many_agents(setup: Setup) {
     let (mut visitor, _, mut code) = relay.start_session().await;
     let (_first, _) = relay.join(&mut visitor, &mut code).await;
     let mut second = relay.socket("/ws/agent").await;
-    second
-        .hello(Hello::Agent(AgentHello {
-            token: TOKEN.into(),
-            code,
-            mode: Mode::ViewOnly,
-        }))
-        .await;
+    second.hello(join_hello(TOKEN, &code, Mode::ViewOnly)).await;
     let err = second.expect_agent_error().await;
     assert_eq!(err.code, ErrorCode::NotAllowed);
     assert!(err.message.contains("limit of 1"), "{err:?}");

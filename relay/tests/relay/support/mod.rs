@@ -38,6 +38,15 @@ pub const PAGE: &str = "https://shop.example/cart";
 /// Long enough for a loaded CI machine, short enough to fail fast.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// An agent's hello joining with `code` by `token`, asking for `mode`.
+pub fn join_hello(token: &str, code: &JoinCode, mode: Mode) -> Hello {
+    Hello::Agent(AgentHello {
+        token: token.into(),
+        code: code.clone(),
+        mode,
+    })
+}
+
 /// A page's hello from [`PAGE`] with the default resource policy: a new
 /// session, or resuming one with `resume`.
 pub fn visitor_hello(resume: Option<String>) -> Hello {
@@ -254,13 +263,7 @@ impl Relay {
     /// An agent that sent its hello with `token`; nothing read yet.
     pub async fn agent_hello(&self, token: &str, code: &JoinCode, mode: Mode) -> Peer {
         let mut agent = self.socket("/ws/agent").await;
-        agent
-            .hello(Hello::Agent(AgentHello {
-                token: token.into(),
-                code: code.clone(),
-                mode,
-            }))
-            .await;
+        agent.hello(join_hello(token, code, mode)).await;
         agent
     }
 
@@ -303,13 +306,7 @@ impl Relay {
         token: &str,
         mode: Mode,
     ) -> (Peer, AgentId) {
-        agent
-            .hello(Hello::Agent(AgentHello {
-                token: token.into(),
-                code: code.clone(),
-                mode,
-            }))
-            .await;
+        agent.hello(join_hello(token, code, mode)).await;
         let id = match agent.recv::<ToAgent>().await {
             ToAgent::Joined {
                 agent, page_url, ..
