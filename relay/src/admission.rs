@@ -2,7 +2,7 @@
 //!
 //! Owns: the token bucket for new visitor sessions, its settings (the
 //! `[admission]` table) and its quiet log. Does not own: who bypasses it
-//! (`visitor.rs` asks only for a hello without a resume token: a resume,
+//! (`visitor/` asks only for a hello without a resume token: a resume,
 //! and an agent's join or rejoin, never waits here) or the refusal's frame
 //! (`error.rs`).
 //!

@@ -3,8 +3,8 @@
 //! rules, and ending a connection cleanly (error frame, close code, close
 //! handshake).
 //!
-//! Owns: socket mechanics. Does not own: what the frames mean (`visitor.rs`,
-//! `agent.rs`).
+//! Owns: socket mechanics. Does not own: what the frames mean (`visitor/`,
+//! `agent/`).
 //!
 //! Reading and writing are split so that a peer that does not read can never
 //! stop the relay from reading it, and so that nobody else ever waits on this

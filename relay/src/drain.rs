@@ -4,8 +4,8 @@
 //! Owns: the drain's settings, the count of connected peers, the drain
 //! itself (from the first stop signal to "every peer moved", the grace
 //! running out, or a second signal) and what a draining relay answers over
-//! HTTP. Does not own: what each connection says (`visitor.rs` and
-//! `agent.rs` send `Reconnect` when [`Shutdown::draining`] resolves) or the
+//! HTTP. Does not own: what each connection says (`visitor/` and
+//! `agent/` send `Reconnect` when [`Shutdown::draining`] resolves) or the
 //! final stop (`shutdown.rs`).
 //!
 //! # The sequence

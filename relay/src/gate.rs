@@ -5,7 +5,7 @@
 //! Owns: [`Standing`], [`Budget`] and the reasons a message is dropped.
 //! Does not own: the recorded modes (the `SessionStore` is the truth; a
 //! Control is checked there too before it goes on) or the forwarding itself
-//! (`agent.rs`).
+//! (`agent/`).
 //!
 //! The standing follows the `ToAgent::Admitted` and `ToAgent::Mode`
 //! deliveries on the agent's own bus topic, in the order they are published

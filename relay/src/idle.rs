@@ -2,7 +2,7 @@
 //! that ends it after `idle_timeout` without one.
 //!
 //! Owns: [`Activity`] (one per visitor connection) and [`idle`]. Does not
-//! own: ending the session (`visitor.rs`) or where activity is noted: the
+//! own: ending the session (`visitor/`) or where activity is noted: the
 //! visitor's connection touches it for each frame it reads, and its mailbox
 //! for each delivery it takes (every message an agent sends the visitor —
 //! pointing, control, mode requests, resyncs, joining, leaving — arrives

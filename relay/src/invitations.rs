@@ -7,8 +7,8 @@
 //! `DELETE /api/invitations/{secret}`, and [`before_join`] (the inviting
 //! agent's wait). Does not own: the store's records (`memory/invitations.rs`,
 //! `redis_backend/store/invitations.rs`), the visitor's connection
-//! (`visitor.rs` calls [`SessionStore`]'s `take_invitation`) or the join
-//! that follows the wait (`agent.rs`).
+//! (`visitor/` calls [`SessionStore`]'s `take_invitation`) or the join
+//! that follows the wait (`agent/`).
 //!
 //! # The flow
 //!

@@ -9,7 +9,9 @@
 //! # Code map
 //!
 //! - `server.rs`: routes, upgrade checks, [`run`] / [`serve`], the hello.
-//! - `visitor.rs`, `agent.rs`: each role's part of the session flow.
+//! - `visitor/`, `agent/`: each role's part of the session flow (opening
+//!   or joining, the live loop, leaving); `agent/forward.rs` passes an
+//!   agent's pointing, control and mode requests on to the visitor.
 //! - `gate.rs`: whether an agent's pointing, control or mode request goes
 //!   on to the visitor (its standing, its mode, its rate budget).
 //! - `connection.rs`: one socket: writer task, reading rules, closing.
@@ -32,7 +34,8 @@
 //!   cache, serving to agents with CSS rewriting, the fallback chain.
 //! - `auth.rs` (which scheme), `token.rs` (signed agent tokens),
 //!   `guesses.rs` (wrong join codes per address and agent), `origins.rs`
-//!   (live sessions per page origin), `config.rs`,
+//!   (live sessions per page origin), `config/` (limits and their
+//!   defaults apart from the `--config` file and its checks),
 //!   `metrics.rs`, `static_files.rs` (incl. the console's CSP),
 //!   `logging.rs` (the log filter: never a WebSocket payload),
 //!   `shutdown.rs`, `error.rs`: one concern each.

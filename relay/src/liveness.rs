@@ -5,7 +5,7 @@
 //! Owns: the periodic look and what it concludes. Does not own: the
 //! session's grace window (`resume.rs` watches it from the visitor's relay;
 //! this is the fallback when that relay is gone) or telling the agent
-//! (`agent.rs` ends the connection with the reason returned here).
+//! (`agent/` ends the connection with the reason returned here).
 //!
 //! Two ways a session can vanish unannounced: the visitor's relay was
 //! killed (SIGKILL, a lost machine) and its session keys expired in Redis

@@ -8,7 +8,7 @@
 //! connection's side ([`Returning`], [`welcome_back`]) and the grace an
 //! agent's place is kept after its socket closed ([`hold_place`]). Does not
 //! own: the buffer (`replay/`) or the agent's life in the session once back
-//! (`agent.rs`).
+//! (`agent/`).
 //!
 //! # The token
 //!

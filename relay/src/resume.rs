@@ -5,7 +5,7 @@
 //! Owns: [`ResumeToken`] (its form, its constant-time check), telling the
 //! agents that the visitor is away, and the grace watcher. Does not own:
 //! what the store keeps (`SessionStore::visitor_away`, `resume`, `expire`)
-//! or the resuming visitor's connection (`visitor.rs`).
+//! or the resuming visitor's connection (`visitor/`).
 //!
 //! # The token
 //!

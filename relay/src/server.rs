@@ -3,7 +3,7 @@
 //!
 //! Owns: [`run`], [`serve`], the shared [`App`] state, the upgrade handlers,
 //! `/healthz` and `/metrics`, and reading a connection's hello. Does not own:
-//! what happens on a socket after the hello (`visitor.rs`, `agent.rs`).
+//! what happens on a socket after the hello (`visitor/`, `agent/`).
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -5,7 +5,7 @@
 //! whether a newer one took over), telling older connections to go
 //! ([`announce`]), and the sentence they close with. Does not own: the
 //! attachment numbers (the store hands them out in `SessionStore::resume`)
-//! or the connection's ending (`visitor.rs`).
+//! or the connection's ending (`visitor/`).
 //!
 //! # Why
 //!

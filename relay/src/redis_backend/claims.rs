@@ -5,7 +5,7 @@
 //! Owns: the claim key, taking it (`SET NX`, atomic across relays), letting
 //! go of it and renewing it (both only while this connection still holds
 //! it, as a script). Does not own: when an agent claims or lets go
-//! (`agent.rs`) or the renewal timer (`store.rs`'s renew loop, which also
+//! (`agent/`) or the renewal timer (`store.rs`'s renew loop, which also
 //! renews these).
 //!
 //! The key has the session keys' TTL and is renewed with them by the relay

@@ -2,7 +2,7 @@
 //! that `mod.rs` lays out, and the renewal of their TTLs.
 //!
 //! Owns: the scripts and reading their answers; which sessions this relay
-//! keeps alive. Does not own: what the steps mean (`sessions.rs`) or the bus.
+//! keeps alive (their renewal is `store/renew.rs`). Does not own: what the steps mean (`sessions.rs`) or the bus.
 //!
 //! A session's keys live as long as a relay that holds it keeps renewing
 //! them: the relay serving its visitor, or watching its grace window while
@@ -11,7 +11,7 @@
 //! dies, the keys expire.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ::redis::aio::ConnectionManager;
@@ -22,7 +22,7 @@ use rand::Rng;
 use super::claims::Claims;
 use super::{agents_key, away_key, code_key, invoke, names_key, query, session_key, PREFIX};
 use crate::memory::new_session_id;
-use crate::replay::redis::{buffer_key, meta_key, rejoin_key, RedisReplay};
+use crate::replay::redis::RedisReplay;
 use crate::resources::redis::RedisResources;
 use crate::resume::ResumeToken;
 use crate::sessions::{
@@ -32,6 +32,7 @@ use crate::sessions::{
 use crate::RelayError;
 
 mod invitations;
+mod renew;
 
 /// Draws before giving up, as in the memory store.
 const CODE_ATTEMPTS: usize = 64;
@@ -136,7 +137,7 @@ impl RedisStore {
             live: Mutex::new(HashMap::new()),
             claims: Claims::new(),
         });
-        tokio::spawn(renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
+        tokio::spawn(renew::renew_loop(Arc::downgrade(&inner), inner.ttl / 3));
         RedisStore {
             inner,
             resources,
@@ -172,55 +173,6 @@ impl RedisStore {
 
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.inner.ttl.as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-/// Renews every live session of this relay each `every`, until the store is
-/// dropped. A failed round is logged and retried at the next one: the TTL
-/// leaves room for two misses.
-async fn renew_loop(store: Weak<Inner>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.reset();
-    loop {
-        tick.tick().await;
-        let Some(inner) = store.upgrade() else { return };
-        let sessions: Vec<SessionId> = lock(&inner.live).keys().cloned().collect();
-        let ttl = u64::try_from(inner.ttl.as_millis()).unwrap_or(u64::MAX);
-        if let Err(err) = inner.claims.renew_all(&inner.conn, ttl).await {
-            tracing::error!("could not renew agents' session claims in Redis: {err}");
-        }
-        for session in sessions {
-            let renewed: Result<i64, _> = invoke(
-                &inner.conn,
-                inner
-                    .scripts
-                    .renew
-                    .key(session_key(&session))
-                    .key(agents_key(&session))
-                    .key(names_key(&session))
-                    .key(buffer_key(&session))
-                    .key(meta_key(&session))
-                    .key(rejoin_key(&session))
-                    .arg(ttl),
-            )
-            .await;
-            match renewed {
-                Ok(1) => {}
-                // Gone: ended meanwhile (then it is no longer live), or
-                // expired while Redis was unreachable for longer than the
-                // TTL, so new agents can no longer find it by its code.
-                Ok(_) => {
-                    if lock(&inner.live).remove(&session).is_some() {
-                        tracing::warn!(%session, "session keys expired in Redis before their renewal");
-                    }
-                }
-                Err(err) => {
-                    tracing::error!("could not renew session keys in Redis: {err}");
-                    break;
-                }
-            }
-        }
     }
 }
 

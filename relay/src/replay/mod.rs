@@ -6,7 +6,7 @@
 //! Owns: the [`ReplayStore`] seam (the buffer and agents' rejoin records),
 //! the entry format, the bounds, and [`catch_up`], which decides what a
 //! returning peer is sent. Does not own: the rejoin token and flow
-//! (`rejoin.rs`) or the visitor's resume (`visitor.rs`, `resume.rs`).
+//! (`rejoin.rs`) or the visitor's resume (`visitor/`, `resume.rs`).
 //!
 //! The relay never decodes the page: an entry is the encoded
 //! `ToAgent::Event` the visitor's relay forwards anyway, behind the frame's

@@ -18,7 +18,7 @@
 //!   relay's own fetch from allowed domains; `css.rs`: stylesheets through
 //!   `css-sync`; `metrics.rs`: the counters.
 //!
-//! Does not own: the visitor's socket (`visitor.rs` hands offers here) or
+//! Does not own: the visitor's socket (`visitor/` hands offers here) or
 //! the wire format.
 //!
 //! # Invariants

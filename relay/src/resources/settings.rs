@@ -4,7 +4,7 @@
 //! Owns: [`ResourceSettings`], the two TOML tables, durations written as
 //! `"90s"`/`"30m"`/`"1h"`/`"1d"` or plain seconds, and host patterns
 //! (`cdn.example.com`, `*.example.net`). Does not own: the rest of the config
-//! file (`config.rs`) or acting on these values.
+//! file (`config/`) or acting on these values.
 
 use std::time::Duration;
 

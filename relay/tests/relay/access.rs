@@ -5,14 +5,12 @@
 
 use std::time::Duration;
 
-use protocol::{
-    AgentHello, ErrorCode, ErrorFrame, Hello, JoinCode, Mode, ToAgent, ToVisitor, VisitorMsg,
-};
+use protocol::{ErrorCode, ErrorFrame, JoinCode, Mode, ToAgent, ToVisitor, VisitorMsg};
 use relay::{token, AgentAuth, AgentSecret, Claims, Config};
 use tokio::net::TcpSocket;
 
 use crate::flow::event;
-use crate::support::{admit, expect_fresh_code, Peer, Relay, Setup, TOKEN};
+use crate::support::{admit, expect_fresh_code, join_hello, Peer, Relay, Setup, TOKEN};
 
 const SECRET: &str = "an-integrator-secret-of-32-bytes-at-least";
 
@@ -61,13 +59,7 @@ async fn agent_from(relay: &Relay, ip: &str) -> Peer {
 }
 
 async fn hello(agent: &mut Peer, token: &str, code: &JoinCode) {
-    agent
-        .hello(Hello::Agent(AgentHello {
-            token: token.into(),
-            code: code.clone(),
-            mode: Mode::ViewOnly,
-        }))
-        .await;
+    agent.hello(join_hello(token, code, Mode::ViewOnly)).await;
 }
 
 /// An agent from `ip` presenting `token` and `code`; its refusal.

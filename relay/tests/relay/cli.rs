@@ -2,13 +2,11 @@
 
 use std::process::Stdio;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use crate::processes::{listening, signal, BIN};
 use crate::redis_server::RedisServer;
-use crate::support::WAIT;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-relay");
+use crate::support::{http_request, WAIT};
 
 #[tokio::test]
 async fn prints_one_listening_line_then_serves_until_sigterm() {
@@ -20,46 +18,21 @@ async fn prints_one_listening_line_then_serves_until_sigterm() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .expect("line in time")
-        .expect("read")
-        .expect("a line");
-    let addr = line
-        .strip_prefix("cobrowse-relay listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let addr: std::net::SocketAddr = addr.parse().expect("an address");
+    let (addr, mut rest) = listening(&mut child).await;
+    let addr = addr.expect("a listening line");
     assert_ne!(addr.port(), 0);
 
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    tokio::io::AsyncWriteExt::write_all(
-        &mut tcp,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .await
-    .expect("write");
-    let mut response = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut response)
-        .await
-        .expect("read");
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let health = http_request(addr, "GET", "/healthz", &[], &[]).await;
+    assert_eq!(health.status, 200);
 
-    let pid = child.id().expect("pid").to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(killed.success());
+    signal(&child, "-TERM").await;
     let output = tokio::time::timeout(WAIT, child.wait_with_output())
         .await
         .expect("exits after SIGTERM")
         .expect("output");
     assert!(output.status.success(), "{output:?}");
     // Nothing else on stdout; the dev-token warning is loud on stderr.
-    assert!(output.stdout.is_empty(), "{output:?}");
+    assert_eq!(rest.next_line().await.expect("read stdout"), None);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("DEVELOPMENT ONLY"), "{stderr}");
     assert!(stderr.contains("static directory missing"), "{stderr}");
@@ -119,22 +92,8 @@ async fn serves_with_a_reachable_redis() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::time::timeout(WAIT, BufReader::new(stdout).lines().next_line())
-        .await
-        .expect("line in time")
-        .expect("read")
-        .expect("a line");
-    assert!(
-        line.starts_with("cobrowse-relay listening on http://"),
-        "{line:?}"
-    );
-    let pid = child.id().expect("pid").to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill");
+    assert!(listening(&mut child).await.0.is_some(), "it listens");
+    signal(&child, "-TERM").await;
     let output = tokio::time::timeout(WAIT, child.wait_with_output())
         .await
         .expect("exits after SIGTERM")
@@ -252,16 +211,7 @@ async fn resource_tables_are_read_and_a_bad_ttl_is_refused_by_name() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::time::timeout(WAIT, BufReader::new(stdout).lines().next_line())
-        .await
-        .expect("starts in time")
-        .expect("read")
-        .expect("a line");
-    assert!(
-        line.starts_with("cobrowse-relay listening on http://"),
-        "{line}"
-    );
+    assert!(listening(&mut child).await.0.is_some(), "it listens");
     let _ = child.kill().await;
 
     let bad = TempFile::new("bad-ttl.toml", "[cache]\nttl = \"1w\"\n");

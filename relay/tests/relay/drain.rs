@@ -6,13 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use protocol::{AgentHello, Hello, JoinCode, Mode, ToAgent, ToVisitor, VisitorHello, VisitorMsg};
+use protocol::{Hello, JoinCode, Mode, ToAgent, ToVisitor, VisitorHello, VisitorMsg};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 use crate::flow::event;
 use crate::processes::{self, metric, RelayProcess};
 use crate::redis_server::RedisServer;
-use crate::support::{PAGE, TOKEN};
+use crate::support::{join_hello, PAGE, TOKEN};
 
 /// A drain of 10 s, and a resume window longer than any test step.
 const CONFIG: &str = "resume_grace_secs = 60\n[drain]\ngrace_secs = 10\n";
@@ -26,8 +26,8 @@ async fn sigterm_moves_every_peer_to_another_relay_and_loses_no_session() {
     // The visitor and one agent on A (the relay going away), a second agent
     // on B.
     let (mut visitor, mut code, resume) = processes::session(a.addr).await;
-    let (mut agent_a, id_a) = processes::admitted_agent(a.addr, &mut visitor, &mut code).await;
-    let (mut agent_b, id_b) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
+    let (mut agent_a, id_a, _) = processes::admitted_agent(a.addr, &mut visitor, &mut code).await;
+    let (mut agent_b, id_b, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
     visitor.send(&VisitorMsg::Event(event(1))).await;
     assert_eq!(agent_a.recv::<ToAgent>().await, ToAgent::Event(event(1)));
     assert_eq!(agent_b.recv::<ToAgent>().await, ToAgent::Event(event(1)));
@@ -121,7 +121,7 @@ async fn a_second_sigterm_stops_at_once_and_the_session_still_resumes_elsewhere(
     let mut a = RelayProcess::start(&redis, "a", CONFIG).await;
     let b = RelayProcess::start(&redis, "b", CONFIG).await;
     let (mut visitor, mut code, resume) = processes::session(a.addr).await;
-    let (mut agent, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
+    let (mut agent, _, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
 
     a.signal("-TERM").await;
     assert!(matches!(
@@ -165,7 +165,7 @@ async fn an_agent_learns_its_session_vanished_when_the_visitors_relay_was_killed
     let a = RelayProcess::start(&redis, "a", config).await;
     let b = RelayProcess::start(&redis, "b", config).await;
     let (mut visitor, mut code, _resume) = processes::session(a.addr).await;
-    let (mut agent, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
+    let (mut agent, _, _) = processes::admitted_agent(b.addr, &mut visitor, &mut code).await;
 
     // Nobody is left to announce anything; the visitor never comes back.
     a.signal("-KILL").await;
@@ -216,11 +216,7 @@ async fn an_inviting_agent_is_sent_on_and_keeps_waiting_on_another_relay() {
     let created: serde_json::Value = serde_json::from_slice(&created.body).expect("JSON");
     let code = JoinCode::parse(created["code"].as_str().expect("code")).expect("6 digits");
     let invitation = created["invitation"].as_str().expect("secret").to_owned();
-    let hello = Hello::Agent(AgentHello {
-        token: TOKEN.into(),
-        code: code.clone(),
-        mode: Mode::ViewOnly,
-    });
+    let hello = join_hello(TOKEN, &code, Mode::ViewOnly);
 
     let mut inviter = processes::socket(a.addr, "/ws/agent")
         .await

@@ -1,10 +1,10 @@
 //! Plain HTTP: health, metrics, static files and the origin check that runs
 //! before a visitor's socket exists.
 
-use protocol::{Hello, VisitorHello, VisitorMsg};
+use protocol::VisitorMsg;
 
 use crate::flow::event;
-use crate::support::{Relay, PAGE};
+use crate::support::{visitor_hello, Relay};
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -174,14 +174,7 @@ async fn disallowed_origin_is_refused_before_upgrade() {
         .socket_with_origin("/ws/visitor", Some(allowed))
         .await
         .expect("allowed origin upgrades");
-    visitor
-        .hello(Hello::Visitor(VisitorHello {
-            page_url: PAGE.into(),
-            resources: protocol::ResourcePolicy::default(),
-            resume: None,
-            invitation: None,
-        }))
-        .await;
+    visitor.hello(visitor_hello(None)).await;
     assert!(matches!(
         visitor.recv::<protocol::ToVisitor>().await,
         protocol::ToVisitor::Welcome { .. }

@@ -7,12 +7,14 @@
 use std::time::Duration;
 
 use protocol::{
-    AgentHello, AgentMsg, EndReason, ErrorCode, Hello, JoinCode, Mode, ToAgent, ToVisitor,
-    VisitorHello, VisitorMsg,
+    AgentMsg, EndReason, ErrorCode, Hello, JoinCode, Mode, ToAgent, ToVisitor, VisitorHello,
+    VisitorMsg,
 };
 use relay::{token, AgentAuth, AgentSecret, Claims, Config};
 
-use crate::support::{admit_in, http_request, HttpResponse, Peer, Relay, Setup, PAGE, TOKEN};
+use crate::support::{
+    admit_in, http_request, join_hello, HttpResponse, Peer, Relay, Setup, PAGE, TOKEN,
+};
 
 on_every_backend!(
     an_invited_agent_waits_and_joins_when_the_visitor_takes_the_invitation,
@@ -114,13 +116,7 @@ async fn visitor_with(relay: &Relay, invitation: &str) -> Peer {
 
 async fn agent_with(relay: &Relay, token: &str, code: &JoinCode) -> Peer {
     let mut agent = relay.socket("/ws/agent").await;
-    agent
-        .hello(Hello::Agent(AgentHello {
-            token: token.into(),
-            code: code.clone(),
-            mode: Mode::ViewOnly,
-        }))
-        .await;
+    agent.hello(join_hello(token, code, Mode::ViewOnly)).await;
     agent
 }
 

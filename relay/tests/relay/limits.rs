@@ -6,16 +6,14 @@
 use std::time::Duration;
 
 use futures_util::SinkExt;
-use protocol::{
-    AgentMsg, EndReason, ErrorCode, Hello, ToAgent, ToVisitor, VisitorHello, VisitorMsg,
-};
+use protocol::{AgentMsg, EndReason, ErrorCode, ToAgent, ToVisitor, VisitorMsg};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::flow::event;
-use crate::support::{Peer, Relay, Setup, Welcome, PAGE, WAIT};
+use crate::support::{visitor_hello, Peer, Relay, Setup, Welcome, WAIT};
 
 const SHOP: &str = "https://shop.example";
 const OTHER: &str = "https://other.example";
@@ -38,14 +36,7 @@ async fn visitor_from(relay: &Relay, origin: &str, resume: Option<String>) -> Pe
         .insert("origin", HeaderValue::from_str(origin).expect("header"));
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let mut visitor = relay.socket_over(request, tcp).await.expect("upgrade");
-    visitor
-        .hello(Hello::Visitor(VisitorHello {
-            page_url: PAGE.into(),
-            resources: protocol::ResourcePolicy::default(),
-            resume,
-            invitation: None,
-        }))
-        .await;
+    visitor.hello(visitor_hello(resume)).await;
     visitor
 }
 

@@ -9,16 +9,19 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use protocol::{AgentHello, AgentId, Hello, JoinCode, Mode, ToAgent, ToVisitor, VisitorHello};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use protocol::{AgentId, JoinCode, Mode, ToAgent, ToVisitor};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdout, Command};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::redis_server::RedisServer;
-use crate::support::{admit, Peer, PAGE, TOKEN, WAIT};
+use crate::support::{admit_keeping_token, join_hello, visitor_hello, Peer, TOKEN, WAIT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-relay");
+pub const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-relay");
+
+/// What a relay prints on stdout, before its address, once it listens.
+const LISTENING: &str = "cobrowse-relay listening on http://";
 
 /// The relay binary: this build's, or `$COBROWSE_RELAY_BIN` (e.g. the
 /// release build, to see the storm at a deployment's speed).
@@ -56,32 +59,13 @@ impl RelayProcess {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn cobrowse-relay");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(WAIT, lines.next_line())
-            .await
-            .expect("listening line in time")
-            .expect("read")
-            .unwrap_or_else(|| panic!("relay {name} exited; see {}", dir.display()));
-        let addr = line
-            .strip_prefix("cobrowse-relay listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("an address");
+        let (addr, _) = listening(&mut child).await;
+        let addr = addr.unwrap_or_else(|| panic!("relay {name} exited; see {}", dir.display()));
         RelayProcess { addr, child, dir }
     }
 
-    pub fn pid(&self) -> String {
-        self.child.id().expect("running").to_string()
-    }
-
     pub async fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.pid()])
-            .status()
-            .await
-            .expect("kill");
-        assert!(status.success(), "kill {signal}");
+        self::signal(&self.child, signal).await;
     }
 
     /// Waits up to `within` for the process to exit; its status.
@@ -111,6 +95,36 @@ impl Drop for RelayProcess {
     }
 }
 
+/// Waits (up to [`WAIT`]) for `child`'s first line on stdout, the one a
+/// relay prints once it listens, and returns the address in it with the
+/// rest of its stdout; `None` if stdout ended first (the relay exited).
+pub async fn listening(child: &mut Child) -> (Option<SocketAddr>, Lines<BufReader<ChildStdout>>) {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("the listening line in time")
+        .expect("read stdout");
+    let addr = line.map(|line| {
+        line.strip_prefix(LISTENING)
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("an address")
+    });
+    (addr, lines)
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to the running `child`.
+pub async fn signal(child: &Child, signal: &str) {
+    let pid = child.id().expect("running").to_string();
+    let status = Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(status.success(), "kill {signal}");
+}
+
 /// A WebSocket to `path` on `addr`; the upgrade's error if refused.
 pub async fn socket(
     addr: SocketAddr,
@@ -127,14 +141,7 @@ pub async fn socket(
 /// A visitor's hello on `addr`: a new session, or a resume with `resume`.
 pub async fn visitor(addr: SocketAddr, resume: Option<String>) -> Peer {
     let mut visitor = socket(addr, "/ws/visitor").await.expect("upgrade");
-    visitor
-        .hello(Hello::Visitor(VisitorHello {
-            page_url: PAGE.into(),
-            resources: protocol::ResourcePolicy::default(),
-            resume,
-            invitation: None,
-        }))
-        .await;
+    visitor.hello(visitor_hello(resume)).await;
     visitor
 }
 
@@ -150,20 +157,14 @@ pub async fn session(addr: SocketAddr) -> (Peer, JoinCode, String) {
 }
 
 /// An agent on `addr` that joined with `code` and was admitted by
-/// `visitor`; `code` becomes the session's fresh one.
+/// `visitor`, with its rejoin token; `code` becomes the session's fresh one.
 pub async fn admitted_agent(
     addr: SocketAddr,
     visitor: &mut Peer,
     code: &mut JoinCode,
-) -> (Peer, AgentId) {
+) -> (Peer, AgentId, String) {
     let mut agent = socket(addr, "/ws/agent").await.expect("upgrade");
-    agent
-        .hello(Hello::Agent(AgentHello {
-            token: TOKEN.into(),
-            code: code.clone(),
-            mode: Mode::ViewOnly,
-        }))
-        .await;
+    agent.hello(join_hello(TOKEN, code, Mode::ViewOnly)).await;
     let id = match agent.recv::<ToAgent>().await {
         ToAgent::Joined { agent, .. } => agent,
         other => panic!("expected Joined, got {other:?}"),
@@ -176,7 +177,7 @@ pub async fn admitted_agent(
             other => panic!("expected the join's news, got {other:?}"),
         }
     }
-    admit(visitor, agent, id).await
+    admit_keeping_token(visitor, agent, id, Mode::ViewOnly).await
 }
 
 /// A plain GET's status line and body.

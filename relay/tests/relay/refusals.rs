@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use protocol::{
-    AgentHello, AgentId, AgentMsg, ErrorCode, Hello, JoinCode, Mode, VisitorHello, VisitorMsg,
-};
+use protocol::{AgentId, AgentMsg, ErrorCode, JoinCode, Mode, VisitorMsg};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Relay, Setup, PAGE, TOKEN};
+use crate::support::{join_hello, visitor_hello, Relay, Setup, TOKEN};
 
 on_every_backend!(
     unknown_code,
@@ -64,12 +62,7 @@ async fn version_mismatch_names_both_versions() {
     let relay = Relay::start().await;
     let mut visitor = relay.socket("/ws/visitor").await;
     let future = protocol::PROTOCOL_VERSION + 1;
-    let hello = Hello::Visitor(VisitorHello {
-        page_url: PAGE.into(),
-        resources: protocol::ResourcePolicy::default(),
-        resume: None,
-        invitation: None,
-    });
+    let hello = visitor_hello(None);
     visitor
         .send_bytes(protocol::encode(&(future, hello)).expect("encode"))
         .await;
@@ -174,14 +167,7 @@ async fn resync_before_admission_is_out_of_turn(setup: Setup) {
 async fn visitor_hello_on_the_agent_endpoint() {
     let relay = Relay::start().await;
     let mut agent = relay.socket("/ws/agent").await;
-    agent
-        .hello(Hello::Visitor(VisitorHello {
-            page_url: PAGE.into(),
-            resources: protocol::ResourcePolicy::default(),
-            resume: None,
-            invitation: None,
-        }))
-        .await;
+    agent.hello(visitor_hello(None)).await;
     assert_eq!(agent.expect_agent_error().await.code, ErrorCode::BadFrame);
 }
 
@@ -190,13 +176,7 @@ async fn too_many_agents(setup: Setup) {
     let (mut visitor, _, mut code) = relay.start_session().await;
     let (_first, _) = relay.join(&mut visitor, &mut code).await;
     let mut second = relay.socket("/ws/agent").await;
-    second
-        .hello(Hello::Agent(AgentHello {
-            token: TOKEN.into(),
-            code,
-            mode: Mode::ViewOnly,
-        }))
-        .await;
+    second.hello(join_hello(TOKEN, &code, Mode::ViewOnly)).await;
     let err = second.expect_agent_error().await;
     assert_eq!(err.code, ErrorCode::NotAllowed);
     assert!(err.message.contains("limit of 1"), "{err:?}");

@@ -12,7 +12,7 @@ use protocol::{
     AgentId, AgentRejoin, ErrorCode, EventFrame, Hello, Mode, Seq, ToAgent, ToVisitor, VisitorMsg,
 };
 
-use crate::support::{expect_rejoin_token, Peer, Relay, Setup, Welcome, TOKEN};
+use crate::support::{admit_keeping_token, Peer, Relay, Setup, Welcome, TOKEN};
 
 /// A frame whose payload differs per seq; `snapshot` marks a full page.
 fn frame(seq: u64, snapshot: bool) -> EventFrame {
@@ -32,22 +32,10 @@ async fn watched_at(
     let (mut visitor, welcome) = relay.welcomed().await;
     let mut code = welcome.code.clone();
     let socket = relay.agent_at(agent_addr).await;
-    let (mut agent, id) = relay
+    let (agent, id) = relay
         .join_asking(&mut visitor, &mut code, socket, TOKEN, Mode::Shared)
         .await;
-    visitor
-        .send(&VisitorMsg::Consent {
-            agent: id,
-            accepted: true,
-        })
-        .await;
-    assert!(matches!(
-        agent.recv::<ToAgent>().await,
-        ToAgent::Admitted { .. }
-    ));
-    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Mode(Mode::Shared));
-    assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
-    let token = expect_rejoin_token(&mut agent).await;
+    let (agent, id, token) = admit_keeping_token(&mut visitor, agent, id, Mode::Shared).await;
     (visitor, welcome, agent, id, token)
 }
 

@@ -4,68 +4,19 @@
 //! with its events complete, once each, in order.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::{
-    AgentHello, AgentId, AgentRejoin, EventFrame, Hello, JoinCode, Mode, Seq, ToAgent, ToVisitor,
-    VisitorHello, VisitorMsg,
-};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use protocol::{AgentRejoin, EventFrame, Hello, Mode, Seq, ToAgent, ToVisitor, VisitorMsg};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::processes::{self, RelayProcess};
 use crate::redis_server::RedisServer;
-use crate::support::{Peer, PAGE, TOKEN, WAIT};
+use crate::support::{Peer, TOKEN, WAIT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-relay");
 const SESSIONS: usize = 10;
 /// Events every agent must see: 1..=LAST.
 const LAST: u64 = 40;
-
-/// A relay process and where it listens.
-struct RelayProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-async fn spawn_relay(redis: &RedisServer) -> RelayProcess {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--static", "/nonexistent"])
-        .args(["--dev-agent-token", TOKEN, "--redis", &redis.url()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn relay");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .expect("listening in time")
-        .expect("read")
-        .expect("a line");
-    let addr = line
-        .strip_prefix("cobrowse-relay listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .expect("an address");
-    RelayProcess { child, addr }
-}
-
-async fn socket(addr: SocketAddr, path: &str) -> Peer {
-    let request = format!("ws://{addr}{path}")
-        .into_client_request()
-        .expect("request");
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    let (ws, _) = tokio_tungstenite::client_async(request, tcp)
-        .await
-        .expect("upgrade");
-    Peer { ws }
-}
 
 fn frame(seq: u64) -> EventFrame {
     EventFrame {
@@ -107,23 +58,9 @@ struct Session {
 
 impl Session {
     async fn open(addrs: [SocketAddr; 2], visitor_on: usize, agent_on: usize) -> Session {
-        let mut visitor = socket(addrs[visitor_on], "/ws/visitor").await;
-        visitor
-            .hello(Hello::Visitor(VisitorHello {
-                page_url: PAGE.into(),
-                resources: protocol::ResourcePolicy::default(),
-                resume: None,
-                invitation: None,
-            }))
-            .await;
-        let (code, resume) = match visitor.recv::<ToVisitor>().await {
-            ToVisitor::Welcome {
-                code, resume_token, ..
-            } => (code, resume_token),
-            other => panic!("expected Welcome, got {other:?}"),
-        };
-        let (agent, id, rejoin) = admitted(&mut visitor, addrs[agent_on], code).await;
-        let _ = id;
+        let (mut visitor, mut code, resume) = processes::session(addrs[visitor_on]).await;
+        let (agent, _, rejoin) =
+            processes::admitted_agent(addrs[agent_on], &mut visitor, &mut code).await;
         Session {
             visitor,
             visitor_on,
@@ -159,49 +96,11 @@ impl Session {
     }
 }
 
-/// An agent on `addr` joins with `code` and the visitor admits it.
-async fn admitted(visitor: &mut Peer, addr: SocketAddr, code: JoinCode) -> (Peer, AgentId, String) {
-    let mut agent = socket(addr, "/ws/agent").await;
-    agent
-        .hello(Hello::Agent(AgentHello {
-            token: TOKEN.into(),
-            code,
-            mode: Mode::ViewOnly,
-        }))
-        .await;
-    let id = match agent.recv::<ToAgent>().await {
-        ToAgent::Joined { agent, .. } => agent,
-        other => panic!("expected Joined, got {other:?}"),
-    };
-    loop {
-        match visitor.recv::<ToVisitor>().await {
-            ToVisitor::AgentJoined { agent, .. } if agent == id => break,
-            _ => {}
-        }
-    }
-    visitor
-        .send(&VisitorMsg::Consent {
-            agent: id,
-            accepted: true,
-        })
-        .await;
-    assert!(matches!(
-        agent.recv::<ToAgent>().await,
-        ToAgent::Admitted { .. }
-    ));
-    assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Mode(Mode::ViewOnly));
-    let rejoin = match agent.recv::<ToAgent>().await {
-        ToAgent::RejoinToken(token) => token,
-        other => panic!("expected RejoinToken, got {other:?}"),
-    };
-    (agent, id, rejoin)
-}
-
 #[tokio::test]
 async fn a_relay_killed_mid_session_loses_no_event_of_ten_sessions() {
     let redis = RedisServer::start().await;
-    let mut doomed = spawn_relay(&redis).await;
-    let survivor = spawn_relay(&redis).await;
+    let mut doomed = RelayProcess::start(&redis, "doomed", "").await;
+    let survivor = RelayProcess::start(&redis, "survivor", "").await;
     let addrs = [doomed.addr, survivor.addr];
     const A: usize = 0;
     const B: usize = 1;
@@ -225,8 +124,8 @@ async fn a_relay_killed_mid_session_loses_no_event_of_ten_sessions() {
         s.send_until(25).await;
     }
 
-    doomed.child.start_kill().expect("SIGKILL");
-    doomed.child.wait().await.expect("reaped");
+    doomed.signal("-KILL").await;
+    doomed.exits_within(WAIT).await;
 
     for s in sessions.iter_mut().filter(|s| s.visitor_on == B) {
         s.send_until(30).await;
@@ -236,14 +135,7 @@ async fn a_relay_killed_mid_session_loses_no_event_of_ten_sessions() {
             // The page notices its socket died and resumes on B: it resends
             // what it sent after the relay's newest frame, then goes on.
             while next_or_closed::<ToVisitor>(&mut s.visitor).await.is_some() {}
-            let mut next = socket(survivor.addr, "/ws/visitor").await;
-            next.hello(Hello::Visitor(VisitorHello {
-                page_url: PAGE.into(),
-                resources: protocol::ResourcePolicy::default(),
-                resume: Some(s.resume.clone()),
-                invitation: None,
-            }))
-            .await;
+            let mut next = processes::visitor(survivor.addr, Some(s.resume.clone())).await;
             assert!(matches!(
                 next.recv::<ToVisitor>().await,
                 ToVisitor::Welcome { .. }
@@ -264,7 +156,9 @@ async fn a_relay_killed_mid_session_loses_no_event_of_ten_sessions() {
         if s.agent_on == A {
             // The console notices and rejoins on B from what it applied.
             assert!(!s.receive_until(LAST).await, "its relay is dead");
-            let mut back = socket(survivor.addr, "/ws/agent").await;
+            let mut back = processes::socket(survivor.addr, "/ws/agent")
+                .await
+                .expect("upgrade");
             back.hello(Hello::AgentRejoin(AgentRejoin {
                 token: TOKEN.into(),
                 rejoin: s.rejoin.clone(),

@@ -2,36 +2,61 @@
 //! small WebSocket / HTTP clients that speak to it the way the visitor's page
 //! and the agent console do. Helpers panic with context: they only run in
 //! tests.
+//!
+//! Owns: starting and stopping in-process relays, and the steps of a session
+//! a test takes (open, join, admit). The socket peer is `peer.rs`, the bare
+//! HTTP client `http_client.rs`; relays as separate processes are
+//! `processes.rs`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    AgentHello, AgentId, ErrorFrame, Hello, JoinCode, Mode, SessionId, ToAgent, ToVisitor,
-    VisitorHello, VisitorMsg,
+    AgentHello, AgentId, Hello, JoinCode, Mode, SessionId, ToAgent, ToVisitor, VisitorHello,
+    VisitorMsg,
 };
 use relay::{AgentAuth, Backend, Config, RelayError};
-use serde::{de::DeserializeOwned, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 use crate::redis_server::RedisServer;
+
+mod http_client;
+mod peer;
+
+use http_client::http_get;
+pub use http_client::{http_request, HttpResponse};
+pub use peer::Peer;
 
 pub const TOKEN: &str = "test-dev-token";
 pub const PAGE: &str = "https://shop.example/cart";
 /// Long enough for a loaded CI machine, short enough to fail fast.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-pub type Ws = WebSocketStream<TcpStream>;
+/// An agent's hello joining with `code` by `token`, asking for `mode`.
+pub fn join_hello(token: &str, code: &JoinCode, mode: Mode) -> Hello {
+    Hello::Agent(AgentHello {
+        token: token.into(),
+        code: code.clone(),
+        mode,
+    })
+}
+
+/// A page's hello from [`PAGE`] with the default resource policy: a new
+/// session, or resuming one with `resume`.
+pub fn visitor_hello(resume: Option<String>) -> Hello {
+    Hello::Visitor(VisitorHello {
+        page_url: PAGE.into(),
+        resources: protocol::ResourcePolicy::default(),
+        resume,
+        invitation: None,
+    })
+}
 
 /// Where a test's sessions live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,14 +225,7 @@ impl Relay {
     /// A visitor that said hello and got its welcome.
     pub async fn start_session(&self) -> (Peer, SessionId, JoinCode) {
         let mut visitor = self.socket("/ws/visitor").await;
-        visitor
-            .hello(Hello::Visitor(VisitorHello {
-                page_url: PAGE.into(),
-                resources: protocol::ResourcePolicy::default(),
-                resume: None,
-                invitation: None,
-            }))
-            .await;
+        visitor.hello(visitor_hello(None)).await;
         match visitor.recv::<ToVisitor>().await {
             ToVisitor::Welcome { session, code, .. } => (visitor, session, code),
             other => panic!("expected Welcome, got {other:?}"),
@@ -222,14 +240,7 @@ impl Relay {
             .expect("request");
         let tcp = TcpStream::connect(addr).await.expect("connect");
         let mut visitor = self.socket_over(request, tcp).await.expect("upgrade");
-        visitor
-            .hello(Hello::Visitor(VisitorHello {
-                page_url: PAGE.into(),
-                resources: protocol::ResourcePolicy::default(),
-                resume,
-                invitation: None,
-            }))
-            .await;
+        visitor.hello(visitor_hello(resume)).await;
         visitor
     }
 
@@ -252,13 +263,7 @@ impl Relay {
     /// An agent that sent its hello with `token`; nothing read yet.
     pub async fn agent_hello(&self, token: &str, code: &JoinCode, mode: Mode) -> Peer {
         let mut agent = self.socket("/ws/agent").await;
-        agent
-            .hello(Hello::Agent(AgentHello {
-                token: token.into(),
-                code: code.clone(),
-                mode,
-            }))
-            .await;
+        agent.hello(join_hello(token, code, mode)).await;
         agent
     }
 
@@ -301,13 +306,7 @@ impl Relay {
         token: &str,
         mode: Mode,
     ) -> (Peer, AgentId) {
-        agent
-            .hello(Hello::Agent(AgentHello {
-                token: token.into(),
-                code: code.clone(),
-                mode,
-            }))
-            .await;
+        agent.hello(join_hello(token, code, mode)).await;
         let id = match agent.recv::<ToAgent>().await {
             ToAgent::Joined {
                 agent, page_url, ..
@@ -435,12 +434,18 @@ pub async fn admit(visitor: &mut Peer, agent: Peer, id: AgentId) -> (Peer, Agent
 
 /// The visitor accepts `agent`, which asked for `mode`: it is admitted and
 /// told its mode at once; the visitor is asked for a snapshot.
-pub async fn admit_in(
+pub async fn admit_in(visitor: &mut Peer, agent: Peer, id: AgentId, mode: Mode) -> (Peer, AgentId) {
+    let (agent, id, _) = admit_keeping_token(visitor, agent, id, mode).await;
+    (agent, id)
+}
+
+/// [`admit_in`], and the rejoin token the admitted agent was sent.
+pub async fn admit_keeping_token(
     visitor: &mut Peer,
     mut agent: Peer,
     id: AgentId,
     mode: Mode,
-) -> (Peer, AgentId) {
+) -> (Peer, AgentId, String) {
     visitor
         .send(&VisitorMsg::Consent {
             agent: id,
@@ -453,8 +458,8 @@ pub async fn admit_in(
     ));
     assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Mode(mode));
     assert_eq!(visitor.recv::<ToVisitor>().await, ToVisitor::SnapshotNeeded);
-    expect_rejoin_token(&mut agent).await;
-    (agent, id)
+    let token = expect_rejoin_token(&mut agent).await;
+    (agent, id, token)
 }
 
 /// The secret an admitted agent is sent right after its mode, to rejoin
@@ -489,190 +494,4 @@ fn static_fixture() -> PathBuf {
     )
     .expect("write");
     dir
-}
-
-pub struct Peer {
-    pub ws: Ws,
-}
-
-impl Peer {
-    pub async fn hello(&mut self, hello: Hello) {
-        self.send_bytes(protocol::encode_hello(&hello).expect("encode"))
-            .await;
-    }
-
-    pub async fn send<T: Serialize>(&mut self, msg: &T) {
-        self.send_bytes(protocol::encode(msg).expect("encode"))
-            .await;
-    }
-
-    pub async fn send_bytes(&mut self, bytes: Vec<u8>) {
-        self.ws
-            .send(Message::Binary(bytes.into()))
-            .await
-            .expect("send");
-    }
-
-    /// The next frame that is not a ping or pong.
-    pub async fn next_message(&mut self) -> Option<Message> {
-        loop {
-            let next = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a message within the wait");
-            match next {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(message)) => return Some(message),
-                Some(Err(_)) | None => return None,
-            }
-        }
-    }
-
-    pub async fn recv<T: DeserializeOwned>(&mut self) -> T {
-        match self.next_message().await {
-            Some(Message::Binary(bytes)) => protocol::decode(&bytes).expect("decodes"),
-            other => panic!("expected a binary frame, got {other:?}"),
-        }
-    }
-
-    /// The next frame must be a close; returns its code and reason.
-    pub async fn expect_close(&mut self) -> (u16, String) {
-        match self.next_message().await {
-            Some(Message::Close(Some(frame))) => (frame.code.into(), frame.reason.to_string()),
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    }
-
-    /// Nothing but pings for `quiet`.
-    pub async fn expect_silence(&mut self, quiet: Duration) {
-        let deadline = tokio::time::Instant::now() + quiet;
-        loop {
-            match tokio::time::timeout_at(deadline, self.ws.next()).await {
-                Err(_) => return,
-                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-                Ok(other) => panic!("expected silence, got {other:?}"),
-            }
-        }
-    }
-
-    /// An error frame for a visitor, then the close code that goes with it.
-    pub async fn expect_visitor_error(&mut self) -> ErrorFrame {
-        let frame = match self.recv::<ToVisitor>().await {
-            ToVisitor::Error(frame) => frame,
-            other => panic!("expected Error, got {other:?}"),
-        };
-        let (code, reason) = self.expect_close().await;
-        assert_eq!(code, frame.code.close_code());
-        assert!(frame.message.starts_with(&reason), "{reason:?} / {frame:?}");
-        frame
-    }
-
-    pub async fn expect_agent_error(&mut self) -> ErrorFrame {
-        let frame = match self.recv::<ToAgent>().await {
-            ToAgent::Error(frame) => frame,
-            other => panic!("expected Error, got {other:?}"),
-        };
-        let (code, reason) = self.expect_close().await;
-        assert_eq!(code, frame.code.close_code());
-        assert!(frame.message.starts_with(&reason), "{reason:?} / {frame:?}");
-        frame
-    }
-}
-
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A bare HTTP/1.1 GET: enough for status, headers and a small body.
-async fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
-    http_request(addr, "GET", path, &[], &[]).await
-}
-
-/// A bare HTTP/1.1 request with extra headers and a body.
-pub async fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> HttpResponse {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !body.is_empty() || method == "PUT" || method == "POST" {
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    request.push_str("\r\n");
-    let mut bytes = request.into_bytes();
-    bytes.extend_from_slice(body);
-    // A server may answer (and close) before reading a body it refuses;
-    // what it answered is still there to read.
-    let _ = tcp.write_all(&bytes).await;
-    let mut raw = Vec::new();
-    let read = tokio::time::timeout(WAIT, tcp.read_to_end(&mut raw))
-        .await
-        .expect("response in time");
-    if raw.is_empty() {
-        read.expect("read");
-    }
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
-        body = dechunk(&body);
-    }
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = raw
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size");
-        let size = usize::from_str_radix(
-            std::str::from_utf8(&raw[..line_end]).expect("ascii").trim(),
-            16,
-        )
-        .expect("hex size");
-        if size == 0 {
-            return out;
-        }
-        let start = line_end + 2;
-        out.extend_from_slice(&raw[start..start + size]);
-        raw = &raw[start + size + 2..];
-    }
 }

@@ -2,36 +2,40 @@
 //! receive the page's events, ask for a fresh snapshot, point, ask for a
 //! mode, control the page (in shared mode), leave.
 //!
-//! Owns: the agent's side of the session flow, and passing its pointing,
-//! control and mode requests on to the visitor. Does not own: socket
-//! mechanics (`connection.rs`), token checks (`auth.rs`), session records
-//! (`SessionStore`), delivery (`Bus`) or what may pass (`gate.rs`). Events
-//! reach this agent's socket straight from the bus through its mailbox;
-//! this task only reads what the agent sends and handles the agent's own
+//! Owns: the agent's side of the session flow from the hello to the close:
+//! joining, the one-session-at-a-time claim, leaving or holding its place.
+//! Does not own: socket mechanics (`connection.rs`), token checks
+//! (`auth.rs`), session records (`SessionStore`), delivery (`Bus`) or what
+//! may pass (`gate.rs`). Events reach this agent's socket straight from the
+//! bus through its mailbox; this task only reads what the agent sends
+//! (`live.rs`), passes it on (`forward.rs`) and handles the agent's own
 //! coming and going.
+
+mod forward;
+mod live;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{Stream, StreamExt};
-use protocol::{
-    AgentId, AgentMsg, Control, EndReason, FromAgent, Hello, Mode, SessionId, ToAgent, ToVisitor,
-};
+use protocol::{AgentId, EndReason, Hello, SessionId, ToAgent, ToVisitor};
 
 use crate::auth::AgentSubject;
 use crate::bus::{Bus, Delivery, Topic};
-use crate::connection::{next_frame, Conn, Inbound, WriterEnd};
-use crate::gate::{Budget, DropReason, Standing};
+use crate::connection::Conn;
+use crate::gate::Standing;
 use crate::invitations::{self, BeforeJoin};
-use crate::liveness;
-use crate::metrics::{AgentKind, Role};
+use crate::metrics::Role;
 use crate::resources::store::ResourceStore;
 use crate::scale_metrics::Limited;
 use crate::server::{read_hello, App};
-use crate::sessions::{AgentState, ModeChange, SessionStore};
+use crate::sessions::SessionStore;
 use crate::shutdown::Shutdown;
 use crate::RelayError;
+
+use forward::Gate;
+use live::run_agent;
 
 pub async fn serve<S: SessionStore, B: Bus>(
     app: Arc<App<S, B>>,
@@ -370,300 +374,5 @@ pub(crate) async fn leave<S: SessionStore, B: Bus>(
         }
         Ok(false) => {}
         Err(err) => tracing::error!(%session, agent = agent.0, "could not remove agent: {err}"),
-    }
-}
-
-/// The agent's life in the session; returns the last delivery to send (if
-/// any) and the error if the agent misbehaved.
-async fn run_agent<S, B, St>(
-    app: &App<S, B>,
-    conn: &mut Conn,
-    stream: &mut St,
-    shutdown: &mut Shutdown,
-    (session, agent): (&SessionId, AgentId),
-    gate: &mut Gate,
-    broke: &mut bool,
-) -> (Option<Delivery>, Option<RelayError>)
-where
-    S: SessionStore,
-    B: Bus,
-    St: Stream<Item = Result<Message, axum::Error>> + Unpin,
-{
-    let ended = |reason| Some(Delivery::Agent(ToAgent::Ended { reason }));
-    let mut told_to_move = false;
-    let draining = shutdown.draining();
-    tokio::pin!(draining);
-    let mut liveness = tokio::time::interval(liveness::CHECK_EVERY);
-    liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    liveness.reset(); // the first tick would otherwise fire at once
-    loop {
-        tokio::select! {
-            () = shutdown.wait() => {
-                if shutdown.is_draining() {
-                    // The session goes on elsewhere: a close, not an end.
-                    let reason = "The relay is restarting: rejoin to continue.".to_owned();
-                    return (Some(Delivery::Close { reason }), None);
-                }
-                return (ended(EndReason::RelayShutdown), None);
-            }
-            () = &mut draining, if !told_to_move => {
-                told_to_move = true;
-                let within_ms = app.config.drain.within_ms();
-                conn.send(Delivery::Agent(ToAgent::Reconnect { within_ms }));
-                app.metrics.scale.reconnect_sent(Role::Agent);
-            }
-            _ = liveness.tick() => {
-                if let Some(reason) = liveness::check(app, session).await {
-                    return (ended(reason), None);
-                }
-            }
-            // The bus delivered an ending (visitor ended or declined), the
-            // queue overflowed, or the socket failed: nothing more to say.
-            end = conn.writer_finished() => {
-                // A socket that failed under us broke; one the relay ended
-                // (the session's end, a queue overflow) did not.
-                *broke = matches!(end, WriterEnd::Gone);
-                return (None, None);
-            }
-            inbound = next_frame(stream, Role::Agent, app.config.limits.max_frame_bytes, app.idle_limit(), &app.metrics) => {
-                let bytes = match inbound {
-                    Ok(Inbound::Frame(bytes)) => bytes,
-                    Ok(Inbound::Closed) => {
-                        *broke = true;
-                        return (None, None);
-                    }
-                    Err(err) => return (None, Some(err)),
-                };
-                let msg = match protocol::decode::<AgentMsg>(&bytes) {
-                    Ok(msg) => msg,
-                    Err(err) => return (None, Some(err.into())),
-                };
-                match msg {
-                    AgentMsg::Leave => return (ended(EndReason::AgentLeft), None),
-                    AgentMsg::Resync => match app.store.agent_state(session, agent).await {
-                        Ok(Some(AgentState::Admitted)) => {
-                            app.metrics.scale.resync();
-                            let topic = Topic::Visitor(session.clone());
-                            let snapshot = Delivery::Visitor(ToVisitor::SnapshotNeeded);
-                            if let Err(err) = app.bus.publish(&topic, snapshot).await {
-                                return (None, Some(err));
-                            }
-                        }
-                        Ok(Some(AgentState::Pending)) => {
-                            let err = RelayError::OutOfTurn(
-                                "resync before the visitor admitted this agent".into(),
-                            );
-                            return (None, Some(err));
-                        }
-                        // The session is ending; its goodbye is on the way.
-                        Ok(None) => {}
-                        Err(err) => return (None, Some(err)),
-                    },
-                    AgentMsg::Point(point) => {
-                        if gate.pass(app, session, agent, AgentKind::Point) {
-                            let msg = FromAgent::Point(point);
-                            if let Err(err) = to_visitor(app, session, agent, msg).await {
-                                return (None, Some(err));
-                            }
-                        }
-                    }
-                    AgentMsg::Control(control) => {
-                        if let Err(err) = control_page(app, session, agent, gate, control).await {
-                            return (None, Some(err));
-                        }
-                    }
-                    AgentMsg::RequestMode(mode) => {
-                        if let Err(err) = request_mode(app, session, agent, gate, mode).await {
-                            return (None, Some(err));
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// This connection's part in deciding what reaches the visitor.
-struct Gate {
-    standing: Arc<Standing>,
-    /// Pointing has a budget of its own, so a flood of it cannot starve
-    /// control.
-    points: Budget,
-    /// Control and mode requests.
-    acts: Budget,
-    /// Drops this connection logged at warn; later ones go to debug (the
-    /// metric counts them all), so a runaway console cannot flood the log.
-    warned: u32,
-}
-
-/// Warn lines per connection about its dropped messages.
-const DROP_WARNINGS: u32 = 5;
-
-impl Gate {
-    fn new(standing: Arc<Standing>, per_second: u32) -> Gate {
-        Gate {
-            standing,
-            points: Budget::new(per_second),
-            acts: Budget::new(per_second),
-            warned: 0,
-        }
-    }
-
-    /// Whether a message of `kind` may go on by the agent's standing and
-    /// budget (not its mode: see [`control_page`]); counts what it drops.
-    fn pass<S, B>(
-        &mut self,
-        app: &App<S, B>,
-        session: &SessionId,
-        agent: AgentId,
-        kind: AgentKind,
-    ) -> bool {
-        let refusal = if !self.standing.admitted() {
-            Some(DropReason::NotAdmitted)
-        } else {
-            let budget = match kind {
-                AgentKind::Point => &mut self.points,
-                AgentKind::Control | AgentKind::ModeRequest => &mut self.acts,
-            };
-            (!budget.take()).then_some(DropReason::Rate)
-        };
-        match refusal {
-            None => true,
-            Some(reason) => {
-                // Pointing before admission or too fast is harmless noise.
-                let notable = kind != AgentKind::Point;
-                self.dropped(app, session, agent, reason, (kind.label(), notable));
-                false
-            }
-        }
-    }
-
-    fn dropped<S, B>(
-        &mut self,
-        app: &App<S, B>,
-        session: &SessionId,
-        agent: AgentId,
-        reason: DropReason,
-        (what, notable): (&str, bool),
-    ) {
-        app.metrics.agent_dropped(reason);
-        if notable && self.warned < DROP_WARNINGS {
-            self.warned += 1;
-            let last = self.warned == DROP_WARNINGS;
-            tracing::warn!(
-                %session,
-                agent = agent.0,
-                message = what,
-                reason = reason.label(),
-                "agent message dropped{}",
-                if last { " (this agent's further drops are logged at debug level)" } else { "" }
-            );
-        } else {
-            tracing::debug!(%session, agent = agent.0, message = what, reason = reason.label(), "agent message dropped");
-        }
-    }
-}
-
-/// Passes `msg` on to the session's visitor.
-async fn to_visitor<S: SessionStore, B: Bus>(
-    app: &App<S, B>,
-    session: &SessionId,
-    agent: AgentId,
-    msg: FromAgent,
-) -> Result<(), RelayError> {
-    let kind = match &msg {
-        FromAgent::Point(_) => AgentKind::Point,
-        FromAgent::Control(_) => AgentKind::Control,
-        FromAgent::ModeRequest(_) => AgentKind::ModeRequest,
-    };
-    let delivery = Delivery::Visitor(ToVisitor::FromAgent { agent, msg });
-    // Nobody took it: the visitor is gone and the session's end is on its
-    // way to this agent.
-    if app
-        .bus
-        .publish(&Topic::Visitor(session.clone()), delivery)
-        .await?
-        > 0
-    {
-        app.metrics.agent_forwarded(kind);
-    }
-    Ok(())
-}
-
-/// Control goes on only while the agent is admitted and its mode is
-/// Shared: first as this connection last heard it (no store round trip for
-/// a console that keeps clicking in view-only mode), then as the store
-/// records it (a withdrawal may be on its way here from another relay).
-/// A dropped control does not end the connection: a console may send one
-/// just before it hears that its mode changed.
-async fn control_page<S: SessionStore, B: Bus>(
-    app: &App<S, B>,
-    session: &SessionId,
-    agent: AgentId,
-    gate: &mut Gate,
-    control: Control,
-) -> Result<(), RelayError> {
-    let what = control_kind(&control);
-    if !gate.standing.admitted() {
-        gate.dropped(app, session, agent, DropReason::NotAdmitted, (what, true));
-        return Ok(());
-    }
-    if gate.standing.mode() != Mode::Shared {
-        gate.dropped(app, session, agent, DropReason::Mode, (what, true));
-        return Ok(());
-    }
-    // Before the store is asked, so a flood costs no round trips.
-    if !gate.acts.take() {
-        gate.dropped(app, session, agent, DropReason::Rate, (what, true));
-        return Ok(());
-    }
-    if app.store.agent_mode(session, agent).await? != Some(Mode::Shared) {
-        gate.dropped(app, session, agent, DropReason::Mode, (what, true));
-        return Ok(());
-    }
-    to_visitor(app, session, agent, FromAgent::Control(control)).await
-}
-
-/// Shared mode is the visitor's to grant: the request goes to the visitor
-/// and changes nothing here. View-only takes effect at once (recorded,
-/// confirmed to the agent) and the visitor hears of it too.
-async fn request_mode<S: SessionStore, B: Bus>(
-    app: &App<S, B>,
-    session: &SessionId,
-    agent: AgentId,
-    gate: &mut Gate,
-    mode: Mode,
-) -> Result<(), RelayError> {
-    if !gate.pass(app, session, agent, AgentKind::ModeRequest) {
-        return Ok(());
-    }
-    if mode == Mode::ViewOnly {
-        let change = app.store.set_mode(session, agent, mode).await?;
-        app.metrics.mode_change(change);
-        if change == ModeChange::Changed {
-            tracing::info!(%session, agent = agent.0, "agent stepped down to view-only");
-        }
-        if matches!(change, ModeChange::Changed | ModeChange::Unchanged) {
-            // Through the bus, not straight into our mailbox: the standing
-            // then follows this and the visitor's grants in one order.
-            let topic = Topic::Agent(session.clone(), agent);
-            app.bus
-                .publish(&topic, Delivery::Agent(ToAgent::Mode(mode)))
-                .await?;
-        }
-    }
-    to_visitor(app, session, agent, FromAgent::ModeRequest(mode)).await
-}
-
-/// A control's kind for the log; never its content (a typed value may be
-/// anything the visitor would not want in a log).
-fn control_kind(control: &Control) -> &'static str {
-    match control {
-        Control::Click { .. } => "control:click",
-        Control::SetValue { .. } => "control:set_value",
-        Control::SetChecked { .. } => "control:set_checked",
-        Control::SelectOptions { .. } => "control:select_options",
-        Control::Submit { .. } => "control:submit",
-        Control::Navigate(_) => "control:navigate",
     }
 }
