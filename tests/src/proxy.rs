@@ -60,6 +60,31 @@ impl Proxy {
     pub fn stranded(&self) -> usize {
         self.stranded.lock().map(|s| s.len()).unwrap_or(0)
     }
+
+    /// Cuts the network, then waits until `tab` sent a first frame that
+    /// `is_hello` recognises (its reconnect), and checks the cut left the
+    /// relay's side of the old socket hanging, as a real drop does.
+    pub async fn cut_until_reconnected(
+        &self,
+        tab: &crate::browser::Tab,
+        is_hello: fn(&[u8]) -> bool,
+        who: &str,
+    ) -> anyhow::Result<()> {
+        self.drop_network();
+        let deadline = tokio::time::Instant::now() + crate::scenario::WAIT;
+        while !tab.frames().iter().any(|f| f.sent && is_hello(&f.bytes)) {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{who} never reconnected after the cut"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        anyhow::ensure!(
+            self.stranded() >= 1,
+            "the cut left no relay-side socket open"
+        );
+        Ok(())
+    }
 }
 
 impl Drop for Proxy {

@@ -3,7 +3,6 @@
 //! snapshot), shows "Reconnecting…" meanwhile, and gets every event once,
 //! in order.
 
-use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use e2e::proxy::Proxy;
@@ -58,23 +57,13 @@ async fn a_console_whose_network_drops_rejoins_and_keeps_the_page() -> Result<()
         .await?;
 
     step("the console's network drops");
-    proxy.drop_network();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !console
-        .frames()
-        .iter()
-        .any(|f| f.sent && is_rejoin_hello(&f.bytes))
-    {
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "the console never rejoined with its token"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    ensure!(
-        proxy.stranded() >= 1,
-        "the cut left no relay-side socket open"
-    );
+    proxy
+        .cut_until_reconnected(
+            &console,
+            is_rejoin_hello,
+            "the console (with its rejoin token)",
+        )
+        .await?;
 
     step("a change on the visitor's page reaches the rejoined console");
     visitor

@@ -163,23 +163,13 @@ async fn a_dropped_network_resumes_the_session_with_nothing_applied_twice() -> R
 
     step("the visitor's network drops: its socket closes, the relay's stays open");
     let proxy = world.proxy.as_ref().context("the proxy")?;
-    proxy.drop_network();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !visitor
-        .frames()
-        .iter()
-        .any(|f| f.sent && is_resume_hello(&f.bytes))
-    {
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "the visitor never reconnected with its resume token"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    ensure!(
-        proxy.stranded() >= 1,
-        "the cut left no relay-side socket open"
-    );
+    proxy
+        .cut_until_reconnected(
+            &visitor,
+            is_resume_hello,
+            "the visitor (with its resume token)",
+        )
+        .await?;
 
     step("a change after the drop reaches the console");
     visitor
