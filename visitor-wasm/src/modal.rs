@@ -145,12 +145,6 @@ impl Lift {
         }
         self.state.update(false);
     }
-
-    /// Whether the panel is in our modal dialog now.
-    #[cfg(test)]
-    pub fn lifted(&self) -> bool {
-        self.state.dialog.open()
-    }
 }
 
 impl State {
@@ -178,6 +172,9 @@ impl State {
                 self.dialog.close();
                 self.closing.set(false);
             }
+            // Opening: a `close` still queued from an earlier close finds
+            // ours open and is ignored, so no flag may outlive this.
+            self.closing.set(false);
             if let Err(e) = self.dialog.append_child(&self.panel) {
                 warn_js("cobrowse: cannot lift the panel", &e);
                 return;
@@ -218,3 +215,7 @@ impl Drop for Lift {
         }
     }
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+#[path = "modal_tests.rs"]
+mod tests;
