@@ -145,6 +145,16 @@ impl Lift {
         }
         self.state.update(false);
     }
+
+    /// Closes our dialog if open (the panel is going): the page's modal is
+    /// usable again and gets back the focus it had.
+    pub fn close(&self) {
+        if self.state.dialog.open() {
+            self.state.put_back();
+            self.state.closing.set(true);
+            self.state.dialog.close();
+        }
+    }
 }
 
 impl State {
@@ -208,11 +218,7 @@ impl State {
 
 impl Drop for Lift {
     fn drop(&mut self) {
-        // The page's modal is usable again at once, before the host goes.
-        if self.state.dialog.open() {
-            self.state.closing.set(true);
-            self.state.dialog.close();
-        }
+        self.close();
     }
 }
 

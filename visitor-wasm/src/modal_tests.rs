@@ -166,6 +166,12 @@ async fn the_visitor_can_send_the_panel_back_until_a_new_question_and_end_frees_
     drop(ui);
     assert!(document().query_selector("cobrowse-ui").unwrap().is_none());
     assert!(
+        document()
+            .active_element()
+            .is_some_and(|a| a == *page_button.unchecked_ref::<web_sys::Element>()),
+        "the focus is back on the page's dialog, where it was"
+    );
+    assert!(
         page.matches(":modal").unwrap(),
         "the page's dialog stays modal"
     );

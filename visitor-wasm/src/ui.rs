@@ -141,7 +141,7 @@ pub struct Ui {
     frame: Element,
     layer: Element,
     document: Document,
-    /// Declared before `_click`: closes our modal before the rest goes.
+    /// The panel's own modal over the page's (`modal.rs`).
     lift: Lift,
     _click: EventListener,
 }
@@ -334,6 +334,9 @@ impl Ui {
 
 impl Drop for Ui {
     fn drop(&mut self) {
+        // Closed before the host goes: a closing dialog gives the focus back
+        // to where it was on the page (a removed one does not).
+        self.lift.close();
         self.host.remove();
     }
 }
