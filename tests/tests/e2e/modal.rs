@@ -107,6 +107,9 @@ async fn the_visitor_accepts_and_ends_with_the_mouse_while_the_page_shows_a_moda
     visitor
         .wait_for("the panel to go back", &format!("!({LIFTED})"), WAIT)
         .await?;
+    visitor
+        .screenshot(&world.screenshot_path("modal-visitor-sent-back"))
+        .await?;
     let clicks: u32 = visitor.eval("return window.pageClicks;").await?;
     ensure!(
         clicks == 0,
