@@ -33,7 +33,8 @@ use crate::error::{warn_js, VisitorError};
 pub const CSS: &str = "\
 dialog.lift{margin:0;padding:0;border:0;width:0;height:0;max-width:none;max-height:none;\
 overflow:visible;background:none;outline:none}\
-dialog.lift::backdrop{background:transparent}";
+dialog.lift::backdrop{background:transparent}\
+.panel[data-behind]{opacity:.6}";
 
 /// Our dialog and the panel it lifts over the page's modals.
 pub struct Lift {
@@ -111,11 +112,12 @@ impl Lift {
             if s.dialog.open() {
                 return;
             }
-            if !s.closing.replace(false) {
-                s.dismissed.set(true);
-            }
             // Never leave the panel in a closed (hidden) dialog.
             s.put_back();
+            if !s.closing.replace(false) {
+                s.dismissed.set(true);
+                s.update(false);
+            }
         });
         let s = state.clone();
         // A click on the backdrop targets the dialog itself (the panel's own
@@ -170,6 +172,14 @@ impl State {
             self.dismissed.set(false);
         }
         let want = page_modal && self.actionable.get() && !self.dismissed.get();
+        // Sent back under the page's modal the panel cannot be clicked:
+        // it looks faded, so it does not pretend otherwise.
+        let behind = page_modal && self.actionable.get() && self.dismissed.get();
+        let _ = if behind {
+            self.panel.set_attribute(intern("data-behind"), "")
+        } else {
+            self.panel.remove_attribute(intern("data-behind"))
+        };
         if want {
             if self.dialog.open() {
                 if !raise {

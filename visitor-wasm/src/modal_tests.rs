@@ -141,6 +141,8 @@ async fn the_visitor_can_send_the_panel_back_until_a_new_question_and_end_frees_
         .close();
     settle().await;
     assert!(!lifted(), "sent back");
+    let panel = shadow().query_selector(".panel").unwrap().unwrap();
+    assert!(panel.has_attribute("data-behind"), "and looks it");
     assert!(focusable(&page_button), "the page's modal is usable again");
     ui.render(&View::Live { agents: &agents }, true).unwrap();
     assert!(!lifted(), "a redraw does not bring it back");
@@ -155,6 +157,7 @@ async fn the_visitor_can_send_the_panel_back_until_a_new_question_and_end_frees_
     )
     .unwrap();
     assert!(lifted(), "a new question comes over the page's modal");
+    assert!(!panel.has_attribute("data-behind"));
     assert!(focusable(&panel_button("data-cobrowse-accept")));
 
     ui.render(&View::Ended { sentence: "Over." }, false)
