@@ -113,10 +113,14 @@ async fn compare_live(
     }
 
     // The visitor's UI (the session frame, the panel) is not part of the page.
+    // Over a page's modal the panel is in a modal dialog of its own, which
+    // the browser keeps visible whatever the host says: hidden too.
     visitor
         .eval::<Value>(
             "const ui = document.querySelector('cobrowse-ui'); \
-             if (ui) ui.style.visibility = 'hidden'; return null;",
+             if (ui) ui.style.visibility = 'hidden'; \
+             ui?.shadowRoot?.querySelectorAll('dialog').forEach(d => d.style.visibility = 'hidden'); \
+             return null;",
         )
         .await?;
     let name = page.trim_end_matches(".html").replace('/', "-");

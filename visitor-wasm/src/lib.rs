@@ -21,7 +21,8 @@
 //! pointer and focus); `toplayer.rs` reads modal dialogs, open popovers and the fullscreen
 //! element; `pointer.rs` reads the pointer's element,
 //! `presence.rs` draws agents' cursors and highlights, `remote.rs` carries
-//! out an agent's control; `ui.rs`, `transport.rs`, `schedule.rs` are RAII
+//! out an agent's control; `modal.rs` keeps the panel usable over the
+//! page's modal dialog; `ui.rs`, `transport.rs`, `schedule.rs` are RAII
 //! wrappers over browser registrations.
 //!
 //! Invariants: nothing is read from the page before the visitor accepts an
@@ -50,6 +51,7 @@ pub mod shadow;
 pub mod snapshot;
 pub mod toplayer;
 
+mod modal;
 mod pointer;
 mod presence;
 mod remote;

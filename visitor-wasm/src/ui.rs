@@ -9,7 +9,8 @@
 //! its rendering, the visitor's sentence for each [`EndReason`], and turning
 //! clicks into [`UiAction`]s. Does not own: what the actions do (`session.rs`),
 //! what is drawn in the presence layer (`presence.rs`).
-//! The capture never mirrors this element (`mask::UI_TAG`).
+//! The capture never mirrors this element (`mask::UI_TAG`). Over a page's
+//! modal dialog the panel is lifted into a modal of its own (`modal.rs`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -22,6 +23,7 @@ use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
 
 use crate::error::VisitorError;
 use crate::mask::UI_TAG;
+use crate::modal::Lift;
 use crate::policy::Agent;
 
 /// What the visitor clicked.
@@ -139,6 +141,8 @@ pub struct Ui {
     frame: Element,
     layer: Element,
     document: Document,
+    /// The panel's own modal over the page's (`modal.rs`).
+    lift: Lift,
     _click: EventListener,
 }
 
@@ -154,7 +158,9 @@ impl Ui {
         let root = host
             .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
             .map_err(VisitorError::js)?;
-        let style = element(document, "style", Some(CSS))?;
+        let mut css = String::from(CSS);
+        css.push_str(crate::modal::CSS);
+        let style = element(document, "style", Some(&css))?;
         let frame = element(document, "div", None)?;
         frame.set_class_name("frame");
         set(&frame, "hidden", "")?;
@@ -166,6 +172,7 @@ impl Ui {
         for child in [&style, &frame, &layer, &panel] {
             root.append_child(child).map_err(VisitorError::js)?;
         }
+        let lift = Lift::new(document, &root, &panel)?;
         let click = EventListener::new(&root, "click", move |event| {
             let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
             if let Some(action) = target.and_then(|t| action_of(&t)) {
@@ -182,6 +189,7 @@ impl Ui {
             frame,
             layer,
             document: document.clone(),
+            lift,
             _click: click,
         })
     }
@@ -314,15 +322,21 @@ impl Ui {
             }
         }
         self.panel.append_child(&text).map_err(VisitorError::js)?;
-        if row.child_element_count() > 0 {
+        let actionable = row.child_element_count() > 0;
+        if actionable {
             self.panel.append_child(&row).map_err(VisitorError::js)?;
         }
+        let asking = matches!(view, View::Asking { .. } | View::AskingControl { .. });
+        self.lift.rendered(actionable, asking);
         Ok(())
     }
 }
 
 impl Drop for Ui {
     fn drop(&mut self) {
+        // Closed before the host goes: a closing dialog gives the focus back
+        // to where it was on the page (a removed one does not).
+        self.lift.close();
         self.host.remove();
     }
 }

@@ -8,6 +8,7 @@ mod ending;
 mod fidelity;
 mod foundation;
 mod invitations;
+mod modal;
 mod privacy;
 mod rejoin;
 mod resources;

@@ -1,0 +1,237 @@
+//! The visitor's panel over the page's own modal dialog. While a page's
+//! `<dialog>` is open with `showModal()`, the browser makes everything
+//! outside it inert, `<cobrowse-ui>` too (and draws it under the dialog's
+//! backdrop): the visitor could neither answer the consent question nor end
+//! the session. So while the page has a modal and the panel has buttons, the
+//! panel moves into a `<dialog>` of our own in the shadow root, shown with
+//! `showModal()`: the newest modal is the one the browser leaves usable.
+//!
+//! Ours blocks the page's modal in turn, so the visitor can send the panel
+//! back (Escape, or a click beside it, on the transparent backdrop): the
+//! page's modal is usable again and the panel stays back until the page
+//! opens another modal, the panel asks a new question, or no page modal is
+//! left. Closing ours never touches the page's dialog.
+//!
+//! Owns: our dialog, moving the panel in and out, and the listeners that
+//! watch the page's dialogs (`toggle` and `close`, in the capture phase:
+//! neither bubbles), all removed on drop. Does not own: the panel's content
+//! (`ui.rs`). Never mirrored: it lives in `<cobrowse-ui>`'s shadow root, and
+//! the page's top-layer capture (`toplayer.rs`) queries the document only.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gloo_events::{EventListener, EventListenerOptions};
+use wasm_bindgen::{intern, JsCast};
+use web_sys::{Document, Element, HtmlDialogElement, ShadowRoot};
+
+use crate::error::{warn_js, VisitorError};
+
+/// The CSS for our dialog: no box of its own (the panel inside keeps its
+/// fixed place at the viewport's corner) and a transparent backdrop, so the
+/// page looks the same whether the panel is lifted or not.
+pub const CSS: &str = "\
+dialog.lift{margin:0;padding:0;border:0;width:0;height:0;max-width:none;max-height:none;\
+overflow:visible;background:none;outline:none}\
+dialog.lift::backdrop{background:transparent}\
+.panel[data-behind]{opacity:.6}";
+
+/// Our dialog and the panel it lifts over the page's modals.
+pub struct Lift {
+    state: Rc<State>,
+    _listeners: [EventListener; 4],
+}
+
+struct State {
+    document: Document,
+    root: ShadowRoot,
+    dialog: HtmlDialogElement,
+    panel: Element,
+    /// The panel shows buttons (a question, End): worth lifting.
+    actionable: Cell<bool>,
+    /// The visitor sent the panel back to use the page's modal.
+    dismissed: Cell<bool>,
+    /// We are closing our dialog ourselves: its `close` is no dismissal.
+    closing: Cell<bool>,
+}
+
+impl Lift {
+    /// Adds our (closed) dialog to `root`; `panel` stays where it is until
+    /// it needs lifting.
+    pub fn new(
+        document: &Document,
+        root: &ShadowRoot,
+        panel: &Element,
+    ) -> Result<Lift, VisitorError> {
+        let dialog: HtmlDialogElement = document
+            .create_element(intern("dialog"))
+            .map_err(VisitorError::js)?
+            .dyn_into()
+            .map_err(|_| VisitorError::Js("<dialog> is no HTMLDialogElement".into()))?;
+        dialog.set_class_name("lift");
+        // The dialog itself takes the focus when shown, not the panel's
+        // first button (Decline): a stray Enter must not answer for the
+        // visitor.
+        dialog
+            .set_attribute(intern("tabindex"), "-1")
+            .map_err(VisitorError::js)?;
+        dialog
+            .set_attribute(intern("autofocus"), "")
+            .map_err(VisitorError::js)?;
+        root.append_child(&dialog).map_err(VisitorError::js)?;
+        let state = Rc::new(State {
+            document: document.clone(),
+            root: root.clone(),
+            dialog,
+            panel: panel.clone(),
+            actionable: Cell::new(false),
+            dismissed: Cell::new(false),
+            closing: Cell::new(false),
+        });
+        let capture = EventListenerOptions::run_in_capture_phase();
+        let s = state.clone();
+        // A page dialog opened (or a popover toggled): if a modal opened,
+        // ours must be the newest again, and a dismissal is over.
+        let toggle = EventListener::new_with_options(document, "toggle", capture, move |event| {
+            let opened_modal = event
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .is_some_and(|el| matches!(el.matches("dialog:modal"), Ok(true)));
+            if opened_modal {
+                s.dismissed.set(false);
+            }
+            s.update(opened_modal);
+        });
+        let s = state.clone();
+        let page_close = EventListener::new_with_options(document, "close", capture, move |_| {
+            s.update(false);
+        });
+        let s = state.clone();
+        // Ours closed: by us, or by the visitor (Escape, a backdrop click).
+        let ours_close = EventListener::new(&state.dialog, "close", move |_| {
+            if s.dialog.open() {
+                return;
+            }
+            // Never leave the panel in a closed (hidden) dialog.
+            s.put_back();
+            if !s.closing.replace(false) {
+                s.dismissed.set(true);
+                s.update(false);
+            }
+        });
+        let s = state.clone();
+        // A click on the backdrop targets the dialog itself (the panel's own
+        // clicks target what is inside it).
+        let backdrop = EventListener::new(&state.dialog, "click", move |event| {
+            let on_dialog = event
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .is_some_and(|el| el == *s.dialog.unchecked_ref::<Element>());
+            if on_dialog {
+                s.dialog.close();
+            }
+        });
+        Ok(Lift {
+            state,
+            _listeners: [toggle, page_close, ours_close, backdrop],
+        })
+    }
+
+    /// The panel was redrawn: `actionable` if it has buttons, `asking` if
+    /// it asks a question (which the visitor must see even after sending the
+    /// panel back).
+    pub fn rendered(&self, actionable: bool, asking: bool) {
+        self.state.actionable.set(actionable);
+        if asking {
+            self.state.dismissed.set(false);
+        }
+        self.state.update(false);
+    }
+
+    /// Closes our dialog if open (the panel is going): the page's modal is
+    /// usable again and gets back the focus it had.
+    pub fn close(&self) {
+        if self.state.dialog.open() {
+            self.state.put_back();
+            self.state.closing.set(true);
+            self.state.dialog.close();
+        }
+    }
+}
+
+impl State {
+    /// Lifts or puts back the panel; `raise` shows ours again even if it is
+    /// open, to be above a page modal that opened after it.
+    fn update(&self, raise: bool) {
+        let page_modal = matches!(
+            self.document.query_selector(intern("dialog:modal")),
+            Ok(Some(_))
+        );
+        if !page_modal {
+            // Nothing to send the panel back from any more.
+            self.dismissed.set(false);
+        }
+        let want = page_modal && self.actionable.get() && !self.dismissed.get();
+        // Sent back under the page's modal the panel cannot be clicked:
+        // it looks faded, so it does not pretend otherwise.
+        let behind = page_modal && self.actionable.get() && self.dismissed.get();
+        let _ = if behind {
+            self.panel.set_attribute(intern("data-behind"), "")
+        } else {
+            self.panel.remove_attribute(intern("data-behind"))
+        };
+        if want {
+            if self.dialog.open() {
+                if !raise {
+                    return;
+                }
+                // Only `showModal()` puts a dialog on top: close and show
+                // again (`closing` keeps that from reading as a dismissal if
+                // `close` fires at once; if it fires later, ours is open).
+                self.closing.set(true);
+                self.dialog.close();
+                self.closing.set(false);
+            }
+            // Opening: a `close` still queued from an earlier close finds
+            // ours open and is ignored, so no flag may outlive this.
+            self.closing.set(false);
+            if let Err(e) = self.dialog.append_child(&self.panel) {
+                warn_js("cobrowse: cannot lift the panel", &e);
+                return;
+            }
+            if let Err(e) = self.dialog.show_modal() {
+                warn_js("cobrowse: cannot show the panel over the page", &e);
+                self.put_back();
+            }
+        } else if self.dialog.open() {
+            self.put_back();
+            self.closing.set(true);
+            self.dialog.close();
+        } else {
+            self.put_back();
+        }
+    }
+
+    /// The panel back in the shadow root (last, where it was), if lifted.
+    fn put_back(&self) {
+        let lifted = self
+            .panel
+            .parent_node()
+            .is_some_and(|p| p == *self.dialog.unchecked_ref::<web_sys::Node>());
+        if lifted {
+            if let Err(e) = self.root.append_child(&self.panel) {
+                warn_js("cobrowse: cannot put the panel back", &e);
+            }
+        }
+    }
+}
+
+impl Drop for Lift {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+#[path = "modal_tests.rs"]
+mod tests;
