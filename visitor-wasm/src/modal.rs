@@ -2,15 +2,18 @@
 //! `<dialog>` is open with `showModal()`, the browser makes everything
 //! outside it inert, `<cobrowse-ui>` too (and draws it under the dialog's
 //! backdrop): the visitor could neither answer the consent question nor end
-//! the session. So while the page has a modal and the panel has buttons, the
-//! panel moves into a `<dialog>` of our own in the shadow root, shown with
-//! `showModal()`: the newest modal is the one the browser leaves usable.
+//! the session. So the panel can move into a `<dialog>` of our own in the
+//! shadow root, shown with `showModal()`: the newest modal is the one the
+//! browser leaves usable.
 //!
-//! Ours blocks the page's modal in turn, so the visitor can send the panel
-//! back (Escape, or a click beside it, on the transparent backdrop): the
-//! page's modal is usable again and the panel stays back until the page
-//! opens another modal, the panel asks a new question, or no page modal is
-//! left. Closing ours never touches the page's dialog.
+//! Ours blocks the page's modal in turn, so it is lifted only when needed: a
+//! question (an agent asks to join or for control) comes over the page's
+//! modal at once; otherwise the panel stays under it, faded, and a press on
+//! it lifts it (the next click reaches End), so a page whose modals open
+//! during a session works as without us. The visitor sends a lifted panel
+//! back with Escape or a click beside it (on the transparent backdrop); it
+//! stays back until it asks a new question, is pressed again, or no page
+//! modal is left. Closing ours never touches the page's dialog.
 //!
 //! Owns: our dialog, moving the panel in and out, and the listeners that
 //! watch the page's dialogs (`toggle` and `close`, in the capture phase:
@@ -21,7 +24,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use gloo_events::{EventListener, EventListenerOptions};
+use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use wasm_bindgen::{intern, JsCast};
 use web_sys::{Document, Element, HtmlDialogElement, ShadowRoot};
 
@@ -39,7 +42,7 @@ dialog.lift::backdrop{background:transparent}\
 /// Our dialog and the panel it lifts over the page's modals.
 pub struct Lift {
     state: Rc<State>,
-    _listeners: [EventListener; 4],
+    _listeners: [EventListener; 5],
 }
 
 struct State {
@@ -49,6 +52,10 @@ struct State {
     panel: Element,
     /// The panel shows buttons (a question, End): worth lifting.
     actionable: Cell<bool>,
+    /// The panel asks a question: lifted without being pressed.
+    asking: Cell<bool>,
+    /// The visitor pressed the panel under a page modal to reach it.
+    summoned: Cell<bool>,
     /// The visitor sent the panel back to use the page's modal.
     dismissed: Cell<bool>,
     /// We are closing our dialog ourselves: its `close` is no dismissal.
@@ -85,6 +92,8 @@ impl Lift {
             dialog,
             panel: panel.clone(),
             actionable: Cell::new(false),
+            asking: Cell::new(false),
+            summoned: Cell::new(false),
             dismissed: Cell::new(false),
             closing: Cell::new(false),
         });
@@ -98,7 +107,10 @@ impl Lift {
                 .and_then(|t| t.dyn_into::<Element>().ok())
                 .is_some_and(|el| matches!(el.matches("dialog:modal"), Ok(true)));
             if opened_modal {
+                // The page's newest modal is the visitor's to use; only a
+                // question comes over it again.
                 s.dismissed.set(false);
+                s.summoned.set(false);
             }
             s.update(opened_modal);
         });
@@ -116,6 +128,7 @@ impl Lift {
             s.put_back();
             if !s.closing.replace(false) {
                 s.dismissed.set(true);
+                s.summoned.set(false);
                 s.update(false);
             }
         });
@@ -131,9 +144,44 @@ impl Lift {
                 s.dialog.close();
             }
         });
+        let s = state.clone();
+        // A press on the panel while it sits inert under a page modal (the
+        // browser sends it to whatever is under the panel): lift it, so the
+        // visitor's next click reaches its buttons; the press itself goes
+        // nowhere else.
+        let summon = EventListener::new_with_options(
+            document,
+            "pointerdown",
+            EventListenerOptions {
+                phase: EventListenerPhase::Capture,
+                passive: false,
+            },
+            move |event| {
+                let Some(pointer) = event.dyn_ref::<web_sys::PointerEvent>() else {
+                    return;
+                };
+                if s.dialog.open() || !s.actionable.get() || !s.page_modal() {
+                    return;
+                }
+                let r = s.panel.get_bounding_client_rect();
+                let (x, y) = (f64::from(pointer.client_x()), f64::from(pointer.client_y()));
+                if r.width() > 0.0
+                    && x >= r.left()
+                    && x <= r.right()
+                    && y >= r.top()
+                    && y <= r.bottom()
+                {
+                    event.prevent_default();
+                    event.stop_propagation();
+                    s.dismissed.set(false);
+                    s.summoned.set(true);
+                    s.update(true);
+                }
+            },
+        );
         Ok(Lift {
             state,
-            _listeners: [toggle, page_close, ours_close, backdrop],
+            _listeners: [toggle, page_close, ours_close, backdrop, summon],
         })
     }
 
@@ -142,7 +190,9 @@ impl Lift {
     /// panel back).
     pub fn rendered(&self, actionable: bool, asking: bool) {
         self.state.actionable.set(actionable);
-        if asking {
+        let newly_asking = asking && !self.state.asking.get();
+        self.state.asking.set(asking);
+        if newly_asking {
             self.state.dismissed.set(false);
         }
         self.state.update(false);
@@ -162,19 +212,27 @@ impl Lift {
 impl State {
     /// Lifts or puts back the panel; `raise` shows ours again even if it is
     /// open, to be above a page modal that opened after it.
-    fn update(&self, raise: bool) {
-        let page_modal = matches!(
+    fn page_modal(&self) -> bool {
+        matches!(
             self.document.query_selector(intern("dialog:modal")),
             Ok(Some(_))
-        );
+        )
+    }
+
+    fn update(&self, raise: bool) {
+        let page_modal = self.page_modal();
         if !page_modal {
-            // Nothing to send the panel back from any more.
+            // Nothing to send the panel back from, or to lift it over.
             self.dismissed.set(false);
+            self.summoned.set(false);
         }
-        let want = page_modal && self.actionable.get() && !self.dismissed.get();
-        // Sent back under the page's modal the panel cannot be clicked:
+        let want = page_modal
+            && self.actionable.get()
+            && !self.dismissed.get()
+            && (self.asking.get() || self.summoned.get());
+        // Under the page's modal the panel cannot be clicked until pressed:
         // it looks faded, so it does not pretend otherwise.
-        let behind = page_modal && self.actionable.get() && self.dismissed.get();
+        let behind = page_modal && self.actionable.get() && !want;
         let _ = if behind {
             self.panel.set_attribute(intern("data-behind"), "")
         } else {

@@ -80,22 +80,55 @@ fn lifted() -> bool {
         .open()
 }
 
+/// A press at the middle of the panel, as the browser sends one that lands
+/// on an inert panel: to the page under it.
+fn press_panel() {
+    let panel = shadow().query_selector(".panel").unwrap().unwrap();
+    let r = panel.get_bounding_client_rect();
+    let init = web_sys::PointerEventInit::new();
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    init.set_client_x((r.left() + r.width() / 2.0) as i32);
+    init.set_client_y((r.top() + r.height() / 2.0) as i32);
+    let press = web_sys::PointerEvent::new_with_event_init_dict("pointerdown", &init).unwrap();
+    document().body().unwrap().dispatch_event(&press).unwrap();
+}
+
 fn ui() -> Ui {
     Ui::create(&document(), Rc::new(|_| {})).unwrap()
 }
 
+fn ann() -> [Agent; 1] {
+    [Agent {
+        id: AgentId(1),
+        name: "Ann".into(),
+        mode: Mode::ViewOnly,
+    }]
+}
+
+fn bob_asks() -> View<'static> {
+    View::Asking {
+        agent: AgentId(2),
+        name: "Bob",
+        mode: Mode::Shared,
+    }
+}
+
 #[wasm_bindgen_test]
-async fn the_panel_is_usable_over_page_modals_and_goes_back_when_they_close() {
+async fn a_question_comes_over_page_modals_and_goes_back_when_they_close() {
     let (page, _) = page_dialog("modal-a");
     let ui = ui();
-    ui.render(&View::Waiting { code: "123456" }, false).unwrap();
+    ui.render(&bob_asks(), false).unwrap();
     assert!(!lifted(), "no page modal: the panel stays where it is");
-    assert!(focusable(&panel_button("data-cobrowse-end")));
+    assert!(focusable(&panel_button("data-cobrowse-accept")));
 
     page.show_modal().unwrap();
     settle().await;
-    assert!(lifted(), "a page modal opened: the panel is lifted over it");
-    assert!(focusable(&panel_button("data-cobrowse-end")));
+    assert!(
+        lifted(),
+        "a page modal opened: the question is lifted over it"
+    );
+    assert!(focusable(&panel_button("data-cobrowse-accept")));
     assert!(page.open(), "the page's dialog stays open");
 
     // A second page modal opened after ours: ours goes on top again.
@@ -103,33 +136,47 @@ async fn the_panel_is_usable_over_page_modals_and_goes_back_when_they_close() {
     later.show_modal().unwrap();
     settle().await;
     assert!(
-        focusable(&panel_button("data-cobrowse-end")),
-        "the panel is above the newer page modal"
+        focusable(&panel_button("data-cobrowse-accept")),
+        "the question is above the newer page modal"
     );
     later.close();
     page.close();
     settle().await;
     assert!(!lifted(), "no page modal left: the panel goes back");
-    assert!(focusable(&panel_button("data-cobrowse-end")));
+    assert!(focusable(&panel_button("data-cobrowse-accept")));
     drop(ui);
     page.remove();
     later.remove();
 }
 
 #[wasm_bindgen_test]
-async fn the_visitor_can_send_the_panel_back_until_a_new_question_and_end_frees_the_page() {
+async fn a_live_panel_leaves_page_modals_usable_until_pressed_and_end_frees_the_page() {
     let (page, page_button) = page_dialog("modal-c");
     page.show_modal().unwrap();
     // Its `toggle` fires before the panel exists.
     settle().await;
     let ui = ui();
-    let agents = [Agent {
-        id: AgentId(1),
-        name: "Ann".into(),
-        mode: Mode::ViewOnly,
-    }];
+    let agents = ann();
     ui.render(&View::Live { agents: &agents }, true).unwrap();
-    assert!(lifted(), "over a modal from the first render");
+    assert!(
+        !lifted(),
+        "no question: the page's modal stays the visitor's"
+    );
+    assert!(focusable(&page_button), "the page's modal is usable");
+    let panel = shadow().query_selector(".panel").unwrap().unwrap();
+    assert!(
+        panel.has_attribute("data-behind"),
+        "and the panel looks inert"
+    );
+
+    press_panel();
+    settle().await;
+    assert!(lifted(), "pressed, the panel comes over the page's modal");
+    assert!(!panel.has_attribute("data-behind"));
+    assert!(
+        focusable(&panel_button("data-cobrowse-end")),
+        "End is usable"
+    );
     assert!(!focusable(&page_button), "ours is the modal on top");
 
     // Escape (or a click on the backdrop) closes our dialog.
@@ -141,21 +188,12 @@ async fn the_visitor_can_send_the_panel_back_until_a_new_question_and_end_frees_
         .close();
     settle().await;
     assert!(!lifted(), "sent back");
-    let panel = shadow().query_selector(".panel").unwrap().unwrap();
     assert!(panel.has_attribute("data-behind"), "and looks it");
     assert!(focusable(&page_button), "the page's modal is usable again");
     ui.render(&View::Live { agents: &agents }, true).unwrap();
     assert!(!lifted(), "a redraw does not bring it back");
 
-    ui.render(
-        &View::Asking {
-            agent: AgentId(2),
-            name: "Bob",
-            mode: Mode::Shared,
-        },
-        true,
-    )
-    .unwrap();
+    ui.render(&bob_asks(), true).unwrap();
     assert!(lifted(), "a new question comes over the page's modal");
     assert!(!panel.has_attribute("data-behind"));
     assert!(focusable(&panel_button("data-cobrowse-accept")));
@@ -165,6 +203,8 @@ async fn the_visitor_can_send_the_panel_back_until_a_new_question_and_end_frees_
     assert!(!lifted(), "nothing to click: not lifted");
 
     ui.render(&View::Live { agents: &agents }, true).unwrap();
+    press_panel();
+    settle().await;
     assert!(lifted());
     drop(ui);
     assert!(document().query_selector("cobrowse-ui").unwrap().is_none());

@@ -2,9 +2,10 @@
 //! real mouse clicks (CDP input at coordinates, which the browser routes
 //! like a person's: a script's `element.click()` ignores inertness, so it
 //! cannot show this). While a page's `<dialog>` is open with `showModal()`
-//! the visitor still accepts an agent and ends the session from the panel,
-//! can send the panel back to use the page's dialog, and the page's dialog
-//! works once the session is over.
+//! the visitor still accepts an agent (the question comes over the page's
+//! dialog), uses the page's dialog while the session is live (the panel
+//! stays under it until pressed), ends the session from the panel, and the
+//! page's dialog works once the session is over.
 
 use anyhow::{ensure, Result};
 use chromiumoxide::cdp::browser_protocol::input::{
@@ -97,7 +98,27 @@ async fn the_visitor_accepts_and_ends_with_the_mouse_while_the_page_shows_a_moda
         "the agent sees the page's dialog and never the panel's: {mirrored}"
     );
 
-    step("a click beside the panel sends it back: the page's dialog is usable");
+    step("live, the panel asks nothing: it goes back and the page's dialog is the visitor's");
+    visitor
+        .wait_for("the panel to go back", &format!("!({LIFTED})"), WAIT)
+        .await?;
+    visitor
+        .screenshot(&world.screenshot_path("modal-visitor-sent-back"))
+        .await?;
+    click_middle(&visitor, "the page's button", PAGE_BUTTON).await?;
+    visitor
+        .wait_for("the page's button to work", "window.pageClicks === 1", WAIT)
+        .await?;
+
+    step("a press on the panel brings it over the page's dialog; a click beside sends it back");
+    click_middle(&visitor, "the panel's End", &ui("[data-cobrowse-end]")).await?;
+    visitor
+        .wait_for("the panel over the page's modal", LIFTED, WAIT)
+        .await?;
+    ensure!(
+        visitor.eval::<u32>("return window.pageClicks;").await? == 1,
+        "the press on the panel reached the page"
+    );
     click_middle(
         &visitor,
         "the page's button (the panel's backdrop)",
@@ -107,25 +128,19 @@ async fn the_visitor_accepts_and_ends_with_the_mouse_while_the_page_shows_a_moda
     visitor
         .wait_for("the panel to go back", &format!("!({LIFTED})"), WAIT)
         .await?;
-    visitor
-        .screenshot(&world.screenshot_path("modal-visitor-sent-back"))
-        .await?;
     let clicks: u32 = visitor.eval("return window.pageClicks;").await?;
     ensure!(
-        clicks == 0,
+        clicks == 1,
         "the click on the backdrop reached the page: {clicks}"
     );
-    click_middle(&visitor, "the page's button", PAGE_BUTTON).await?;
-    visitor
-        .wait_for("the page's button to work", "window.pageClicks === 1", WAIT)
-        .await?;
 
-    step("the page shows its modal again: the panel comes back over it");
+    step("the page shows its modal again; the visitor presses the panel, then End");
     visitor
         .eval::<Value>(
             "const d = document.getElementById('page-modal'); d.close(); d.showModal(); return null;",
         )
         .await?;
+    click_middle(&visitor, "the panel's End", &ui("[data-cobrowse-end]")).await?;
     visitor
         .wait_for("the panel over the page's modal again", LIFTED, WAIT)
         .await?;

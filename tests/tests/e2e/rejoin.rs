@@ -3,7 +3,6 @@
 //! snapshot), shows "Reconnecting…" meanwhile, and gets every event once,
 //! in order.
 
-
 use anyhow::{ensure, Context, Result};
 use e2e::proxy::Proxy;
 use e2e::scenario::*;
