@@ -17,6 +17,7 @@ use web_sys::{Document, Element, HtmlDocument, HtmlIFrameElement, Node};
 
 use std::cell::RefCell;
 
+use super::create_dom::Pool;
 use super::writes_dom::Writes;
 use super::{DomBackend, FormView, Reset};
 use crate::layout::MAX_SIDE;
@@ -55,6 +56,8 @@ pub struct WebDom {
     /// attribute write can change a canvas's picture, so none needs the
     /// element's tag (a call into the browser) before it is queued.
     made_canvas: bool,
+    /// Nodes made ahead for the subtree being built (`create_dom.rs`).
+    pool: Pool,
 }
 
 impl WebDom {
@@ -68,6 +71,7 @@ impl WebDom {
             doc: None,
             writes: Default::default(),
             made_canvas: false,
+            pool: Default::default(),
         }
     }
 
@@ -270,6 +274,7 @@ impl DomBackend for WebDom {
         doctype: Option<&str>,
     ) -> Result<Reset<Node>, ViewerError> {
         self.flush();
+        self.pool.clear();
         // Asked afresh: the frame may have been given a new document.
         self.doc = None;
         let doc = self.document()?;
@@ -285,12 +290,18 @@ impl DomBackend for WebDom {
     }
 
     fn create_element(&mut self, tag: &str, ns: &Ns) -> Result<Node, ViewerError> {
-        let doc = self.document()?;
-        let made = match ns {
-            Ns::Html => doc.create_element(tag),
-            other => doc.create_element_ns(Some(other.uri()), tag),
+        let made = match self.pool.element(tag, ns) {
+            Some(made) => made,
+            None => {
+                let doc = self.document()?;
+                match ns {
+                    Ns::Html => doc.create_element(tag),
+                    other => doc.create_element_ns(Some(other.uri()), tag),
+                }
+                .map(Node::from)
+                .map_err(js_error)?
+            }
         };
-        let made = made.map(Node::from).map_err(js_error)?;
         if matches!(tag, "video" | "audio") {
             // Muted from birth: an `autoplay` copy must not sound before
             // the visitor's state arrives (see `mirror/canvas.rs`).
@@ -307,10 +318,16 @@ impl DomBackend for WebDom {
     }
 
     fn create_text(&mut self, text: &str) -> Result<Node, ViewerError> {
+        if let Some(made) = self.pool.text(text) {
+            return Ok(made);
+        }
         Ok(self.document()?.create_text_node(text).into())
     }
 
     fn create_comment(&mut self, text: &str) -> Result<Node, ViewerError> {
+        if let Some(made) = self.pool.comment(text) {
+            return Ok(made);
+        }
         Ok(self.document()?.create_comment(text).into())
     }
 
@@ -382,6 +399,9 @@ impl DomBackend for WebDom {
         before: Option<&Node>,
     ) -> Result<(), ViewerError> {
         self.flush();
+        // The subtree being built is whole: what is left in the pool is
+        // what the build skipped.
+        self.pool.clear();
         parent
             .insert_before(child, before)
             .map(drop)
@@ -395,6 +415,12 @@ impl DomBackend for WebDom {
 
     fn flush(&mut self) {
         WebDom::flush(self);
+    }
+
+    fn prepare_build(&mut self, root: &protocol::Node) {
+        if let Ok(doc) = self.document() {
+            self.pool.fill(&doc, root);
+        }
     }
 
     fn detach(&mut self, node: &Node) {
@@ -511,6 +537,7 @@ impl DomBackend for WebDom {
         doctype: Option<&str>,
     ) -> Result<Reset<Node>, ViewerError> {
         self.flush();
+        self.pool.clear();
         let doc = frame_document(frame)?;
         Self::reset(&doc, quirks, doctype)?;
         self.console_sheet(&doc);

@@ -7,6 +7,8 @@
 
 pub mod canvas;
 #[cfg(target_arch = "wasm32")]
+mod create_dom;
+#[cfg(target_arch = "wasm32")]
 pub mod dom;
 #[cfg(test)]
 pub(crate) mod fake;
@@ -147,6 +149,9 @@ pub trait DomBackend: sheets::SheetBackend<<Self as DomBackend>::Node> {
     fn append_built(&mut self, parent: &Self::Node, child: &Self::Node) -> Result<(), ViewerError> {
         self.insert(parent, child, None)
     }
+    /// Says that the next nodes created are `root`'s subtree, about to be
+    /// built, so a backend may make them ahead in one go.
+    fn prepare_build(&mut self, _root: &Node) {}
     /// Carries out any writes the backend put off; the mirror calls it
     /// after every event, so the DOM is whole between events.
     fn flush(&mut self) {}
@@ -595,6 +600,7 @@ impl<B: DomBackend> Mirror<B> {
                 .clone()
                 .unwrap_or_else(|| entry.node.clone())
         };
+        self.backend.prepare_build(node);
         let child = self.build(node, parent)?;
         if let Err(e) = self.backend.insert(&container, &child, before) {
             self.forget(node.id());
