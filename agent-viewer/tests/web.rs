@@ -561,3 +561,58 @@ fn a_snapshot_past_the_console_cap_is_refused_and_the_shown_page_stays() {
         Some("Hello")
     );
 }
+
+/// `WebDom` puts a build's attribute writes, appends and id tags off to one
+/// call into the browser: after `apply` they are all there, in order, with
+/// non-ASCII text whole and a refused attribute skipped alone.
+#[wasm_bindgen_test]
+fn a_built_page_has_every_attribute_child_and_id_in_order_once_applied() {
+    let (mut mirror, frame) = mirror();
+    let title = "é ☃ 𝄞 end";
+    apply(
+        &mut mirror,
+        snapshot(
+            false,
+            vec![el(
+                3,
+                "html",
+                &[],
+                vec![el(
+                    7,
+                    "body",
+                    &[],
+                    vec![el(
+                        20,
+                        "div",
+                        &[
+                            ("id", "d"),
+                            ("data-a", "1"),
+                            ("bad name", "x"),
+                            ("title", title),
+                            ("data-z", "𝄞"),
+                        ],
+                        vec![
+                            text(21, "a𝄞"),
+                            el(22, "span", &[("id", "s")], vec![text(23, "b")]),
+                            text(24, "c"),
+                        ],
+                    )],
+                )],
+            )],
+        ),
+    );
+    let div = by_id(&frame, "d");
+    let names: Vec<String> = div
+        .get_attribute_names()
+        .iter()
+        .filter_map(|n| n.as_string())
+        .collect();
+    assert_eq!(names, ["id", "data-a", "title", "data-z"]);
+    assert_eq!(div.get_attribute("title").as_deref(), Some(title));
+    assert_eq!(div.get_attribute("data-z").as_deref(), Some("𝄞"));
+    assert_eq!(div.inner_html(), "a𝄞<span id=\"s\">b</span>c");
+    let span = by_id(&frame, "s");
+    let (_, id) = mirror.backend().tagged(&span.into()).expect("tagged");
+    assert_eq!(id, NodeId(22));
+    assert_eq!(mirror.backend().id(&div.into()), Some(NodeId(20)));
+}

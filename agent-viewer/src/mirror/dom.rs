@@ -15,6 +15,10 @@ use protocol::{Ns, TopLayerKind, Viewport};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, HtmlDocument, HtmlIFrameElement, Node};
 
+use std::cell::RefCell;
+
+use super::create_dom::Pool;
+use super::writes_dom::Writes;
 use super::{DomBackend, FormView, Reset};
 use crate::layout::MAX_SIDE;
 use crate::ViewerError;
@@ -42,6 +46,18 @@ pub struct WebDom {
     /// What the mirror put into the iframe's top layer, held there
     /// (`toplayer_dom.rs`).
     top_layer: super::toplayer_dom::Held,
+    /// The iframe's document since the last reset: asking the frame for it
+    /// on every node created was a call into the browser each.
+    doc: Option<Document>,
+    /// Writes put off to the next flush (`writes_dom.rs`). In a cell so
+    /// that the `&self` readers (`tagged`, `id`) can flush first.
+    writes: RefCell<Writes>,
+    /// Whether this mirror ever made a `<canvas>`: until it has, no
+    /// attribute write can change a canvas's picture, so none needs the
+    /// element's tag (a call into the browser) before it is queued.
+    made_canvas: bool,
+    /// Nodes made ahead for the subtree being built (`create_dom.rs`).
+    pool: Pool,
 }
 
 impl WebDom {
@@ -52,12 +68,24 @@ impl WebDom {
             painter: Default::default(),
             frame_guards: Vec::new(),
             top_layer: Default::default(),
+            doc: None,
+            writes: Default::default(),
+            made_canvas: false,
+            pool: Default::default(),
         }
+    }
+
+    /// Carries the queued writes into the document. Called before anything
+    /// that reads or places nodes, and by the mirror after every event, so
+    /// no one outside sees the queue.
+    pub fn flush(&self) {
+        self.writes.borrow_mut().flush(&self.ids);
     }
 
     /// The nearest mirrored element at or above `node` (an event's target
     /// in the iframe) and the visitor's id for it.
     pub fn tagged(&self, node: &JsValue) -> Option<(Element, protocol::NodeId)> {
+        self.flush();
         let mut at = node.clone();
         for _ in 0..4096 {
             if !at.is_object() {
@@ -83,6 +111,7 @@ impl WebDom {
         if !node.is_object() {
             return None;
         }
+        self.flush();
         self.ids
             .get(node.unchecked_ref())
             .as_f64()
@@ -94,6 +123,9 @@ impl WebDom {
     }
 
     fn document(&self) -> Result<Document, ViewerError> {
+        if let Some(doc) = &self.doc {
+            return Ok(doc.clone());
+        }
         self.frame
             .content_document()
             .ok_or_else(|| ViewerError::Dom("the iframe has no document".into()))
@@ -104,6 +136,7 @@ impl WebDom {
     /// in view-only mode, typing. `document.open()` erases a document's
     /// listeners, so call this again after every snapshot.
     pub fn guard_interactions(&self, view_only: bool) -> Vec<EventListener> {
+        self.flush();
         let Ok(doc) = self.document() else {
             return Vec::new();
         };
@@ -211,6 +244,13 @@ impl WebDom {
     }
 }
 
+/// The attributes that change a canvas's picture (`canvas/web.rs`).
+fn is_canvas_attribute(name: &str) -> bool {
+    ["width", "height", "style"]
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+}
+
 /// A function of any realm (`dyn_into` would check against this realm's
 /// `Function`).
 pub(super) fn function(value: JsValue) -> Result<js_sys::Function, JsValue> {
@@ -233,7 +273,12 @@ impl DomBackend for WebDom {
         quirks: bool,
         doctype: Option<&str>,
     ) -> Result<Reset<Node>, ViewerError> {
+        self.flush();
+        self.pool.clear();
+        // Asked afresh: the frame may have been given a new document.
+        self.doc = None;
         let doc = self.document()?;
+        self.doc = Some(doc.clone());
         self.frame_guards.clear();
         self.top_layer = Default::default();
         Self::reset(&doc, quirks, doctype)?;
@@ -245,16 +290,25 @@ impl DomBackend for WebDom {
     }
 
     fn create_element(&mut self, tag: &str, ns: &Ns) -> Result<Node, ViewerError> {
-        let doc = self.document()?;
-        let made = match ns {
-            Ns::Html => doc.create_element(tag),
-            other => doc.create_element_ns(Some(other.uri()), tag),
+        let made = match self.pool.element(tag, ns) {
+            Some(made) => made,
+            None => {
+                let doc = self.document()?;
+                match ns {
+                    Ns::Html => doc.create_element(tag),
+                    other => doc.create_element_ns(Some(other.uri()), tag),
+                }
+                .map(Node::from)
+                .map_err(js_error)?
+            }
         };
-        let made = made.map(Node::from).map_err(js_error)?;
         if matches!(tag, "video" | "audio") {
             // Muted from birth: an `autoplay` copy must not sound before
             // the visitor's state arrives (see `mirror/canvas.rs`).
             let _ = Reflect::set(&made, &JsValue::from_str("muted"), &JsValue::TRUE);
+        }
+        if tag == "canvas" {
+            self.made_canvas = true;
         }
         if tag == "canvas" && *ns == Ns::Html {
             // Lays out as a canvas even before any pixels (see canvas/web.rs).
@@ -264,10 +318,16 @@ impl DomBackend for WebDom {
     }
 
     fn create_text(&mut self, text: &str) -> Result<Node, ViewerError> {
+        if let Some(made) = self.pool.text(text) {
+            return Ok(made);
+        }
         Ok(self.document()?.create_text_node(text).into())
     }
 
     fn create_comment(&mut self, text: &str) -> Result<Node, ViewerError> {
+        if let Some(made) = self.pool.comment(text) {
+            return Ok(made);
+        }
         Ok(self.document()?.create_comment(text).into())
     }
 
@@ -300,6 +360,15 @@ impl DomBackend for WebDom {
         name: &str,
         value: &str,
     ) -> Result<(), ViewerError> {
+        if !(self.made_canvas && is_canvas_attribute(name)) {
+            // A refused name is reported by the flush, not here.
+            self.writes
+                .borrow_mut()
+                .set_attribute(node, ns, name, value);
+            return Ok(());
+        }
+        // A canvas's picture reads its attributes: write this one now.
+        self.flush();
         let el = element(node);
         match ns {
             Some(ns) => el.set_attribute_ns(Some(ns), name, value),
@@ -316,6 +385,7 @@ impl DomBackend for WebDom {
         _ns: Option<&str>,
         name: &str,
     ) -> Result<(), ViewerError> {
+        self.flush();
         // By qualified name: finds `xlink:href` whatever its namespace.
         element(node).remove_attribute(name).map_err(js_error)?;
         self.canvas_attribute_changed(node, name);
@@ -328,13 +398,33 @@ impl DomBackend for WebDom {
         child: &Node,
         before: Option<&Node>,
     ) -> Result<(), ViewerError> {
+        self.flush();
+        // The subtree being built is whole: what is left in the pool is
+        // what the build skipped.
+        self.pool.clear();
         parent
             .insert_before(child, before)
             .map(drop)
             .map_err(js_error)
     }
 
+    fn append_built(&mut self, parent: &Node, child: &Node) -> Result<(), ViewerError> {
+        self.writes.borrow_mut().append(parent, child);
+        Ok(())
+    }
+
+    fn flush(&mut self) {
+        WebDom::flush(self);
+    }
+
+    fn prepare_build(&mut self, root: &protocol::Node) {
+        if let Ok(doc) = self.document() {
+            self.pool.fill(&doc, root);
+        }
+    }
+
     fn detach(&mut self, node: &Node) {
+        self.flush();
         if let Some(parent) = node.parent_node() {
             // Only fails if `node` is not `parent`'s child, which it is.
             let _ = parent.remove_child(node);
@@ -342,10 +432,12 @@ impl DomBackend for WebDom {
     }
 
     fn set_text(&mut self, node: &Node, text: &str) {
+        self.flush();
         node.set_node_value(Some(text));
     }
 
     fn set_form_state(&mut self, node: &Node, state: &FormView) {
+        self.flush();
         let set = |prop: &str, value: JsValue| {
             let key = JsValue::from_str(prop);
             // Only controls have these properties: no expandos elsewhere.
@@ -372,12 +464,14 @@ impl DomBackend for WebDom {
     }
 
     fn scroll_document(&mut self, x: f64, y: f64) {
+        self.flush();
         if let Some(window) = self.frame.content_window() {
             window.scroll_to_with_x_and_y(x, y);
         }
     }
 
     fn scroll_element(&mut self, node: &Node, x: f64, y: f64) {
+        self.flush();
         element(node).scroll_to_with_x_and_y(x, y);
     }
 
@@ -392,7 +486,7 @@ impl DomBackend for WebDom {
     }
 
     fn tag(&mut self, node: &Node, id: protocol::NodeId) {
-        self.ids.set(node.unchecked_ref(), &JsValue::from(id.0));
+        self.writes.borrow_mut().tag(node, id.0);
     }
 
     fn resolve_url(&self, url: &str, base: &str) -> Option<String> {
@@ -402,18 +496,22 @@ impl DomBackend for WebDom {
     }
 
     fn draw_canvas(&mut self, canvas: &Node, frame: &protocol::CanvasFrame) {
+        self.flush();
         self.painter.draw(canvas, frame);
     }
 
     fn canvas_unreadable(&mut self, canvas: &Node) {
+        self.flush();
         self.painter.unreadable(canvas);
     }
 
     fn set_media(&mut self, media: &Node, state: &protocol::MediaState) {
+        self.flush();
         super::canvas::web::set_media(media, state);
     }
 
     fn attach_shadow(&mut self, host: &Node) -> Result<Node, ViewerError> {
+        self.flush();
         let existing = Reflect::get(host, &"shadowRoot".into()).map_err(js_error)?;
         if existing.is_object() {
             let root: Node = existing.unchecked_into();
@@ -438,6 +536,8 @@ impl DomBackend for WebDom {
         quirks: bool,
         doctype: Option<&str>,
     ) -> Result<Reset<Node>, ViewerError> {
+        self.flush();
+        self.pool.clear();
         let doc = frame_document(frame)?;
         Self::reset(&doc, quirks, doctype)?;
         self.console_sheet(&doc);
@@ -449,6 +549,7 @@ impl DomBackend for WebDom {
     }
 
     fn frame_placeholder(&mut self, frame: &Node) {
+        self.flush();
         let shown = (|| -> Result<(), ViewerError> {
             let doc = frame_document(frame)?;
             Self::reset(&doc, false, None)?;
@@ -472,6 +573,7 @@ impl DomBackend for WebDom {
     }
 
     fn scroll_frame(&mut self, document: &Node, x: f64, y: f64) {
+        self.flush();
         let window = Reflect::get(document, &"defaultView".into()).unwrap_or(JsValue::NULL);
         if window.is_object() {
             window
@@ -481,6 +583,7 @@ impl DomBackend for WebDom {
     }
 
     fn show_visitor_selection(&mut self, ends: Option<super::selection::Ends<'_, Node>>) {
+        self.flush();
         let shown = self
             .document()
             .and_then(|doc| super::selection_dom::show(&doc, ends).map_err(js_error));
@@ -490,10 +593,12 @@ impl DomBackend for WebDom {
     }
 
     fn show_top_layer(&mut self, node: &Node, kind: TopLayerKind) -> Result<(), ViewerError> {
+        self.flush();
         self.top_layer.show(node, kind)
     }
 
     fn hide_top_layer(&mut self, node: &Node, kind: TopLayerKind) {
+        self.flush();
         self.top_layer.hide(node, kind);
     }
 }

@@ -7,6 +7,8 @@
 
 pub mod canvas;
 #[cfg(target_arch = "wasm32")]
+mod create_dom;
+#[cfg(target_arch = "wasm32")]
 pub mod dom;
 #[cfg(test)]
 pub(crate) mod fake;
@@ -26,6 +28,8 @@ mod tests;
 mod toplayer;
 #[cfg(target_arch = "wasm32")]
 mod toplayer_dom;
+#[cfg(target_arch = "wasm32")]
+mod writes_dom;
 
 use std::collections::{HashMap, HashSet};
 
@@ -138,6 +142,19 @@ pub trait DomBackend: sheets::SheetBackend<<Self as DomBackend>::Node> {
         child: &Self::Node,
         before: Option<&Self::Node>,
     ) -> Result<(), ViewerError>;
+    /// Appends `child`, just built and not a doctype, as the last child of
+    /// `parent`, just built too (or its template content). Such an append
+    /// cannot fail, so a backend may put it off (with its other writes)
+    /// until a call that reads or places nodes, or [`DomBackend::flush`].
+    fn append_built(&mut self, parent: &Self::Node, child: &Self::Node) -> Result<(), ViewerError> {
+        self.insert(parent, child, None)
+    }
+    /// Says that the next nodes created are `root`'s subtree, about to be
+    /// built, so a backend may make them ahead in one go.
+    fn prepare_build(&mut self, _root: &Node) {}
+    /// Carries out any writes the backend put off; the mirror calls it
+    /// after every event, so the DOM is whole between events.
+    fn flush(&mut self) {}
     /// Takes a node out of its parent (nothing if it has none).
     fn detach(&mut self, node: &Self::Node);
     fn set_text(&mut self, node: &Self::Node, text: &str);
@@ -335,6 +352,12 @@ impl<B: DomBackend> Mirror<B> {
     /// Applies one event. An error means the mirror no longer matches the
     /// visitor's page and needs a fresh snapshot.
     pub fn apply(&mut self, event: &Event) -> Result<Applied, ViewerError> {
+        let applied = self.apply_event(event);
+        self.backend.flush();
+        applied
+    }
+
+    fn apply_event(&mut self, event: &Event) -> Result<Applied, ViewerError> {
         match event {
             Event::Snapshot(snapshot) => self.apply_snapshot(snapshot).map(|()| Applied::Snapshot),
             Event::Mutations(batch) => self.apply_mutations(batch).map(|()| {
@@ -577,6 +600,7 @@ impl<B: DomBackend> Mirror<B> {
                 .clone()
                 .unwrap_or_else(|| entry.node.clone())
         };
+        self.backend.prepare_build(node);
         let child = self.build(node, parent)?;
         if let Err(e) = self.backend.insert(&container, &child, before) {
             self.forget(node.id());
@@ -691,7 +715,10 @@ impl<B: DomBackend> Mirror<B> {
                         // A child that cannot be built is skipped, not the
                         // whole subtree: the rest of the page still shows.
                         let inserted = match self.build(child, *id) {
-                            Ok(made) => self.backend.insert(&target, &made, None),
+                            Ok(made) if matches!(child, Node::Doctype { .. }) => {
+                                self.backend.insert(&target, &made, None)
+                            }
+                            Ok(made) => self.backend.append_built(&target, &made),
                             Err(e) => Err(e),
                         };
                         if let Err(e) = inserted {

@@ -124,6 +124,8 @@ impl SheetBackend<Node> for WebDom {
     }
 
     fn owner_op(&mut self, owner: &Node, op: SheetOp) {
+        // The owner's sheet exists once its queued writes are in.
+        self.flush();
         let sheet = get(owner, "sheet");
         if sheet.is_object() {
             return apply(&sheet, &op);
@@ -155,6 +157,7 @@ impl SheetBackend<Node> for WebDom {
     }
 
     fn adopt(&mut self, root: &Node, sheets: &[JsValue]) -> Result<(), ViewerError> {
+        self.flush();
         let key = JsValue::from_str("adoptedStyleSheets");
         let current = Reflect::get(root, &key).map_err(js_error)?;
         let list: Array = MINE.with(|mine| {
