@@ -9,8 +9,8 @@ use agent_viewer::console::Console;
 use agent_viewer::mirror::dom::WebDom;
 use agent_viewer::pointing::Pointing;
 use protocol::{
-    AgentId, AgentMsg, Attr, Control, Event, EventFrame, Mode, Node, NodeId, Ns, Point,
-    PointerKind, PointerPos, Seq, SessionId, Snapshot, TextRange, ToAgent, Viewport,
+    AgentId, AgentMsg, Control, Event, EventFrame, Mode, Node, NodeId, Point, PointerKind,
+    PointerPos, Seq, SessionId, Snapshot, TextRange, ToAgent, Viewport,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -18,16 +18,8 @@ use web_sys::{HtmlElement, HtmlIFrameElement, MouseEvent, MouseEventInit};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
-    Node::Element {
-        id: NodeId(id),
-        tag: tag.into(),
-        ns: Ns::Html,
-        attrs: attrs.iter().map(|(n, v)| Attr::new(*n, *v)).collect(),
-        state: None,
-        children,
-    }
-}
+mod common;
+use common::*;
 
 /// A console, live on a page with a 200×100 box at (50, 40), in an iframe
 /// inside a fit box, with the visitor's cursor overlay.

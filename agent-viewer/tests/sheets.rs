@@ -6,40 +6,18 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use agent_viewer::mirror::dom::WebDom;
-use agent_viewer::mirror::Mirror;
 use js_sys::Reflect;
 use protocol::{
-    Attr, Event, FontFaceDesc, Node, NodeId, Ns, SheetChange, SheetRef, Snapshot, Viewport,
+    Attr, Event, FontFaceDesc, Node, NodeId, SheetChange, SheetRef, Snapshot, Viewport,
 };
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
-use web_sys::{Document, Element, HtmlIFrameElement};
+use web_sys::{Element, HtmlIFrameElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn mirror() -> (Mirror<WebDom>, HtmlIFrameElement) {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let frame: HtmlIFrameElement = document
-        .create_element("iframe")
-        .unwrap()
-        .dyn_into()
-        .unwrap();
-    frame.set_attribute("sandbox", "allow-same-origin").unwrap();
-    document.body().unwrap().append_child(&frame).unwrap();
-    (Mirror::new(WebDom::new(frame.clone())), frame)
-}
-
-fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
-    Node::Element {
-        id: NodeId(id),
-        tag: tag.into(),
-        ns: Ns::Html,
-        attrs: attrs.iter().map(|(n, v)| Attr::new(*n, *v)).collect(),
-        state: None,
-        children,
-    }
-}
+mod common;
+use common::*;
 
 /// `<html><head><style id=s></style></head><body><div id=box class=box>`
 /// with ids 2 html, 3 head, 4 style, 5 body, 6 div.
@@ -72,10 +50,6 @@ fn page() -> Event {
         },
         scrolls: vec![],
     })
-}
-
-fn doc(frame: &HtmlIFrameElement) -> Document {
-    frame.content_document().unwrap()
 }
 
 fn computed(frame: &HtmlIFrameElement, id: &str, property: &str) -> String {

@@ -5,47 +5,17 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use agent_viewer::mirror::dom::WebDom;
-use agent_viewer::mirror::Mirror;
 use protocol::{
-    Attr, AttrChange, Event, MutationBatch, Node, NodeId, Ns, Snapshot, TopLayerEntry,
-    TopLayerKind, Viewport,
+    AttrChange, Event, MutationBatch, Node, NodeId, Snapshot, TopLayerEntry, TopLayerKind, Viewport,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlIFrameElement};
+use web_sys::Element;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn mirror() -> (Mirror<WebDom>, HtmlIFrameElement) {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let frame: HtmlIFrameElement = document
-        .create_element("iframe")
-        .unwrap()
-        .dyn_into()
-        .unwrap();
-    frame.set_attribute("sandbox", "allow-same-origin").unwrap();
-    document.body().unwrap().append_child(&frame).unwrap();
-    (Mirror::new(WebDom::new(frame.clone())), frame)
-}
-
-fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
-    Node::Element {
-        id: NodeId(id),
-        tag: tag.into(),
-        ns: Ns::Html,
-        attrs: attrs.iter().map(|(n, v)| Attr::new(*n, *v)).collect(),
-        state: None,
-        children,
-    }
-}
-
-fn text(id: u32, t: &str) -> Node {
-    Node::Text {
-        id: NodeId(id),
-        text: t.into(),
-    }
-}
+mod common;
+use common::*;
 
 /// A dialog (6) the visitor opened with `showModal()` (so it has `open`)
 /// and a popover (8).
@@ -121,14 +91,6 @@ fn top(entries: &[(u32, TopLayerKind)]) -> Event {
             })
             .collect(),
     )
-}
-
-fn by_id(frame: &HtmlIFrameElement, id: &str) -> Element {
-    frame
-        .content_document()
-        .unwrap()
-        .get_element_by_id(id)
-        .unwrap_or_else(|| panic!("#{id} in the mirror"))
 }
 
 fn matches(el: &Element, selector: &str) -> bool {

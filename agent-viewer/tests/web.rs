@@ -9,68 +9,21 @@ use agent_viewer::mirror::dom::WebDom;
 use agent_viewer::mirror::Mirror;
 use agent_viewer::ViewerError;
 use protocol::{
-    AddedNode, Attr, AttrChange, Event, FormState, MutationBatch, Node, NodeId, Ns, Snapshot,
-    TextChange, Viewport,
+    AddedNode, AttrChange, Event, FormState, MutationBatch, Node, NodeId, Ns, Snapshot, TextChange,
+    Viewport,
 };
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Document, Element, HtmlIFrameElement};
+use web_sys::{Element, HtmlIFrameElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod common;
+use common::*;
+
 const XLINK: &str = "http://www.w3.org/1999/xlink";
-
-fn new_frame() -> HtmlIFrameElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let frame: HtmlIFrameElement = document
-        .create_element("iframe")
-        .unwrap()
-        .dyn_into()
-        .unwrap();
-    frame.set_attribute("sandbox", "allow-same-origin").unwrap();
-    document.body().unwrap().append_child(&frame).unwrap();
-    frame
-}
-
-fn mirror() -> (Mirror<WebDom>, HtmlIFrameElement) {
-    let frame = new_frame();
-    (Mirror::new(WebDom::new(frame.clone())), frame)
-}
-
-fn doc(frame: &HtmlIFrameElement) -> Document {
-    frame.content_document().expect("iframe document")
-}
 
 fn body_html(frame: &HtmlIFrameElement) -> String {
     doc(frame).body().expect("body").inner_html()
-}
-
-fn by_id(frame: &HtmlIFrameElement, id: &str) -> Element {
-    doc(frame)
-        .get_element_by_id(id)
-        .unwrap_or_else(|| panic!("#{id} in the mirror"))
-}
-
-fn el(id: u32, tag: &str, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
-    el_ns(id, tag, Ns::Html, attrs, children)
-}
-
-fn el_ns(id: u32, tag: &str, ns: Ns, attrs: &[(&str, &str)], children: Vec<Node>) -> Node {
-    Node::Element {
-        id: NodeId(id),
-        tag: tag.into(),
-        ns,
-        attrs: attrs.iter().map(|(n, v)| Attr::new(*n, *v)).collect(),
-        state: None,
-        children,
-    }
-}
-
-fn text(id: u32, t: &str) -> Node {
-    Node::Text {
-        id: NodeId(id),
-        text: t.into(),
-    }
 }
 
 fn doctype(id: u32, public_id: &str, system_id: &str) -> Node {
