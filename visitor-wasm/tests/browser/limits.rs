@@ -76,7 +76,7 @@ fn the_max_nodes_option_is_read_bounded_and_checked() {
         Options::from_js(&value)
     };
     let relay = "relay: 'https://relay.example'";
-    assert_eq!(read(&format!("{{{relay}}}")).unwrap().max_nodes, 200_000);
+    assert_eq!(read(&format!("{{{relay}}}")).unwrap().max_nodes, 500_000);
     assert_eq!(
         read(&format!("{{{relay}, maxNodes: 5000}}"))
             .unwrap()
