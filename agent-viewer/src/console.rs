@@ -658,7 +658,7 @@ mod tests {
         c.on_message(ToAgent::Event(frame), 0.0);
         assert_eq!(
             c.status(),
-            "The visitor's page is too large to show here (more than 600000 nodes)."
+            "The visitor's page is too large to show here (more than 1200000 nodes)."
         );
         assert_eq!(c.state(), ConsoleState::Live);
         // The page would come back as large: no resync, also not for the

@@ -47,11 +47,11 @@ use crate::sanitize::{
 use crate::ViewerError;
 
 /// The most nodes a snapshot may have for the console to build it: above
-/// the visitor script's own cap (its `maxNodes` option, at most 500,000,
+/// the visitor script's own cap (its `maxNodes` option, at most 1,000,000,
 /// plus its notice), so only a script that ignores its cap meets it. Past
 /// it the console would freeze the agent's tab for seconds and hold a copy
 /// of a page nobody can read on screen anyway.
-pub const MAX_SNAPSHOT_NODES: usize = 600_000;
+pub const MAX_SNAPSHOT_NODES: usize = 1_200_000;
 
 /// Whether `root` has more than `cap` nodes; stops counting once it does.
 /// Iterative: a snapshot's depth is the visitor's to choose.

@@ -76,7 +76,7 @@ fn the_max_nodes_option_is_read_bounded_and_checked() {
         Options::from_js(&value)
     };
     let relay = "relay: 'https://relay.example'";
-    assert_eq!(read(&format!("{{{relay}}}")).unwrap().max_nodes, 500_000);
+    assert_eq!(read(&format!("{{{relay}}}")).unwrap().max_nodes, 1_000_000);
     assert_eq!(
         read(&format!("{{{relay}, maxNodes: 5000}}"))
             .unwrap()
@@ -87,7 +87,7 @@ fn the_max_nodes_option_is_read_bounded_and_checked() {
         read(&format!("{{{relay}, maxNodes: 1e9}}"))
             .unwrap()
             .max_nodes,
-        500_000,
+        1_000_000,
         "at most what the console builds"
     );
     for bad in ["0", "-3", "'many'", "NaN"] {
