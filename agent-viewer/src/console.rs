@@ -384,7 +384,7 @@ impl<B: DomBackend> Console<B> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::mirror::fake::FakeDom;
     use protocol::{
@@ -404,7 +404,8 @@ mod tests {
         }
     }
 
-    fn snapshot(seq: u64, url: &str) -> ToAgent {
+    /// An empty page's snapshot at `seq` (also the rejoin tests' page).
+    pub(crate) fn snapshot(seq: u64, url: &str) -> ToAgent {
         let event = Event::Snapshot(Snapshot {
             url: url.into(),
             base_url: url.into(),

@@ -81,28 +81,10 @@ mod tests {
 
     use crate::console::{Console, ConsoleState, RECONNECTING};
     use crate::mirror::fake::FakeDom;
-    use protocol::{
-        AgentId, ErrorCode, ErrorFrame, Event, EventFrame, Node, NodeId, SessionId, Snapshot,
-        ToAgent, Viewport,
-    };
+    use protocol::{AgentId, ErrorCode, ErrorFrame, SessionId, ToAgent};
 
     fn snapshot(seq: u64) -> ToAgent {
-        let event = Event::Snapshot(Snapshot {
-            url: "https://shop.example/".into(),
-            base_url: "https://shop.example/".into(),
-            viewport: Viewport {
-                width: 800,
-                height: 600,
-                device_pixel_ratio: 1.0,
-            },
-            root: Node::Document {
-                id: NodeId(1),
-                quirks: false,
-                children: vec![],
-            },
-            scrolls: vec![],
-        });
-        ToAgent::Event(EventFrame::new(Seq(seq), &event).expect("encode"))
+        crate::console::tests::snapshot(seq, "https://shop.example/")
     }
 
     fn admitted() -> ToAgent {
