@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::{NodeId, Seq};
 
 /// An element's namespace. HTML is by far the most common, so it costs one
-/// byte on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// byte on the wire (or none: see `node_wire.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ns {
     Html,
     Svg,
@@ -80,7 +80,9 @@ pub struct FormState {
 /// (a [`Node::Document`], with ids from the same session-wide space); a
 /// cross-origin one has no children and the console shows a labelled
 /// placeholder of its size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its wire shape is written by hand for size (`node_wire.rs`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Node {
     Document {
         id: NodeId,

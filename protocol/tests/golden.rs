@@ -71,7 +71,7 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&hello).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920681a54167656e7493a174a6303432393137a6536861726564"
+        "920781a54167656e7493a174a6303432393137a6536861726564"
     );
     assert_eq!(decode_hello(&bytes).expect("decodes"), hello);
 
@@ -87,7 +87,7 @@ fn hello_is_version_then_body() {
     let bytes = encode_hello(&visitor).expect("encodes");
     assert_eq!(
         hex(&bytes),
-        "920681a756697369746f7294a9687474703a2f2f612f92c3c2a172c0"
+        "920781a756697369746f7294a9687474703a2f2f612f92c3c2a172c0"
     );
 }
 
@@ -111,7 +111,7 @@ fn garbage_is_malformed_never_a_panic() {
         b"\xc1",
         b"\x92\x01",
         b"\xff\xff\xff",
-        b"\x92\x06\x81\xa5Agent\x90",
+        b"\x92\x07\x81\xa5Agent\x90",
     ] {
         assert!(matches!(
             decode_hello(bytes),
@@ -355,9 +355,12 @@ fn snapshot_event() {
                 y: 10.5,
             }],
         }),
-        "81a8536e617073686f7495a175a16293cd0320cd0258ca3f80000081a8446f63756d656e749301c29481a7446f637479706594\
-         02a468746d6ca0a081a7456c656d656e749603a5696e707574a448746d6c9192a474797065a870617373776f726494c0c0c004\
-         9081a7436f6d6d656e749204a16381a4546578749205a26869919301cb0000000000000000cb4025000000000000",
+        // The tree: [4 document, 1, quirks false, [[5 doctype …], [1 element
+        // with form state, 3, "input", ns 0, ["type", "password"], state,
+        // []], [3 comment …], [2 text …]]].
+        "81a8536e617073686f7495a175a16293cd0320cd0258ca3f800000940401c294950502a468746d6ca0a0970103a5696e7075\
+         740092a474797065a870617373776f726494c0c0c00490930304a163930205a26869919301cb0000000000000000cb402500\
+         0000000000",
     );
 }
 
@@ -384,7 +387,7 @@ fn small_events() {
                 text: "y".into(),
             }],
         }),
-        "81a94d75746174696f6e73949109919303c081a454657874920aa178919303a5636c617373c0919205a179",
+        "81a94d75746174696f6e73949109919303c093020aa178919303a5636c617373c0919205a179",
     );
     golden(
         Event::Input {
@@ -616,7 +619,7 @@ fn version_5_events() {
                 text: "x".into(),
             }],
         },
-        "81aa536861646f77526f6f7492079181a4546578749208a178",
+        "93060791930208a178",
     );
     golden(
         Event::Sheet(SheetChange::Insert {
@@ -716,6 +719,75 @@ fn version_5_events() {
     });
     assert_eq!(
         hex(&encode_hello(&hello).expect("encodes")),
-        "920681a756697369746f7294a9687474703a2f2f612f92c3c3c0a169"
+        "920781a756697369746f7294a9687474703a2f2f612f92c3c3c0a169"
     );
+}
+
+/// Version 7's compact nodes: every kind and namespace round-trips, the
+/// common HTML element has its own short shape, and a malformed node is an
+/// error, never a guess.
+#[test]
+fn compact_nodes() {
+    // [0 HTML element, 3, "a", ["href", "/x"], [[2 text, 4, "go"]]]
+    golden(
+        Node::Element {
+            id: NodeId(3),
+            tag: "a".into(),
+            ns: Ns::Html,
+            attrs: vec![Attr::new("href", "/x")],
+            state: None,
+            children: vec![Node::Text {
+                id: NodeId(4),
+                text: "go".into(),
+            }],
+        },
+        "950003a16192a468726566a22f7891930204a2676f",
+    );
+    for (ns, ns_hex) in [
+        (Ns::Svg, "01"),
+        (Ns::MathMl, "02"),
+        (Ns::Other("urn:x".into()), "a575726e3a78"),
+    ] {
+        golden(
+            Node::Element {
+                id: NodeId(5),
+                tag: "g".into(),
+                ns,
+                attrs: vec![],
+                state: None,
+                children: vec![],
+            },
+            &format!("970105a167{ns_hex}90c090"),
+        );
+    }
+    // An HTML element with form state takes the long shape.
+    golden(
+        Node::Element {
+            id: NodeId(6),
+            tag: "input".into(),
+            ns: Ns::Html,
+            attrs: vec![],
+            state: Some(FormState {
+                checked: Some(true),
+                ..FormState::default()
+            }),
+            children: vec![],
+        },
+        "970106a5696e707574009094c0c3c0c090",
+    );
+
+    let malformed: [(&str, &[u8]); 6] = [
+        ("unknown kind", b"\x93\x07\x01\xa1x"),
+        ("too short", b"\x92\x02\x01"),
+        ("extra field", b"\x94\x02\x01\xa1x\xa1y"),
+        ("odd attributes", b"\x95\x00\x01\xa1a\x91\xa4href\x90"),
+        ("bad namespace", b"\x97\x01\x01\xa1g\x09\x90\xc0\x90"),
+        ("not an array", b"\xa4Text"),
+    ];
+    for (what, bytes) in malformed {
+        assert!(
+            matches!(decode::<Node>(bytes), Err(ProtocolError::Malformed(_))),
+            "{what} decoded"
+        );
+    }
 }

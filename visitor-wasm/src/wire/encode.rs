@@ -115,15 +115,63 @@ impl Out {
         self.uint(u64::from(id.0));
     }
 
+    /// A node in version 7's compact shape (`protocol`'s `node_wire.rs`): an
+    /// array led by its kind, attributes flat, the common HTML element
+    /// without its namespace and form state.
     fn node(&mut self, node: &Node) {
         match node {
+            Node::Element {
+                id,
+                tag,
+                ns: Ns::Html,
+                attrs,
+                state: None,
+                children,
+            } => {
+                self.array(5);
+                self.uint(0);
+                self.id(*id);
+                self.str(tag);
+                self.flat_attrs(attrs);
+                self.nodes(children);
+            }
+            Node::Element {
+                id,
+                tag,
+                ns,
+                attrs,
+                state,
+                children,
+            } => {
+                self.array(7);
+                self.uint(1);
+                self.id(*id);
+                self.str(tag);
+                self.ns(ns);
+                self.flat_attrs(attrs);
+                match state {
+                    Some(s) => self.form_state(s),
+                    None => self.nil(),
+                }
+                self.nodes(children);
+            }
+            Node::Text { id, text } | Node::Comment { id, text } => {
+                self.array(3);
+                self.uint(if matches!(node, Node::Text { .. }) {
+                    2
+                } else {
+                    3
+                });
+                self.id(*id);
+                self.str(text);
+            }
             Node::Document {
                 id,
                 quirks,
                 children,
             } => {
-                self.variant("Document");
-                self.array(3);
+                self.array(4);
+                self.uint(4);
                 self.id(*id);
                 self.bool(*quirks);
                 self.nodes(children);
@@ -134,49 +182,27 @@ impl Out {
                 public_id,
                 system_id,
             } => {
-                self.variant("Doctype");
-                self.array(4);
+                self.array(5);
+                self.uint(5);
                 self.id(*id);
                 self.str(name);
                 self.str(public_id);
                 self.str(system_id);
             }
-            Node::Element {
-                id,
-                tag,
-                ns,
-                attrs,
-                state,
-                children,
-            } => {
-                self.variant("Element");
-                self.array(6);
-                self.id(*id);
-                self.str(tag);
-                self.ns(ns);
-                self.attrs(attrs);
-                match state {
-                    Some(s) => self.form_state(s),
-                    None => self.nil(),
-                }
-                self.nodes(children);
-            }
-            Node::Text { id, text } | Node::Comment { id, text } => {
-                self.variant(if matches!(node, Node::Text { .. }) {
-                    "Text"
-                } else {
-                    "Comment"
-                });
-                self.array(2);
-                self.id(*id);
-                self.str(text);
-            }
             Node::ShadowRoot { id, children } => {
-                self.variant("ShadowRoot");
-                self.array(2);
+                self.array(3);
+                self.uint(6);
                 self.id(*id);
                 self.nodes(children);
             }
+        }
+    }
+
+    fn flat_attrs(&mut self, attrs: &[Attr]) {
+        self.array(attrs.len() * 2);
+        for Attr { name, value } in attrs {
+            self.str(name);
+            self.str(value);
         }
     }
 
@@ -307,13 +333,10 @@ impl Out {
 
     fn ns(&mut self, ns: &Ns) {
         match ns {
-            Ns::Html => self.str("Html"),
-            Ns::Svg => self.str("Svg"),
-            Ns::MathMl => self.str("MathMl"),
-            Ns::Other(uri) => {
-                self.variant("Other");
-                self.str(uri);
-            }
+            Ns::Html => self.uint(0),
+            Ns::Svg => self.uint(1),
+            Ns::MathMl => self.uint(2),
+            Ns::Other(uri) => self.str(uri),
         }
     }
 
