@@ -275,8 +275,12 @@ impl App {
             }
             Msg::Open(generation) => self.on_open(generation),
             Msg::Bytes(generation, bytes) => {
+                let timing = LargeFrameTiming::start(&self.ui.window, bytes.len());
                 if let Some(join) = self.current(generation) {
                     join.console.on_bytes(&bytes, js_sys::Date::now());
+                    if let Some(timing) = timing {
+                        timing.finish();
+                    }
                 }
                 self.after_console();
             }
@@ -688,6 +692,37 @@ impl App {
             "aria-pressed",
             if armed { "true" } else { "false" },
         );
+    }
+}
+
+/// A User Timing measure (`cobrowse:large-frame`) around the handling of one
+/// large frame — in practice a snapshot: its decoding and the mirror's
+/// build. Operators and the benchmark read it from the console's
+/// `performance` timeline (`performance.getEntriesByName(...)`) to split the
+/// time to first view between the network and the console. Small frames are
+/// not timed: a mark costs more than applying them.
+struct LargeFrameTiming {
+    performance: web_sys::Performance,
+}
+
+impl LargeFrameTiming {
+    const NAME: &'static str = "cobrowse:large-frame";
+    const MIN_BYTES: usize = 256 * 1024;
+
+    fn start(window: &Window, bytes: usize) -> Option<LargeFrameTiming> {
+        if bytes < Self::MIN_BYTES {
+            return None;
+        }
+        let performance = window.performance()?;
+        performance.mark("cobrowse:large-frame-start").ok()?;
+        Some(LargeFrameTiming { performance })
+    }
+
+    fn finish(self) {
+        // Timing is an aid; a browser refusing it changes nothing else.
+        let _ = self
+            .performance
+            .measure_with_start_mark(Self::NAME, "cobrowse:large-frame-start");
     }
 }
 

@@ -142,7 +142,7 @@ pub async fn section(world: &World, page: &str, runs: usize) -> Result<Section> 
         ],
         notes: vec![
             format!("one text change every {SPACING_MS} ms to an element added after the session went live, {CHANGES} per run; each side stamps `performance.timeOrigin + performance.now()` (the visitor just before the change, the console in a MutationObserver on its iframe's document, i.e. when the mirror holds the change, before it is painted). Changes never seen, per run: {}.", missing.join(", ")),
-            "the two windows are separate renderer processes of one headless Chromium on the machine's 2 cores; the relay is the debug build `cargo xtask bench` builds.".into(),
+            "the two windows are separate renderer processes of one headless Chromium on the machine's 2 cores; the relay is its release build, as for the relay section.".into(),
         ],
     })
 }

@@ -87,21 +87,18 @@ fn root() -> Result<PathBuf> {
         .context("tests/ has a parent")
 }
 
-/// The relay and demo-site binaries: next to this one, or in
+/// The relay and demo-site binaries the browser sections start: the
+/// release build (what a deployment runs), or those in
 /// `$COBROWSE_BENCH_BINARIES` when set.
 fn binaries() -> Result<Binaries> {
     match std::env::var_os("COBROWSE_BENCH_BINARIES") {
         Some(dir) => Binaries::in_target(Path::new(&dir)),
-        None => {
-            let exe = std::env::current_exe()?;
-            Binaries::in_target(exe.parent().context("the bench binary has no folder")?)
-        }
+        None => release_binaries(),
     }
 }
 
-/// The release build of the relay (the relay section measures it):
-/// `target/release` next to this binary's `target/debug`, or
-/// `$COBROWSE_BENCH_RELEASE` when set.
+/// The release build of the relay and demo-site: `target/release` next to
+/// this binary's `target/debug`, or `$COBROWSE_BENCH_RELEASE` when set.
 fn release_binaries() -> Result<Binaries> {
     Binaries::in_target(&release_dir()?)
 }

@@ -21,8 +21,20 @@ fn epoch_ms() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
-/// Returns (accept → shown ms, of which accept → snapshot sent ms, page size).
-async fn once(world: &World, page: &str) -> Result<(f64, f64, f64)> {
+/// One run's figures, in ms from the accept click unless said otherwise.
+struct Once {
+    shown: f64,
+    /// The snapshot frame handed to the visitor's socket.
+    sent: f64,
+    /// The console began handling the snapshot frame (it had arrived whole).
+    arrived: f64,
+    /// How long the console's handling took (decode and build), ms.
+    built_in: f64,
+    /// The page's `outerHTML` length.
+    html: f64,
+}
+
+async fn once(world: &World, page: &str) -> Result<Once> {
     let visitor = world.open(page, Recorder::Ours).await?;
     let html: f64 = visitor
         .eval("return document.documentElement.outerHTML.length;")
@@ -48,9 +60,46 @@ async fn once(world: &World, page: &str) -> Result<(f64, f64, f64)> {
     let sent_at: f64 = visitor
         .eval("const s = __bench.sent.reduce((a, b) => b[2] > a[2] ? b : a, [0, 0, 0]); return performance.timeOrigin + s[1];")
         .await?;
+    // The console's own timing of the snapshot frame (a User Timing measure
+    // around its largest frames): when it started handling it, for how long.
+    let (handled_at, built_in): (f64, f64) = console
+        .eval(
+            "const m = performance.getEntriesByName('cobrowse:large-frame').reduce((a, b) => b.duration > a.duration ? b : a, {startTime: 0, duration: -1}); \
+             return m.duration >= 0 ? [performance.timeOrigin + m.startTime, m.duration] : [-1, -1];",
+        )
+        .await?;
     world::close(console).await;
     world::close(visitor).await;
-    Ok((ms, sent_at - clicked_at, html))
+    Ok(Once {
+        shown: ms,
+        sent: sent_at - clicked_at,
+        arrived: handled_at - clicked_at,
+        built_in,
+        html,
+    })
+}
+
+/// The floor no recorder can go under on this machine at this moment: the
+/// browser's own parsing, style and layout of the page's markup, in one task,
+/// in a sandboxed frame of the console's size inside a page with no recorder.
+async fn browser_floor(world: &World, page: &str) -> Result<f64> {
+    let tab = world.open(page, Recorder::None).await?;
+    let ms: f64 = tab
+        .eval(
+            "const html = document.documentElement.outerHTML; \
+             const f = document.createElement('iframe'); \
+             f.setAttribute('sandbox', 'allow-same-origin'); \
+             f.style.cssText = 'position:fixed;left:0;top:0;width:1200px;height:800px;border:0'; \
+             document.body.append(f); \
+             const d = f.contentDocument; \
+             const t = performance.now(); \
+             d.open(); d.write(html); d.close(); \
+             void d.documentElement.getBoundingClientRect(); void d.body.offsetHeight; \
+             return performance.now() - t;",
+        )
+        .await?;
+    world::close(tab).await;
+    Ok(ms)
 }
 
 /// `pages`: (page name, target serialized size in MB).
@@ -60,15 +109,28 @@ pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Res
     for (page, mb) in pages {
         let mut times = Runs::default();
         let mut visitor_part = Runs::default();
+        let mut hop = Runs::default();
+        let mut built = Runs::default();
+        let mut floor = Runs::default();
         let mut html = 0.0;
         for run in 0..runs {
             eprintln!("[bench] time to first view {page}: run {}/{runs}", run + 1);
-            let (ms, sent, size) = once(world, page)
+            let run = once(world, page)
                 .await
                 .with_context(|| format!("time to first view on {page}"))?;
-            times.push(ms);
-            visitor_part.push(sent);
-            html = size;
+            times.push(run.shown);
+            visitor_part.push(run.sent);
+            // A console without the measure (an older build) leaves these out.
+            if run.built_in >= 0.0 {
+                hop.push(run.arrived - run.sent);
+                built.push(run.built_in);
+            }
+            html = run.html;
+            floor.push(
+                browser_floor(world, page)
+                    .await
+                    .with_context(|| format!("the browser's own layout of {page}"))?,
+            );
         }
         let limit = match *mb {
             m if m <= 0.5 => None,
@@ -76,9 +138,11 @@ pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Res
             _ => Some(3000.0),
         };
         notes.push(format!(
-            "{}: of that, accept → the snapshot frame handed to the visitor's socket: {}; the rest is the relay, the console's decoding and building the mirror.",
+            "{}: of that, accept → the snapshot frame handed to the visitor's socket: {}; then to the console's starting on it (the relay, both sockets, the frame's arrival whole): {}; the console's decoding and building the mirror: {}; the rest is the browser's rendering before the next poll.",
             Unit::Bytes.fmt(html),
-            visitor_part.show(Unit::Ms)
+            visitor_part.show(Unit::Ms),
+            hop.show(Unit::Ms),
+            built.show(Unit::Ms),
         ));
         rows.push(Row {
             what: format!("accept → console shows page, {}", Unit::Bytes.fmt(html)),
@@ -89,12 +153,25 @@ pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Res
             target: limit.map_or(Target::None, Target::AtMost),
             target_text: limit.map_or(String::new(), |l| format!("< {}", Unit::Ms.fmt(l))),
         });
+        rows.push(Row {
+            what: format!(
+                "reference: the browser's own parse + layout of the {} markup",
+                Unit::Bytes.fmt(html)
+            ),
+            ours: floor.show(Unit::Ms),
+            rrweb: String::new(),
+            judged: floor,
+            unit: Unit::Ms,
+            target: Target::None,
+            target_text: String::new(),
+        });
     }
     Ok(Section {
         title: "Time to first view (ours only)".into(),
         rows,
         notes: [notes, vec![
-            "size is the visitor page's `documentElement.outerHTML` length. Timed on the bench's clock from the accept click's CDP call to the first poll (every 10 ms, each a CDP round trip) that finds the page's last element in the console's iframe; the relay is the debug build `cargo xtask bench` builds.".into(),
+            "reference: no recorder; in a fresh page without one, the page's own markup written into a sandboxed frame of the console's size (scripts off) and timed through a forced layout in one task — what the browser alone needs to show that page on this machine in this run, a floor for any recorder's time to first view (it leaves out the network, paint and, for a recorder, the walk on the visitor's side).".into(),
+            "size is the visitor page's `documentElement.outerHTML` length. Timed on the bench's clock from the accept click's CDP call to the first poll (every 10 ms, each a CDP round trip) that finds the page's last element in the console's iframe; the relay is its release build, as for the relay section.".into(),
         ]].concat(),
     })
 }
