@@ -7,6 +7,9 @@
 //! JS callbacks never run console logic directly: they queue a [`Msg`] and
 //! the first callback on the stack drains the queue, so a DOM call that
 //! fires an event synchronously cannot re-enter a half-done update.
+//!
+//! `ui.rs` holds the chrome's elements; `socket.rs` opens the socket, sends
+//! the console's messages and takes the shell's measures.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -14,14 +17,10 @@ use std::rc::{Rc, Weak};
 
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
-use js_sys::{ArrayBuffer, Uint8Array};
-use protocol::{AgentHello, AgentMsg, Hello, Mode};
+use protocol::{AgentHello, Hello, Mode};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    BinaryType, CloseEvent, Document, Element, HtmlElement, HtmlFormElement, HtmlIFrameElement,
-    HtmlInputElement, HtmlSelectElement, MessageEvent, WebSocket, Window,
-};
+use web_sys::{HtmlIFrameElement, WebSocket};
 
 use crate::console::{ended_status, Console, ConsoleState};
 use crate::layout;
@@ -30,6 +29,12 @@ use crate::mirror::dom::WebDom;
 use crate::params::{self, JoinRequest, Route};
 use crate::pointing::Pointing;
 use crate::quality::Quality;
+
+mod socket;
+mod ui;
+
+use socket::{flush, measure_round_trip, open_socket, LargeFrameTiming};
+use ui::{set_attr, set_text, Ui};
 
 /// Padding of the viewing area (CSS px, as in `console.css`).
 const STAGE_PADDING: f64 = 24.0;
@@ -145,75 +150,6 @@ fn dispatch(weak: &Weak<Shell>, msg: Msg) {
         app.handle(msg);
     }
     app.render();
-}
-
-/// The chrome written in `index.html`.
-struct Ui {
-    window: Window,
-    document: Document,
-    root: Element,
-    status: Element,
-    badge: Element,
-    page_url: Element,
-    leave: HtmlElement,
-    mode_state: Element,
-    quality: Element,
-    mode_switch: HtmlElement,
-    highlight: HtmlElement,
-    fullscreen: HtmlElement,
-    form: HtmlFormElement,
-    token: HtmlInputElement,
-    code: HtmlInputElement,
-    mode: HtmlSelectElement,
-    stage: HtmlElement,
-    fit_box: HtmlElement,
-}
-
-impl Ui {
-    fn find() -> Result<Option<Ui>, String> {
-        let window = web_sys::window().ok_or("no window")?;
-        let document = window.document().ok_or("no document")?;
-        if document.get_element_by_id("cobrowse-console").is_none() {
-            return Ok(None);
-        }
-        fn get<T: JsCast>(document: &Document, id: &str) -> Result<T, String> {
-            document
-                .get_element_by_id(id)
-                .ok_or_else(|| format!("#{id} is missing"))?
-                .dyn_into::<T>()
-                .map_err(|_| format!("#{id} is not the expected element"))
-        }
-        Ok(Some(Ui {
-            root: document.document_element().ok_or("no root element")?,
-            status: get(&document, "cobrowse-status")?,
-            badge: get(&document, "cobrowse-badge")?,
-            page_url: get(&document, "cobrowse-page-url")?,
-            leave: get(&document, "cobrowse-leave")?,
-            mode_state: get(&document, "cobrowse-mode-state")?,
-            quality: get(&document, "cobrowse-quality")?,
-            mode_switch: get(&document, "cobrowse-mode-switch")?,
-            highlight: get(&document, "cobrowse-highlight")?,
-            fullscreen: get(&document, "cobrowse-fullscreen")?,
-            form: get(&document, "cobrowse-login")?,
-            token: get(&document, "cobrowse-token")?,
-            code: get(&document, "cobrowse-code")?,
-            mode: get(&document, "cobrowse-mode")?,
-            stage: get(&document, "cobrowse-stage")?,
-            fit_box: get(&document, "cobrowse-fit")?,
-            window,
-            document,
-        }))
-    }
-
-    fn fill_form(&self, token: &str, code: &str, mode: Mode) {
-        if !token.is_empty() {
-            self.token.set_value(token);
-        }
-        if !code.is_empty() {
-            self.code.set_value(code);
-        }
-        self.mode.set_value(params::mode_name(mode));
-    }
 }
 
 /// One join: its socket, its iframe and its console.
@@ -693,129 +629,4 @@ impl App {
             if armed { "true" } else { "false" },
         );
     }
-}
-
-/// A User Timing measure (`cobrowse:large-frame`) around the handling of one
-/// large frame — in practice a snapshot: its decoding and the mirror's
-/// build. Operators and the benchmark read it from the console's
-/// `performance` timeline (`performance.getEntriesByName(...)`) to split the
-/// time to first view between the network and the console. Small frames are
-/// not timed: a mark costs more than applying them.
-struct LargeFrameTiming {
-    performance: web_sys::Performance,
-}
-
-impl LargeFrameTiming {
-    const NAME: &'static str = "cobrowse:large-frame";
-    const MIN_BYTES: usize = 256 * 1024;
-
-    fn start(window: &Window, bytes: usize) -> Option<LargeFrameTiming> {
-        if bytes < Self::MIN_BYTES {
-            return None;
-        }
-        let performance = window.performance()?;
-        performance.mark("cobrowse:large-frame-start").ok()?;
-        Some(LargeFrameTiming { performance })
-    }
-
-    fn finish(self) {
-        // Timing is an aid; a browser refusing it changes nothing else.
-        let _ = self
-            .performance
-            .measure_with_start_mark(Self::NAME, "cobrowse:large-frame-start");
-    }
-}
-
-/// Times a `GET /healthz` on the relay (a fresh URL each time, so no cache
-/// answers it) and reports the round trip; a failure reports nothing (the
-/// quality tracker counts a missing answer as slow).
-fn measure_round_trip(window: &Window, weak: Weak<Shell>, generation: u64) {
-    let Some(performance) = window.performance() else {
-        return;
-    };
-    let started = performance.now();
-    let promise = window.fetch_with_str(&format!("/healthz?rtt={}", started.round()));
-    wasm_bindgen_futures::spawn_local(async move {
-        if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
-            let ms = performance.now() - started;
-            dispatch(&weak, Msg::RoundTrip(generation, ms));
-        }
-    });
-}
-
-/// Sends the console's messages; a socket that is not open drops them (the
-/// session is over for it anyway).
-fn flush(socket: &WebSocket, messages: Vec<AgentMsg>) {
-    for msg in messages {
-        if socket.ready_state() != WebSocket::OPEN {
-            log::debug(&format!("{msg:?} not sent: the socket is not open"));
-            continue;
-        }
-        match protocol::encode(&msg) {
-            Ok(bytes) => {
-                if let Err(e) = socket.send_with_u8_array(&bytes) {
-                    log::warn(&format!("could not send {msg:?}: {e:?}"));
-                }
-            }
-            Err(e) => log::warn(&format!("could not encode {msg:?}: {e}")),
-        }
-    }
-}
-
-/// Writes only on change, so a redraw after every frame costs nothing.
-fn set_attr(element: &Element, name: &str, value: &str) {
-    if element.get_attribute(name).as_deref() != Some(value) {
-        let _ = element.set_attribute(name, value);
-    }
-}
-
-fn set_text(element: &Element, text: &str) {
-    if element.text_content().as_deref() != Some(text) {
-        element.set_text_content(Some(text));
-    }
-}
-
-/// Opens the agent socket at `url`; its events reach `weak` tagged with
-/// `generation`. Every listener goes with the returned guards.
-fn open_socket(
-    url: &str,
-    weak: &Weak<Shell>,
-    generation: u64,
-) -> Result<(WebSocket, Vec<EventListener>), String> {
-    let socket = WebSocket::new(url).map_err(|e| format!("{e:?}"))?;
-    socket.set_binary_type(BinaryType::Arraybuffer);
-    let socket_listeners = vec![
-        {
-            let weak = weak.clone();
-            EventListener::new(&socket, "open", move |_| {
-                dispatch(&weak, Msg::Open(generation))
-            })
-        },
-        {
-            let weak = weak.clone();
-            EventListener::new(&socket, "message", move |event| {
-                let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {
-                    return;
-                };
-                match data.dyn_into::<ArrayBuffer>() {
-                    Ok(buffer) => {
-                        let bytes = Uint8Array::new(&buffer).to_vec();
-                        dispatch(&weak, Msg::Bytes(generation, bytes));
-                    }
-                    Err(_) => log::warn("ignored a text frame from the relay"),
-                }
-            })
-        },
-        {
-            let weak = weak.clone();
-            EventListener::new(&socket, "close", move |event| {
-                let (code, reason) = event
-                    .dyn_ref::<CloseEvent>()
-                    .map(|c| (c.code(), c.reason()))
-                    .unwrap_or((1006, String::new()));
-                dispatch(&weak, Msg::Closed(generation, code, reason));
-            })
-        },
-    ];
-    Ok((socket, socket_listeners))
 }
