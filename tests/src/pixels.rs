@@ -40,6 +40,15 @@ impl Image {
         })
     }
 
+    /// The RGBA of the pixel at `(x, y)`, if inside the image.
+    pub fn pixel_at(&self, x: u32, y: u32) -> Option<[u8; 4]> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let at = ((y * self.width + x) * 4) as usize;
+        self.rgba.get(at..at + 4)?.try_into().ok()
+    }
+
     /// Writes `[x, y, w, h]` of the image as a PNG, scaled up `zoom` times
     /// (to look at a difference).
     pub fn write_region(

@@ -51,6 +51,7 @@ pub mod shadow;
 pub mod snapshot;
 pub mod toplayer;
 
+mod fullscreen;
 mod modal;
 mod pointer;
 mod presence;

@@ -23,6 +23,7 @@ use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
 
 use crate::error::VisitorError;
 use crate::mask::UI_TAG;
+use crate::fullscreen::AboveFullscreen;
 use crate::modal::Lift;
 use crate::policy::Agent;
 
@@ -143,6 +144,8 @@ pub struct Ui {
     document: Document,
     /// The panel's own modal over the page's (`modal.rs`).
     lift: Lift,
+    /// The whole host over a fullscreen page (`fullscreen.rs`).
+    _above: AboveFullscreen,
     _click: EventListener,
 }
 
@@ -183,7 +186,9 @@ impl Ui {
             .document_element()
             .ok_or(VisitorError::NoDocument)?;
         parent.append_child(&host).map_err(VisitorError::js)?;
+        let above = AboveFullscreen::new(document, &host);
         Ok(Ui {
+            _above: above,
             host,
             panel,
             frame,

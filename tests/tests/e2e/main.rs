@@ -7,6 +7,7 @@ mod corpus;
 mod ending;
 mod fidelity;
 mod foundation;
+mod fullscreen;
 mod invitations;
 mod modal;
 mod privacy;

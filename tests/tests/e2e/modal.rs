@@ -16,7 +16,7 @@ use e2e::scenario::*;
 use serde_json::Value;
 
 /// A person's click at `(x, y)` (viewport px): move, press, release.
-async fn click_at(tab: &Tab, x: f64, y: f64) -> Result<()> {
+pub(crate) async fn click_at(tab: &Tab, x: f64, y: f64) -> Result<()> {
     for (kind, buttons) in [
         (DispatchMouseEventType::MouseMoved, 0),
         (DispatchMouseEventType::MousePressed, 1),
@@ -37,7 +37,7 @@ async fn click_at(tab: &Tab, x: f64, y: f64) -> Result<()> {
 }
 
 /// Clicks the middle of the element `query` (a JavaScript expression) finds.
-async fn click_middle(tab: &Tab, what: &str, query: &str) -> Result<()> {
+pub(crate) async fn click_middle(tab: &Tab, what: &str, query: &str) -> Result<()> {
     tab.wait_for(what, query, WAIT).await?;
     let [x, y]: [f64; 2] = tab
         .eval(&format!(
