@@ -18,6 +18,8 @@
   "use strict";
   if (window.Cobrowse) return; // included twice: keep the first
 
+  keepWebglPictures();
+
   var script = document.currentScript;
   var src = (script && script.src) || "";
   var relay = (script && script.getAttribute("data-relay")) || (src ? new URL(src).origin : location.origin);
@@ -29,6 +31,108 @@
   var loading = null;
   var resumed = null;
   var told = false;
+
+  // WebGL pictures for the agent. A WebGL context made without
+  // preserveDrawingBuffer hands its buffer to the compositor and starts the
+  // next frame blank, so a canvas drawn once (a chart, a static scene) has
+  // nothing left to read when a session's capture looks, maybe minutes
+  // later. The session's wasm is loaded only on start(), long after the
+  // page drew: this has to be in place before the page's scripts run.
+  // - Contexts made after this script ask for preserveDrawingBuffer unless
+  //   the page chose a value itself (rrweb's recorder does the same). Cost:
+  //   the browser copies the buffer when it presents a frame instead of
+  //   swapping it (one GPU copy per presented frame, nothing while the
+  //   canvas is still); a page that relied on the implicit clear without
+  //   calling clear() would accumulate its drawings (frameworks clear every
+  //   frame). Chosen over copying every frame ourselves: no second canvas,
+  //   and no script work on the page's draw calls.
+  // - Contexts this cannot change (made before this script, or with an
+  //   explicit preserveDrawingBuffer: false) are copied into a detached 2D
+  //   canvas in a microtask after each task that drew into them: the buffer
+  //   is still intact then, the frame not yet presented. The capture reads
+  //   that copy (canvas/mod.rs). Cost: one drawImage per drawing task, and
+  //   the copy's memory, for those contexts only.
+  // The copies never leave the page by themselves: the capture applies its
+  // masking, blocking and budget rules to the canvas they stand for.
+  function keepWebglPictures() {
+    var canvasProto = window.HTMLCanvasElement && window.HTMLCanvasElement.prototype;
+    if (!canvasProto || typeof canvasProto.getContext !== "function" || typeof WeakMap !== "function") {
+      return;
+    }
+    var key = typeof Symbol === "function" && Symbol["for"] ? Symbol["for"]("cobrowse.webgl.copies") : null;
+    if (!key || window[key]) return;
+    var copies = new WeakMap(); // page canvas -> its latest picture
+    var kept = new WeakMap(); // context -> whether its buffer is preserved
+    var pending = [];
+    Object.defineProperty(window, key, { value: copies });
+
+    var getContext = canvasProto.getContext;
+    canvasProto.getContext = function (type, attributes) {
+      if (type === "webgl" || type === "webgl2" || type === "experimental-webgl") {
+        var given = attributes;
+        if (given == null || (typeof given === "object" && given.preserveDrawingBuffer === undefined)) {
+          var asked = {};
+          for (var k in given) asked[k] = given[k];
+          asked.preserveDrawingBuffer = true;
+          return getContext.call(this, type, asked);
+        }
+      }
+      return getContext.apply(this, arguments);
+    };
+
+    function copyAll() {
+      var list = pending;
+      pending = [];
+      for (var i = 0; i < list.length; i++) {
+        var canvas = list[i];
+        try {
+          var copy = copies.get(canvas);
+          if (!copy) {
+            copy = document.createElement("canvas");
+            copies.set(canvas, copy);
+          }
+          if (copy.width !== canvas.width) copy.width = canvas.width;
+          if (copy.height !== canvas.height) copy.height = canvas.height;
+          var ctx = copy.getContext("2d");
+          ctx.clearRect(0, 0, copy.width, copy.height);
+          ctx.drawImage(canvas, 0, 0);
+        } catch (e) {
+          copies["delete"](canvas); // a lost context or a zero-size canvas
+        }
+      }
+    }
+
+    function drew(gl) {
+      var canvas = gl.canvas;
+      if (!(canvas instanceof window.HTMLCanvasElement)) return; // an OffscreenCanvas: not on the page
+      var preserved = kept.get(gl);
+      if (preserved === undefined) {
+        var attrs = gl.getContextAttributes();
+        preserved = !!(attrs && attrs.preserveDrawingBuffer);
+        kept.set(gl, preserved);
+      }
+      if (preserved || pending.indexOf(canvas) >= 0) return;
+      if (pending.push(canvas) === 1) queueMicrotask(copyAll);
+    }
+
+    var names = ["clear", "drawArrays", "drawElements", "drawArraysInstanced", "drawElementsInstanced", "drawRangeElements"];
+    [window.WebGLRenderingContext, window.WebGL2RenderingContext].forEach(function (Ctx) {
+      if (!Ctx || typeof queueMicrotask !== "function") return;
+      names.forEach(function (name) {
+        var original = Ctx.prototype[name];
+        if (typeof original !== "function") return;
+        Ctx.prototype[name] = function () {
+          var out = original.apply(this, arguments);
+          try {
+            drew(this);
+          } catch (e) {
+            // Never let the copy break the page's drawing.
+          }
+          return out;
+        };
+      });
+    });
+  }
 
   // Compiling the smallest valid module tells whether the CSP allows wasm,
   // without fetching anything.

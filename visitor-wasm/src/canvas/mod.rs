@@ -378,12 +378,17 @@ impl Canvases {
         } else {
             (w, h)
         };
+        // A WebGL canvas whose buffer the browser clears once shown is read
+        // from the loader's copy, made right after the page drew (the
+        // buffer itself may be blank by now).
+        let kept = find::kept_copy(&self.window, el);
+        let source = kept.as_ref().unwrap_or(el);
         let (scratch, ctx) = self.scratch_of(sw, sh)?;
         ctx.clear_rect(0.0, 0.0, f64::from(sw), f64::from(sh));
         // Throws for a canvas in a state that cannot be drawn (e.g. its
         // control was transferred to a worker): skip it, it stays as it was.
         ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
-            el,
+            source,
             0.0,
             0.0,
             f64::from(sw),
@@ -411,9 +416,10 @@ impl Canvases {
         array.copy_to(&mut self.pixels);
         let grid = Grid::of_rgba(&self.pixels, sw, sh)?;
         let tracked = entry(&mut self.tracked, id);
-        if grid.blank && tracked.sent.as_ref().is_some_and(|g| !g.blank) {
+        if grid.blank && kept.is_none() && tracked.sent.as_ref().is_some_and(|g| !g.blank) {
             // Blank after content: a WebGL buffer read after it was shown
-            // keeps its last image; a 2D canvas really was cleared.
+            // keeps its last image; a 2D canvas (or a kept copy) really
+            // was cleared.
             if *tracked.kind.get_or_insert_with(|| kind_of(el)) == Kind::Cleared {
                 return None;
             }
@@ -434,7 +440,7 @@ impl Canvases {
             let is_flat = flat(&self.pixels, sw, r);
             let (full, copy) = if half {
                 let full = scale_up(r, w, h);
-                (full, crop_canvas(el, full)?)
+                (full, crop_canvas(source, full)?)
             } else if r.width == w && r.height == h {
                 // The scratch itself becomes the image; a new one is made
                 // for the next read.
