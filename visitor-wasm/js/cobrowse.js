@@ -38,20 +38,27 @@
   // nothing left to read when a session's capture looks, maybe minutes
   // later. The session's wasm is loaded only on start(), long after the
   // page drew: this has to be in place before the page's scripts run.
-  // - Contexts made after this script ask for preserveDrawingBuffer unless
-  //   the page chose a value itself (rrweb's recorder does the same). Cost:
+  // - Contexts made after this script get preserveDrawingBuffer: true,
+  //   also where the page passed false (three.js and others pass their
+  //   default, false, explicitly). rrweb's recorder does the same. Cost:
   //   the browser copies the buffer when it presents a frame instead of
-  //   swapping it (one GPU copy per presented frame, nothing while the
-  //   canvas is still); a page that relied on the implicit clear without
-  //   calling clear() would accumulate its drawings (frameworks clear every
-  //   frame). Chosen over copying every frame ourselves: no second canvas,
-  //   and no script work on the page's draw calls.
-  // - Contexts this cannot change (made before this script, or with an
-  //   explicit preserveDrawingBuffer: false) are copied into a detached 2D
-  //   canvas in a microtask after each task that drew into them: the buffer
-  //   is still intact then, the frame not yet presented. The capture reads
-  //   that copy (canvas/mod.rs). Cost: one drawImage per drawing task, and
-  //   the copy's memory, for those contexts only.
+  //   swapping it. Measured in headless Chromium (software WebGL, a shared
+  //   2-core machine) on a 1920×1080 animation: frame time within the noise
+  //   (22–55 ms a frame without, 24–32 ms with). A page
+  //   that never calls clear() and relied on the browser clearing the
+  //   buffer would see its drawings accumulate (frameworks clear each frame).
+  // - Contexts made before this script keep their buffer cleared. After a
+  //   task that drew into one, a microtask (the buffer still intact, the
+  //   frame not yet presented) copies it into a detached 2D canvas, which
+  //   the capture reads when the canvas itself reads blank (canvas/mod.rs).
+  //   A copy is expensive (37–60 ms for 1080p in the same measurement:
+  //   copied every frame, the animation ran at half speed), so it is made
+  //   only for a draw after a quiet spell (a chart, a scene drawn on demand:
+  //   copied at once) and at most once a second for a canvas drawn every
+  //   frame (measured: 1.0–1.4 ms of script a frame on average, against
+  //   0.2–0.3 without). Such a canvas's live buffer is read in the frame
+  //   anyway; its copy matters only once the animation stops, and is then
+  //   up to a second old until the page draws again.
   // The copies never leave the page by themselves: the capture applies its
   // masking, blocking and budget rules to the canvas they stand for.
   function keepWebglPictures() {
@@ -61,21 +68,22 @@
     }
     var key = typeof Symbol === "function" && Symbol["for"] ? Symbol["for"]("cobrowse.webgl.copies") : null;
     if (!key || window[key]) return;
+    var QUIET_MS = 100; // a draw after this long without one is copied at once
+    var COPY_EVERY_MS = 1000; // else at most this often
     var copies = new WeakMap(); // page canvas -> its latest picture
-    var kept = new WeakMap(); // context -> whether its buffer is preserved
+    var seen = new WeakMap(); // context -> { preserved, drawn, copied }
     var pending = [];
     Object.defineProperty(window, key, { value: copies });
 
     var getContext = canvasProto.getContext;
     canvasProto.getContext = function (type, attributes) {
       if (type === "webgl" || type === "webgl2" || type === "experimental-webgl") {
-        var given = attributes;
-        if (given == null || (typeof given === "object" && given.preserveDrawingBuffer === undefined)) {
-          var asked = {};
-          for (var k in given) asked[k] = given[k];
-          asked.preserveDrawingBuffer = true;
-          return getContext.call(this, type, asked);
+        var asked = {};
+        if (attributes && typeof attributes === "object") {
+          for (var k in attributes) asked[k] = attributes[k];
         }
+        asked.preserveDrawingBuffer = true;
+        return getContext.call(this, type, asked);
       }
       return getContext.apply(this, arguments);
     };
@@ -105,13 +113,18 @@
     function drew(gl) {
       var canvas = gl.canvas;
       if (!(canvas instanceof window.HTMLCanvasElement)) return; // an OffscreenCanvas: not on the page
-      var preserved = kept.get(gl);
-      if (preserved === undefined) {
+      var state = seen.get(gl);
+      if (!state) {
         var attrs = gl.getContextAttributes();
-        preserved = !!(attrs && attrs.preserveDrawingBuffer);
-        kept.set(gl, preserved);
+        state = { preserved: !!(attrs && attrs.preserveDrawingBuffer), drawn: -Infinity, copied: -Infinity };
+        seen.set(gl, state);
       }
-      if (preserved || pending.indexOf(canvas) >= 0) return;
+      if (state.preserved || pending.indexOf(canvas) >= 0) return;
+      var now = performance.now();
+      var quiet = now - state.drawn > QUIET_MS;
+      state.drawn = now;
+      if (!quiet && now - state.copied < COPY_EVERY_MS) return;
+      state.copied = now;
       if (pending.push(canvas) === 1) queueMicrotask(copyAll);
     }
 

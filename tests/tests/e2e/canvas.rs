@@ -334,20 +334,26 @@ async fn a_webgl_canvas_drawn_once_before_the_session_reaches_the_console() -> R
     let (visitor, console) = live(&world, "webgl-once.html", "{}").await?;
     let ready: bool = visitor.eval("return window.glReady === true;").await?;
     ensure!(ready, "this Chromium has no WebGL");
-    // The session started after the page drew and showed both canvases:
-    // their buffers are blank by now, only the loader's measures kept them.
+    let early_preserved: bool = visitor.eval("return window.earlyPreserved;").await?;
+    ensure!(
+        !early_preserved,
+        "#early was meant to keep a cleared buffer (made past the loader)"
+    );
+    // The session started after the page drew and showed these canvases:
+    // only the loader's measures kept their pictures.
+    wait_solid(&console, "#asked", [0.0, 153.0, 51.0], "defaults").await?;
     wait_solid(
         &console,
-        "#asked",
-        [0.0, 153.0, 51.0],
-        "defaults: a preserved buffer",
+        "#refused",
+        [229.5, 127.5, 0.0],
+        "preserveDrawingBuffer: false",
     )
     .await?;
     wait_solid(
         &console,
-        "#refused",
+        "#early",
         [25.5, 51.0, 229.5],
-        "preserveDrawingBuffer: false: the copy",
+        "a context made before the loader: its copy",
     )
     .await?;
     shoot(&world, &console, "canvas-webgl-once-console").await?;

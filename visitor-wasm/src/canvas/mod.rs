@@ -378,43 +378,26 @@ impl Canvases {
         } else {
             (w, h)
         };
-        // A WebGL canvas whose buffer the browser clears once shown is read
-        // from the loader's copy, made right after the page drew (the
-        // buffer itself may be blank by now).
-        let kept = find::kept_copy(&self.window, el);
-        let source = kept.as_ref().unwrap_or(el);
-        let (scratch, ctx) = self.scratch_of(sw, sh)?;
-        ctx.clear_rect(0.0, 0.0, f64::from(sw), f64::from(sh));
-        // Throws for a canvas in a state that cannot be drawn (e.g. its
-        // control was transferred to a worker): skip it, it stays as it was.
-        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
-            source,
-            0.0,
-            0.0,
-            f64::from(sw),
-            f64::from(sh),
-        )
-        .ok()?;
-        let data = match ctx.get_image_data(0.0, 0.0, f64::from(sw), f64::from(sh)) {
-            Ok(d) => d,
-            Err(_) => {
-                // Cross-origin pixels: the scratch is tainted now, too.
-                self.scratch = None;
-                let t = entry(&mut self.tracked, id);
-                t.unreadable = true;
-                t.unreadable_sent = true;
-                return Some(Found::Unreadable(id));
-            }
+        let (scratch, grid) = match self.read_pixels(el, id, sw, sh)? {
+            Ok(read) => read,
+            Err(unreadable) => return Some(unreadable),
         };
-        // Copied into a buffer kept between reads rather than a fresh Vec.
-        let array: js_sys::Uint8ClampedArray =
-            js_sys::Reflect::get(&data, &JsValue::from_str("data"))
-                .ok()?
-                .dyn_into()
-                .ok()?;
-        self.pixels.resize(array.length() as usize, 0);
-        array.copy_to(&mut self.pixels);
-        let grid = Grid::of_rgba(&self.pixels, sw, sh)?;
+        // A WebGL buffer the browser cleared once shown reads blank; the
+        // loader's copy (made right after the page last drew) holds what
+        // the canvas shows. Read only then: a canvas drawn since the last
+        // frame is fresher than any copy.
+        let kept = if grid.blank {
+            find::kept_copy(&self.window, el)
+        } else {
+            None
+        };
+        let (source, scratch, grid) = match &kept {
+            Some(copy) => match self.read_pixels(copy, id, sw, sh)? {
+                Ok((scratch, grid)) => (copy, scratch, grid),
+                Err(unreadable) => return Some(unreadable),
+            },
+            None => (el, scratch, grid),
+        };
         let tracked = entry(&mut self.tracked, id);
         if grid.blank && kept.is_none() && tracked.sent.as_ref().is_some_and(|g| !g.blank) {
             // Blank after content: a WebGL buffer read after it was shown
@@ -457,6 +440,50 @@ impl Canvases {
             grid,
             crops,
         }))
+    }
+
+    /// Draws `src` into the scratch at `sw`×`sh` and hashes its pixels
+    /// (kept in `self.pixels`). `None` when it cannot be drawn (e.g. its
+    /// control was transferred to a worker: it stays as it was); `Err` when
+    /// cross-origin pixels make it unreadable.
+    fn read_pixels(
+        &mut self,
+        src: &HtmlCanvasElement,
+        id: NodeId,
+        sw: u32,
+        sh: u32,
+    ) -> Option<Result<(OffscreenCanvas, Grid), Found>> {
+        let (scratch, ctx) = self.scratch_of(sw, sh)?;
+        ctx.clear_rect(0.0, 0.0, f64::from(sw), f64::from(sh));
+        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
+            src,
+            0.0,
+            0.0,
+            f64::from(sw),
+            f64::from(sh),
+        )
+        .ok()?;
+        let data = match ctx.get_image_data(0.0, 0.0, f64::from(sw), f64::from(sh)) {
+            Ok(d) => d,
+            Err(_) => {
+                // Cross-origin pixels: the scratch is tainted now, too.
+                self.scratch = None;
+                let t = entry(&mut self.tracked, id);
+                t.unreadable = true;
+                t.unreadable_sent = true;
+                return Some(Err(Found::Unreadable(id)));
+            }
+        };
+        // Copied into a buffer kept between reads rather than a fresh Vec.
+        let array: js_sys::Uint8ClampedArray =
+            js_sys::Reflect::get(&data, &JsValue::from_str("data"))
+                .ok()?
+                .dyn_into()
+                .ok()?;
+        self.pixels.resize(array.length() as usize, 0);
+        array.copy_to(&mut self.pixels);
+        let grid = Grid::of_rgba(&self.pixels, sw, sh)?;
+        Some(Ok((scratch, grid)))
     }
 
     /// The scratch canvas at `w`×`h`, made once and reused while the size
