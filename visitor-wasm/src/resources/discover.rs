@@ -214,12 +214,19 @@ fn element(el: &Element, base: &str, found: &mut Found) {
             // What the element plays (from `src` or the `<source>` it
             // chose). Fetched like any resource, within the size limit: a
             // film too big is offered without a body and the console's copy
-            // shows the poster (or stays empty).
+            // shows the poster (or stays empty). One the page has not
+            // started loading (`preload="none"`, no `currentSrc` yet) is
+            // only referenced: fetched if the console's copy asks for it.
             let current = js_sys::Reflect::get(el, &"currentSrc".into())
                 .ok()
                 .and_then(|v| v.as_string())
                 .filter(|s| !s.is_empty());
-            offer(found, current.or_else(|| attr("src")));
+            match current {
+                Some(url) => offer(found, Some(url)),
+                None => found
+                    .referenced
+                    .extend(attr("src").and_then(|r| resolve(&r, base))),
+            }
             offer(found, attr("poster"));
         }
         "link" => {
