@@ -23,8 +23,10 @@ pub enum Role {
     Link,
     /// `<input type=image>`: `src`.
     Input,
-    /// `<video>`: `poster`.
+    /// `<video>`: `src`, `poster`.
     Video,
+    /// `<audio>`: `src`.
+    Audio,
     /// SVG `<image>`, `<feImage>`: `href`, `xlink:href`.
     SvgImage,
     /// SVG `<use>`: `href`, `xlink:href`, keeping the `#fragment` that
@@ -45,6 +47,7 @@ impl Role {
             Ns::Html if is("link") => Role::Link,
             Ns::Html if is("input") => Role::Input,
             Ns::Html if is("video") => Role::Video,
+            Ns::Html if is("audio") => Role::Audio,
             Ns::Html if is("style") => Role::Style,
             Ns::Html if is("body") || is("table") || is("td") || is("th") => Role::Background,
             Ns::Svg if is("image") || is("feImage") => Role::SvgImage,
@@ -61,7 +64,10 @@ impl Role {
             Role::Img | Role::Source if is("srcset") => Some(UrlForm::Srcset),
             Role::Img | Role::Source | Role::Input if is("src") => Some(UrlForm::Single),
             Role::Link if is("href") => Some(UrlForm::Single),
-            Role::Video if is("poster") => Some(UrlForm::Single),
+            // The media the visitor's page plays: uploaded by the
+            // visitor like an image, served with byte ranges for seeking.
+            Role::Video if is("poster") || is("src") => Some(UrlForm::Single),
+            Role::Audio if is("src") => Some(UrlForm::Single),
             Role::SvgImage if is("href") || is("xlink:href") => Some(UrlForm::Single),
             Role::SvgUse if is("href") || is("xlink:href") => Some(UrlForm::Single),
             Role::Background if is("background") => Some(UrlForm::Single),
@@ -386,6 +392,14 @@ mod tests {
         );
         assert_eq!(
             Role::of("video", &Ns::Html).attr("poster"),
+            Some(UrlForm::Single)
+        );
+        assert_eq!(
+            Role::of("video", &Ns::Html).attr("src"),
+            Some(UrlForm::Single)
+        );
+        assert_eq!(
+            Role::of("audio", &Ns::Html).attr("src"),
             Some(UrlForm::Single)
         );
         assert_eq!(

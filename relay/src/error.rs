@@ -98,7 +98,7 @@ pub enum RelayError {
     ChunkTooLarge { limit: usize },
     #[error("the session's upload budget of {budget} bytes is used up ({used} bytes uploaded)")]
     OverBudget { budget: u64, used: u64 },
-    #[error("content type {content_type:?} is refused: the relay serves only images, fonts and stylesheets")]
+    #[error("content type {content_type:?} is refused: the relay serves only images, fonts, stylesheets and media")]
     RefusedType { content_type: String },
     #[error("the bytes offered as {content_type:?} are an HTML document; the relay never serves HTML as a resource")]
     DisguisedHtml { content_type: String },

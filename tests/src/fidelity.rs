@@ -158,13 +158,17 @@ async fn compare_live(
     Ok(PageReport { diffs, dom, notes })
 }
 
-/// Waits until `doc` has every image and font it will get.
+/// Waits until `doc` has every image and font it will get, and every
+/// video or audio element shows a frame where it is (or gave up: an error,
+/// or the browser stopped loading it, as with `preload="none"`).
 async fn settled(tab: &Tab, doc: &str) -> Result<()> {
     tab.wait_for(
-        "images and fonts to load",
+        "images, fonts and media to load",
         &format!(
             "(() => {{ const d = {doc}; return d && d.readyState === 'complete' && \
-               [...d.images].every(i => i.complete) && d.fonts.status === 'loaded'; }})()"
+               [...d.images].every(i => i.complete) && d.fonts.status === 'loaded' && \
+               [...d.querySelectorAll('video, audio')].every(m => m.error || \
+                 ((m.readyState >= 2 || m.networkState !== 2) && !m.seeking)); }})()"
         ),
         Duration::from_secs(30),
     )

@@ -60,6 +60,15 @@ impl World {
         World::start_with(Some(pages), Vec::new()).await
     }
 
+    /// [`World::start_pages`] with `relay_args` added to the relay's
+    /// command line.
+    pub async fn start_pages_with_relay_args(
+        pages: &std::path::Path,
+        relay_args: Vec<String>,
+    ) -> Result<World> {
+        World::start_with(Some(pages), relay_args).await
+    }
+
     async fn start_with(pages: Option<&std::path::Path>, relay_args: Vec<String>) -> Result<World> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .parent()

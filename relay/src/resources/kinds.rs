@@ -1,6 +1,6 @@
-//! Which resources the relay accepts and serves: images, fonts and
-//! stylesheets, never HTML, script or XML documents, and never bytes that
-//! sniff as HTML whatever type they claim.
+//! Which resources the relay accepts and serves: images, fonts,
+//! stylesheets and media (video, audio), never HTML, script or XML
+//! documents, and never bytes that sniff as HTML whatever type they claim.
 //!
 //! Owns: the content-type allow-list and the HTML sniff. Does not own:
 //! where the checks are applied (offers, uploads, fetches and serving all
@@ -51,7 +51,9 @@ pub fn check(content_type: &str, url: Option<&url::Url>) -> Option<Kind> {
     }
     let (top, sub) = essence.split_once('/')?;
     let accepted = match top {
-        "image" | "font" => !sub.is_empty(),
+        // Media: the page's `<video>`/`<audio>` sources, which the
+        // console's copy plays (and seeks in, see `range.rs`).
+        "image" | "font" | "video" | "audio" => !sub.is_empty(),
         "application" if FONT_APPLICATION_TYPES.contains(&essence.as_str()) => true,
         "application" if sub == "octet-stream" => url.is_none_or(|url| {
             let path = url.path().to_ascii_lowercase();
@@ -112,7 +114,7 @@ mod tests {
     }
 
     #[test]
-    fn images_fonts_and_stylesheets_only() {
+    fn images_fonts_stylesheets_and_media_only() {
         assert_eq!(
             check("text/css; charset=Shift_JIS", None),
             Some(Kind::Stylesheet)
@@ -120,6 +122,8 @@ mod tests {
         assert_eq!(check("image/png", None), Some(Kind::Plain));
         assert_eq!(check("IMAGE/SVG+XML", None), Some(Kind::Plain));
         assert_eq!(check("font/woff2", None), Some(Kind::Plain));
+        assert_eq!(check("video/webm", None), Some(Kind::Plain));
+        assert_eq!(check("audio/mpeg", None), Some(Kind::Plain));
         assert_eq!(
             check("application/vnd.ms-fontobject", None),
             Some(Kind::Plain)
@@ -135,6 +139,7 @@ mod tests {
             "text/plain",
             "",
             "image",
+            "video/",
         ] {
             assert_eq!(check(refused, None), None, "{refused}");
         }

@@ -12,7 +12,8 @@
 //!   history, budget and uploads, and the shared cache level), implemented
 //!   in `memory.rs` and `redis.rs` (with `lua/`).
 //! - `cache.rs`: the local level (size-bounded LRU with a TTL).
-//! - `kinds.rs`: which types are accepted; HTML sniffing.
+//! - `kinds.rs`: which types are accepted; HTML sniffing. `range.rs`:
+//!   `Range` requests on served resources (media seeking).
 //! - `upload.rs`: `PUT`/`GET /res/up/{hash}`; `serve.rs`:
 //!   `GET /res/s/{key}/{b64url}` and the fallback chain; `fetch.rs`: the
 //!   relay's own fetch from allowed domains; `css.rs`: stylesheets through
@@ -35,6 +36,7 @@ pub mod fetch;
 pub mod kinds;
 pub mod memory;
 pub mod metrics;
+pub mod range;
 pub mod redis;
 pub mod serve;
 pub mod settings;

@@ -17,8 +17,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION,
-    X_CONTENT_TYPE_OPTIONS,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_RANGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, IF_RANGE, LOCATION, RANGE, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,7 +34,7 @@ use url::Url;
 use super::kinds::{self, Kind};
 use super::metrics::Fallback;
 use super::store::{HistoryEntry, OfferedHash, ResourceStore, SessionResources};
-use super::{css, resource_url};
+use super::{css, range, resource_url};
 use crate::bus::{Bus, Delivery, Topic};
 use crate::server::App;
 use crate::sessions::SessionStore;
@@ -305,7 +305,8 @@ async fn fetch_and_keep<S: SessionStore, B: Bus>(
     Ok((hash, fetched.content_type, fetched.bytes))
 }
 
-/// 200 with the resource (a stylesheet decoded and rewritten), or 304 when
+/// 200 with the resource (a stylesheet decoded and rewritten; a part of
+/// another resource with 206 when a `Range` asks for one), or 304 when
 /// the agent's browser has this version; 404 for a type that must never be
 /// served (a second line of defence: such offers never reach the cache).
 fn respond<S, B>(
@@ -334,7 +335,7 @@ fn respond<S, B>(
         (X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         (CONTENT_SECURITY_POLICY, RESOURCE_CSP.to_owned()),
         (CACHE_CONTROL, "no-cache".to_owned()),
-        (ETAG, etag),
+        (ETAG, etag.clone()),
     ];
     if fresh {
         return (StatusCode::NOT_MODIFIED, common).into_response();
@@ -345,8 +346,61 @@ fn respond<S, B>(
             let rewritten = css::rewrite(&text, url, prefix);
             ("text/css; charset=utf-8".to_owned(), Bytes::from(rewritten))
         }
-        Kind::Plain => (content_type.to_owned(), bytes),
+        Kind::Plain => {
+            return plain(app, headers, &etag, common, content_type, bytes);
+        }
     };
     app.resources.metrics().served(body.len() as u64);
     (StatusCode::OK, common, [(CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A resource served as stored, whole or the one byte range asked for (a
+/// media element seeking; see `range.rs`). An `If-Range` that names
+/// another version gets the whole resource, as RFC 9110 says.
+fn plain<S, B>(
+    app: &App<S, B>,
+    headers: &HeaderMap,
+    etag: &str,
+    common: [(axum::http::HeaderName, String); 4],
+    content_type: &str,
+    bytes: Bytes,
+) -> Response {
+    let same_version = headers
+        .get(IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let asked = headers
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| same_version);
+    let len = bytes.len() as u64;
+    let typed = [
+        (CONTENT_TYPE, content_type.to_owned()),
+        (ACCEPT_RANGES, "bytes".to_owned()),
+    ];
+    match range::answer(asked, len) {
+        range::Answer::Whole => {
+            app.resources.metrics().served(len);
+            (StatusCode::OK, common, typed, bytes).into_response()
+        }
+        range::Answer::Part { start, end } => {
+            // `answer` keeps both ends inside the resource.
+            let part = bytes.slice(start as usize..=end as usize);
+            app.resources.metrics().served(part.len() as u64);
+            (
+                StatusCode::PARTIAL_CONTENT,
+                common,
+                typed,
+                [(CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))],
+                part,
+            )
+                .into_response()
+        }
+        range::Answer::Unsatisfiable => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            common,
+            [(CONTENT_RANGE, format!("bytes */{len}"))],
+        )
+            .into_response(),
+    }
 }

@@ -328,3 +328,59 @@ async fn the_relay_fetches_only_from_allowed_domains() {
     assert_eq!(relay.get(&res_path(&resources, &fresh)).await.status, 302);
     assert_eq!(origin.seen().len(), seen.len(), "no fetch for that session");
 }
+
+#[tokio::test]
+async fn media_is_served_in_byte_ranges_for_seeking() {
+    let relay = Relay::start().await;
+    let mut site = open_session(&relay, ResourcePolicy::default()).await;
+    let (_agent, resources) = admitted(&relay, &mut site).await;
+    let url = "https://shop.example/media/clip.webm";
+    let bytes = png(5000, 12);
+    let (hashes, _) = offer(&mut site, vec![offered(url, &bytes, "video/webm")]).await;
+    assert_eq!(hashes, vec![sha(&bytes)], "media is wanted like an image");
+    assert_eq!(upload(&relay, &site.token, &bytes).await.status, 201);
+    let path = res_path(&resources, url);
+    let get = |range: Vec<(&'static str, String)>| {
+        let path = path.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = range.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            crate::support::http_request(relay.addr, "GET", &path, &headers, &[]).await
+        }
+    };
+
+    let whole = get(vec![]).await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    assert_eq!(whole.header("content-type"), Some("video/webm"));
+    assert_eq!(whole.body, bytes);
+    let etag = whole.header("etag").expect("etag").to_owned();
+
+    // Where a media element starts, and where it seeks to.
+    let start = get(vec![("Range", "bytes=0-".into())]).await;
+    assert_eq!(start.status, 206);
+    assert_eq!(start.header("content-range"), Some("bytes 0-4999/5000"));
+    assert_eq!(start.body, bytes);
+    let middle = get(vec![("Range", "bytes=1000-1999".into())]).await;
+    assert_eq!(middle.status, 206);
+    assert_eq!(middle.header("content-range"), Some("bytes 1000-1999/5000"));
+    assert_eq!(middle.body, &bytes[1000..2000]);
+    let tail = get(vec![("Range", "bytes=-100".into())]).await;
+    assert_eq!(tail.status, 206);
+    assert_eq!(tail.body, &bytes[4900..]);
+
+    let past = get(vec![("Range", "bytes=6000-".into())]).await;
+    assert_eq!(past.status, 416);
+    assert_eq!(past.header("content-range"), Some("bytes */5000"));
+
+    // A range of another version of the resource is not a part of this one.
+    let stale = get(vec![
+        ("Range", "bytes=0-9".into()),
+        ("If-Range", "\"an-older-version\"".into()),
+    ])
+    .await;
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.body, bytes);
+    let current = get(vec![("Range", "bytes=0-9".into()), ("If-Range", etag)]).await;
+    assert_eq!(current.status, 206);
+    assert_eq!(current.body, &bytes[..10]);
+}

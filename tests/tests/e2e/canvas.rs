@@ -303,6 +303,65 @@ async fn a_webgl_scene_without_preserved_buffer_is_captured() -> Result<()> {
     Ok(())
 }
 
+/// Waits until the console shows `selector` as one solid `rgb` colour.
+async fn wait_solid(console: &Tab, selector: &str, rgb: [f64; 3], what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let cells = shown(console, selector).await.ok().flatten();
+        let solid = cells.as_ref().is_some_and(|cells| {
+            !cells.is_empty()
+                && cells.iter().all(|c| {
+                    c.iter()
+                        .zip(rgb.iter().chain([255.0].iter()))
+                        .all(|(got, want)| (got - want).abs() <= CELL_TOLERANCE)
+                })
+        });
+        if solid {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{what}: the console does not show {selector} as rgb{rgb:?} (first cell: {:?})",
+            cells.and_then(|c| c.first().copied())
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webgl_canvas_drawn_once_before_the_session_reaches_the_console() -> Result<()> {
+    let world = World::start_pages(&fixtures()).await?;
+    let (visitor, console) = live(&world, "webgl-once.html", "{}").await?;
+    let ready: bool = visitor.eval("return window.glReady === true;").await?;
+    ensure!(ready, "this Chromium has no WebGL");
+    let early_preserved: bool = visitor.eval("return window.earlyPreserved;").await?;
+    ensure!(
+        !early_preserved,
+        "#early was meant to keep a cleared buffer (made past the loader)"
+    );
+    // The session started after the page drew and showed these canvases:
+    // only the loader's measures kept their pictures.
+    wait_solid(&console, "#asked", [0.0, 153.0, 51.0], "defaults").await?;
+    wait_solid(
+        &console,
+        "#refused",
+        [229.5, 127.5, 0.0],
+        "preserveDrawingBuffer: false",
+    )
+    .await?;
+    wait_solid(
+        &console,
+        "#early",
+        [25.5, 51.0, 229.5],
+        "a context made before the loader: its copy",
+    )
+    .await?;
+    shoot(&world, &console, "canvas-webgl-once-console").await?;
+    end(visitor, console).await;
+    world.stop().await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tainted_canvas_is_a_labelled_placeholder_and_a_masked_one_is_never_read() -> Result<()> {
     let world = World::start_pages(&fixtures()).await?;
@@ -392,13 +451,23 @@ async fn record_clip(tab: &Tab) -> Result<Vec<u8>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_video_plays_muted_in_the_console_and_follows_pause_seek_and_rate() -> Result<()> {
+async fn a_video_from_the_visitors_upload_plays_muted_and_follows_pause_seek_and_rate() -> Result<()>
+{
     let dir = std::env::temp_dir().join(format!("cobrowse-e2e-media-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     for f in ["video.html", "poster.svg"] {
         std::fs::copy(fixtures().join(f), dir.join(f))?;
     }
-    let world = World::start_pages(&dir).await?;
+    // A strict relay: the console's copy has no way to the clip but the
+    // visitor's upload (no redirect to the site), and it seeks in it
+    // through the relay's byte ranges.
+    let config = dir.join("strict.toml");
+    std::fs::write(&config, "[resources]\nstrict = true\n")?;
+    let world = World::start_pages_with_relay_args(
+        &dir,
+        vec!["--config".into(), config.display().to_string()],
+    )
+    .await?;
     let maker = world
         .browser
         .open(&format!("{}/video.html", world.site.url()), 400, 300)
@@ -447,6 +516,11 @@ async fn a_video_plays_muted_in_the_console_and_follows_pause_seek_and_rate() ->
             WAIT,
         )
         .await?;
+    let source: String = console.eval(&format!("return {v}.currentSrc;")).await?;
+    ensure!(
+        source.contains("/res/s/"),
+        "the console's copy plays {source}, not the relay's cached upload"
+    );
     // The video the console cannot load shows its poster.
     let gone: Value = console
         .eval(&format!(

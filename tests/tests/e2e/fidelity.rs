@@ -1,7 +1,7 @@
 //! Fidelity, measured in pixels (`e2e::fidelity`, which `cargo xtask
 //! fidelity` runs over any folder): each page of `tests/fixtures/fidelity/`
 //! (one per feature: layout, images, form state, scroll positions, quirks
-//! mode, the top layer, and the gaps still open) is loaded directly in the visitor's tab
+//! mode, the top layer, WebGL canvases drawn once, and the gaps still open) is loaded directly in the visitor's tab
 //! and through the whole path into the console's iframe at the same size,
 //! and the two screens are compared pixel by pixel.
 //!
@@ -37,6 +37,7 @@ const PAGES: &[&str] = &[
     "components.html",
     "frames.html",
     "dialog-modal.html",
+    "webgl.html",
 ];
 /// Pages still expected to differ (none: each one fixed moves to PAGES).
 const KNOWN_GAPS: &[&str] = &[];

@@ -42,6 +42,21 @@ pub(super) fn kind_of(el: &HtmlCanvasElement) -> Kind {
     Kind::Cleared
 }
 
+/// The loader's latest copy of a WebGL canvas whose buffer is not
+/// preserved (`js/cobrowse.js`, `keepWebglPictures`): made at the end of
+/// each task that drew, so it holds what the page last showed even after
+/// the buffer was cleared. `None` for every other canvas, or where the
+/// page loaded the SDK without the loader.
+pub(super) fn kept_copy(window: &Window, el: &HtmlCanvasElement) -> Option<HtmlCanvasElement> {
+    let key = js_sys::Symbol::for_("cobrowse.webgl.copies");
+    let copies = js_sys::Reflect::get(window, &key).ok()?;
+    let copies: js_sys::WeakMap = copies.dyn_into().ok()?;
+    copies
+        .get(el.unchecked_ref())
+        .dyn_into::<HtmlCanvasElement>()
+        .ok()
+}
+
 /// On screen: a box of some size that overlaps the viewport. Checked on
 /// the element's box, so `display: none` (an empty box) and scrolled-away
 /// canvases are skipped without a style query.

@@ -378,42 +378,31 @@ impl Canvases {
         } else {
             (w, h)
         };
-        let (scratch, ctx) = self.scratch_of(sw, sh)?;
-        ctx.clear_rect(0.0, 0.0, f64::from(sw), f64::from(sh));
-        // Throws for a canvas in a state that cannot be drawn (e.g. its
-        // control was transferred to a worker): skip it, it stays as it was.
-        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
-            el,
-            0.0,
-            0.0,
-            f64::from(sw),
-            f64::from(sh),
-        )
-        .ok()?;
-        let data = match ctx.get_image_data(0.0, 0.0, f64::from(sw), f64::from(sh)) {
-            Ok(d) => d,
-            Err(_) => {
-                // Cross-origin pixels: the scratch is tainted now, too.
-                self.scratch = None;
-                let t = entry(&mut self.tracked, id);
-                t.unreadable = true;
-                t.unreadable_sent = true;
-                return Some(Found::Unreadable(id));
-            }
+        let (scratch, grid) = match self.read_pixels(el, id, sw, sh)? {
+            Ok(read) => read,
+            Err(unreadable) => return Some(unreadable),
         };
-        // Copied into a buffer kept between reads rather than a fresh Vec.
-        let array: js_sys::Uint8ClampedArray =
-            js_sys::Reflect::get(&data, &JsValue::from_str("data"))
-                .ok()?
-                .dyn_into()
-                .ok()?;
-        self.pixels.resize(array.length() as usize, 0);
-        array.copy_to(&mut self.pixels);
-        let grid = Grid::of_rgba(&self.pixels, sw, sh)?;
+        // A WebGL buffer the browser cleared once shown reads blank; the
+        // loader's copy (made right after the page last drew) holds what
+        // the canvas shows. Read only then: a canvas drawn since the last
+        // frame is fresher than any copy.
+        let kept = if grid.blank {
+            find::kept_copy(&self.window, el)
+        } else {
+            None
+        };
+        let (source, scratch, grid) = match &kept {
+            Some(copy) => match self.read_pixels(copy, id, sw, sh)? {
+                Ok((scratch, grid)) => (copy, scratch, grid),
+                Err(unreadable) => return Some(unreadable),
+            },
+            None => (el, scratch, grid),
+        };
         let tracked = entry(&mut self.tracked, id);
-        if grid.blank && tracked.sent.as_ref().is_some_and(|g| !g.blank) {
+        if grid.blank && kept.is_none() && tracked.sent.as_ref().is_some_and(|g| !g.blank) {
             // Blank after content: a WebGL buffer read after it was shown
-            // keeps its last image; a 2D canvas really was cleared.
+            // keeps its last image; a 2D canvas (or a kept copy) really
+            // was cleared.
             if *tracked.kind.get_or_insert_with(|| kind_of(el)) == Kind::Cleared {
                 return None;
             }
@@ -434,7 +423,7 @@ impl Canvases {
             let is_flat = flat(&self.pixels, sw, r);
             let (full, copy) = if half {
                 let full = scale_up(r, w, h);
-                (full, crop_canvas(el, full)?)
+                (full, crop_canvas(source, full)?)
             } else if r.width == w && r.height == h {
                 // The scratch itself becomes the image; a new one is made
                 // for the next read.
@@ -451,6 +440,50 @@ impl Canvases {
             grid,
             crops,
         }))
+    }
+
+    /// Draws `src` into the scratch at `sw`×`sh` and hashes its pixels
+    /// (kept in `self.pixels`). `None` when it cannot be drawn (e.g. its
+    /// control was transferred to a worker: it stays as it was); `Err` when
+    /// cross-origin pixels make it unreadable.
+    fn read_pixels(
+        &mut self,
+        src: &HtmlCanvasElement,
+        id: NodeId,
+        sw: u32,
+        sh: u32,
+    ) -> Option<Result<(OffscreenCanvas, Grid), Found>> {
+        let (scratch, ctx) = self.scratch_of(sw, sh)?;
+        ctx.clear_rect(0.0, 0.0, f64::from(sw), f64::from(sh));
+        ctx.draw_image_with_html_canvas_element_and_dw_and_dh(
+            src,
+            0.0,
+            0.0,
+            f64::from(sw),
+            f64::from(sh),
+        )
+        .ok()?;
+        let data = match ctx.get_image_data(0.0, 0.0, f64::from(sw), f64::from(sh)) {
+            Ok(d) => d,
+            Err(_) => {
+                // Cross-origin pixels: the scratch is tainted now, too.
+                self.scratch = None;
+                let t = entry(&mut self.tracked, id);
+                t.unreadable = true;
+                t.unreadable_sent = true;
+                return Some(Err(Found::Unreadable(id)));
+            }
+        };
+        // Copied into a buffer kept between reads rather than a fresh Vec.
+        let array: js_sys::Uint8ClampedArray =
+            js_sys::Reflect::get(&data, &JsValue::from_str("data"))
+                .ok()?
+                .dyn_into()
+                .ok()?;
+        self.pixels.resize(array.length() as usize, 0);
+        array.copy_to(&mut self.pixels);
+        let grid = Grid::of_rgba(&self.pixels, sw, sh)?;
+        Some(Ok((scratch, grid)))
     }
 
     /// The scratch canvas at `w`×`h`, made once and reused while the size

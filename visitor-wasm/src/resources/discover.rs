@@ -197,7 +197,38 @@ fn element(el: &Element, base: &str, found: &mut Found) {
             offer(found, current.or_else(|| attr("src")));
             srcset(found, attr("srcset"));
         }
-        "source" => srcset(found, attr("srcset")),
+        "source" => {
+            srcset(found, attr("srcset"));
+            // A media element's candidates: the one it plays is offered
+            // through the element (`currentSrc`); the others only if asked.
+            let in_media = el
+                .parent_element()
+                .is_some_and(|p| matches!(p.local_name().as_str(), "video" | "audio"));
+            if in_media {
+                found
+                    .referenced
+                    .extend(attr("src").and_then(|r| resolve(&r, base)));
+            }
+        }
+        "video" | "audio" => {
+            // What the element plays (from `src` or the `<source>` it
+            // chose). Fetched like any resource, within the size limit: a
+            // film too big is offered without a body and the console's copy
+            // shows the poster (or stays empty). One the page has not
+            // started loading (`preload="none"`, no `currentSrc` yet) is
+            // only referenced: fetched if the console's copy asks for it.
+            let current = js_sys::Reflect::get(el, &"currentSrc".into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .filter(|s| !s.is_empty());
+            match current {
+                Some(url) => offer(found, Some(url)),
+                None => found
+                    .referenced
+                    .extend(attr("src").and_then(|r| resolve(&r, base))),
+            }
+            offer(found, attr("poster"));
+        }
         "link" => {
             let rel = attr("rel").unwrap_or_default().to_ascii_lowercase();
             let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
@@ -218,7 +249,6 @@ fn element(el: &Element, base: &str, found: &mut Found) {
                 srcset(found, attr("imagesrcset"));
             }
         }
-        "video" => offer(found, attr("poster")),
         "input" if attr("type").is_some_and(|t| t.eq_ignore_ascii_case("image")) => {
             offer(found, attr("src"));
         }

@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestCache, RequestCredentials, RequestInit, RequestMode, Response, Url};
 
 use super::plan::{FetchJob, Fetched};
-use super::rules::{css_refs, is_resource_type, is_stylesheet, without_fragment};
+use super::rules::{css_refs, is_media, is_resource_type, is_stylesheet, without_fragment};
 use super::task::AbortOnDrop;
 use super::Env;
 
@@ -83,11 +83,17 @@ async fn get(env: &Env, url: &str, max_bytes: u64) -> Option<Got> {
     if !is_resource_type(&content_type, url) {
         return None;
     }
-    let declared = headers.get("content-length").ok().flatten();
-    if declared
-        .and_then(|n| n.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > max_bytes)
-    {
+    let declared = headers
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_bytes) {
+        return None;
+    }
+    // A film or a live stream may be far larger than the limit and is read
+    // whole below: media is fetched only when its size is declared.
+    if declared.is_none() && is_media(&content_type) {
         return None;
     }
     let buffer: ArrayBuffer = JsFuture::from(response.array_buffer().ok()?)

@@ -351,6 +351,8 @@ fn only_resource_types_are_cached() {
         ("application/vnd.ms-fontobject", "https://a.test/x.eot"),
         ("application/octet-stream", "https://a.test/f/x.WOFF2?v=3"),
         ("", "https://a.test/x.ttf"),
+        ("video/webm", "https://a.test/clip.webm"),
+        ("audio/mpeg", "https://a.test/song.mp3"),
     ] {
         assert!(is_resource_type(ct, url), "{ct} {url}");
     }

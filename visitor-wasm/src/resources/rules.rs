@@ -23,7 +23,7 @@ pub fn without_fragment(url: &str) -> Option<&str> {
 }
 
 /// Whether a response of this `Content-Type` at this URL is a static
-/// resource the relay may cache: images, fonts, stylesheets. Documents,
+/// resource the relay may cache: images, fonts, stylesheets, media. Documents,
 /// scripts, JSON and anything unknown are not (offered without a body).
 pub fn is_resource_type(content_type: &str, url: &str) -> bool {
     let mime = content_type
@@ -32,7 +32,11 @@ pub fn is_resource_type(content_type: &str, url: &str) -> bool {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if mime.starts_with("image/") || mime.starts_with("font/") || mime == "text/css" {
+    // Media too: the console's `<video>`/`<audio>` plays the page's own
+    // source (same-origin media behind a login, or a loopback address the
+    // relay must not fetch from, reaches the agent only this way).
+    let media = mime.starts_with("video/") || mime.starts_with("audio/");
+    if mime.starts_with("image/") || mime.starts_with("font/") || mime == "text/css" || media {
         return true;
     }
     if let Some(sub) = mime.strip_prefix("application/") {
@@ -45,6 +49,12 @@ pub fn is_resource_type(content_type: &str, url: &str) -> bool {
         mime.as_str(),
         "" | "application/octet-stream" | "binary/octet-stream"
     ) && has_font_extension(url)
+}
+
+/// Whether the `Content-Type` is video or audio.
+pub fn is_media(content_type: &str) -> bool {
+    let mime = content_type.trim_start().to_ascii_lowercase();
+    mime.starts_with("video/") || mime.starts_with("audio/")
 }
 
 fn has_font_extension(url: &str) -> bool {

@@ -26,7 +26,7 @@ fn fill(el: &web_sys::Element, color: &str, x: f64, y: f64, w: f64, h: f64) {
 }
 
 /// A session an agent watches, its snapshot sent.
-async fn watched(relay: &Relay) -> visitor_wasm::Session {
+pub(crate) async fn watched(relay: &Relay) -> visitor_wasm::Session {
     let session = started_with(relay, "").await;
     relay.say(&ToVisitor::AgentJoined {
         agent: AgentId(3),

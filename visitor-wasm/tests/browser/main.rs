@@ -23,5 +23,6 @@ mod shadow;
 mod toplayer;
 mod twoway;
 mod util;
+mod webgl;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
