@@ -10,6 +10,7 @@ mod fidelity;
 mod fuzz;
 mod load;
 mod setup;
+mod shrink;
 mod util;
 
 use std::path::{Path, PathBuf};
