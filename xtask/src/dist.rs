@@ -55,6 +55,11 @@ pub fn build(root: &Path) -> Result<()> {
         &["-Oz", "--one-caller-inline-max-function-size", "0"],
     )?;
     shrink::js(root, &sdk.join("visitor_wasm.js"), true)?;
+    shrink::imports(
+        root,
+        &sdk.join("visitor_wasm_bg.wasm"),
+        &sdk.join("visitor_wasm.js"),
+    )?;
     shrink::js(root, &sdk.join("cobrowse.js"), false)?;
 
     bindgen(&wasm_dir.join("agent_viewer.wasm"), &agent)?;
@@ -67,6 +72,11 @@ pub fn build(root: &Path) -> Result<()> {
         &["-O", "--one-caller-inline-max-function-size", "0"],
     )?;
     shrink::js(root, &agent.join("agent_viewer.js"), true)?;
+    shrink::imports(
+        root,
+        &agent.join("agent_viewer_bg.wasm"),
+        &agent.join("agent_viewer.js"),
+    )?;
 
     // The npm package: our ESM entry and types, plus the same wasm-bindgen output.
     copy_dir(&root.join("npm"), &npm)?;

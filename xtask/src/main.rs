@@ -8,6 +8,7 @@ mod bench;
 mod dist;
 mod fidelity;
 mod fuzz;
+mod imports;
 mod load;
 mod setup;
 mod shrink;

@@ -5,6 +5,8 @@
 //! them into a cache folder, [`TOOLS`]; where they are missing (no Node.js
 //! on the machine), dist says so and ships the files as they are.
 //!
+//! Also short import names in the wasm and its glue (imports.rs).
+//!
 //! Owns: the tool versions, their install, the passes and the keep-or-drop
 //! decision. Does not own: the build (dist.rs).
 
@@ -158,6 +160,33 @@ pub fn js(root: &Path, file: &Path, module: bool) -> Result<()> {
         root,
         &format!("{name}: terser: {before} → {after} bytes raw"),
     )
+}
+
+/// Gives the imports `wasm` takes from its glue (the ES module `glue`,
+/// imported by the wasm as `./` + its file name with `_bg.js`) short names in
+/// both files; see imports.rs. Leaves both alone if they do not match.
+pub fn imports(root: &Path, wasm: &Path, glue: &Path) -> Result<()> {
+    let name = display_name(wasm);
+    let module = format!("./{}", display_name(glue).replace(".js", "_bg.js"));
+    let (bytes, text) = (std::fs::read(wasm)?, std::fs::read_to_string(glue)?);
+    match crate::imports::shorten(&bytes, &text, &module) {
+        Ok((short_wasm, short_glue)) => {
+            let line = format!(
+                "{name}: short import names: wasm {} → {} bytes, glue {} → {} bytes raw",
+                bytes.len(),
+                short_wasm.len(),
+                text.len(),
+                short_glue.len()
+            );
+            std::fs::write(wasm, short_wasm)?;
+            std::fs::write(glue, short_glue)?;
+            note(root, &line)
+        }
+        Err(e) => note(
+            root,
+            &format!("{name}: import names kept as they were ({e:#})"),
+        ),
+    }
 }
 
 /// Starts [`LOG`] afresh for this dist.
