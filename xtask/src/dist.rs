@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The shipped wasm and JS go through `shrink.rs` (wasm-opt, terser) when
-//! `cargo xtask setup` could install them.
+//! `cargo xtask setup` could install them; sdk/ and agent/ get `.gz` and
+//! `.br` copies of their files for the relay to serve.
 
 use std::{fs, path::Path, process::Command};
 
@@ -86,6 +87,9 @@ pub fn build(root: &Path) -> Result<()> {
             copy(&path, &npm.join(path.file_name().unwrap_or_default()))?;
         }
     }
+    // After the npm copy: the package ships plain files.
+    shrink::precompress(root, &sdk)?;
+    shrink::precompress(root, &agent)?;
     println!("dist: {}", dist.display());
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! them into a cache folder, [`TOOLS`]; where they are missing (no Node.js
 //! on the machine), dist says so and ships the files as they are.
 //!
-//! Also short import names in the wasm and its glue (imports.rs).
+//! Also short import names in the wasm and its glue (imports.rs), and the
+//! `.gz`/`.br` copies the relay serves.
 //!
 //! Owns: the tool versions, their install, the passes and the keep-or-drop
 //! decision. Does not own: the build (dist.rs).
@@ -189,6 +190,44 @@ pub fn imports(root: &Path, wasm: &Path, glue: &Path) -> Result<()> {
     }
 }
 
+/// Writes `FILE.gz` (gzip -9) and `FILE.br` (brotli q11) beside every
+/// `.js`, `.wasm` and `.css` in `dir`, which the relay sends to browsers that
+/// accept them: compressed once here rather than on every request.
+pub fn precompress(root: &Path, dir: &Path) -> Result<()> {
+    let (mut raw, mut gz, mut br) = (0, 0, 0);
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "js" | "wasm" | "css") {
+            continue;
+        }
+        let bytes = std::fs::read(&path)?;
+        let gzipped = gzip_bytes(&bytes)?;
+        let mut brotlied = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 22,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut &bytes[..], &mut brotlied, &params)?;
+        let with = |suffix: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        std::fs::write(with(".gz"), &gzipped)?;
+        std::fs::write(with(".br"), &brotlied)?;
+        (raw, gz, br) = (raw + bytes.len(), gz + gzipped.len(), br + brotlied.len());
+    }
+    note(
+        root,
+        &format!(
+            "{}/: precompressed: {raw} bytes raw, {gz} as .gz, {br} as .br",
+            display_name(dir)
+        ),
+    )
+}
+
 /// Starts [`LOG`] afresh for this dist.
 pub fn reset_log(root: &Path) -> Result<()> {
     std::fs::write(root.join(LOG), "").context("writing the dist's shrink log")
@@ -212,7 +251,11 @@ fn display_name(path: &Path) -> String {
 }
 
 fn gzip(bytes: &[u8]) -> Result<usize> {
+    Ok(gzip_bytes(bytes)?.len())
+}
+
+fn gzip_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(bytes)?;
-    Ok(enc.finish()?.len())
+    Ok(enc.finish()?)
 }
