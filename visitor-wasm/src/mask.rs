@@ -440,7 +440,7 @@ pub(crate) fn push_css_px(out: &mut String, v: f64) {
     if frac > 0 {
         out.push('.');
         let mut digits = 3;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
