@@ -159,10 +159,7 @@ pub fn section(dist: &Path, rrweb: &Rrweb) -> Result<Section> {
 /// terser), from the log it leaves beside target/dist; nothing if absent.
 fn shrink_log(dist: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dist.with_file_name("dist-shrink.txt")).ok()?;
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with("agent_viewer"))
-        .collect();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("agent")).collect();
     (!lines.is_empty()).then(|| format!("what dist did to them: {}.", lines.join("; ")))
 }
 
