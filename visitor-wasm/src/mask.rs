@@ -405,14 +405,15 @@ pub fn blocked_box_attrs<'a>(
         .filter(|(name, _)| *name == "id" || *name == "class")
         .map(|(n, v)| (n.to_owned(), v.to_owned()))
         .collect();
-    let px = |v: f64| if v.is_finite() && v > 0.0 { v } else { 0.0 };
-    let mut style = format!(
-        "width:{}px!important;height:{}px!important;box-sizing:border-box!important;\
+    let mut style = String::from("width:");
+    push_css_px(&mut style, width);
+    style.push_str("px!important;height:");
+    push_css_px(&mut style, height);
+    style.push_str(
+        "px!important;box-sizing:border-box!important;\
          min-width:0!important;min-height:0!important;max-width:none!important;\
          max-height:none!important;overflow:hidden!important;\
          background:repeating-linear-gradient(45deg,#d5d8dc 0 6px,#eceef0 6px 12px)!important",
-        px(width),
-        px(height)
     );
     if inline {
         style.push_str(";display:inline-block!important");
@@ -420,6 +421,35 @@ pub fn blocked_box_attrs<'a>(
     out.push(("style".to_owned(), style));
     out.push((BLOCKED_ATTR.to_owned(), String::new()));
     out
+}
+
+/// Appends a non-negative CSS length in px with at most three decimals
+/// (finer than a browser's 1/64 px layout unit); NaN, infinities and
+/// negatives become 0. Written by hand because `f64`'s `Display` pulls
+/// Rust's float formatting (~17 KB of wasm) into the visitor's script.
+pub(crate) fn push_css_px(out: &mut String, v: f64) {
+    let v = if v.is_finite() && v > 0.0 {
+        v.min(1e9)
+    } else {
+        0.0
+    };
+    // Exact for v ≤ 1e9: the product stays well under 2^53.
+    let thousandths = (v * 1000.0).round() as u64;
+    out.push_str(&(thousandths / 1000).to_string());
+    let mut frac = thousandths % 1000;
+    if frac > 0 {
+        out.push('.');
+        let mut digits = 3;
+        while frac.is_multiple_of(10) {
+            frac /= 10;
+            digits -= 1;
+        }
+        let text = frac.to_string();
+        for _ in text.len()..digits {
+            out.push('0');
+        }
+        out.push_str(&text);
+    }
 }
 
 /// How an attribute's value is rewritten before it leaves the page.

@@ -362,3 +362,22 @@ fn a_masked_elements_style_keeps_layout_but_no_url_query_or_string() {
     }
     assert_eq!(mask_style("color: ré;", strip_url), "color: ré;");
 }
+
+#[test]
+fn css_px_prints_lengths_like_css_with_at_most_three_decimals() {
+    let px = |v: f64| {
+        let mut s = String::new();
+        push_css_px(&mut s, v);
+        s
+    };
+    assert_eq!(px(0.0), "0");
+    assert_eq!(px(30.0), "30");
+    assert_eq!(px(120.5), "120.5");
+    assert_eq!(px(0.015625), "0.016");
+    assert_eq!(px(10.05), "10.05");
+    assert_eq!(px(7.0004), "7");
+    assert_eq!(px(99.9996), "100");
+    assert_eq!(px(-4.0), "0");
+    assert_eq!(px(f64::INFINITY), "0");
+    assert_eq!(px(1e12), "1000000000");
+}

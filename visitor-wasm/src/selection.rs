@@ -211,12 +211,15 @@ impl Marks {
                 .map_err(VisitorError::js)?;
             el.set_attribute(intern("data-cobrowse-selection"), "")
                 .map_err(VisitorError::js)?;
+            // Whole pixels as integers: `f64`'s `Display` would pull Rust's
+            // float formatting into the shipped wasm.
+            let px = |v: f64| v.round() as i64;
             let css = format!(
                 "left:{}px;top:{}px;width:{}px;height:{}px;background:rgba(37,99,235,.3);border-radius:2px",
-                r.left().round(),
-                r.top().round(),
-                r.width().round(),
-                r.height().round()
+                px(r.left()),
+                px(r.top()),
+                px(r.width()),
+                px(r.height())
             );
             el.set_attribute(intern("style"), &css)
                 .map_err(VisitorError::js)?;

@@ -5,12 +5,19 @@
 //! target/dist/agent/  the console: index.html, console.css, agent_viewer.js + .wasm
 //! target/dist/npm/    @cobrowse/visitor, ready for `npm pack`
 //! ```
+//!
+//! The shipped wasm and JS go through `shrink.rs` (wasm-opt, terser) when
+//! `cargo xtask setup` could install them; sdk/ and agent/ get `.gz` and
+//! `.br` copies of their files for the relay to serve.
 
 use std::{fs, path::Path, process::Command};
 
 use anyhow::{Context, Result};
 
-use crate::util::{self, run};
+use crate::{
+    shrink,
+    util::{self, run},
+};
 
 pub fn build(root: &Path) -> Result<()> {
     util::step("building the visitor script and the agent console (wasm32, release)");
@@ -39,9 +46,38 @@ pub fn build(root: &Path) -> Result<()> {
         &root.join("visitor-wasm/js/cobrowse.js"),
         &sdk.join("cobrowse.js"),
     )?;
+    // What customers' pages download: as small as it compresses.
+    // Binaryen's inlining of functions called once made this wasm smaller
+    // raw but ~2.6 KB larger gzipped (measured, bench/ANALYSIS.md): off.
+    shrink::reset_log(root)?;
+    shrink::wasm(
+        root,
+        &sdk.join("visitor_wasm_bg.wasm"),
+        &["-Oz", "--one-caller-inline-max-function-size", "0"],
+    )?;
+    shrink::js(root, &sdk.join("visitor_wasm.js"), true)?;
+    shrink::imports(
+        root,
+        &sdk.join("visitor_wasm_bg.wasm"),
+        &sdk.join("visitor_wasm.js"),
+    )?;
+    shrink::js(root, &sdk.join("cobrowse.js"), false)?;
 
     bindgen(&wasm_dir.join("agent_viewer.wasm"), &agent)?;
     copy_dir(&root.join("agent-viewer/static"), &agent)?;
+    // The console: load time, so speed and size together (-O; one-caller
+    // inlining off again: with it the gzip grew 24 KB, measured).
+    shrink::wasm(
+        root,
+        &agent.join("agent_viewer_bg.wasm"),
+        &["-O", "--one-caller-inline-max-function-size", "0"],
+    )?;
+    shrink::js(root, &agent.join("agent_viewer.js"), true)?;
+    shrink::imports(
+        root,
+        &agent.join("agent_viewer_bg.wasm"),
+        &agent.join("agent_viewer.js"),
+    )?;
 
     // The npm package: our ESM entry and types, plus the same wasm-bindgen output.
     copy_dir(&root.join("npm"), &npm)?;
@@ -51,6 +87,9 @@ pub fn build(root: &Path) -> Result<()> {
             copy(&path, &npm.join(path.file_name().unwrap_or_default()))?;
         }
     }
+    // After the npm copy: the package ships plain files.
+    shrink::precompress(root, &sdk)?;
+    shrink::precompress(root, &agent)?;
     println!("dist: {}", dist.display());
     Ok(())
 }

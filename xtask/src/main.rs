@@ -8,8 +8,10 @@ mod bench;
 mod dist;
 mod fidelity;
 mod fuzz;
+mod imports;
 mod load;
 mod setup;
+mod shrink;
 mod util;
 
 use std::path::{Path, PathBuf};

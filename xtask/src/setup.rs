@@ -1,7 +1,7 @@
 //! Installs what the project needs on a fresh machine, and only what is
 //! missing: the wasm32 target, wasm-bindgen-cli pinned to Cargo.lock's
-//! wasm-bindgen, wasm-pack, and for tests Debian's Chromium, ChromeDriver and
-//! Redis. Where it cannot install (not root), it says what to run instead.
+//! wasm-bindgen, wasm-pack, the npm optimisers dist uses (`shrink.rs`), and
+//! for tests Debian's Chromium, ChromeDriver and Redis. Where it cannot install (not root), it says what to run instead.
 
 use std::{path::Path, process::Command};
 
@@ -25,6 +25,10 @@ pub enum Need {
 pub fn all(root: &Path, need: Need) -> Result<()> {
     wasm_target()?;
     wasm_bindgen_cli(root)?;
+    // Optional: without the optimisers dist still builds, only larger.
+    if let Err(e) = crate::shrink::install(root) {
+        println!("note: {e:#}; `cargo xtask dist` will ship unoptimised files");
+    }
     if need == Need::Everything {
         wasm_pack()?;
         debian_packages()?;

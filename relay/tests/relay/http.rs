@@ -4,7 +4,7 @@
 use protocol::VisitorMsg;
 
 use crate::flow::event;
-use crate::support::{visitor_hello, Relay};
+use crate::support::{http_request, visitor_hello, Relay};
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -71,6 +71,39 @@ async fn sdk_is_served_cross_origin_with_the_wasm_type() {
         wasm.header("cross-origin-resource-policy"),
         Some("cross-origin")
     );
+}
+
+#[tokio::test]
+async fn sdk_files_go_out_precompressed_to_browsers_that_accept_it() {
+    let relay = Relay::start().await;
+    let path = "/sdk/visitor_wasm_bg.wasm";
+    let fetch = |accept: &'static str| async move {
+        http_request(relay.addr, "GET", path, &[("Accept-Encoding", accept)], &[]).await
+    };
+    let br = fetch("gzip, deflate, br").await;
+    assert_eq!(br.status, 200);
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    assert_eq!(br.header("content-type"), Some("application/wasm"));
+    assert_eq!(br.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(br.body, b"brotli bytes");
+    assert_eq!(br.header("vary"), Some("accept-encoding"));
+    let gz = fetch("gzip").await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.body, b"gzip bytes");
+    // Nothing accepted, or no compressed copy: the file as it is.
+    let plain = fetch("identity").await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.body, b"\0asm\x01\0\0\0");
+    let js = http_request(
+        relay.addr,
+        "GET",
+        "/sdk/cobrowse.js",
+        &[("Accept-Encoding", "br")],
+        &[],
+    )
+    .await;
+    assert_eq!(js.status, 200);
+    assert_eq!(js.header("content-encoding"), None);
 }
 
 #[tokio::test]

@@ -59,8 +59,10 @@ fn joined(options: &crate::options::Options, relay: &MaskRules) -> Rules {
 fn parses(document: &Document, selector: &str) -> bool {
     let ok = document.query_selector(selector).is_ok();
     if !ok {
+        // Quoted by hand: `{:?}` would pull Rust's string escaping into the
+        // shipped wasm for this one message.
         warn(&format!(
-            "cobrowse: the relay's masking selector {selector:?} is not valid CSS here; ignored"
+            "cobrowse: the relay's masking selector \"{selector}\" is not valid CSS here; ignored"
         ));
     }
     ok

@@ -486,6 +486,9 @@ fn static_fixture() -> PathBuf {
     std::fs::create_dir_all(dir.join("agent")).expect("mkdir");
     std::fs::write(dir.join("sdk/cobrowse.js"), "export const loaded = true;\n").expect("write");
     std::fs::write(dir.join("sdk/visitor_wasm_bg.wasm"), b"\0asm\x01\0\0\0").expect("write");
+    // Stand-ins for the compressed copies dist writes (only the names matter).
+    std::fs::write(dir.join("sdk/visitor_wasm_bg.wasm.br"), b"brotli bytes").expect("write");
+    std::fs::write(dir.join("sdk/visitor_wasm_bg.wasm.gz"), b"gzip bytes").expect("write");
     std::fs::write(
         dir.join("agent/index.html"),
         format!(

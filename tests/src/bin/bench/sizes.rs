@@ -113,6 +113,7 @@ pub fn section(dist: &Path, rrweb: &Rrweb) -> Result<Section> {
     let theirs = measure(std::slice::from_ref(&rrweb.record))?;
     let full = measure(std::slice::from_ref(&rrweb.full))?;
     let wasm = measure(&ours_files[2..])?;
+    let loader = measure(&ours_files[..1])?;
     let row = |what: &str, a: usize, b: usize, target: Target, target_text: &str| Row {
         what: what.into(),
         ours: Unit::Bytes.fmt(a as f64),
@@ -128,9 +129,17 @@ pub fn section(dist: &Path, rrweb: &Rrweb) -> Result<Section> {
             row("raw", ours.raw, theirs.raw, Target::None, ""),
             row("gzip -9", ours.gzip, theirs.gzip, Target::AtMost(1.0), "≤ 1.0×"),
             row("brotli q11", ours.brotli, theirs.brotli, Target::None, ""),
+            row(
+                "gzip -9, loaded with the page",
+                loader.gzip,
+                theirs.gzip,
+                Target::None,
+                "",
+            ),
         ],
         notes: vec![
             "ours: cobrowse.js + visitor_wasm.js + visitor_wasm_bg.wasm from target/dist/sdk, each compressed on its own and summed; rrweb: @rrweb/record 2.1.6 `record.umd.min.cjs`.".into(),
+            "loaded with the page: what a page pays before any session, ours cobrowse.js alone (it fetches the glue and the wasm on `Cobrowse.start()`, or at once when the tab's previous page left a session to continue), rrweb its whole record bundle (it records from the page's load).".into(),
             format!(
                 "of ours, the wasm alone: {} raw, {} gzip, {} brotli. rrweb's full 2.2.2 bundle (`rrweb.umd.min.cjs`, recorder and replayer, what the pages below load): {} raw, {} gzip.",
                 Unit::Bytes.fmt(wasm.raw as f64),
@@ -139,8 +148,19 @@ pub fn section(dist: &Path, rrweb: &Rrweb) -> Result<Section> {
                 Unit::Bytes.fmt(full.raw as f64),
                 Unit::Bytes.fmt(full.gzip as f64)
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(shrink_log(dist))
+        .collect(),
     })
+}
+
+/// What `cargo xtask dist` did to these files (wasm-opt kept or dropped,
+/// terser), from the log it leaves beside target/dist; nothing if absent.
+fn shrink_log(dist: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dist.with_file_name("dist-shrink.txt")).ok()?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("agent")).collect();
+    (!lines.is_empty()).then(|| format!("what dist did to them: {}.", lines.join("; ")))
 }
 
 #[cfg(test)]
