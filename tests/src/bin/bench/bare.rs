@@ -119,6 +119,7 @@ async fn bare_conn(tcp: TcpStream, shared: Shared) {
                 upload_token: String::new(),
                 resume_token: String::new(),
                 resume_secs: 0,
+                masking: protocol::MaskRules::default(),
             });
             if let Some(m) = welcome.ok().as_ref().and_then(encoded) {
                 let _ = tx.send(m);
@@ -184,7 +185,8 @@ async fn bare_conn(tcp: TcpStream, shared: Shared) {
             }
             while let Some(Ok(_)) = stream.next().await {}
         }
-        Err(_) => {}
+        // The bare forwarder has no rejoin: a rejoining agent is dropped.
+        Ok(Hello::AgentRejoin(_)) | Err(_) => {}
     }
     drop(tx);
     let _ = writer.await;
