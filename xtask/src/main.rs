@@ -140,6 +140,20 @@ fn test(root: &Path) -> Result<()> {
 
     util::step("native tests (cargo test --workspace)");
     util::cargo(&["test", "--workspace", "--exclude", "e2e"])?;
+    // The benchmark is built only by `cargo xtask bench`: without this a
+    // protocol change could leave it broken unnoticed (it once did).
+    util::step("the benchmark's own tests, and its bare forwarder builds");
+    util::cargo(&["test", "-p", "e2e", "--features", "bench", "--bin", "bench"])?;
+    util::cargo(&[
+        "check",
+        "-p",
+        "e2e",
+        "--no-default-features",
+        "--features",
+        "forwarder",
+        "--bin",
+        "bench-forwarder",
+    ])?;
 
     for krate in ["visitor-wasm", "agent-viewer"] {
         util::step(&format!(
