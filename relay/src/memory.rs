@@ -471,6 +471,20 @@ impl SessionStore for MemoryStore {
         Ok(true)
     }
 
+    async fn hand_over_agent(
+        &self,
+        who: &str,
+        from: &str,
+        holder: &str,
+    ) -> Result<bool, RelayError> {
+        let mut busy = lock(&self.busy);
+        if busy.get(who).is_some_and(|h| !h.starts_with(from)) {
+            return Ok(false);
+        }
+        busy.insert(who.to_owned(), holder.to_owned());
+        Ok(true)
+    }
+
     async fn release_agent(&self, who: &str, holder: &str) -> Result<(), RelayError> {
         let mut busy = lock(&self.busy);
         if busy.get(who).is_some_and(|h| h == holder) {

@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
+use crate::agent::Claim;
 use crate::bus::{Bus, Delivery, Stamped, Topic};
 use crate::connection::Conn;
 use crate::gate::Standing;
@@ -203,6 +204,8 @@ pub(crate) struct Back<Sub> {
     pub subscription: Sub,
     /// The turn of the agent's place this connection holds.
     pub generation: u64,
+    /// The identity's one-session claim, taken over from the place.
+    pub claim: Claim,
 }
 
 /// A rejoining agent's connection, from its hello to being back in the
@@ -213,7 +216,7 @@ pub(crate) async fn rejoin<S: SessionStore, B: Bus>(
     peer: SocketAddr,
     hello: AgentRejoin,
 ) -> Result<Back<B::Subscription>, RelayError> {
-    app.config.auth.verify(&hello.token)?;
+    let identity = app.config.auth.verify(&hello.token)?;
     // Made-up secrets are counted like wrong resume tokens: by address.
     app.resume_guesses.check_addr(peer.ip())?;
     let refuse = |why: &str| {
@@ -237,6 +240,43 @@ pub(crate) async fn rejoin<S: SessionStore, B: Bus>(
     if !bool::from(digest(&secret).ct_eq(&record.digest)) {
         return Err(refuse("wrong secret"));
     }
+    // The identity's one session at a time: the place's claim (still a
+    // dead relay's, perhaps) passes to this connection; an identity that
+    // joined another session meanwhile is refused.
+    let claim = crate::agent::Claim::take_over(app, &identity.subject, &session, agent).await?;
+    match continue_place(app, conn, peer, (session, agent), &record, &hello).await {
+        Ok((session, agent, standing, subscription, generation)) => Ok(Back {
+            session,
+            agent,
+            standing,
+            subscription,
+            generation,
+            claim,
+        }),
+        Err(err) => {
+            claim.release(app).await;
+            Err(err)
+        }
+    }
+}
+
+/// The rest of a rejoin once the secret matched and the claim is taken:
+/// the place itself, then being back in the session.
+async fn continue_place<S: SessionStore, B: Bus>(
+    app: &App<S, B>,
+    conn: &Conn,
+    peer: SocketAddr,
+    (session, agent): (SessionId, AgentId),
+    record: &RejoinRecord,
+    hello: &AgentRejoin,
+) -> Result<(SessionId, AgentId, Arc<Standing>, B::Subscription, u64), RelayError> {
+    let refuse = |why: &str| {
+        app.metrics.rejoin_refused();
+        app.resume_guesses.miss_addr(peer.ip());
+        tracing::info!(%peer, why, "agent rejoin refused");
+        RelayError::ResumeRefused
+    };
+    let replay = app.store.replay();
     // Claims the place: a second connection presenting the same secret at
     // the same moment, or the grace window's end, loses.
     if !replay
@@ -297,13 +337,13 @@ pub(crate) async fn rejoin<S: SessionStore, B: Bus>(
     }
     app.metrics.agent_rejoined();
     tracing::info!(%session, agent = agent.0, %peer, visitor_here = heard > 0, "agent rejoined");
-    Ok(Back {
+    Ok((
         session,
         agent,
         standing,
         subscription,
-        generation: record.generation + 1,
-    })
+        record.generation + 1,
+    ))
 }
 
 /// After an agent's socket closed without `Leave`: an admitted agent's
@@ -315,47 +355,60 @@ pub(crate) fn hold_place<S: SessionStore, B: Bus>(
     app: Arc<App<S, B>>,
     (session, agent): (SessionId, AgentId),
     generation: u64,
-    mut shutdown: Shutdown,
+    claim: Claim,
+    shutdown: Shutdown,
 ) {
     tokio::spawn(async move {
-        let record = match app.store.replay().rejoin(&session, agent).await {
-            Ok(record) => record,
-            Err(err) => {
-                tracing::error!(%session, agent = agent.0, "could not read the agent's rejoin record: {err}");
-                None
-            }
-        };
-        let Some(record) = record else {
-            // Never admitted (or the session ended): nothing to keep.
-            return crate::agent::leave(&app, &session, agent).await;
-        };
-        if record.generation != generation {
-            // A newer connection holds the place already.
-            return;
-        }
-        let grace = app.config.limits.resume_grace;
-        tokio::select! {
-            () = tokio::time::sleep(grace) => {}
-            // The relay is stopping: the place stays for a rejoin elsewhere
-            // (the session's end removes it otherwise).
-            () = shutdown.wait() => return,
-        }
-        match app
-            .store
-            .replay()
-            .advance_rejoin(&session, agent, generation, true)
-            .await
-        {
-            Ok(true) => {
-                tracing::info!(%session, agent = agent.0, "agent did not come back in time");
-                crate::agent::leave(&app, &session, agent).await;
-            }
-            Ok(false) => {}
-            Err(err) => {
-                tracing::error!(%session, agent = agent.0, "could not end the agent's place: {err}");
-            }
-        }
+        keep_place(&app, (&session, agent), generation, shutdown).await;
+        // The place is given up, or a rejoin took its claim over (which
+        // this release then leaves alone: the holder changed).
+        claim.release(&app).await;
     });
+}
+
+async fn keep_place<S: SessionStore, B: Bus>(
+    app: &Arc<App<S, B>>,
+    (session, agent): (&SessionId, AgentId),
+    generation: u64,
+    mut shutdown: Shutdown,
+) {
+    let record = match app.store.replay().rejoin(session, agent).await {
+        Ok(record) => record,
+        Err(err) => {
+            tracing::error!(%session, agent = agent.0, "could not read the agent's rejoin record: {err}");
+            None
+        }
+    };
+    let Some(record) = record else {
+        // Never admitted (or the session ended): nothing to keep.
+        return crate::agent::leave(app, session, agent).await;
+    };
+    if record.generation != generation {
+        // A newer connection holds the place already.
+        return;
+    }
+    let grace = app.config.limits.resume_grace;
+    tokio::select! {
+        () = tokio::time::sleep(grace) => {}
+        // The relay is stopping: the place stays for a rejoin elsewhere
+        // (the session's end removes it otherwise).
+        () = shutdown.wait() => return,
+    }
+    match app
+        .store
+        .replay()
+        .advance_rejoin(session, agent, generation, true)
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(%session, agent = agent.0, "agent did not come back in time");
+            crate::agent::leave(app, session, agent).await;
+        }
+        Ok(false) => {}
+        Err(err) => {
+            tracing::error!(%session, agent = agent.0, "could not end the agent's place: {err}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -322,6 +322,18 @@ pub trait SessionStore: InvitationStore + Send + Sync + 'static {
         holder: &str,
     ) -> impl Future<Output = Result<bool, RelayError>> + Send;
 
+    /// Gives `who`'s claim to `holder` if it is free or its holder's name
+    /// starts with `from`: `false` if another holds it. Atomic. A joined
+    /// agent's claim is renamed after its place this way, and a rejoining
+    /// connection takes over the claim of the place it continues, which a
+    /// dead relay's connection may still hold until it expires.
+    fn hand_over_agent(
+        &self,
+        who: &str,
+        from: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<bool, RelayError>> + Send;
+
     /// Lets go of `who`'s claim if `holder` still holds it (a claim that
     /// expired and was taken by another connection stays).
     fn release_agent(

@@ -63,7 +63,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
             let held = Held {
                 standing: back.standing,
                 subscription: back.subscription,
-                claim: Claim { held: None },
+                claim: back.claim,
                 generation: back.generation,
             };
             return in_session(&app, conn, &mut stream, shutdown, place, held).await;
@@ -85,7 +85,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
     }
     // Taken before the join, which spends the visitor's code: a refused
     // agent must not cost the visitor its code.
-    let claim = match Claim::take(&app, &identity.subject).await {
+    let mut claim = match Claim::take(&app, &identity.subject).await {
         Ok(claim) => claim,
         Err(err) => return conn.fail(&mut stream, err).await,
     };
@@ -146,6 +146,7 @@ pub async fn serve<S: SessionStore, B: Bus>(
         }
     }
     let (session, agent) = (joined.session.clone(), joined.agent);
+    claim.name_place(&app, &session, agent).await;
     let next_code = joined.next_code;
     conn.send(Delivery::Agent(ToAgent::Joined {
         session: joined.session,
@@ -289,21 +290,24 @@ async fn in_session<S, B, St>(
         // The agent was told to rejoin on another relay: its place in the
         // session stays for that (the visitor is not told it left). One
         // still waiting for consent has no place to rejoin and leaves.
+        // Its claim stays too: the rejoining connection takes it over (or,
+        // this relay gone, it expires unrenewed).
         tracing::info!(%session, agent = agent.0, "agent moved off this draining relay");
     } else if broke {
         // The socket closed or failed without `Leave`: the console may
-        // come back with its rejoin token.
+        // come back with its rejoin token. The place keeps the claim.
         crate::rejoin::hold_place(
             Arc::clone(app),
             (session.clone(), agent),
             generation,
+            claim,
             shutdown.clone(),
         );
     } else {
         leave(app, &session, agent).await;
+        // Before the agent hears the end, so it may join another session at once.
+        claim.release(app).await;
     }
-    // Before the agent hears the end, so it may join another session at once.
-    claim.release(app).await;
     tracing::info!(%session, agent = agent.0, "agent left");
     match (error, last) {
         (Some(err), _) => conn.fail(stream, err).await,
@@ -318,15 +322,76 @@ async fn in_session<S, B, St>(
 }
 
 /// An agent identity's one session at a time, held from before its join
-/// until it is out of the session again.
-struct Claim {
+/// until it is out of the session again — a place kept for a rejoin
+/// included, and taken over by the connection that rejoins.
+///
+/// The holder's name is random until the join; then it names the place,
+/// `{session}:{agent}:{random}`, so that a rejoining connection can tell
+/// the claim of the place it continues (perhaps still held by a dead
+/// relay's connection until it expires) from one for another session.
+pub(crate) struct Claim {
     /// `None` for the dev token: everyone holding it shares one identity,
     /// so each connection counts as its own agent there (the demo and tests
     /// run several dev agents at once).
     held: Option<(String, String)>,
 }
 
+fn place_prefix(session: &SessionId, agent: AgentId) -> String {
+    format!("{session}:{}:", agent.0)
+}
+
+fn random_holder() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 impl Claim {
+    /// Renames the claim after the place just joined.
+    async fn name_place<S: SessionStore, B: Bus>(
+        &mut self,
+        app: &App<S, B>,
+        session: &SessionId,
+        agent: AgentId,
+    ) {
+        let Some((who, holder)) = &mut self.held else {
+            return;
+        };
+        let named = format!("{}{}", place_prefix(session, agent), random_holder());
+        match app.store.hand_over_agent(who, holder, &named).await {
+            Ok(true) => *holder = named,
+            // Still held under its first name: a rejoin will not find it
+            // and takes it only once it expires.
+            Ok(false) => {
+                tracing::warn!(subject = %who, "the agent's claim changed hands during its join")
+            }
+            Err(err) => {
+                tracing::error!(subject = %who, "could not name the agent's claim after its place: {err}")
+            }
+        }
+    }
+
+    /// A rejoining connection's claim: the place's own (whoever held it
+    /// under the place's name) or a free one; refused while the identity
+    /// is in another session.
+    pub(crate) async fn take_over<S: SessionStore, B: Bus>(
+        app: &App<S, B>,
+        subject: &AgentSubject,
+        session: &SessionId,
+        agent: AgentId,
+    ) -> Result<Claim, RelayError> {
+        let AgentSubject::Signed(who) = subject else {
+            return Ok(Claim { held: None });
+        };
+        let prefix = place_prefix(session, agent);
+        let holder = format!("{prefix}{}", random_holder());
+        if !app.store.hand_over_agent(who, &prefix, &holder).await? {
+            tracing::info!(subject = %who, "agent rejoin refused: in another session meanwhile");
+            return Err(RelayError::AgentBusy);
+        }
+        Ok(Claim {
+            held: Some((who.clone(), holder)),
+        })
+    }
+
     async fn take<S: SessionStore, B: Bus>(
         app: &App<S, B>,
         subject: &AgentSubject,
@@ -334,7 +399,7 @@ impl Claim {
         let AgentSubject::Signed(who) = subject else {
             return Ok(Claim { held: None });
         };
-        let holder = format!("{:032x}", rand::random::<u128>());
+        let holder = random_holder();
         if !app.store.claim_agent(who, &holder).await? {
             tracing::info!(subject = %who, "agent refused: already in a session");
             return Err(RelayError::AgentBusy);
@@ -345,7 +410,7 @@ impl Claim {
     }
 
     /// A failure is logged: the Redis key then expires on its own.
-    async fn release<S: SessionStore, B: Bus>(self, app: &App<S, B>) {
+    pub(crate) async fn release<S: SessionStore, B: Bus>(self, app: &App<S, B>) {
         if let Some((who, holder)) = self.held {
             if let Err(err) = app.store.release_agent(&who, &holder).await {
                 tracing::error!(subject = %who, "could not free the agent for another session: {err}");

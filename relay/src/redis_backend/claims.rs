@@ -2,7 +2,8 @@
 //! identity, `cobrowse:agent:{sub}`, holding the claiming connection's
 //! random holder id.
 //!
-//! Owns: the claim key, taking it (`SET NX`, atomic across relays), letting
+//! Owns: the claim key, taking it (`SET NX`, atomic across relays), handing
+//! it over (to a place's new name, or to a rejoining connection), letting
 //! go of it and renewing it (both only while this connection still holds
 //! it, as a script). Does not own: when an agent claims or lets go
 //! (`agent/`) or the renewal timer (`store.rs`'s renew loop, which also
@@ -41,11 +42,23 @@ end
 return 0
 ";
 
+/// Gives the key to `ARGV[2]` (with the TTL `ARGV[3]`) if it is free or
+/// its holder starts with `ARGV[1]`; 0 if another holds it.
+const HAND_OVER: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, string.len(ARGV[1])) ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+";
+
 /// The claims this relay holds (key → holder), for renewal.
 pub(crate) struct Claims {
     held: Mutex<HashMap<String, String>>,
     release: Script,
     renew: Script,
+    hand_over: Script,
 }
 
 impl Claims {
@@ -54,6 +67,7 @@ impl Claims {
             held: Mutex::new(HashMap::new()),
             release: Script::new(RELEASE),
             renew: Script::new(RENEW),
+            hand_over: Script::new(HAND_OVER),
         }
     }
 
@@ -89,6 +103,27 @@ impl Claims {
         Ok(taken)
     }
 
+    pub(crate) async fn hand_over(
+        &self,
+        conn: &ConnectionManager,
+        who: &str,
+        from: &str,
+        holder: &str,
+        ttl_ms: u64,
+    ) -> Result<bool, RelayError> {
+        let key = agent_key(who);
+        let taken: i64 = invoke(
+            conn,
+            self.hand_over.key(&key).arg(from).arg(holder).arg(ttl_ms),
+        )
+        .await?;
+        if taken == 1 {
+            // The previous holder, if it was here, is no longer renewed.
+            self.held().insert(key, holder.to_owned());
+        }
+        Ok(taken == 1)
+    }
+
     pub(crate) async fn release(
         &self,
         conn: &ConnectionManager,
@@ -120,7 +155,9 @@ impl Claims {
         for (key, holder) in held {
             let renewed: i64 = invoke(conn, self.renew.key(&key).arg(&holder).arg(ttl_ms)).await?;
             if renewed == 0 {
-                tracing::warn!("an agent's session claim expired in Redis before its renewal");
+                // Expired before its renewal, or handed over to a rejoining
+                // connection on another relay.
+                tracing::info!("an agent's session claim is no longer this relay's");
                 let mut held = self.held();
                 if held.get(&key).is_some_and(|h| *h == holder) {
                     held.remove(&key);

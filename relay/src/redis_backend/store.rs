@@ -534,6 +534,19 @@ impl SessionStore for RedisStore {
             .await
     }
 
+    async fn hand_over_agent(
+        &self,
+        who: &str,
+        from: &str,
+        holder: &str,
+    ) -> Result<bool, RelayError> {
+        let inner = &self.inner;
+        inner
+            .claims
+            .hand_over(&inner.conn, who, from, holder, self.ttl_ms())
+            .await
+    }
+
     async fn release_agent(&self, who: &str, holder: &str) -> Result<(), RelayError> {
         let inner = &self.inner;
         inner.claims.release(&inner.conn, who, holder).await

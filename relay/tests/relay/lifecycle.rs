@@ -1,6 +1,7 @@
 //! Session lifecycle: one session at a time per agent identity (on every
 //! backend, and across two relays: the refused join goes to the other
-//! relay than the first), and idle sessions ending.
+//! relay than the first) — a place kept for a rejoin and the rejoined
+//! connection included — and idle sessions ending.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use protocol::{
 use relay::{token, AgentAuth, AgentSecret, Claims, Config};
 
 use crate::flow::event;
-use crate::support::{admit, Peer, Relay, Setup, TOKEN, WAIT};
+use crate::support::{admit, admit_keeping_token, Peer, Relay, Setup, TOKEN, WAIT};
 
 const SECRET: &str = "a-lifecycle-secret-of-at-least-32-bytes!";
 const BUSY: &str = "You are already in a co-browsing session; leave it first.";
@@ -232,4 +233,71 @@ async fn idle_timeout_zero_never_ends_a_session() {
     agent.expect_silence(Duration::from_millis(1500)).await;
     visitor.send(&VisitorMsg::Event(event(1))).await;
     assert_eq!(agent.recv::<ToAgent>().await, ToAgent::Event(event(1)));
+}
+
+on_every_backend!(a_place_kept_for_a_rejoin_keeps_the_agents_one_session);
+
+/// Ann's join hello for `code`.
+fn ann_joins(token: &str, code: &protocol::JoinCode) -> protocol::Hello {
+    protocol::Hello::Agent(protocol::AgentHello {
+        token: token.into(),
+        code: code.clone(),
+        mode: protocol::Mode::ViewOnly,
+    })
+}
+
+async fn a_place_kept_for_a_rejoin_keeps_the_agents_one_session(setup: Setup) {
+    let relay = Relay::on_with(setup, signed_and_dev).await;
+    let ann = mint("ann");
+    let (mut visitor_a, _, mut code_a) = relay.start_session().await;
+    let (mut visitor_b, _, mut code_b) = relay.start_session().await;
+    let agent = relay.socket("/ws/agent").await;
+    let (agent, id) = relay
+        .join_with(&mut visitor_a, &mut code_a, agent, &ann)
+        .await;
+    let (in_a, _, rejoin) =
+        admit_keeping_token(&mut visitor_a, agent, id, protocol::Mode::ViewOnly).await;
+
+    // Her connection breaks: the place waits for her console, and so does
+    // her one session — she cannot take B meanwhile.
+    drop(in_a);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut elsewhere = agent_on_visitors_relay(&relay).await;
+    elsewhere.hello(ann_joins(&ann, &code_b)).await;
+    refused_as_busy(elsewhere).await;
+    visitor_b.expect_silence(Duration::from_millis(200)).await;
+
+    // Her console comes back (on the other relay, with two): she is in A
+    // again, and still may not take B.
+    let mut back = agent_on_visitors_relay(&relay).await;
+    back.hello(protocol::Hello::AgentRejoin(protocol::AgentRejoin {
+        token: ann.clone(),
+        rejoin: rejoin.clone(),
+        last_seq: None,
+    }))
+    .await;
+    assert!(matches!(
+        back.recv::<ToAgent>().await,
+        ToAgent::Admitted { .. }
+    ));
+    assert_eq!(
+        back.recv::<ToAgent>().await,
+        ToAgent::Mode(protocol::Mode::ViewOnly)
+    );
+    let mut again = relay.socket("/ws/agent").await;
+    again.hello(ann_joins(&ann, &code_b)).await;
+    refused_as_busy(again).await;
+
+    // She leaves A from the rejoined console: B is hers to join.
+    back.send(&AgentMsg::Leave).await;
+    assert_eq!(
+        back.recv::<ToAgent>().await,
+        ToAgent::Ended {
+            reason: EndReason::AgentLeft
+        }
+    );
+    let to_b = relay.socket("/ws/agent").await;
+    let (_in_b, _) = relay
+        .join_with(&mut visitor_b, &mut code_b, to_b, &ann)
+        .await;
 }
