@@ -52,6 +52,7 @@ pub mod snapshot;
 pub mod toplayer;
 
 mod modal;
+mod patch;
 mod pointer;
 mod presence;
 mod remote;
@@ -60,6 +61,7 @@ mod selection;
 mod session;
 mod transport;
 mod ui;
+mod walk;
 pub mod wire;
 
 use wasm_bindgen::prelude::*;
@@ -69,8 +71,10 @@ pub use error::VisitorError;
 pub use ids::Ids;
 pub use mutations::MutationTracker;
 pub use options::Options;
+#[doc(hidden)]
+pub use schedule::set_slice_budget_ms;
 pub use serialize::Capture;
-pub use snapshot::snapshot;
+pub use snapshot::{snapshot, SlicedSnapshot};
 
 /// A running co-browsing session, as JS sees it.
 #[wasm_bindgen]

@@ -1,0 +1,177 @@
+//! The snapshot taken a slice at a time, so that a large page never stops
+//! for the whole walk: each slice reads nodes for ~8 ms (`schedule.rs`),
+//! then the page runs, then the next slice goes on.
+//!
+//! Owns: the walk in progress ([`Walking`]), its generation (a walk that was
+//! replaced or cancelled finds it changed and stops), the events held while
+//! it runs, and the last task: mending what changed meanwhile, then sending
+//! the snapshot and, after it, what waited. Does not own: the walk itself
+//! (`walk.rs`), the mending (`patch.rs`), what follows every snapshot
+//! (`capture.rs`).
+//!
+//! Between slices the page runs. Nothing of this session goes on the wire
+//! before the snapshot: flushes wait (their records mend the snapshot
+//! instead), input only marks its control to be read again, and any other
+//! event is held and sent right after the snapshot, except canvas frames
+//! and media states, which the snapshot's own resend covers.
+
+use protocol::Event;
+use web_sys::Element;
+
+use super::{with, Inner};
+use crate::error::warn;
+use crate::patch::Dirty;
+use crate::schedule;
+use crate::snapshot::SlicedSnapshot;
+
+/// How many nodes a slice reads between looks at the clock.
+const CHECK_EVERY: u32 = 32;
+
+/// A snapshot being walked.
+pub(super) struct Walking {
+    generation: u32,
+    snap: SlicedSnapshot,
+    /// Events produced meanwhile, in order, sent after the snapshot.
+    held: Vec<Event>,
+    /// Form controls the visitor changed meanwhile: read again at the end.
+    touched: Vec<Element>,
+}
+
+impl Walking {
+    /// Keeps `event` for after the snapshot, unless the snapshot's resend
+    /// of every canvas and media element says it anew.
+    fn hold(&mut self, event: &Event) {
+        if !matches!(event, Event::Canvas(_) | Event::Media(_)) {
+            self.held.push(event.clone());
+        }
+    }
+}
+
+impl Inner {
+    /// Whether a snapshot is being walked (nothing else is sent meanwhile).
+    pub(super) fn walking(&self) -> bool {
+        self.walk.is_some()
+    }
+
+    /// Holds `event` while a snapshot is walked; `false` if none is.
+    pub(super) fn hold_event(&mut self, event: &Event) -> bool {
+        match self.walk.as_mut() {
+            Some(w) => {
+                w.hold(event);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The visitor typed into `el` while a snapshot is walked; `false` if
+    /// none is.
+    pub(super) fn touch_during_walk(&mut self, el: &Element) -> bool {
+        match self.walk.as_mut() {
+            Some(w) => {
+                w.touched.push(el.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops the walk in progress, if any; nothing of it is sent.
+    pub(super) fn cancel_walk(&mut self) {
+        self.walk = None;
+    }
+
+    /// Starts walking a snapshot (replacing one in progress) and runs its
+    /// first slice now: a page read within one slice goes out in this task.
+    pub(super) fn start_walk(&mut self) {
+        // Events held for a replaced walk wait for this one.
+        let held = self.walk.take().map(|w| w.held).unwrap_or_default();
+        let snap = match SlicedSnapshot::begin(&self.document, &mut self.capture) {
+            Ok(snap) => snap,
+            Err(e) => {
+                warn(&e.to_string());
+                return self.watch_resources();
+            }
+        };
+        // Resource offers wait for the snapshot too (`watch_resources`
+        // after it starts them again).
+        if let Some(service) = self.service.as_mut() {
+            service.pause();
+        }
+        self.walk_generation = self.walk_generation.wrapping_add(1);
+        let generation = self.walk_generation;
+        self.walk = Some(Walking {
+            generation,
+            snap,
+            held,
+            touched: Vec::new(),
+        });
+        self.continue_walk(generation);
+    }
+
+    /// One slice of the walk numbered `generation`, if it is still the
+    /// current one; then the next slice is posted, or the snapshot sent.
+    fn continue_walk(&mut self, generation: u32) {
+        if self.walk.as_ref().map(|w| w.generation) != Some(generation) {
+            return;
+        }
+        if self.live.is_none() || self.resume.leaving() {
+            // Nobody watches any more, or the page is going: nothing is sent.
+            return self.cancel_walk();
+        }
+        let Some(mut walking) = self.walk.take() else {
+            return;
+        };
+        let deadline = schedule::now(&self.window) + schedule::slice_ms();
+        let window = self.window.clone();
+        let mut read = 0u32;
+        let done = walking.snap.step(&mut self.capture, &mut || {
+            read = read.wrapping_add(1);
+            !read.is_multiple_of(CHECK_EVERY) || schedule::now(&window) < deadline
+        });
+        if let Some(live) = self.live.as_ref() {
+            // Shadow roots and frames met: observed before the page runs
+            // again, so their changes mend the snapshot too.
+            live.tracker.observe_found(&mut self.capture);
+        }
+        if !done {
+            self.walk = Some(walking);
+            let me = self.me.clone();
+            schedule::post_task(Box::new(move || {
+                with(&me, |i| i.continue_walk(generation));
+            }));
+            return;
+        }
+        self.end_walk(walking);
+    }
+
+    /// The last task: the changes made while the walk ran mend the
+    /// snapshot, which goes out, then whatever waited.
+    fn end_walk(&mut self, walking: Walking) {
+        let Some(live) = self.live.as_ref() else {
+            return;
+        };
+        // Taken here, the records go: the mended snapshot shows them.
+        let changes = live.tracker.take_changes(&self.capture);
+        let mut dirty = Dirty::from_changes(&changes, &self.capture.ids);
+        for el in &walking.touched {
+            dirty.touched(&self.capture.ids, el);
+        }
+        let snap = walking.snap.finish(&mut self.capture, &dirty);
+        // Roots met while mending.
+        live.tracker.observe_found(&mut self.capture);
+        match snap {
+            Ok(snap) => {
+                self.send_event(&Event::Snapshot(snap));
+                self.after_snapshot();
+                for event in &walking.held {
+                    self.send_event(event);
+                }
+            }
+            Err(e) => warn(&e.to_string()),
+        }
+        self.watch_resources();
+        // Scrolls and resizes met meanwhile, and anything pending.
+        self.arm_flush();
+    }
+}
