@@ -95,14 +95,19 @@ impl SlicedSnapshot {
     }
 
     /// [`SlicedSnapshot::finish`] with the changes a tracker recorded
-    /// since the walk began (for tests driving the slices themselves).
+    /// since the walk began, and the form controls the visitor changed
+    /// meanwhile (no record says so), for tests driving the slices.
     pub fn finish_with(
         self,
         capture: &mut Capture,
         tracker: &crate::mutations::MutationTracker,
+        touched: &[web_sys::Element],
     ) -> Result<Snapshot, VisitorError> {
         let changes = tracker.take_changes(capture);
-        let dirty = Dirty::from_changes(&changes, &capture.ids);
+        let mut dirty = Dirty::from_changes(&changes, &capture.ids);
+        for el in touched {
+            dirty.touched(&capture.ids, el);
+        }
         self.finish(capture, &dirty)
     }
 }

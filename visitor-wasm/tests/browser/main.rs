@@ -20,6 +20,7 @@ mod resources;
 mod resume;
 mod session;
 mod shadow;
+mod slices;
 mod toplayer;
 mod twoway;
 mod util;
