@@ -20,6 +20,7 @@ mod resources;
 mod resume;
 mod session;
 mod shadow;
+mod sliced_session;
 mod slices;
 mod toplayer;
 mod twoway;
