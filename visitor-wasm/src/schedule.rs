@@ -2,12 +2,11 @@
 //! first (background tabs get no animation frames at all); and yielding to
 //! the page between the slices of a long task.
 //!
-//! Owns: both timer registrations, cancelled on drop or disarm; the one
-//! `MessageChannel` slices continue through; the slice budget. Does not
+//! Owns: both timer registrations, cancelled on drop or disarm; the
+//! `MessageChannel` a sliced task continues through; the slice budget. Does not
 //! own: what a flush or a slice does (`session.rs`, `session/sliced.rs`).
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
@@ -75,7 +74,6 @@ const SLICE_MS: f64 = 8.0;
 
 thread_local! {
     static BUDGET_MS: Cell<f64> = const { Cell::new(SLICE_MS) };
-    static POSTER: RefCell<Option<Poster>> = const { RefCell::new(None) };
 }
 
 /// The slice budget in milliseconds.
@@ -96,21 +94,22 @@ pub(crate) fn now(window: &Window) -> f64 {
         .map_or_else(js_sys::Date::now, |p| p.now())
 }
 
-type Task = Box<dyn FnOnce()>;
-
-/// A `MessageChannel` whose messages each run the oldest queued task.
-/// Made once and kept for the page's life (a closure dropped while a
-/// message is on its way would throw on the page); a task whose work was
-/// cancelled meanwhile finds nothing to do.
-struct Poster {
+/// A `MessageChannel` whose every message runs one callback: how a long
+/// task gives the page the main thread and comes back as soon as the
+/// page's pending work allows (after input, rendering and the page's own
+/// tasks queued before it). Not `setTimeout(0)`, which browsers clamp to
+/// 4 ms once nested. Dropped, it detaches its handler first, so a message
+/// still on its way calls nothing.
+pub(crate) struct Yielder {
+    receiver: JsValue,
     port: JsValue,
     post: js_sys::Function,
-    queue: Rc<RefCell<VecDeque<Task>>>,
     _closure: Closure<dyn FnMut()>,
 }
 
-impl Poster {
-    fn new() -> Option<Poster> {
+impl Yielder {
+    /// `None` where the browser has no `MessageChannel`.
+    pub(crate) fn new(callback: Rc<dyn Fn()>) -> Option<Yielder> {
         let get = |obj: &JsValue, key: &str| js_sys::Reflect::get(obj, &JsValue::from_str(key));
         let ctor = get(&js_sys::global(), "MessageChannel")
             .ok()?
@@ -122,50 +121,36 @@ impl Poster {
             .ok()?
             .dyn_into::<js_sys::Function>()
             .ok()?;
-        let queue: Rc<RefCell<VecDeque<Task>>> = Rc::default();
-        let tasks = Rc::clone(&queue);
-        let closure = Closure::<dyn FnMut()>::new(move || {
-            let task = tasks.try_borrow_mut().ok().and_then(|mut q| q.pop_front());
-            if let Some(task) = task {
-                task();
-            }
-        });
+        let closure = Closure::<dyn FnMut()>::new(move || callback());
         // Setting `onmessage` starts the port.
         js_sys::Reflect::set(&receiver, &JsValue::from_str("onmessage"), closure.as_ref()).ok()?;
-        Some(Poster {
+        Some(Yielder {
+            receiver,
             port,
             post,
-            queue,
             _closure: closure,
         })
     }
+
+    /// The callback runs once more, in a task of its own.
+    pub(crate) fn post(&self) {
+        let _ = self.post.call1(&self.port, &JsValue::NULL);
+    }
 }
 
-/// Runs `task` in a task of its own as soon as the page's pending work
-/// allows: after input, rendering and the page's own tasks queued before
-/// it. A `MessageChannel` message rather than `setTimeout(0)`, which
-/// browsers clamp to 4 ms once nested.
-pub(crate) fn post_task(task: Task) {
-    let posted = POSTER.with(|cell| {
-        let Ok(mut poster) = cell.try_borrow_mut() else {
-            return Err(task);
-        };
-        if poster.is_none() {
-            *poster = Poster::new();
+impl Drop for Yielder {
+    fn drop(&mut self) {
+        let _ = js_sys::Reflect::set(
+            &self.receiver,
+            &JsValue::from_str("onmessage"),
+            &JsValue::NULL,
+        );
+        for port in [&self.receiver, &self.port] {
+            if let Ok(close) = js_sys::Reflect::get(port, &JsValue::from_str("close")) {
+                if let Some(close) = close.dyn_ref::<js_sys::Function>() {
+                    let _ = close.call0(port);
+                }
+            }
         }
-        let Some(p) = poster.as_ref() else {
-            return Err(task);
-        };
-        if let Ok(mut q) = p.queue.try_borrow_mut() {
-            q.push_back(task);
-        } else {
-            return Err(task);
-        }
-        let _ = p.post.call1(&p.port, &JsValue::NULL);
-        Ok(())
-    });
-    if let Err(task) = posted {
-        // No channel in this browser: a timer still yields.
-        Timeout::new(0, task).forget();
     }
 }

@@ -15,6 +15,9 @@
 //! event is held and sent right after the snapshot, except canvas frames
 //! and media states, which the snapshot's own resend covers.
 
+use std::rc::Rc;
+
+use gloo_timers::callback::Timeout;
 use protocol::Event;
 use web_sys::Element;
 
@@ -35,6 +38,34 @@ pub(super) struct Walking {
     held: Vec<Event>,
     /// Form controls the visitor changed meanwhile: read again at the end.
     touched: Vec<Element>,
+    /// How the next slice comes (dropped with the walk: nothing comes).
+    next: Next,
+}
+
+/// The way back after a slice: a channel message, or a timer where the
+/// browser has no `MessageChannel`.
+enum Next {
+    Channel(schedule::Yielder),
+    Timer(Option<Timeout>, Rc<dyn Fn()>),
+}
+
+impl Next {
+    fn new(continue_walk: Rc<dyn Fn()>) -> Next {
+        match schedule::Yielder::new(Rc::clone(&continue_walk)) {
+            Some(y) => Next::Channel(y),
+            None => Next::Timer(None, continue_walk),
+        }
+    }
+
+    fn post(&mut self) {
+        match self {
+            Next::Channel(y) => y.post(),
+            Next::Timer(timer, f) => {
+                let f = Rc::clone(f);
+                *timer = Some(Timeout::new(0, move || f()));
+            }
+        }
+    }
 }
 
 impl Walking {
@@ -100,11 +131,16 @@ impl Inner {
         }
         self.walk_generation = self.walk_generation.wrapping_add(1);
         let generation = self.walk_generation;
+        let me = self.me.clone();
+        let next = Next::new(Rc::new(move || {
+            with(&me, |i| i.continue_walk(generation));
+        }));
         self.walk = Some(Walking {
             generation,
             snap,
             held,
             touched: Vec::new(),
+            next,
         });
         self.continue_walk(generation);
     }
@@ -135,11 +171,8 @@ impl Inner {
             live.tracker.observe_found(&mut self.capture);
         }
         if !done {
+            walking.next.post();
             self.walk = Some(walking);
-            let me = self.me.clone();
-            schedule::post_task(Box::new(move || {
-                with(&me, |i| i.continue_walk(generation));
-            }));
             return;
         }
         self.end_walk(walking);
