@@ -248,6 +248,13 @@ impl Capture {
         root
     }
 
+    /// The shadow roots among the roots met since the tracker last looked.
+    pub(crate) fn found_shadow_roots(&self) -> impl Iterator<Item = &web_sys::Node> {
+        self.found
+            .iter()
+            .filter(|n| n.node_type() == web_sys::Node::DOCUMENT_FRAGMENT_NODE)
+    }
+
     /// The shadow roots and frame documents serialized since the last call.
     pub(crate) fn take_found(&mut self) -> Vec<web_sys::Node> {
         std::mem::take(&mut self.found)

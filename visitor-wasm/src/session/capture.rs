@@ -48,11 +48,13 @@ impl Inner {
         self.start_walk();
     }
 
-    /// Right after a snapshot: the CSSOM state its markup does not carry,
-    /// the top layer, then every canvas and media element in full.
-    pub(super) fn after_snapshot(&mut self) {
+    /// Right after a snapshot: the CSSOM state its markup does not carry
+    /// (`shadow_roots`: the open ones the snapshot met), the top layer, then
+    /// every canvas and media element in full.
+    pub(super) fn after_snapshot(&mut self, shadow_roots: Vec<wasm_bindgen::JsValue>) {
         let sheets = self.live.as_ref().map_or_else(Vec::new, |live| {
-            live.cssom.after_snapshot(&self.capture.ids)
+            live.cssom
+                .after_snapshot_in(&self.capture.ids, Some(shadow_roots))
         });
         for event in &sheets {
             self.send_event(event);

@@ -38,6 +38,8 @@ pub(super) struct Walking {
     held: Vec<Event>,
     /// Form controls the visitor changed meanwhile: read again at the end.
     touched: Vec<Element>,
+    /// The open shadow roots met, for the CSSOM's look after the snapshot.
+    shadow_roots: Vec<web_sys::Node>,
     /// How the next slice comes (dropped with the walk: nothing comes).
     next: Next,
 }
@@ -140,6 +142,7 @@ impl Inner {
             snap,
             held,
             touched: Vec::new(),
+            shadow_roots: Vec::new(),
             next,
         });
         self.continue_walk(generation);
@@ -165,6 +168,9 @@ impl Inner {
             read = read.wrapping_add(1);
             !read.is_multiple_of(CHECK_EVERY) || schedule::now(&window) < deadline
         });
+        walking
+            .shadow_roots
+            .extend(self.capture.found_shadow_roots().cloned());
         if let Some(live) = self.live.as_ref() {
             // Shadow roots and frames met: observed before the page runs
             // again, so their changes mend the snapshot too.
@@ -191,12 +197,25 @@ impl Inner {
             dirty.touched(&self.capture.ids, el);
         }
         let snap = walking.snap.finish(&mut self.capture, &dirty);
+        let mut roots = walking.shadow_roots;
+        roots.extend(self.capture.found_shadow_roots().cloned());
         // Roots met while mending.
         live.tracker.observe_found(&mut self.capture);
+        // Once each; those whose host left the page meanwhile are not in
+        // the snapshot.
+        let seen = js_sys::Set::new(&wasm_bindgen::JsValue::UNDEFINED);
+        let roots = roots
+            .into_iter()
+            .filter(|r| r.is_connected() && !seen.has(r))
+            .map(|r| {
+                seen.add(&r);
+                r.into()
+            })
+            .collect();
         match snap {
             Ok(snap) => {
                 self.send_event(&Event::Snapshot(snap));
-                self.after_snapshot();
+                self.after_snapshot(roots);
                 for event in &walking.held {
                     self.send_event(event);
                 }
