@@ -4,8 +4,9 @@
 //!
 //! Owns: the walk in progress ([`Walking`]), its generation (a walk that was
 //! replaced or cancelled finds it changed and stops), the events held while
-//! it runs, and the last task: mending what changed meanwhile, then sending
-//! the snapshot and, after it, what waited. Does not own: the walk itself
+//! it runs, and the last two tasks: mending what changed meanwhile and
+//! sending the snapshot; then, in the next, what follows every snapshot and
+//! what waited. Does not own: the walk itself
 //! (`walk.rs`), the mending (`patch.rs`), what follows every snapshot
 //! (`capture.rs`).
 //!
@@ -19,6 +20,7 @@ use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
 use protocol::Event;
+use wasm_bindgen::JsValue;
 use web_sys::Element;
 
 use super::{with, Inner};
@@ -30,18 +32,32 @@ use crate::snapshot::SlicedSnapshot;
 /// How many nodes a slice reads between looks at the clock.
 const CHECK_EVERY: u32 = 32;
 
-/// A snapshot being walked.
+/// A snapshot being walked, then sent and followed.
 pub(super) struct Walking {
     generation: u32,
-    snap: SlicedSnapshot,
+    /// `None` only while a slice runs.
+    stage: Option<Stage>,
     /// Events produced meanwhile, in order, sent after the snapshot.
     held: Vec<Event>,
     /// Form controls the visitor changed meanwhile: read again at the end.
     touched: Vec<Element>,
+    /// Slices run so far.
+    slices: u32,
     /// The open shadow roots met, for the CSSOM's look after the snapshot.
     shadow_roots: Vec<web_sys::Node>,
     /// How the next slice comes (dropped with the walk: nothing comes).
     next: Next,
+}
+
+enum Stage {
+    Walk(SlicedSnapshot),
+    /// The snapshot went out in the last task; what follows it goes in the
+    /// next (the CSSOM, the top layer, media, what was held), and the sent
+    /// tree is freed there, keeping each task short.
+    Sent {
+        snapshot: Event,
+        shadow_roots: Vec<JsValue>,
+    },
 }
 
 /// The way back after a slice: a channel message, or a timer where the
@@ -98,14 +114,14 @@ impl Inner {
     }
 
     /// The visitor typed into `el` while a snapshot is walked; `false` if
-    /// none is.
+    /// none is (or it was sent: the input then follows it as an event).
     pub(super) fn touch_during_walk(&mut self, el: &Element) -> bool {
         match self.walk.as_mut() {
-            Some(w) => {
+            Some(w) if matches!(w.stage, Some(Stage::Walk(_))) => {
                 w.touched.push(el.clone());
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -139,9 +155,10 @@ impl Inner {
         }));
         self.walk = Some(Walking {
             generation,
-            snap,
+            stage: Some(Stage::Walk(snap)),
             held,
             touched: Vec::new(),
+            slices: 0,
             shadow_roots: Vec::new(),
             next,
         });
@@ -161,10 +178,27 @@ impl Inner {
         let Some(mut walking) = self.walk.take() else {
             return;
         };
+        match walking.stage.take() {
+            Some(Stage::Walk(snap)) => self.slice(walking, snap),
+            Some(Stage::Sent {
+                snapshot,
+                shadow_roots,
+            }) => {
+                drop(snapshot);
+                self.after_walk(walking, shadow_roots);
+            }
+            None => {}
+        }
+    }
+
+    /// Reads nodes for one slice's budget; then posts the next slice, or
+    /// sends the snapshot.
+    fn slice(&mut self, mut walking: Walking, mut snap: SlicedSnapshot) {
+        walking.slices += 1;
         let deadline = schedule::now(&self.window) + schedule::slice_ms();
         let window = self.window.clone();
         let mut read = 0u32;
-        let done = walking.snap.step(&mut self.capture, &mut || {
+        let done = snap.step(&mut self.capture, &mut || {
             read = read.wrapping_add(1);
             !read.is_multiple_of(CHECK_EVERY) || schedule::now(&window) < deadline
         });
@@ -176,17 +210,17 @@ impl Inner {
             // again, so their changes mend the snapshot too.
             live.tracker.observe_found(&mut self.capture);
         }
-        if !done {
-            walking.next.post();
-            self.walk = Some(walking);
-            return;
+        if done {
+            return self.send_walked(walking, snap);
         }
-        self.end_walk(walking);
+        walking.stage = Some(Stage::Walk(snap));
+        walking.next.post();
+        self.walk = Some(walking);
     }
 
-    /// The last task: the changes made while the walk ran mend the
-    /// snapshot, which goes out, then whatever waited.
-    fn end_walk(&mut self, walking: Walking) {
+    /// The walk's last task: the changes made while it ran mend the
+    /// snapshot, which goes out; what follows it waits one more task.
+    fn send_walked(&mut self, mut walking: Walking, snap: SlicedSnapshot) {
         let Some(live) = self.live.as_ref() else {
             return;
         };
@@ -196,15 +230,23 @@ impl Inner {
         for el in &walking.touched {
             dirty.touched(&self.capture.ids, el);
         }
-        let snap = walking.snap.finish(&mut self.capture, &dirty);
-        let mut roots = walking.shadow_roots;
+        let snap = snap.finish(&mut self.capture, &dirty);
+        let mut roots = std::mem::take(&mut walking.shadow_roots);
         roots.extend(self.capture.found_shadow_roots().cloned());
         // Roots met while mending.
         live.tracker.observe_found(&mut self.capture);
+        let snapshot = match snap {
+            Ok(snap) => Event::Snapshot(snap),
+            Err(e) => {
+                warn(&e.to_string());
+                return self.after_walk(walking, Vec::new());
+            }
+        };
+        self.send_event(&snapshot);
         // Once each; those whose host left the page meanwhile are not in
         // the snapshot.
-        let seen = js_sys::Set::new(&wasm_bindgen::JsValue::UNDEFINED);
-        let roots = roots
+        let seen = js_sys::Set::new(&JsValue::UNDEFINED);
+        let shadow_roots = roots
             .into_iter()
             .filter(|r| r.is_connected() && !seen.has(r))
             .map(|r| {
@@ -212,18 +254,28 @@ impl Inner {
                 r.into()
             })
             .collect();
-        match snap {
-            Ok(snap) => {
-                self.send_event(&Event::Snapshot(snap));
-                self.after_snapshot(roots);
-                for event in &walking.held {
-                    self.send_event(event);
-                }
-            }
-            Err(e) => warn(&e.to_string()),
+        if walking.slices == 1 {
+            // A page read within one slice: all in this task, as before.
+            drop(snapshot);
+            return self.after_walk(walking, shadow_roots);
+        }
+        walking.stage = Some(Stage::Sent {
+            snapshot,
+            shadow_roots,
+        });
+        walking.next.post();
+        self.walk = Some(walking);
+    }
+
+    /// The task after the snapshot: what follows every snapshot, then what
+    /// was held, in order; then flushes and resources resume.
+    fn after_walk(&mut self, walking: Walking, shadow_roots: Vec<JsValue>) {
+        self.after_snapshot(shadow_roots);
+        for event in &walking.held {
+            self.send_event(event);
         }
         self.watch_resources();
-        // Scrolls and resizes met meanwhile, and anything pending.
+        // Scrolls, resizes and changes met meanwhile.
         self.arm_flush();
     }
 }
