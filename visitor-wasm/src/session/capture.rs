@@ -72,6 +72,10 @@ impl Inner {
     /// Starts (or resumes) the resource service after a snapshot went out;
     /// its first scan runs from its own timer, not in this turn.
     pub(super) fn watch_resources(&mut self) {
+        // A snapshot being walked starts it when it is sent.
+        if self.walking() {
+            return;
+        }
         if self.service.is_none() && self.resources.upload {
             let (Some(token), Some(socket)) = (&self.upload_token, &self.socket) else {
                 return;

@@ -207,8 +207,45 @@ async fn a_snapshot_of_twenty_thousand_nodes_runs_in_short_tasks() {
     );
     assert!(nodes > 20_000, "{nodes} nodes");
     // The walk's slices are ~8 ms; the last task (mending, encoding and
-    // sending the frame) is the longest. A debug build on a shared
-    // machine: a generous bound, still far under one task for the walk.
-    assert!(longest < 200.0, "longest task {longest:.0} ms");
+    // sending the frame) is the longest. In a debug build on a shared
+    // machine absolute times mean little: the page got the main thread
+    // back many times, no task took a third of the whole.
+    assert!(
+        longest * 3.0 < took,
+        "longest task {longest:.0} ms of {took:.0} ms"
+    );
+    session.end();
+}
+
+#[wasm_bindgen_test]
+async fn a_page_read_within_one_slice_is_sent_with_what_follows_it_in_the_same_task() {
+    let relay = Relay::install();
+    let _f = Fixture::new(
+        "one-slice",
+        "<dialog id='d'>modal</dialog><p>small page</p>",
+    );
+    let session = admitted(&relay).await;
+    document()
+        .get_element_by_id("d")
+        .unwrap()
+        .unchecked_into::<web_sys::HtmlDialogElement>()
+        .show_modal()
+        .unwrap();
+    // A budget no test page reaches, even in a debug build.
+    visitor_wasm::set_slice_budget_ms(10_000.0);
+    let before = relay.events().len();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    let events = relay.events();
+    visitor_wasm::set_slice_budget_ms(8.0);
+    assert!(
+        matches!(events.get(before), Some((_, Event::Snapshot(_)))),
+        "the snapshot went out in the message's own task"
+    );
+    assert!(
+        events[before..]
+            .iter()
+            .any(|(_, e)| matches!(e, Event::TopLayer(_))),
+        "and the top layer right after it, in the same task"
+    );
     session.end();
 }

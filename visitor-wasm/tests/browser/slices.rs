@@ -340,3 +340,61 @@ fn an_unchanged_page_in_slices_equals_the_page_in_one_go() {
     assert!(slices > 3, "{slices} slices");
     assert_eq!(mended, fresh);
 }
+
+#[wasm_bindgen_test]
+async fn changes_inside_a_read_shadow_root_and_a_read_frame_document_are_in_the_snapshot() {
+    let f = halves(
+        "h-roots",
+        "<iframe id='frame' srcdoc=\"<p id='in-frame'>frame text</p>\"></iframe>",
+    );
+    let host = f.get("#e1");
+    let root = host
+        .attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))
+        .unwrap();
+    root.set_inner_html("<b id='in-shadow'>shadow text</b>");
+    // The frame's document loads on its own.
+    let frame = f.get("#frame");
+    // Another realm's document: `instanceof` this window's classes fails.
+    let frame_doc = || {
+        js_sys::Reflect::get(&frame, &"contentDocument".into())
+            .ok()
+            .filter(wasm_bindgen::JsValue::is_object)
+            .map(wasm_bindgen::JsCast::unchecked_into::<web_sys::Document>)
+    };
+    for _ in 0..100 {
+        if frame_doc()
+            .and_then(|d| d.get_element_by_id("in-frame"))
+            .is_some()
+        {
+            break;
+        }
+        sleep(20).await;
+    }
+    let inner = frame_doc().unwrap().get_element_by_id("in-frame").unwrap();
+    let in_shadow = root.get_element_by_id("in-shadow").unwrap();
+    let mut cap = capture();
+    let (mut shadow_done, mut frame_done) = (false, false);
+    let (mended, fresh, _) = in_slices(&mut cap, &[], |cap| {
+        // Read in an earlier slice: observed since that slice ended.
+        if !shadow_done && walked(cap, &in_shadow) {
+            in_shadow.set_text_content(Some("shadow edited"));
+            root.append_with_str_1("shadow appended").unwrap();
+            shadow_done = true;
+        }
+        if !frame_done && walked(cap, &inner) {
+            inner.set_attribute("title", "frame attr").unwrap();
+            inner.set_text_content(Some("frame edited"));
+            frame_done = true;
+        }
+    });
+    assert!(shadow_done && frame_done);
+    assert_same(&mended, &fresh);
+    let fixture = find_id(&mended.root, "h-roots");
+    assert_eq!(text(find_id(fixture, "in-shadow")), "shadow edited");
+    assert!(text(find_id(fixture, "e1")).contains("shadow appended"));
+    let p = find_id(fixture, "in-frame");
+    assert_eq!(
+        (attr(p, "title"), text(p).as_str()),
+        (Some("frame attr"), "frame edited")
+    );
+}
