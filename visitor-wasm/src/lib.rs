@@ -31,6 +31,7 @@
 //! fields nor touches the visitor's panel; a password's value never enters Rust memory (only its length);
 //! no `Closure::forget`: every registration is dropped by `Session::end`.
 
+mod attr_value;
 pub mod canvas;
 pub mod cssom;
 pub mod error;

@@ -18,8 +18,9 @@ use protocol::{Attr, FormState, Node, NodeId, Ns, ScrollPos};
 use wasm_bindgen::{intern, JsCast, JsValue};
 use web_sys::Element;
 
+use crate::attr_value::apply_rule;
 use crate::ids::Ids;
-use crate::mask::{self, AttrRule, Control, Marker, Rules, UrlAttr};
+use crate::mask::{self, Control, Marker, Rules};
 use crate::walk::{DocCtx, Walker};
 use crate::{frames, shadow};
 
@@ -593,40 +594,13 @@ fn blocked_box(el: &Element, id: NodeId, tag: String, ns: Ns) -> Node {
     }
 }
 
-/// An attribute's value after its rule (`None`: not sent).
-fn apply_rule(rule: AttrRule, el: &Element, attr: &web_sys::Attr, base: &str) -> Option<String> {
-    Some(match rule {
-        AttrRule::Keep => attr.value(),
-        AttrRule::Url(_) if svg_self_reference(el, attr) => attr.value(),
-        AttrRule::Url(kind) => rewrite(kind, attr.value(), base),
-        AttrRule::MaskedUrl(kind) => masked_url(kind, &attr.value(), base),
-        AttrRule::Stars => mask::stars(js_len(attr, "value")),
-        AttrRule::MaskText => mask::mask_text(&attr.value()),
-        AttrRule::MaskedStyle => mask::mask_style(&attr.value(), |u| {
-            mask::strip_url(&absolute(u, base).unwrap_or_default())
-        }),
-        AttrRule::Drop => return None,
-    })
-}
-
-/// An SVG reference into the page itself (`<use href="#icon">`, a
-/// gradient's `href="#base"`). Made absolute, it would name the visitor's
-/// page as another document, which SVG loads as an external resource: the
-/// console (another document) would draw nothing.
-fn svg_self_reference(el: &Element, attr: &web_sys::Attr) -> bool {
-    attr.value().trim_start().starts_with('#')
-        && el
-            .namespace_uri()
-            .is_some_and(|ns| ns == protocol::Ns::SVG_URI)
-}
-
 fn reflect(obj: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(obj, &JsValue::from_str(intern(key))).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Length of a string property, read in JS so the string itself never
 /// enters Rust's memory.
-fn js_len(obj: &JsValue, key: &str) -> u32 {
+pub(crate) fn js_len(obj: &JsValue, key: &str) -> u32 {
     reflect(obj, key)
         .dyn_ref::<js_sys::JsString>()
         .map_or(0, |s| s.length())
@@ -661,35 +635,4 @@ fn lower(s: String) -> String {
     } else {
         s
     }
-}
-
-/// URL attributes made absolute against the document's base URL, so the
-/// console (on another origin) loads the same resources.
-fn rewrite(kind: UrlAttr, value: String, base: &str) -> String {
-    match kind {
-        UrlAttr::No => value,
-        UrlAttr::Single => absolute(&value, base).unwrap_or(value),
-        UrlAttr::Srcset => mask::absolutize_srcset(&value, |u| absolute(u, base)),
-    }
-}
-
-/// A masked element's URL: absolute, then origin and path only. One that
-/// does not parse is dropped rather than sent as written.
-fn masked_url(kind: UrlAttr, value: &str, base: &str) -> String {
-    let strip = |u: &str| Some(mask::strip_url(&absolute(u, base).unwrap_or_default()));
-    match kind {
-        UrlAttr::No => mask::mask_text(value),
-        UrlAttr::Single => strip(value).unwrap_or_default(),
-        UrlAttr::Srcset => mask::absolutize_srcset(value, strip),
-    }
-}
-
-fn absolute(url: &str, base: &str) -> Option<String> {
-    let url = url.trim();
-    if url.is_empty() || base.is_empty() {
-        return None;
-    }
-    web_sys::Url::new_with_base(url, base)
-        .ok()
-        .map(|u| u.href())
 }
