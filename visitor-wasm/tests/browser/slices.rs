@@ -398,3 +398,33 @@ async fn changes_inside_a_read_shadow_root_and_a_read_frame_document_are_in_the_
         (Some("frame attr"), "frame edited")
     );
 }
+
+#[wasm_bindgen_test]
+fn an_append_to_the_body_mid_walk_reads_only_the_new_child_again() {
+    let f = halves("h-body", "<input id='quiet' value='as read'>");
+    let input = f.get("#quiet");
+    let mut cap = capture();
+    let mut added = None;
+    let (mended, _, _) = in_slices(&mut cap, &[], |cap| {
+        if added.is_none() && walked(cap, &input) {
+            // Changed with no record and no event: only a read of the
+            // input itself could see it.
+            set_value(&input, "never read");
+            let div = document().create_element("div").unwrap();
+            div.set_id("appended-to-body");
+            document().body().unwrap().append_child(&div).unwrap();
+            added = Some(div);
+        }
+    });
+    let div = added.expect("appended between slices");
+    assert_eq!(count_id(&mended.root, "appended-to-body"), 1);
+    let Node::Element { state, .. } = find_id(find_id(&mended.root, "h-body"), "quiet") else {
+        panic!("no input");
+    };
+    assert_eq!(
+        state.as_ref().and_then(|s| s.value.as_deref()),
+        Some("as read"),
+        "the body's other children keep what was read of them"
+    );
+    div.remove();
+}
