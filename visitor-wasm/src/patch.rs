@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 
 use protocol::{Node, NodeId, Ns, ScrollPos};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{intern, JsCast};
 use web_sys::{Document, Element};
 
 use crate::ids::Ids;
@@ -76,9 +76,32 @@ impl Dirty {
     }
 
     /// A form control the visitor typed into or toggled (no record says
-    /// so): its live state is read again.
+    /// so): its live state is read again, with what changed along with it
+    /// (a select's options, the other radio buttons of its group).
     pub(crate) fn touched(&mut self, ids: &Ids, el: &Element) {
         self.mark(ids, el.as_ref(), |m| m.shell = true);
+        let tag = el.local_name();
+        let related = if tag.eq_ignore_ascii_case("select") {
+            el.query_selector_all(intern("option")).ok()
+        } else if tag.eq_ignore_ascii_case("input")
+            && el
+                .get_attribute(intern("type"))
+                .is_some_and(|t| t.eq_ignore_ascii_case("radio"))
+        {
+            let name = el.get_attribute(intern("name")).unwrap_or_default();
+            el.owner_document()
+                .filter(|_| !name.is_empty())
+                .map(|d| d.get_elements_by_name(&name))
+        } else {
+            None
+        };
+        if let Some(list) = related {
+            for i in 0..list.length() {
+                if let Some(node) = list.item(i) {
+                    self.mark(ids, &node, |m| m.shell = true);
+                }
+            }
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {

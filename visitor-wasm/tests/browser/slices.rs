@@ -428,3 +428,35 @@ fn an_append_to_the_body_mid_walk_reads_only_the_new_child_again() {
     );
     div.remove();
 }
+
+#[wasm_bindgen_test]
+fn a_radio_checked_and_options_picked_mid_walk_show_their_whole_group() {
+    let f = halves(
+        "h-group",
+        "<input type='radio' name='h-pick' id='ra' checked><input type='radio' name='h-pick' id='rb'>\
+         <select id='sel' multiple><option id='o1' selected>1</option><option id='o2'>2</option></select>",
+    );
+    let (rb, sel) = (f.get("#rb"), f.get("#sel"));
+    let mut cap = capture();
+    let mut done = false;
+    let touched = [rb.clone(), sel];
+    let (mended, fresh, _) = in_slices(&mut cap, &touched, |cap| {
+        if !done && walked(cap, &f.get("#o2")) {
+            // As a click does: the group's other radio unchecks itself.
+            js_sys::Reflect::set(&rb, &"checked".into(), &true.into()).unwrap();
+            js_sys::Reflect::set(&f.get("#o1"), &"selected".into(), &false.into()).unwrap();
+            js_sys::Reflect::set(&f.get("#o2"), &"selected".into(), &true.into()).unwrap();
+            done = true;
+        }
+    });
+    assert!(done);
+    assert_same(&mended, &fresh);
+    let checked = |id: &str| match find_id(&mended.root, id) {
+        Node::Element { state, .. } => state.as_ref().and_then(|s| s.checked.or(s.selected)),
+        _ => None,
+    };
+    assert_eq!(
+        [checked("ra"), checked("rb"), checked("o1"), checked("o2")],
+        [Some(false), Some(true), Some(false), Some(true)]
+    );
+}
