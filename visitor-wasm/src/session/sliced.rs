@@ -127,7 +127,13 @@ impl Inner {
 
     /// Stops the walk in progress, if any; nothing of it is sent.
     pub(super) fn cancel_walk(&mut self) {
-        self.walk = None;
+        if let Some(walking) = self.walk.take() {
+            if matches!(walking.stage, Some(Stage::Walk(_))) {
+                // The node cap counted for that snapshot alone: later
+                // batches are not capped.
+                let _ = self.capture.end_snapshot();
+            }
+        }
     }
 
     /// Starts walking a snapshot (replacing one in progress) and runs its
