@@ -460,3 +460,45 @@ fn a_radio_checked_and_options_picked_mid_walk_show_their_whole_group() {
         [Some(false), Some(true), Some(false), Some(true)]
     );
 }
+
+#[wasm_bindgen_test]
+fn a_capped_page_in_slices_is_cut_where_one_go_cuts_it_with_the_notice() {
+    let _f = halves("h-capped", LATE);
+    let mut cap = capture().max_nodes(60);
+    let mut appended = false;
+    let (mended, fresh, slices) = in_slices(&mut cap, &[], |_| {});
+    assert!(slices > 2, "{slices} slices");
+    // Ids of the notice differ (fresh ones each time); the rest is equal.
+    let notice = |s: &Snapshot| {
+        find(&s.root, &|n| {
+            attr(n, visitor_wasm::snapshot::CUT_NOTICE_ATTR).is_some()
+        })
+        .map(|n| text(n))
+    };
+    assert!(notice(&mended).is_some_and(|t| t.contains("60")));
+    assert_eq!(notice(&mended), notice(&fresh));
+    assert_eq!(mended.root.count(), fresh.root.count());
+    // Changes between slices keep it within the cap.
+    let mut cap = capture().max_nodes(60);
+    let (mended, _, _) = in_slices(&mut cap, &[], |_| {
+        if !appended {
+            let body = document().body().unwrap();
+            body.insert_adjacent_html(
+                "afterbegin",
+                "<div id='h-capped-extra'><i>a</i><i>b</i></div>",
+            )
+            .unwrap();
+            appended = true;
+        }
+    });
+    assert!(appended);
+    assert!(
+        mended.root.count() <= 60 + 2,
+        "{} nodes",
+        mended.root.count()
+    );
+    document()
+        .get_element_by_id("h-capped-extra")
+        .unwrap()
+        .remove();
+}
