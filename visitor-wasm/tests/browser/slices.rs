@@ -473,7 +473,7 @@ fn a_capped_page_in_slices_is_cut_where_one_go_cuts_it_with_the_notice() {
         find(&s.root, &|n| {
             attr(n, visitor_wasm::snapshot::CUT_NOTICE_ATTR).is_some()
         })
-        .map(|n| text(n))
+        .map(text)
     };
     assert!(notice(&mended).is_some_and(|t| t.contains("60")));
     assert_eq!(notice(&mended), notice(&fresh));
