@@ -30,7 +30,7 @@ use web_sys::{Document, Element, EventTarget, MutationObserver, MutationObserver
 
 use crate::ids::Ids;
 use crate::plan::{Changes, Removed};
-use crate::serialize::{Capture, Walk};
+use crate::serialize::Capture;
 use crate::shadow::ShadowHook;
 
 /// The content document of a same-origin `<iframe>`, if readable.
@@ -59,35 +59,6 @@ pub fn is_frame(tag: &str) -> bool {
 /// `node` as an element, whatever realm it comes from.
 pub(crate) fn as_element(node: &web_sys::Node) -> Option<&Element> {
     (node.node_type() == web_sys::Node::ELEMENT_NODE).then(|| node.unchecked_ref())
-}
-
-/// The frame's document as its only child (none if cross-origin): with the
-/// frame's own base URL, and its window's scroll in a snapshot.
-pub(crate) fn frame_child(
-    capture: &mut Capture,
-    frame: &Element,
-    walk: &mut Walk<'_>,
-    masked: bool,
-    depth: u32,
-) -> Vec<protocol::Node> {
-    let Some(doc) = content_document(frame) else {
-        return Vec::new();
-    };
-    let base = crate::snapshot::base_url(&doc);
-    let node = {
-        let mut inner = walk.nested(&base, doc.scrolling_element());
-        capture.walk_node(&doc, &mut inner, masked, depth)
-    };
-    let Some(node) = node else {
-        return Vec::new();
-    };
-    if let (Some(window), Some(scrolls)) = (doc.default_view(), walk.scrolls()) {
-        let pos = crate::snapshot::window_scroll(&window, node.id());
-        if pos.x != 0.0 || pos.y != 0.0 {
-            scrolls.push(pos);
-        }
-    }
-    vec![node]
 }
 
 /// The base URL nodes added under `node` resolve against: its own

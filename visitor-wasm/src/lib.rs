@@ -31,6 +31,7 @@
 //! fields nor touches the visitor's panel; a password's value never enters Rust memory (only its length);
 //! no `Closure::forget`: every registration is dropped by `Session::end`.
 
+mod attr_value;
 pub mod canvas;
 pub mod cssom;
 pub mod error;
@@ -53,6 +54,7 @@ pub mod toplayer;
 
 mod fullscreen;
 mod modal;
+mod patch;
 mod pointer;
 mod presence;
 mod remote;
@@ -61,6 +63,7 @@ mod selection;
 mod session;
 mod transport;
 mod ui;
+mod walk;
 pub mod wire;
 
 use wasm_bindgen::prelude::*;
@@ -70,8 +73,10 @@ pub use error::VisitorError;
 pub use ids::Ids;
 pub use mutations::MutationTracker;
 pub use options::Options;
+#[doc(hidden)]
+pub use schedule::set_slice_budget_ms;
 pub use serialize::Capture;
-pub use snapshot::snapshot;
+pub use snapshot::{snapshot, SlicedSnapshot};
 
 /// A running co-browsing session, as JS sees it.
 #[wasm_bindgen]

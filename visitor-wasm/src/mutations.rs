@@ -110,6 +110,15 @@ impl MutationTracker {
         self.nested.on_event(f);
     }
 
+    /// Every change since the last flush, unplanned: what a snapshot taken
+    /// in slices mends itself with before it is sent (`patch.rs`).
+    pub(crate) fn take_changes(&self, capture: &Capture) -> Changes<web_sys::Node> {
+        let mut changes = changes_of(&self.take());
+        self.nested.take_changes(&capture.ids, &mut changes);
+        recheck_covers(capture, &mut changes);
+        changes
+    }
+
     /// Everything that changed since the last flush, as one batch (empty
     /// when nothing mirrored changed).
     pub fn flush(&self, capture: &mut Capture) -> MutationBatch {

@@ -6,9 +6,9 @@
 //! masked or blocked), and applying the rules to live nodes. Does not own:
 //! the decisions themselves (`mask.rs`), the order of mutations (`plan.rs`).
 //!
-//! Open shadow roots come first among their host's children, and a
-//! same-origin frame's document is its frame's only child (`shadow.rs`,
-//! `frames.rs`); the roots met are kept for the tracker to observe. Not
+//! One node is read at a time ([`Capture::open`]); the order, depth and
+//! slicing of a walk are `walk.rs`'s. The shadow roots and frame documents
+//! met are kept for the tracker to observe. Not
 //! captured: closed shadow roots, CSS `content:` and canvas pixels.
 //!
 //! A password's value is never read into Rust: its length is read in JS
@@ -18,14 +18,11 @@ use protocol::{Attr, FormState, Node, NodeId, Ns, ScrollPos};
 use wasm_bindgen::{intern, JsCast, JsValue};
 use web_sys::Element;
 
-use crate::error::warn;
+use crate::attr_value::apply_rule;
 use crate::ids::Ids;
-use crate::mask::{self, AttrRule, Control, Marker, Rules, UrlAttr};
+use crate::mask::{self, Control, Marker, Rules};
+use crate::walk::{DocCtx, Walker};
 use crate::{frames, shadow};
-
-/// Deeper subtrees are cut: the console's decoder and both sides' stacks
-/// have limits, and no real page nests this deep.
-const MAX_DEPTH: u32 = 400;
 
 /// What every serialization of this page shares.
 pub struct Capture {
@@ -49,14 +46,13 @@ pub struct Capture {
     cut_short: bool,
 }
 
-/// One walk's settings.
+/// One serialization's settings.
 pub(crate) struct Walk<'a> {
     base: &'a str,
     /// Collects scrolled elements during a snapshot.
     scrolls: Option<&'a mut Vec<ScrollPos>>,
     /// The element whose scroll is the window's (not reported twice).
     scrolling_element: Option<Element>,
-    cut: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -65,7 +61,6 @@ impl<'a> Walk<'a> {
             base,
             scrolls: None,
             scrolling_element: None,
-            cut: false,
         }
     }
 
@@ -78,28 +73,32 @@ impl<'a> Walk<'a> {
             base,
             scrolls: Some(scrolls),
             scrolling_element,
-            cut: false,
         }
     }
+}
 
-    /// A walk into a frame's document: its own base URL and scrolling
-    /// element, the same scroll list.
-    pub(crate) fn nested<'b>(
-        &'b mut self,
-        base: &'b str,
-        scrolling_element: Option<Element>,
-    ) -> Walk<'b> {
-        Walk {
-            base,
-            scrolls: self.scrolls.as_deref_mut(),
-            scrolling_element,
-            cut: self.cut,
+/// What one node becomes before its children are read (`walk.rs`).
+pub(crate) enum Opened {
+    Leaf(Node),
+    Parent { node: Node, children: Children },
+}
+
+/// Where a node's children come from.
+pub(crate) struct Children {
+    /// Read first: a host's open shadow root.
+    pub shadow: Option<web_sys::Node>,
+    pub first: Option<web_sys::Node>,
+    /// Whether a mask covers them.
+    pub masked: bool,
+}
+
+impl Children {
+    fn of(first: Option<web_sys::Node>, masked: bool) -> Children {
+        Children {
+            shadow: None,
+            first,
+            masked,
         }
-    }
-
-    /// The snapshot's scroll list, if this walk collects one.
-    pub(crate) fn scrolls(&mut self) -> Option<&mut Vec<ScrollPos>> {
-        self.scrolls.as_deref_mut()
     }
 }
 
@@ -237,18 +236,24 @@ impl Capture {
         walk: &mut Walk<'_>,
         masked: bool,
     ) -> Option<Node> {
-        self.walk(node, walk, masked, 0)
+        let ctx = DocCtx {
+            base: walk.base.to_owned(),
+            scrolling_element: walk.scrolling_element.clone(),
+        };
+        let mut walker = Walker::new(node, ctx, masked, walk.scrolls.is_some());
+        walker.step(self, &mut || true);
+        let (root, scrolls) = walker.finish();
+        if let Some(out) = walk.scrolls.as_deref_mut() {
+            out.extend(scrolls);
+        }
+        root
     }
 
-    /// Serializes a frame's document from inside a walk (`frames.rs`).
-    pub(crate) fn walk_node(
-        &mut self,
-        node: &web_sys::Node,
-        walk: &mut Walk<'_>,
-        masked: bool,
-        depth: u32,
-    ) -> Option<Node> {
-        self.walk(node, walk, masked, depth)
+    /// The shadow roots among the roots met since the tracker last looked.
+    pub(crate) fn found_shadow_roots(&self) -> impl Iterator<Item = &web_sys::Node> {
+        self.found
+            .iter()
+            .filter(|n| n.node_type() == web_sys::Node::DOCUMENT_FRAGMENT_NODE)
     }
 
     /// The shadow roots and frame documents serialized since the last call.
@@ -256,13 +261,23 @@ impl Capture {
         std::mem::take(&mut self.found)
     }
 
-    fn walk(
+    /// During a snapshot: `n` nodes read earlier are read again (a stale
+    /// subtree replaced by a fresh one) and count once.
+    pub(crate) fn refund(&mut self, n: u32) {
+        if let Some(left) = self.budget.as_mut() {
+            *left = left.saturating_add(n);
+        }
+    }
+
+    /// Reads one node, assigning its id; its children are the walk's to
+    /// read. `None` for nodes never mirrored.
+    pub(crate) fn open(
         &mut self,
         node: &web_sys::Node,
-        walk: &mut Walk<'_>,
+        ctx: &DocCtx,
+        scrolls: Option<&mut Vec<ScrollPos>>,
         masked: bool,
-        depth: u32,
-    ) -> Option<Node> {
+    ) -> Option<Opened> {
         // Past the snapshot's cap nothing more is read, and what is left
         // out gets no id: its changes are not sent either (their parent is
         // unknown to the console), and a later snapshot tries again.
@@ -276,21 +291,21 @@ impl Capture {
         match node.node_type() {
             web_sys::Node::ELEMENT_NODE => {
                 let el = node.unchecked_ref::<Element>();
-                self.element(el, walk, masked, depth)
+                self.open_element(el, ctx, scrolls, masked)
             }
             web_sys::Node::TEXT_NODE | web_sys::Node::CDATA_SECTION_NODE => {
                 let id = self.ids.get_or_assign(node);
-                Some(Node::Text {
+                Some(Opened::Leaf(Node::Text {
                     id,
                     text: text_of(node, masked),
-                })
+                }))
             }
             web_sys::Node::COMMENT_NODE => {
                 let id = self.ids.get_or_assign(node);
-                Some(Node::Comment {
+                Some(Opened::Leaf(Node::Comment {
                     id,
                     text: text_of(node, masked),
-                })
+                }))
             }
             web_sys::Node::DOCUMENT_NODE => {
                 let id = self.ids.get_or_assign(node);
@@ -298,68 +313,50 @@ impl Capture {
                 let quirks = doc.compat_mode() == "BackCompat";
                 // A frame's document inherits its frame's masking.
                 let top = masked || self.rules.private_by_default;
-                let children = self.children(node.first_child(), walk, top, depth);
                 if shadow::root_owner(node).is_some() {
                     self.found.push(node.clone());
                 }
-                Some(Node::Document {
-                    id,
-                    quirks,
-                    children,
+                Some(Opened::Parent {
+                    node: Node::Document {
+                        id,
+                        quirks,
+                        children: Vec::new(),
+                    },
+                    children: Children::of(node.first_child(), top),
                 })
             }
             web_sys::Node::DOCUMENT_TYPE_NODE => {
                 let id = self.ids.get_or_assign(node);
                 let dt = node.unchecked_ref::<web_sys::DocumentType>();
-                Some(Node::Doctype {
+                Some(Opened::Leaf(Node::Doctype {
                     id,
                     name: dt.name(),
                     public_id: dt.public_id(),
                     system_id: dt.system_id(),
-                })
+                }))
             }
             web_sys::Node::DOCUMENT_FRAGMENT_NODE if shadow::host_of(node).is_some() => {
                 let id = self.ids.get_or_assign(node);
                 self.found.push(node.clone());
-                let children = self.children(node.first_child(), walk, masked, depth);
-                Some(Node::ShadowRoot { id, children })
+                Some(Opened::Parent {
+                    node: Node::ShadowRoot {
+                        id,
+                        children: Vec::new(),
+                    },
+                    children: Children::of(node.first_child(), masked),
+                })
             }
             _ => None,
         }
     }
 
-    fn children(
-        &mut self,
-        first: Option<web_sys::Node>,
-        walk: &mut Walk<'_>,
-        masked: bool,
-        depth: u32,
-    ) -> Vec<Node> {
-        if depth >= MAX_DEPTH {
-            if first.is_some() && !walk.cut {
-                walk.cut = true;
-                warn("cobrowse: the page nests too deeply; the innermost nodes are not shown");
-            }
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        let mut child = first;
-        while let Some(c) = child {
-            if let Some(n) = self.walk(&c, walk, masked, depth + 1) {
-                out.push(n);
-            }
-            child = c.next_sibling();
-        }
-        out
-    }
-
-    fn element(
+    fn open_element(
         &mut self,
         el: &Element,
-        walk: &mut Walk<'_>,
+        ctx: &DocCtx,
+        scrolls: Option<&mut Vec<ScrollPos>>,
         masked: bool,
-        depth: u32,
-    ) -> Option<Node> {
+    ) -> Option<Opened> {
         let local = el.local_name();
         if local.eq_ignore_ascii_case(mask::UI_TAG) {
             return None;
@@ -379,19 +376,13 @@ impl Capture {
         let blocked = self.is_blocked(el);
         remember(&self.sent_blocked, el, blocked);
         if blocked {
-            return Some(blocked_box(el, id, tag, ns));
+            return Some(Opened::Leaf(blocked_box(el, id, tag, ns)));
         }
-        let control = if ns == Ns::Html {
-            self.control(el, &tag, masked)
-        } else {
-            Control::None
-        };
-        let attrs = self.attrs(el, &tag, control, masked, walk.base);
-        let state = form_state(el, control);
+        let (attrs, state) = self.shell(el, &tag, &ns, masked, &ctx.base);
 
-        if let Some(scrolls) = walk.scrolls.as_deref_mut() {
+        if let Some(scrolls) = scrolls {
             let (x, y) = (el.scroll_left(), el.scroll_top());
-            if (x != 0 || y != 0) && walk.scrolling_element.as_ref() != Some(el) {
+            if (x != 0 || y != 0) && ctx.scrolling_element.as_ref() != Some(el) {
                 scrolls.push(ScrollPos {
                     target: id,
                     x: f64::from(x),
@@ -402,39 +393,63 @@ impl Capture {
 
         let children = if tag == "script" {
             // A script's source never leaves the page.
-            Vec::new()
+            None
         } else if ns == Ns::Html && tag == "template" {
             // Unchecked: a frame's template is not this realm's class.
             let content = el
                 .unchecked_ref::<web_sys::HtmlTemplateElement>()
                 .content()
                 .first_child();
-            self.children(content, walk, masked, depth)
+            Some(Children::of(content, masked))
         } else if ns == Ns::Html && frames::is_frame(&tag) {
-            frames::frame_child(self, el, walk, masked, depth)
+            // The frame's document is its only child (none if cross-origin).
+            let doc = frames::content_document(el).map(web_sys::Node::from);
+            Some(Children::of(doc, masked))
         } else {
             let masked = masked && !mask::text_is_code(&tag);
-            let mut children = self.children(el.first_child(), walk, masked, depth);
-            if ns == Ns::Html {
-                if let Some(root) = shadow::open_root(el, &tag) {
-                    if let Some(n) = self.walk(&root, walk, masked, depth + 1) {
-                        // The protocol's place for it: its host's first child.
-                        children.insert(0, n);
-                    }
-                }
-            }
-            children
+            let shadow = if ns == Ns::Html {
+                shadow::open_root(el, &tag).map(web_sys::Node::from)
+            } else {
+                None
+            };
+            Some(Children {
+                shadow,
+                first: el.first_child(),
+                masked,
+            })
         };
-        Some(Node::Element {
+        let node = Node::Element {
             id,
             tag,
             ns,
             attrs,
             state,
-            children,
+            children: Vec::new(),
+        };
+        Some(match children {
+            Some(children) => Opened::Parent { node, children },
+            None => Opened::Leaf(node),
         })
     }
 
+    /// An element's attributes and live form state, as sent (`masked`: a
+    /// mask covers it).
+    pub(crate) fn shell(
+        &self,
+        el: &Element,
+        tag: &str,
+        ns: &Ns,
+        masked: bool,
+        base: &str,
+    ) -> (Vec<Attr>, Option<FormState>) {
+        let control = if *ns == Ns::Html {
+            self.control(el, tag, masked)
+        } else {
+            Control::None
+        };
+        let attrs = self.attrs(el, tag, control, masked, base);
+        (attrs, form_state(el, control))
+    }
     /// What to read from an HTML element's live state. Remembers password
     /// inputs, so they stay masked whatever their `type` becomes.
     pub(crate) fn control(&self, el: &Element, tag: &str, masked: bool) -> Control {
@@ -579,40 +594,13 @@ fn blocked_box(el: &Element, id: NodeId, tag: String, ns: Ns) -> Node {
     }
 }
 
-/// An attribute's value after its rule (`None`: not sent).
-fn apply_rule(rule: AttrRule, el: &Element, attr: &web_sys::Attr, base: &str) -> Option<String> {
-    Some(match rule {
-        AttrRule::Keep => attr.value(),
-        AttrRule::Url(_) if svg_self_reference(el, attr) => attr.value(),
-        AttrRule::Url(kind) => rewrite(kind, attr.value(), base),
-        AttrRule::MaskedUrl(kind) => masked_url(kind, &attr.value(), base),
-        AttrRule::Stars => mask::stars(js_len(attr, "value")),
-        AttrRule::MaskText => mask::mask_text(&attr.value()),
-        AttrRule::MaskedStyle => mask::mask_style(&attr.value(), |u| {
-            mask::strip_url(&absolute(u, base).unwrap_or_default())
-        }),
-        AttrRule::Drop => return None,
-    })
-}
-
-/// An SVG reference into the page itself (`<use href="#icon">`, a
-/// gradient's `href="#base"`). Made absolute, it would name the visitor's
-/// page as another document, which SVG loads as an external resource: the
-/// console (another document) would draw nothing.
-fn svg_self_reference(el: &Element, attr: &web_sys::Attr) -> bool {
-    attr.value().trim_start().starts_with('#')
-        && el
-            .namespace_uri()
-            .is_some_and(|ns| ns == protocol::Ns::SVG_URI)
-}
-
 fn reflect(obj: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(obj, &JsValue::from_str(intern(key))).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Length of a string property, read in JS so the string itself never
 /// enters Rust's memory.
-fn js_len(obj: &JsValue, key: &str) -> u32 {
+pub(crate) fn js_len(obj: &JsValue, key: &str) -> u32 {
     reflect(obj, key)
         .dyn_ref::<js_sys::JsString>()
         .map_or(0, |s| s.length())
@@ -647,35 +635,4 @@ fn lower(s: String) -> String {
     } else {
         s
     }
-}
-
-/// URL attributes made absolute against the document's base URL, so the
-/// console (on another origin) loads the same resources.
-fn rewrite(kind: UrlAttr, value: String, base: &str) -> String {
-    match kind {
-        UrlAttr::No => value,
-        UrlAttr::Single => absolute(&value, base).unwrap_or(value),
-        UrlAttr::Srcset => mask::absolutize_srcset(&value, |u| absolute(u, base)),
-    }
-}
-
-/// A masked element's URL: absolute, then origin and path only. One that
-/// does not parse is dropped rather than sent as written.
-fn masked_url(kind: UrlAttr, value: &str, base: &str) -> String {
-    let strip = |u: &str| Some(mask::strip_url(&absolute(u, base).unwrap_or_default()));
-    match kind {
-        UrlAttr::No => mask::mask_text(value),
-        UrlAttr::Single => strip(value).unwrap_or_default(),
-        UrlAttr::Srcset => mask::absolutize_srcset(value, strip),
-    }
-}
-
-fn absolute(url: &str, base: &str) -> Option<String> {
-    let url = url.trim();
-    if url.is_empty() || base.is_empty() {
-        return None;
-    }
-    web_sys::Url::new_with_base(url, base)
-        .ok()
-        .map(|u| u.href())
 }

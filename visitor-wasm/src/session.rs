@@ -37,6 +37,7 @@ mod canvas;
 mod capture;
 mod masking;
 pub(crate) mod resume;
+mod sliced;
 mod twoway;
 
 pub(crate) type Shared = Rc<RefCell<Inner>>;
@@ -107,6 +108,10 @@ pub(crate) struct Inner {
     deferred: Vec<Action>,
     settle: Option<Settle>,
     last_input: Option<(NodeId, FormState)>,
+    /// The snapshot being walked, if any (`session/sliced.rs`), and the
+    /// number of the last walk started.
+    walk: Option<sliced::Walking>,
+    walk_generation: u32,
     ended: bool,
     /// Why the relay ended the session, for the panel to say as it goes
     /// (`None`: the panel just goes).
@@ -181,6 +186,8 @@ pub(crate) fn open(
             deferred: Vec::new(),
             settle,
             last_input: None,
+            walk: None,
+            walk_generation: 0,
             ended: false,
             farewell: None,
         })
@@ -266,6 +273,7 @@ impl Inner {
     /// page is going away, nothing is left to resume either.
     fn finish(&mut self, error: Option<VisitorError>) {
         self.ended = true;
+        self.cancel_walk();
         self.deferred.clear();
         self.resume.finish();
         if let Some(settle) = self.settle.take() {
@@ -330,6 +338,10 @@ impl Inner {
     /// up when the frame went out (or, while reconnecting, waits in the
     /// outbox for the resumed socket), so the agent never sees a gap.
     fn send_event(&mut self, event: &Event) {
+        // While a snapshot is walked, nothing goes before it.
+        if self.hold_event(event) {
+            return;
+        }
         self.resume.before_send(self.next_seq);
         let bytes = wire::encode_event(self.next_seq, event);
         // While reconnecting nothing goes on the socket before the relay
@@ -448,6 +460,7 @@ impl Inner {
                 }
                 if !self.roster.is_watched() {
                     // Nobody watches: stop capturing at once.
+                    self.cancel_walk();
                     self.live = None;
                     self.presence = None;
                     if let Some(service) = self.service.as_mut() {

@@ -9,41 +9,107 @@ use protocol::{Attr, Node, NodeId, Ns, ScrollPos, Snapshot, Viewport};
 use web_sys::{Document, Window};
 
 use crate::error::{warn, VisitorError};
-use crate::serialize::{Capture, Walk};
+use crate::patch::Dirty;
+use crate::serialize::Capture;
+use crate::walk::{DocCtx, Walker};
 
-/// Walks `document` into a snapshot. Nodes keep the ids they already have
-/// (a second snapshot of the same page reuses them); new nodes get new ids.
+/// Walks `document` into a snapshot in one go. Nodes keep the ids they
+/// already have (a second snapshot of the same page reuses them); new nodes
+/// get new ids.
 pub fn snapshot(document: &Document, capture: &mut Capture) -> Result<Snapshot, VisitorError> {
-    let window = document
-        .default_view()
-        .or_else(web_sys::window)
-        .ok_or(VisitorError::NoDocument)?;
-    let base_url = base_url(document);
-    let url = document.url().map_err(VisitorError::js)?;
-    let mut scrolls = Vec::new();
-    let root = {
-        let mut walk = Walk::with_scrolls(&base_url, &mut scrolls, document.scrolling_element());
+    let mut walk = SlicedSnapshot::begin(document, capture)?;
+    walk.step(capture, &mut || true);
+    walk.finish(capture, &Dirty::default())
+}
+
+/// A snapshot read a slice at a time: [`SlicedSnapshot::step`] until it
+/// says done, then [`SlicedSnapshot::finish`] with what changed meanwhile,
+/// in the same task as the snapshot is sent (`patch.rs`).
+pub struct SlicedSnapshot {
+    document: Document,
+    window: Window,
+    url: String,
+    base_url: String,
+    walker: Walker,
+}
+
+impl SlicedSnapshot {
+    /// Starts the walk of `document`; the node cap starts counting.
+    pub fn begin(document: &Document, capture: &mut Capture) -> Result<Self, VisitorError> {
+        let window = document
+            .default_view()
+            .or_else(web_sys::window)
+            .ok_or(VisitorError::NoDocument)?;
+        let base_url = base_url(document);
+        let url = document.url().map_err(VisitorError::js)?;
+        let ctx = DocCtx {
+            base: base_url.clone(),
+            scrolling_element: document.scrolling_element(),
+        };
         capture.begin_snapshot();
-        let mut root = capture.serialize(document, &mut walk, false);
+        Ok(SlicedSnapshot {
+            walker: Walker::new(document, ctx, false, true),
+            document: document.clone(),
+            window,
+            url,
+            base_url,
+        })
+    }
+
+    /// Reads nodes until the walk is done (`true`) or `more` (asked after
+    /// every node) says stop.
+    pub fn step(&mut self, capture: &mut Capture, more: &mut dyn FnMut() -> bool) -> bool {
+        self.walker.step(capture, more)
+    }
+
+    /// The snapshot, its stale parts read again (`dirty`), the cut notice
+    /// added if the node cap was met. Call once `step` said done.
+    pub(crate) fn finish(
+        self,
+        capture: &mut Capture,
+        dirty: &Dirty,
+    ) -> Result<Snapshot, VisitorError> {
+        let (root, mut scrolls) = self.walker.finish();
+        let mut root = root.ok_or(VisitorError::NoDocument);
+        if let Ok(root) = root.as_mut() {
+            crate::patch::mend(root, dirty, capture, &self.document, &mut scrolls);
+        }
         if let Some(cap) = capture.end_snapshot() {
             warn(&format!(
                 "cobrowse: this page has more than {cap} nodes (the maxNodes option); the agent sees the first {cap} and a notice"
             ));
-            if let Some(root) = &mut root {
+            if let Ok(root) = root.as_mut() {
                 let ids = [capture.ids.fresh(), capture.ids.fresh()];
                 add_cut_notice(root, ids, cap);
             }
         }
-        root.ok_or(VisitorError::NoDocument)?
-    };
-    scrolls.insert(0, window_scroll(&window, root.id()));
-    Ok(Snapshot {
-        url,
-        base_url,
-        viewport: viewport(&window),
-        root,
-        scrolls,
-    })
+        let root = root?;
+        scrolls.insert(0, window_scroll(&self.window, root.id()));
+        Ok(Snapshot {
+            url: self.url,
+            base_url: self.base_url,
+            viewport: viewport(&self.window),
+            root,
+            scrolls,
+        })
+    }
+
+    /// [`SlicedSnapshot::finish`] with the changes a tracker recorded
+    /// since the walk began, and the form controls the visitor changed
+    /// meanwhile (no record says so), for tests driving the slices.
+    pub fn finish_with(
+        self,
+        capture: &mut Capture,
+        tracker: &crate::mutations::MutationTracker,
+        touched: &[web_sys::Element],
+    ) -> Result<Snapshot, VisitorError> {
+        let changes = tracker.take_changes(capture);
+        let mut dirty = Dirty::from_changes(&changes, &capture.ids);
+        for el in touched {
+            dirty.touched(&capture.ids, el);
+        }
+        self.finish(capture, &dirty)
+    }
 }
 
 /// The attribute that marks the notice of a cut snapshot (the console

@@ -154,6 +154,13 @@ impl Cssom {
     /// from its markup, every adopted constructed sheet and each root's
     /// adoption, and the fonts added so far.
     pub fn after_snapshot(&self, ids: &Ids) -> Vec<Event> {
+        self.after_snapshot_in(ids, None)
+    }
+
+    /// [`Cssom::after_snapshot`], given the open shadow roots the snapshot
+    /// met (`None`: every element is searched for them, one crossing into
+    /// the page each, ~70 ms on a page of 100k nodes).
+    pub fn after_snapshot_in(&self, ids: &Ids, shadow_roots: Option<Vec<JsValue>>) -> Vec<Event> {
         let Ok(mut st) = self.state.try_borrow_mut() else {
             return Vec::new();
         };
@@ -163,7 +170,14 @@ impl Cssom {
         st.unsent.clear();
         let base = st.base();
         let mut events = Vec::new();
-        for root in read::roots(&st.document) {
+        let roots = match shadow_roots {
+            Some(mut roots) => {
+                roots.insert(0, st.document.clone().into());
+                roots
+            }
+            None => read::roots(&st.document),
+        };
+        for root in roots {
             for (sheet, owner) in read::owned_sheets(&root) {
                 let Some(id) = ids.get(&owner) else { continue };
                 let changed = st.touched.has(sheet.unchecked_ref())

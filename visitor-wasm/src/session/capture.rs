@@ -20,11 +20,13 @@ use crate::frames::RootEvent;
 use crate::mutations::MutationTracker;
 use crate::resources::Resources;
 use crate::schedule::FlushTimer;
-use crate::snapshot::{snapshot, viewport};
+use crate::snapshot::viewport;
 
 impl Inner {
     /// Sends a full snapshot as the next event, starting the observer first
-    /// so nothing between the walk and the first batch is lost.
+    /// so nothing between the walk and the first batch is lost. A large
+    /// page is walked in slices (`sliced.rs`); the snapshot goes out when
+    /// the walk ends.
     pub(super) fn send_snapshot(&mut self) {
         match self.live.as_mut() {
             Some(live) => {
@@ -41,40 +43,39 @@ impl Inner {
                 Err(e) => return warn(&e.to_string()),
             },
         }
-        let snap = snapshot(&self.document, &mut self.capture);
-        if let Some(live) = self.live.as_ref() {
-            // Shadow roots and frames met: observed before the page runs again.
-            live.tracker.observe_found(&mut self.capture);
+        // The snapshot shows every value: the next input is news.
+        self.last_input = None;
+        self.start_walk();
+    }
+
+    /// Right after a snapshot: the CSSOM state its markup does not carry
+    /// (`shadow_roots`: the open ones the snapshot met), the top layer, then
+    /// every canvas and media element in full.
+    pub(super) fn after_snapshot(&mut self, shadow_roots: Vec<wasm_bindgen::JsValue>) {
+        let sheets = self.live.as_ref().map_or_else(Vec::new, |live| {
+            live.cssom
+                .after_snapshot_in(&self.capture.ids, Some(shadow_roots))
+        });
+        for event in &sheets {
+            self.send_event(event);
         }
-        match snap {
-            Ok(snap) => {
-                self.send_event(&Event::Snapshot(snap));
-                // Right after it: the CSSOM state its markup does not carry,
-                // then every canvas and media element in full.
-                let sheets = self.live.as_ref().map_or_else(Vec::new, |live| {
-                    live.cssom.after_snapshot(&self.capture.ids)
-                });
-                for event in &sheets {
-                    self.send_event(event);
-                }
-                let top = self.live.as_mut().and_then(|live| {
-                    let now =
-                        crate::toplayer::read(&self.document, &self.capture.ids, &mut live.opened);
-                    live.top_layer.after_snapshot(now)
-                });
-                if let Some(entries) = top {
-                    self.send_event(&Event::TopLayer(entries));
-                }
-                self.resend_pixels_and_media();
-            }
-            Err(e) => warn(&e.to_string()),
+        let top = self.live.as_mut().and_then(|live| {
+            let now = crate::toplayer::read(&self.document, &self.capture.ids, &mut live.opened);
+            live.top_layer.after_snapshot(now)
+        });
+        if let Some(entries) = top {
+            self.send_event(&Event::TopLayer(entries));
         }
-        self.watch_resources();
+        self.resend_pixels_and_media();
     }
 
     /// Starts (or resumes) the resource service after a snapshot went out;
     /// its first scan runs from its own timer, not in this turn.
     pub(super) fn watch_resources(&mut self) {
+        // A snapshot being walked starts it when it is sent.
+        if self.walking() {
+            return;
+        }
         if self.service.is_none() && self.resources.upload {
             let (Some(token), Some(socket)) = (&self.upload_token, &self.socket) else {
                 return;
@@ -223,10 +224,15 @@ impl Inner {
     /// Sends what changed since the last flush: the mutation batch first,
     /// then scroll positions and the viewport, in that causal order.
     pub(super) fn flush(&mut self) {
+        let walking = self.walking();
         let Some(live) = self.live.as_mut() else {
             return;
         };
         live.timer.disarm();
+        if walking {
+            // The records mend the snapshot being walked; its end flushes.
+            return;
+        }
         let batch = live.tracker.flush(&mut self.capture);
         let scrolls = std::mem::take(&mut live.scrolls);
         let resized = std::mem::replace(&mut live.resized, false);
@@ -273,6 +279,10 @@ impl Inner {
     }
 
     pub(super) fn on_input(&mut self, target: &Element) {
+        // During a walk the snapshot reads the control again at its end.
+        if self.touch_during_walk(target) {
+            return;
+        }
         // Mutations first: the agent must have the node before its value.
         self.flush();
         for (id, state) in self.capture.input_states(target) {

@@ -20,6 +20,8 @@ mod resources;
 mod resume;
 mod session;
 mod shadow;
+mod sliced_session;
+mod slices;
 mod toplayer;
 mod twoway;
 mod util;

@@ -1,0 +1,251 @@
+//! The snapshot in slices through whole sessions against the fake relay:
+//! nothing goes before the snapshot while it is walked, what waited
+//! follows it, a cancelled walk sends nothing, and no task runs long.
+
+use protocol::{AgentId, Event, Mode, Node, Snapshot, ToVisitor};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use crate::session::{started_with, Relay};
+use crate::util::*;
+
+#[wasm_bindgen(inline_js = r#"
+export function watch_long_tasks() {
+  const seen = [];
+  const keep = (list) => { for (const e of list) seen.push([e.startTime, e.duration]); };
+  const obs = new PerformanceObserver((l) => keep(l.getEntries()));
+  obs.observe({ type: "longtask" });
+  return {
+    longest(since) {
+      keep(obs.takeRecords());
+      return seen.filter((s) => s[0] >= since).reduce((m, s) => Math.max(m, s[1]), 0);
+    },
+    stop() { obs.disconnect(); },
+  };
+}
+"#)]
+extern "C" {
+    type LongTasks;
+    fn watch_long_tasks() -> LongTasks;
+    #[wasm_bindgen(method)]
+    fn longest(this: &LongTasks, since: f64) -> f64;
+    #[wasm_bindgen(method)]
+    fn stop(this: &LongTasks);
+}
+
+/// Small slices for the length of a test, the default after it.
+struct TinySlices;
+
+impl TinySlices {
+    fn on() -> TinySlices {
+        visitor_wasm::set_slice_budget_ms(0.0);
+        TinySlices
+    }
+}
+
+impl Drop for TinySlices {
+    fn drop(&mut self) {
+        visitor_wasm::set_slice_budget_ms(8.0);
+    }
+}
+
+const AGENT: AgentId = AgentId(4);
+
+async fn admitted(relay: &Relay) -> visitor_wasm::Session {
+    let session = started_with(relay, "").await;
+    relay.say(&ToVisitor::AgentJoined {
+        agent: AGENT,
+        name: "Ann".into(),
+        mode: Mode::ViewOnly,
+    });
+    ui_button("data-cobrowse-accept").unwrap().click();
+    session
+}
+
+fn snapshots(relay: &Relay) -> Vec<Snapshot> {
+    relay
+        .events()
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            Event::Snapshot(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits (up to ~10 s) until `n` snapshots were sent.
+async fn until_snapshots(relay: &Relay, n: usize) {
+    for _ in 0..200 {
+        if snapshots(relay).len() >= n {
+            return;
+        }
+        sleep(50).await;
+    }
+    panic!("no snapshot sent");
+}
+
+fn rows(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("<p class='row'>row {i}</p>"))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn while_a_snapshot_is_walked_nothing_goes_before_it_and_what_waited_follows() {
+    let relay = Relay::install();
+    let f = Fixture::new(
+        "walked-live",
+        &format!(
+            "{}<input id='typed' value='before'><ul id='list'></ul>",
+            rows(600)
+        ),
+    );
+    let session = admitted(&relay).await;
+    let _tiny = TinySlices::on();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    assert!(
+        relay.events().is_empty(),
+        "a page past one slice is not sent in the first task"
+    );
+
+    // The page runs between slices: it changes, the visitor types.
+    let li = document().create_element("li").unwrap();
+    li.set_text_content(Some("added mid-walk"));
+    f.get("#list").append_child(&li).unwrap();
+    set_value(&f.get("#typed"), "typed mid-walk");
+    fire(&f.get("#typed"), "input");
+    sleep(0).await;
+    f.get(".row").set_attribute("title", "edited").unwrap();
+    until_snapshots(&relay, 1).await;
+    sleep(150).await;
+
+    let events = relay.events();
+    let seqs: Vec<u64> = events.iter().map(|(s, _)| s.0).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no gaps");
+    assert!(matches!(events[0].1, Event::Snapshot(_)), "snapshot first");
+    let Event::Snapshot(snap) = &events[0].1 else {
+        unreachable!()
+    };
+    let fixture = find_id(&snap.root, "walked-live");
+    assert_eq!(text(find_id(fixture, "list")), "added mid-walk");
+    let Node::Element { state, .. } = find_id(fixture, "typed") else {
+        panic!("no input");
+    };
+    assert_eq!(
+        state.as_ref().and_then(|s| s.value.as_deref()),
+        Some("typed mid-walk")
+    );
+    assert_eq!(attr(&fixture.children()[0], "title"), Some("edited"));
+    // What the snapshot shows is not sent again after it.
+    for (_, e) in &events[1..] {
+        match e {
+            Event::Mutations(b) => assert!(
+                b.adds.is_empty() && b.attrs.is_empty(),
+                "changes shown by the snapshot were sent again: {b:?}"
+            ),
+            Event::Input { .. } => panic!("the typed value was sent again"),
+            _ => {}
+        }
+    }
+    session.end();
+}
+
+#[wasm_bindgen_test]
+async fn a_second_request_restarts_the_walk_and_a_walk_nobody_watches_any_more_sends_nothing() {
+    let relay = Relay::install();
+    let _f = Fixture::new("restarted", &rows(600));
+    let session = admitted(&relay).await;
+    let _tiny = TinySlices::on();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    relay.say(&ToVisitor::SnapshotNeeded);
+    until_snapshots(&relay, 1).await;
+    sleep(300).await;
+    assert_eq!(snapshots(&relay).len(), 1, "the replaced walk sent nothing");
+
+    let before = relay.events().len();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    relay.say(&ToVisitor::AgentLeft { agent: AGENT });
+    sleep(600).await;
+    assert_eq!(
+        relay.events().len(),
+        before,
+        "a cancelled walk sends nothing"
+    );
+    session.end();
+}
+
+#[wasm_bindgen_test]
+async fn a_snapshot_of_twenty_thousand_nodes_runs_in_short_tasks() {
+    let relay = Relay::install();
+    let cells: String = (0..3000)
+        .map(|i| format!("<tr><td>{i}</td><td class='c'>b</td><td>c</td></tr>"))
+        .collect();
+    let _f = Fixture::new("big", &format!("<table><tbody>{cells}</tbody></table>"));
+    let session = admitted(&relay).await;
+    sleep(100).await;
+    let tasks = watch_long_tasks();
+    let now = || web_sys::window().unwrap().performance().unwrap().now();
+    let sent = relay.frames().len();
+    let start = now();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    assert_eq!(relay.frames().len(), sent, "sliced, not sent in one task");
+    // Polled without decoding: a test's own long task would count.
+    for _ in 0..200 {
+        if relay.frames().len() > sent {
+            break;
+        }
+        sleep(20).await;
+    }
+    let took = now() - start;
+    sleep(200).await;
+    let longest = tasks.longest(start);
+    tasks.stop();
+    let nodes = snapshots(&relay)[0].root.count();
+    web_sys::console::log_1(
+        &format!("sliced snapshot: {nodes} nodes in {took:.0} ms, longest task {longest:.0} ms")
+            .into(),
+    );
+    assert!(nodes > 20_000, "{nodes} nodes");
+    // The walk's slices are ~8 ms; the last task (mending, encoding and
+    // sending the frame) is the longest. In a debug build on a shared
+    // machine absolute times mean little: the page got the main thread
+    // back many times, no task took a third of the whole.
+    assert!(
+        longest * 3.0 < took,
+        "longest task {longest:.0} ms of {took:.0} ms"
+    );
+    session.end();
+}
+
+#[wasm_bindgen_test]
+async fn a_page_read_within_one_slice_is_sent_with_what_follows_it_in_the_same_task() {
+    let relay = Relay::install();
+    let _f = Fixture::new(
+        "one-slice",
+        "<dialog id='d'>modal</dialog><p>small page</p>",
+    );
+    let session = admitted(&relay).await;
+    document()
+        .get_element_by_id("d")
+        .unwrap()
+        .unchecked_into::<web_sys::HtmlDialogElement>()
+        .show_modal()
+        .unwrap();
+    // A budget no test page reaches, even in a debug build.
+    visitor_wasm::set_slice_budget_ms(10_000.0);
+    let before = relay.events().len();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    let events = relay.events();
+    visitor_wasm::set_slice_budget_ms(8.0);
+    assert!(
+        matches!(events.get(before), Some((_, Event::Snapshot(_)))),
+        "the snapshot went out in the message's own task"
+    );
+    assert!(
+        events[before..]
+            .iter()
+            .any(|(_, e)| matches!(e, Event::TopLayer(_))),
+        "and the top layer right after it, in the same task"
+    );
+    session.end();
+}
