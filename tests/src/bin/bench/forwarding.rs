@@ -160,8 +160,9 @@ pub async fn measure(base: &str, token: &str, agents: usize) -> Result<Measured>
             while got < total {
                 let frame = match recv::<ToAgent>(&mut ws).await? {
                     ToAgent::Event(frame) => frame,
-                    // The relay says the agent's mode after admitting it.
-                    ToAgent::Mode(_) => continue,
+                    // The relay says the agent's mode after admitting it,
+                    // and hands it its rejoin token.
+                    ToAgent::Mode(_) | ToAgent::RejoinToken(_) => continue,
                     other => bail!("agent expected Event, got {other:?}"),
                 };
                 let now = epoch.elapsed().as_nanos() as u64;
@@ -330,7 +331,7 @@ pub async fn section(
     drop(bare);
     result?;
     notes.extend([
-        "the rrweb column holds the limit: a bare tokio-tungstenite forwarder in the bench (the same handshake, then per event: decode the visitor's message, encode `ToAgent::Event` once, queue it to every admitted agent's writer; no bus, limits or metrics): its release build, in a process of its own with a 2-thread runtime. Ours is the release relay (`cargo build --release -p relay`), in-memory backend.".into(),
+        "the rrweb column holds the limit: a bare tokio-tungstenite forwarder in the bench (the same handshake, then per event: decode the visitor's message, encode `ToAgent::Event` once, queue it to every admitted agent's writer; no bus, limits or metrics): its release build, in a process of its own with a 2-thread runtime. Ours is the release relay (`cargo build --release -p relay`), in-memory backend, its per-visitor flood limit (`visitor_messages_per_second`, 300 by default) raised out of the way.".into(),
         format!("the same Rust clients (tokio-tungstenite + the protocol crate: visitor hello → code → agents join → visitor consents) and the same events ({PAYLOAD}-byte payloads carrying the send time) for both, on 127.0.0.1. Flood: {FLOOD} events with at most {WINDOW} not yet at every agent (the relay drops an agent whose 1024-frame queue fills), timed from the first send to the last agent's last receipt; events/s counts visitor events, each delivered to every agent. Latency: {PACED} events one per millisecond, send → receipt on one clock, every delivery counted."),
         "clients, relay and forwarder share the machine's 2 cores, so both figures are lower than on a dedicated relay host; the ratio is the figure judged.".into(),
     ]);

@@ -222,9 +222,16 @@ async fn main() -> Result<()> {
     if want("relay") {
         // The release relay, on its own: no browser competes with it here.
         let bins = release_binaries()?;
+        // The per-visitor flood limit (300 messages a second by default, a
+        // guard against a runaway page) would cap what this section
+        // measures: the forwarding itself. Raised for this relay only.
+        let config = cache.join("relay-forwarding.toml");
+        std::fs::write(&config, "[limits]\nvisitor_messages_per_second = 1000000\n")
+            .with_context(|| format!("writing {}", config.display()))?;
         let relay = bins.start_relay(&e2e::services::RelayOptions {
             static_dir: dist.clone(),
             dev_agent_token: Some(e2e::scenario::TOKEN.into()),
+            extra_args: vec!["--config".into(), config.display().to_string()],
             ..Default::default()
         })?;
         let base = relay.url().replace("http://", "ws://");
