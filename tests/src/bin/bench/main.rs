@@ -226,7 +226,7 @@ async fn main() -> Result<()> {
         // guard against a runaway page) would cap what this section
         // measures: the forwarding itself. Raised for this relay only.
         let config = cache.join("relay-forwarding.toml");
-        std::fs::write(&config, "[limits]\nvisitor_messages_per_second = 1000000\n")
+        std::fs::write(&config, "visitor_messages_per_second = 1000000\n")
             .with_context(|| format!("writing {}", config.display()))?;
         let relay = bins.start_relay(&e2e::services::RelayOptions {
             static_dir: dist.clone(),
