@@ -12,6 +12,18 @@ use anyhow::Result;
 
 use crate::{dist, setup, util};
 
+/// Cargo's selection of the bare forwarder the relay section measures
+/// against (its own binary, without the browser harness).
+pub const FORWARDER: &[&str] = &[
+    "-p",
+    "e2e",
+    "--no-default-features",
+    "--features",
+    "forwarder",
+    "--bin",
+    "bench-forwarder",
+];
+
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     // Everything: the benchmark needs Chromium as the end-to-end tests do.
     // (Node.js's npm, which installs rrweb, the driver asks for by name.)
@@ -25,17 +37,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     util::cargo(&["build", "--release", "-p", "relay", "-p", "demo-site"])?;
     if wants_relay_section(args) {
         // The bare forwarder the relay is held to, as optimised as the relay.
-        util::cargo(&[
-            "build",
-            "--release",
-            "-p",
-            "e2e",
-            "--no-default-features",
-            "--features",
-            "forwarder",
-            "--bin",
-            "bench-forwarder",
-        ])?;
+        util::cargo(&[&["build", "--release"][..], FORWARDER].concat())?;
     }
     util::step("benchmark: ours against rrweb in headless Chromium");
     let mut cmd = vec![

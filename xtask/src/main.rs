@@ -144,16 +144,7 @@ fn test(root: &Path) -> Result<()> {
     // protocol change could leave it broken unnoticed (it once did).
     util::step("the benchmark's own tests, and its bare forwarder builds");
     util::cargo(&["test", "-p", "e2e", "--features", "bench", "--bin", "bench"])?;
-    util::cargo(&[
-        "check",
-        "-p",
-        "e2e",
-        "--no-default-features",
-        "--features",
-        "forwarder",
-        "--bin",
-        "bench-forwarder",
-    ])?;
+    util::cargo(&[&["check"][..], bench::FORWARDER].concat())?;
 
     for krate in ["visitor-wasm", "agent-viewer"] {
         util::step(&format!(
