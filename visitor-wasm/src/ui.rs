@@ -22,8 +22,8 @@ use wasm_bindgen::{intern, JsCast};
 use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
 
 use crate::error::VisitorError;
-use crate::mask::UI_TAG;
 use crate::fullscreen::AboveFullscreen;
+use crate::mask::UI_TAG;
 use crate::modal::Lift;
 use crate::policy::Agent;
 
