@@ -44,6 +44,15 @@ async fn refused_as_busy(mut agent: Peer) {
     assert_eq!(frame.message, BUSY);
 }
 
+/// An agent's join hello with `token` for `code`, view-only.
+fn ann_joins(token: &str, code: &protocol::JoinCode) -> protocol::Hello {
+    protocol::Hello::Agent(protocol::AgentHello {
+        token: token.into(),
+        code: code.clone(),
+        mode: protocol::Mode::ViewOnly,
+    })
+}
+
 on_every_backend!(an_agent_is_in_one_session_at_a_time);
 
 async fn an_agent_is_in_one_session_at_a_time(setup: Setup) {
@@ -60,13 +69,7 @@ async fn an_agent_is_in_one_session_at_a_time(setup: Setup) {
 
     // Ann again, for session B: refused, and B's code is not spent.
     let mut second = agent_on_visitors_relay(&relay).await;
-    second
-        .hello(protocol::Hello::Agent(protocol::AgentHello {
-            token: ann.clone(),
-            code: code_b.clone(),
-            mode: protocol::Mode::ViewOnly,
-        }))
-        .await;
+    second.hello(ann_joins(&ann, &code_b)).await;
     refused_as_busy(second).await;
     visitor_b.expect_silence(Duration::from_millis(200)).await;
 
@@ -98,13 +101,7 @@ async fn an_agent_is_in_one_session_at_a_time(setup: Setup) {
         .join_with(&mut visitor_b, &mut code_b, again, &ann)
         .await;
     let mut third = relay.socket("/ws/agent").await;
-    third
-        .hello(protocol::Hello::Agent(protocol::AgentHello {
-            token: ann.clone(),
-            code: code_a.clone(),
-            mode: protocol::Mode::ViewOnly,
-        }))
-        .await;
+    third.hello(ann_joins(&ann, &code_a)).await;
     refused_as_busy(third).await;
 
     // The dev token is one identity per connection: two at once are fine.
@@ -236,15 +233,6 @@ async fn idle_timeout_zero_never_ends_a_session() {
 }
 
 on_every_backend!(a_place_kept_for_a_rejoin_keeps_the_agents_one_session);
-
-/// Ann's join hello for `code`.
-fn ann_joins(token: &str, code: &protocol::JoinCode) -> protocol::Hello {
-    protocol::Hello::Agent(protocol::AgentHello {
-        token: token.into(),
-        code: code.clone(),
-        mode: protocol::Mode::ViewOnly,
-    })
-}
 
 async fn a_place_kept_for_a_rejoin_keeps_the_agents_one_session(setup: Setup) {
     let relay = Relay::on_with(setup, signed_and_dev).await;
