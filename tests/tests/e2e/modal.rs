@@ -140,6 +140,10 @@ async fn the_visitor_accepts_and_ends_with_the_mouse_while_the_page_shows_a_moda
             "const d = document.getElementById('page-modal'); d.close(); d.showModal(); return null;",
         )
         .await?;
+    // The dialog's `toggle` event reaches the panel in a task after the
+    // reopening; a press landing before it would be undone by it (a known
+    // race, in the note). A person's press never comes that soon.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     click_middle(&visitor, "the panel's End", &ui("[data-cobrowse-end]")).await?;
     visitor
         .wait_for("the panel over the page's modal again", LIFTED, WAIT)
