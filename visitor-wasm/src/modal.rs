@@ -56,6 +56,8 @@ struct State {
     asking: Cell<bool>,
     /// The visitor pressed the panel under a page modal to reach it.
     summoned: Cell<bool>,
+    /// When (`Event.timeStamp`) the visitor last pressed it.
+    pressed_at: Cell<f64>,
     /// The visitor sent the panel back to use the page's modal.
     dismissed: Cell<bool>,
     /// We are closing our dialog ourselves: its `close` is no dismissal.
@@ -94,6 +96,7 @@ impl Lift {
             actionable: Cell::new(false),
             asking: Cell::new(false),
             summoned: Cell::new(false),
+            pressed_at: Cell::new(f64::NEG_INFINITY),
             dismissed: Cell::new(false),
             closing: Cell::new(false),
         });
@@ -106,13 +109,17 @@ impl Lift {
                 .target()
                 .and_then(|t| t.dyn_into::<Element>().ok())
                 .is_some_and(|el| matches!(el.matches("dialog:modal"), Ok(true)));
-            if opened_modal {
+            // The browser stamps a dialog's `toggle` when it queues it (at
+            // `showModal()`) and fires it a task later: a press that came in
+            // between was on the page as it already was, with that modal open.
+            let opened_since_press = event.time_stamp() >= s.pressed_at.get();
+            if opened_modal && opened_since_press {
                 // The page's newest modal is the visitor's to use; only a
                 // question comes over it again.
                 s.dismissed.set(false);
                 s.summoned.set(false);
             }
-            s.update(opened_modal);
+            s.update(opened_modal && opened_since_press);
         });
         let s = state.clone();
         let page_close = EventListener::new_with_options(document, "close", capture, move |_| {
@@ -175,6 +182,7 @@ impl Lift {
                     event.stop_propagation();
                     s.dismissed.set(false);
                     s.summoned.set(true);
+                    s.pressed_at.set(event.time_stamp());
                     s.update(true);
                 }
             },

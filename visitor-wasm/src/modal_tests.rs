@@ -222,3 +222,43 @@ async fn a_live_panel_leaves_page_modals_usable_until_pressed_and_end_frees_the_
     page.close();
     page.remove();
 }
+
+#[wasm_bindgen_test]
+async fn a_press_right_after_the_page_reopens_its_modal_still_lifts_the_panel() {
+    let (page, page_button) = page_dialog("modal-d");
+    page.show_modal().unwrap();
+    settle().await;
+    let ui = ui();
+    let agents = ann();
+    ui.render(&View::Live { agents: &agents }, true).unwrap();
+    assert!(!lifted());
+
+    // The page closes and reopens its modal and the visitor presses the
+    // panel before the browser has fired that reopening's `toggle`.
+    page.close();
+    page.show_modal().unwrap();
+    press_panel();
+    assert!(lifted(), "the press lifts the panel at once");
+    settle().await;
+    assert!(
+        lifted(),
+        "the late `toggle` of the modal the visitor pressed over does not undo the press"
+    );
+    assert!(
+        focusable(&panel_button("data-cobrowse-end")),
+        "End is usable"
+    );
+
+    // A modal the page opens after the press is the visitor's to use again.
+    page.close();
+    page.show_modal().unwrap();
+    settle().await;
+    assert!(
+        !lifted(),
+        "a modal opened after the press puts the panel back"
+    );
+    assert!(focusable(&page_button), "the page's modal is usable");
+    drop(ui);
+    page.close();
+    page.remove();
+}
