@@ -10,6 +10,7 @@
  * start(). Does not own: anything the session does (that is the wasm).
  *
  * Usage: <script src="https://RELAY/sdk/cobrowse.js" data-relay="https://RELAY"></script>
+ *        (data-webgl="off" on the tag: leave the page's WebGL contexts alone)
  *        Cobrowse.start({ mask: [".card-number"] }).then(s => console.log(s.code));
  *        Cobrowse.start({ invitation: SECRET }) // an agent's invitation (relay's /api/invitations)
  *        Cobrowse.current().then(s => s && s.end()); // the running session, if any
@@ -18,9 +19,10 @@
   "use strict";
   if (window.Cobrowse) return; // included twice: keep the first
 
-  keepWebglPictures();
-
   var script = document.currentScript;
+  // data-webgl="off": the page's WebGL contexts stay exactly as the page
+  // made them (a canvas drawn once may then reach the agent blank).
+  if (!(script && script.getAttribute("data-webgl") === "off")) keepWebglPictures();
   var src = (script && script.src) || "";
   var relay = (script && script.getAttribute("data-relay")) || (src ? new URL(src).origin : location.origin);
   var here = src || location.href;

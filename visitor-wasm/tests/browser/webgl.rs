@@ -134,3 +134,50 @@ async fn a_webgl_canvas_drawn_once_without_a_preserved_buffer_arrives_painted() 
     );
     session.end();
 }
+
+/// Runs the loader in a fresh frame of this page from a `<script>` tag with
+/// `attrs`, then makes a WebGL context there that asks for no preserved
+/// buffer: whether it got one anyway (`None` without WebGL).
+fn loader_preserves_in_fresh_frame(attrs: &[(&str, &str)]) -> Option<bool> {
+    let d = document();
+    let w = web_sys::window().unwrap();
+    if let Ok(Some(storage)) = w.session_storage() {
+        storage.remove_item("cobrowse:session").unwrap();
+    }
+    let frame = d.create_element("iframe").unwrap();
+    d.body().unwrap().append_child(&frame).unwrap();
+    let inner: web_sys::Document = js_sys::Reflect::get(&frame, &"contentDocument".into())
+        .unwrap()
+        .unchecked_into();
+    let tag = inner.create_element("script").unwrap();
+    for (name, value) in attrs {
+        tag.set_attribute(name, value).unwrap();
+    }
+    tag.set_text_content(Some(include_str!("../../js/cobrowse.js")));
+    inner.body().unwrap().append_child(&tag).unwrap();
+    let probe = js_sys::Function::new_with_args(
+        "doc",
+        "const gl = doc.createElement('canvas').getContext('webgl', { preserveDrawingBuffer: false });
+         return gl ? gl.getContextAttributes().preserveDrawingBuffer : null;",
+    );
+    let got = probe.call1(&JsValue::NULL, &inner).unwrap();
+    frame.remove();
+    got.as_bool()
+}
+
+#[wasm_bindgen_test]
+fn data_webgl_off_leaves_the_pages_webgl_contexts_as_the_page_made_them() {
+    let Some(by_default) = loader_preserves_in_fresh_frame(&[]) else {
+        web_sys::console::log_1(&"no WebGL in this browser".into());
+        return;
+    };
+    assert!(
+        by_default,
+        "the loader preserves new contexts' buffers by default"
+    );
+    assert_eq!(
+        loader_preserves_in_fresh_frame(&[("data-webgl", "off")]),
+        Some(false),
+        "with data-webgl=\"off\" the page's own choice stands"
+    );
+}
