@@ -246,3 +246,55 @@ async fn a_wrong_code_is_a_clear_message_not_a_blank_screen() -> Result<()> {
     world.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_snapshot_is_timed_in_the_consoles_performance_timeline() -> Result<()> {
+    let world = World::start().await?;
+    let visitor = world.visitor("index.html").await?;
+    // ~400 KB of text: a snapshot frame over the console's 256 KB mark.
+    visitor
+        .eval::<Value>(
+            "const s = document.createElement('section'); s.id = 'e2e-bulk'; \
+             for (let i = 0; i < 3000; i++) { const p = document.createElement('p'); \
+             p.textContent = `Paragraph ${i}: ` + 'lorem ipsum dolor sit amet '.repeat(4); \
+             s.append(p); } document.body.append(s); return null;",
+        )
+        .await?;
+    let code = start_and_read_code(&visitor).await?;
+    let console = join_and_accept(&world, &visitor, &code, "view").await?;
+    let last = "document.querySelector('iframe#cobrowse-frame').contentDocument\
+                .querySelector('#e2e-bulk p:last-child')";
+    console
+        .wait_for(
+            "the bulk's last paragraph in the mirror",
+            &format!("({last}?.textContent || '').startsWith('Paragraph 2999')"),
+            WAIT,
+        )
+        .await?;
+    let timed = "return performance.getEntriesByName('cobrowse:large-frame').map(m => m.duration);";
+    let durations: Vec<f64> = console.eval(timed).await?;
+    ensure!(
+        durations.len() == 1 && durations[0] > 0.0,
+        "one measure with a duration for the one large frame, not {durations:?}"
+    );
+
+    step("a small change is applied without a measure of its own");
+    visitor
+        .eval::<Value>(
+            "document.querySelector('#e2e-bulk p').textContent = 'changed after'; return null;",
+        )
+        .await?;
+    let first = "document.querySelector('iframe#cobrowse-frame').contentDocument\
+                 .querySelector('#e2e-bulk p')";
+    console
+        .wait_for(
+            "the change in the mirror",
+            &format!("{first}?.textContent === 'changed after'"),
+            WAIT,
+        )
+        .await?;
+    let after: Vec<f64> = console.eval(timed).await?;
+    ensure!(after.len() == 1, "small frames are not timed: {after:?}");
+    world.stop().await;
+    Ok(())
+}
