@@ -30,6 +30,9 @@ struct Once {
     arrived: f64,
     /// How long the console's handling took (decode and build), ms.
     built_in: f64,
+    /// The browser's style, layout and paint of the frame that followed
+    /// it in the console, ms (-1 without Long Animation Frame timing).
+    rendered_in: f64,
     /// The page's `outerHTML` length.
     html: f64,
 }
@@ -40,6 +43,15 @@ async fn once(world: &World, page: &str) -> Result<Once> {
         .eval("return document.documentElement.outerHTML.length;")
         .await?;
     let console = world.join(&visitor).await?;
+    // The console's long animation frames (Chromium's Long Animation Frame
+    // timing): the one holding the snapshot's handling says how long the
+    // browser then spent on style, layout and paint.
+    let _: serde_json::Value = console
+        .eval(
+            "window.__benchFrames = []; try { new PerformanceObserver(l => { for (const e of l.getEntries()) \
+             __benchFrames.push([e.startTime, e.duration, e.renderStart]); }).observe({ type: 'long-animation-frame', buffered: true }); } catch (e) {} return null;",
+        )
+        .await?;
     let shown = "document.querySelector('iframe#cobrowse-frame')?.contentDocument?.getElementById('bench-end') ? 1 : 0";
     let started = Instant::now();
     let clicked_at = epoch_ms();
@@ -68,6 +80,15 @@ async fn once(world: &World, page: &str) -> Result<Once> {
              return m.duration >= 0 ? [performance.timeOrigin + m.startTime, m.duration] : [-1, -1];",
         )
         .await?;
+    // Frame entries are reported after the frame: give it a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rendered_in: f64 = console
+        .eval(
+            "const m = performance.getEntriesByName('cobrowse:large-frame').reduce((a, b) => b.duration > a.duration ? b : a, {startTime: -1, duration: -1}); \
+             const f = __benchFrames.find(([start, dur]) => start <= m.startTime && m.startTime <= start + dur); \
+             return f && f[2] > 0 ? f[0] + f[1] - f[2] : -1;",
+        )
+        .await?;
     world::close(console).await;
     world::close(visitor).await;
     Ok(Once {
@@ -75,18 +96,20 @@ async fn once(world: &World, page: &str) -> Result<Once> {
         sent: sent_at - clicked_at,
         arrived: handled_at - clicked_at,
         built_in,
+        rendered_in,
         html,
     })
 }
 
 /// The floor no recorder can go under on this machine at this moment: the
-/// browser's own parsing, style and layout of the page's markup, in one task,
-/// in a sandboxed frame of the console's size inside a page with no recorder.
+/// browser's own parsing, style, layout and first paint of the page's markup
+/// (with its doctype: the same standards mode as the page), in a sandboxed
+/// frame of the console's size inside a page with no recorder.
 async fn browser_floor(world: &World, page: &str) -> Result<f64> {
     let tab = world.open(page, Recorder::None).await?;
     let ms: f64 = tab
         .eval(
-            "const html = document.documentElement.outerHTML; \
+            "const html = new XMLSerializer().serializeToString(document.doctype) + document.documentElement.outerHTML; \
              const f = document.createElement('iframe'); \
              f.setAttribute('sandbox', 'allow-same-origin'); \
              f.style.cssText = 'position:fixed;left:0;top:0;width:1200px;height:800px;border:0'; \
@@ -95,7 +118,7 @@ async fn browser_floor(world: &World, page: &str) -> Result<f64> {
              const t = performance.now(); \
              d.open(); d.write(html); d.close(); \
              void d.documentElement.getBoundingClientRect(); void d.body.offsetHeight; \
-             return performance.now() - t;",
+             return await new Promise(ok => requestAnimationFrame(() => setTimeout(() => ok(performance.now() - t), 0)));",
         )
         .await?;
     world::close(tab).await;
@@ -111,6 +134,7 @@ pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Res
         let mut visitor_part = Runs::default();
         let mut hop = Runs::default();
         let mut built = Runs::default();
+        let mut rendered = Runs::default();
         let mut floor = Runs::default();
         let mut html = 0.0;
         for run in 0..runs {
@@ -125,6 +149,9 @@ pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Res
                 hop.push(run.arrived - run.sent);
                 built.push(run.built_in);
             }
+            if run.rendered_in >= 0.0 {
+                rendered.push(run.rendered_in);
+            }
             html = run.html;
             floor.push(
                 browser_floor(world, page)
@@ -138,11 +165,12 @@ pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Res
             _ => Some(3000.0),
         };
         notes.push(format!(
-            "{}: of that, accept → the snapshot frame handed to the visitor's socket: {}; then to the console's starting on it (the relay, both sockets, the frame's arrival whole): {}; the console's decoding and building the mirror: {}; the rest is the browser's rendering before the next poll.",
+            "{}: of that, accept → the snapshot frame handed to the visitor's socket: {}; then to the console's starting on it (the relay, both sockets, the frame's arrival whole): {}; the console's decoding and building the mirror: {}; the browser's style, layout and paint of the mirror right after: {}; the rest is waiting for CPU and the next poll.",
             Unit::Bytes.fmt(html),
             visitor_part.show(Unit::Ms),
             hop.show(Unit::Ms),
             built.show(Unit::Ms),
+            rendered.show(Unit::Ms),
         ));
         rows.push(Row {
             what: format!("accept → console shows page, {}", Unit::Bytes.fmt(html)),
@@ -155,7 +183,7 @@ pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Res
         });
         rows.push(Row {
             what: format!(
-                "reference: the browser's own parse + layout of the {} markup",
+                "reference: the browser's own parse, layout and paint of the {} markup",
                 Unit::Bytes.fmt(html)
             ),
             ours: floor.show(Unit::Ms),
@@ -170,7 +198,8 @@ pub async fn section(world: &World, pages: &[(String, f64)], runs: usize) -> Res
         title: "Time to first view (ours only)".into(),
         rows,
         notes: [notes, vec![
-            "reference: no recorder; in a fresh page without one, the page's own markup written into a sandboxed frame of the console's size (scripts off) and timed through a forced layout in one task — what the browser alone needs to show that page on this machine in this run, a floor for any recorder's time to first view (it leaves out the network, paint and, for a recorder, the walk on the visitor's side).".into(),
+            "reference: no recorder; in a fresh page without one, the page's own markup (doctype included) written into a sandboxed frame of the console's size (scripts off), timed until the frame after it was painted (`requestAnimationFrame`, then a task) — what the browser alone needs to show that page on this machine in this run, a floor for any recorder's time to first view (it leaves out the network and, for a recorder, the walk on the visitor's side).".into(),
+            "style, layout and paint: from Chromium's Long Animation Frame timing in the console, the frame that held the snapshot's handling, from its `renderStart` to its end.".into(),
             "size is the visitor page's `documentElement.outerHTML` length. Timed on the bench's clock from the accept click's CDP call to the first poll (every 10 ms, each a CDP round trip) that finds the page's last element in the console's iframe; the relay is its release build, as for the relay section.".into(),
         ]].concat(),
     })
