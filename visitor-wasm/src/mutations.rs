@@ -115,7 +115,7 @@ impl MutationTracker {
     pub(crate) fn take_changes(&self, capture: &Capture) -> Changes<web_sys::Node> {
         let mut changes = changes_of(&self.take());
         self.nested.take_changes(&capture.ids, &mut changes);
-        recheck_covers(capture, &mut changes);
+        recheck_covers(capture, &mut changes, false);
         changes
     }
 
@@ -128,7 +128,11 @@ impl MutationTracker {
         }
         let mut changes = changes_of(&records);
         self.nested.take_changes(&capture.ids, &mut changes);
-        recheck_covers(capture, &mut changes);
+        // Whether the sent states answer for the elements this flush does
+        // not re-check (see `Capture::sent_states_hold`): asked before the
+        // re-check, which does not change it.
+        let hold = capture.sent_states_hold();
+        recheck_covers(capture, &mut changes, hold);
         let plan = {
             let view = LiveDom {
                 document: self.document.as_ref(),
@@ -166,13 +170,24 @@ impl MutationTracker {
             if capture.sent_blocked(el) {
                 continue;
             }
-            let own_base = frames::base_for(el, &self.document, &base);
-            let value = capture.attr_value(el, &name, own_base.as_deref().unwrap_or(&base));
+            // Re-checked or not, a kept element sent unmasked is unmasked
+            // now when the sent states hold; one sent masked is asked again
+            // (it may have been unmasked since).
+            let masked = (!hold || capture.sent_masked(el)) && capture.is_masked(el);
+            let value = capture.attr_value(el, &name, masked, || {
+                frames::base_for(el, &self.document, &base).unwrap_or_else(|| base.clone())
+            });
             batch.attrs.push(AttrChange { id, name, value });
         }
         for (id, node) in plan.texts {
-            let text = text_of(&node, capture.is_parent_masked(&node));
-            batch.texts.push(TextChange { id, text });
+            let masked = match crate::shadow::containing_element(&node) {
+                Some(p) if hold && !capture.sent_masked(&p) => false,
+                _ => capture.is_parent_masked(&node),
+            };
+            batch.texts.push(TextChange {
+                id,
+                text: text_of(&node, masked),
+            });
         }
         self.nested.observe_found(capture);
         batch
@@ -242,13 +257,19 @@ fn is_native(f: &js_sys::Function) -> bool {
 /// or a class a rule matches was set or removed), or that has descendants a
 /// rule covers now, is sent again whole, as a move in place: the console's
 /// copy is replaced by one serialized under the current rules.
-fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>) {
+///
+/// `skip`: leave out the changes of attributes no rule can match on
+/// (`Capture::cover_may_change`), when the sent states hold.
+fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>, skip: bool) {
     if changes.attrs.is_empty() {
         return;
     }
     let seen = js_sys::Set::new(&JsValue::UNDEFINED);
     let mut resend = Vec::new();
-    for (node, _) in &changes.attrs {
+    for (node, name) in &changes.attrs {
+        if skip && !capture.cover_may_change(name) {
+            continue;
+        }
         if seen.has(node) {
             continue;
         }
