@@ -385,6 +385,11 @@ impl DomView for LiveDom<'_> {
     /// Across roots: a shadow root's parent is its host, a frame's
     /// document's its `<iframe>`.
     fn parent(&self, node: &web_sys::Node) -> Option<web_sys::Node> {
+        // A node with a parent is not the document: asked first, it spares
+        // the comparison for every other node.
+        if let Some(p) = node.parent_node() {
+            return Some(p);
+        }
         if node == self.document {
             return None;
         }
