@@ -306,6 +306,17 @@ fn changes_of(records: &[MutationRecord]) -> Changes<web_sys::Node> {
     let mut changes = Changes::default();
     for record in records {
         let target = record.target();
+        // Only an `attributes` record names an attribute: asked first, it
+        // spares reading the type string of every attribute record.
+        if let Some(local) = record.attribute_name() {
+            let Some(target) = target else { continue };
+            let name = match record.attribute_namespace().as_deref() {
+                None => local,
+                Some(ns) => qualified(ns, local),
+            };
+            changes.attrs.push((target, name));
+            continue;
+        }
         match record.type_().as_str() {
             "childList" => {
                 let Some(target) = target else { continue };
@@ -324,16 +335,6 @@ fn changes_of(records: &[MutationRecord]) -> Changes<web_sys::Node> {
                         changes.added.push(node);
                     }
                 }
-            }
-            "attributes" => {
-                let (Some(target), Some(local)) = (target, record.attribute_name()) else {
-                    continue;
-                };
-                let name = match record.attribute_namespace().as_deref() {
-                    None => local,
-                    Some(ns) => qualified(ns, local),
-                };
-                changes.attrs.push((target, name));
             }
             "characterData" => {
                 if let Some(target) = target {

@@ -29,7 +29,8 @@ pub trait DomView {
     fn id(&self, node: &Self::Node) -> Option<NodeId>;
     /// The observed document itself: the root of everything mirrored.
     fn is_document(&self, node: &Self::Node) -> bool;
-    /// Never mirrored, nor anything inside (the visitor's own UI).
+    /// Never mirrored, nor anything inside (the visitor's own UI). Never
+    /// true of a node that has an id, so the planner need not ask then.
     fn is_ignored(&self, node: &Self::Node) -> bool;
     /// Mirrored without its children (`<script>`: its source never leaves).
     fn hides_children(&self, node: &Self::Node) -> bool;
@@ -211,9 +212,12 @@ impl<D: DomView> Planner<'_, D> {
         key: usize,
         above: Option<&(Place, usize, D::Node)>,
     ) -> Place {
+        // `is_ignored` is asked only where it decides: a node the console
+        // knows (it has an id) was never the ignored UI, whose serialization
+        // hands out no id.
         match above {
             Some((Place::Outside, _, _)) => Place::Outside,
-            _ if self.dom.is_ignored(node) => Place::Outside,
+            Some((Place::Added, _, _)) if self.dom.is_ignored(node) => Place::Outside,
             Some((Place::Added, _, _)) => Place::Added,
             Some((Place::Kept, parent_key, parent)) => {
                 let hides = match self.hides.get(*parent_key) {
@@ -227,6 +231,9 @@ impl<D: DomView> Planner<'_, D> {
                 if hides {
                     Place::Outside
                 } else if self.candidates.contains(key) {
+                    if self.dom.is_ignored(node) {
+                        return Place::Outside;
+                    }
                     self.roots.insert(key, ());
                     Place::Added
                 } else if let Some(id) = self.dom.id(node) {
