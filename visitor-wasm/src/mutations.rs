@@ -28,7 +28,9 @@ pub struct MutationTracker {
     /// The private frame a pristine observer came from, if the page had
     /// replaced `MutationObserver`; removed with the tracker.
     pristine_host: Option<Element>,
-    queue: Rc<RefCell<Vec<MutationRecord>>>,
+    /// The observer's record lists as it handed them over: kept whole, so
+    /// a record is fetched from JS once, when the flush reads it.
+    queue: Rc<RefCell<Vec<js_sys::Array>>>,
     /// Shadow roots and frame documents (`frames.rs`).
     nested: Nested,
     _callback: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
@@ -39,14 +41,14 @@ impl MutationTracker {
     /// queued (the session schedules a flush); it must not flush re-entrantly
     /// from inside the observer callback.
     pub fn start(document: &Document, on_records: Box<dyn Fn()>) -> Result<Self, VisitorError> {
-        let queue: Rc<RefCell<Vec<MutationRecord>>> = Rc::default();
+        let queue: Rc<RefCell<Vec<js_sys::Array>>> = Rc::default();
         let sink = Rc::clone(&queue);
         let on_records: Rc<dyn Fn()> = Rc::from(on_records);
         let on_nested = Rc::clone(&on_records);
         let callback = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
             move |records: js_sys::Array, _: MutationObserver| {
                 if let Ok(mut q) = sink.try_borrow_mut() {
-                    q.extend(records.iter().map(JsCast::unchecked_into::<MutationRecord>));
+                    q.push(records);
                 }
                 on_records();
             },
@@ -78,18 +80,13 @@ impl MutationTracker {
     }
 
     /// Takes every record so far, queued or still inside the observer.
-    fn take(&self) -> Vec<MutationRecord> {
+    fn take(&self) -> Vec<js_sys::Array> {
         let mut records = self
             .queue
             .try_borrow_mut()
             .map(|mut q| std::mem::take(&mut *q))
             .unwrap_or_default();
-        records.extend(
-            self.observer
-                .take_records()
-                .iter()
-                .map(JsCast::unchecked_into::<MutationRecord>),
-        );
+        records.push(self.observer.take_records());
         records
     }
 
@@ -123,7 +120,7 @@ impl MutationTracker {
     /// when nothing mirrored changed).
     pub fn flush(&self, capture: &mut Capture) -> MutationBatch {
         let records = self.take();
-        if records.is_empty() && !self.nested.has_changes() {
+        if records.iter().all(|r| r.length() == 0) && !self.nested.has_changes() {
             return MutationBatch::default();
         }
         let mut changes = changes_of(&records);
@@ -162,9 +159,8 @@ impl MutationTracker {
             });
         }
         for (id, node, name) in plan.attrs {
-            let Some(el) = frames::as_element(&node) else {
-                continue;
-            };
+            // An `attributes` record's target is always an element.
+            let el: &Element = node.unchecked_ref();
             // The console's box keeps the size it was sent with; nothing
             // of the element's own attributes follows it.
             if capture.sent_blocked(el) {
@@ -302,8 +298,11 @@ fn first_known(ids: &Ids, from: web_sys::Node) -> Option<NodeId> {
     None
 }
 
-fn changes_of(records: &[MutationRecord]) -> Changes<web_sys::Node> {
+fn changes_of(lists: &[js_sys::Array]) -> Changes<web_sys::Node> {
     let mut changes = Changes::default();
+    let records = lists
+        .iter()
+        .flat_map(|list| list.iter().map(JsCast::unchecked_into::<MutationRecord>));
     for record in records {
         let target = record.target();
         // Only an `attributes` record names an attribute: asked first, it
