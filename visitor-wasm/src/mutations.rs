@@ -33,6 +33,8 @@ pub struct MutationTracker {
     queue: Rc<RefCell<Vec<js_sys::Array>>>,
     /// Shadow roots and frame documents (`frames.rs`).
     nested: Nested,
+    /// The planner's keys of known nodes, kept from flush to flush.
+    keys: RefCell<KeyTable>,
     _callback: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
 }
 
@@ -75,6 +77,7 @@ impl MutationTracker {
             pristine_host,
             queue,
             nested,
+            keys: RefCell::default(),
             _callback: callback,
         })
     }
@@ -131,9 +134,13 @@ impl MutationTracker {
         let hold = capture.sent_states_hold();
         recheck_covers(capture, &mut changes, hold);
         let plan = {
+            if let Ok(mut table) = self.keys.try_borrow_mut() {
+                table.next_flush();
+            }
             let view = LiveDom {
                 document: self.document.as_ref(),
                 capture,
+                table: &self.keys,
                 keys: js_sys::Map::new(),
                 next_key: Cell::new(0),
             };
@@ -360,26 +367,89 @@ fn qualified(ns: &str, local: String) -> String {
     name
 }
 
+/// The planner's keys of nodes the console knows, found through their ids
+/// (one question to the page, which the planner asks anyway): a slot per
+/// id, stamped with the flush it was numbered in, so the table is reused
+/// and never cleared. It grows to the largest id met, up to [`KeyTable::MAX_ID`].
+#[derive(Default)]
+struct KeyTable {
+    flush: u32,
+    slots: Vec<(u32, u32)>,
+}
+
+impl KeyTable {
+    /// Past this many ids (8 bytes of table each), keys come from the
+    /// per-flush map like an unknown node's.
+    const MAX_ID: usize = 1 << 21;
+
+    fn next_flush(&mut self) {
+        self.flush = self.flush.wrapping_add(1);
+        if self.flush == 0 {
+            self.slots.clear();
+            self.flush = 1;
+        }
+    }
+}
+
 /// The live document as the planner sees it. Keys number JS objects for
-/// the duration of one flush.
+/// the duration of one flush: known nodes through [`KeyTable`], others
+/// through a JS map.
 struct LiveDom<'a> {
     document: &'a web_sys::Node,
     capture: &'a Capture,
+    table: &'a RefCell<KeyTable>,
     keys: js_sys::Map,
     next_key: Cell<usize>,
+}
+
+impl LiveDom<'_> {
+    fn fresh_key(&self) -> usize {
+        let k = self.next_key.get();
+        self.next_key.set(k + 1);
+        k
+    }
+
+    fn table_key(&self, id: NodeId) -> Option<usize> {
+        let slot = usize::try_from(id.0)
+            .ok()
+            .filter(|&i| i < KeyTable::MAX_ID)?;
+        let mut table = self.table.try_borrow_mut().ok()?;
+        let flush = table.flush;
+        if slot >= table.slots.len() {
+            table.slots.resize(slot + 1, (0, 0));
+        }
+        let entry = table.slots.get_mut(slot)?;
+        if entry.0 == flush {
+            return Some(entry.1 as usize);
+        }
+        let k = self.fresh_key();
+        *entry = (flush, u32::try_from(k).ok()?);
+        Some(k)
+    }
+
+    fn map_key(&self, node: &web_sys::Node) -> usize {
+        if let Some(k) = self.keys.get(node).as_f64() {
+            return k as usize;
+        }
+        let k = self.fresh_key();
+        self.keys.set(node, &JsValue::from(k));
+        k
+    }
 }
 
 impl DomView for LiveDom<'_> {
     type Node = web_sys::Node;
 
     fn key(&self, node: &web_sys::Node) -> usize {
-        if let Some(k) = self.keys.get(node).as_f64() {
-            return k as usize;
-        }
-        let k = self.next_key.get();
-        self.next_key.set(k + 1);
-        self.keys.set(node, &JsValue::from(k));
-        k
+        self.key_id(node).0
+    }
+
+    fn key_id(&self, node: &web_sys::Node) -> (usize, Option<NodeId>) {
+        let id = self.capture.ids.get(node);
+        let key = id
+            .and_then(|id| self.table_key(id))
+            .unwrap_or_else(|| self.map_key(node));
+        (key, id)
     }
 
     /// Across roots: a shadow root's parent is its host, a frame's

@@ -27,6 +27,11 @@ pub trait DomView {
     /// The id the console already knows this node by (assigned by an earlier
     /// snapshot or batch). Planning never assigns ids.
     fn id(&self, node: &Self::Node) -> Option<NodeId>;
+    /// [`DomView::key`] and [`DomView::id`] at once (a DOM glue that finds
+    /// the key through the id answers both with one question).
+    fn key_id(&self, node: &Self::Node) -> (usize, Option<NodeId>) {
+        (self.key(node), self.id(node))
+    }
     /// The observed document itself: the root of everything mirrored.
     fn is_document(&self, node: &Self::Node) -> bool;
     /// Never mirrored, nor anything inside (the visitor's own UI). Never
@@ -175,22 +180,22 @@ impl<D: DomView> Planner<'_, D> {
 
     /// The node's place and key.
     fn place_keyed(&mut self, node: &D::Node) -> (Place, usize) {
-        let mut chain: Vec<(usize, D::Node)> = Vec::new();
+        let mut chain: Vec<(usize, Option<NodeId>, D::Node)> = Vec::new();
         let mut cur = node.clone();
         let mut above: Option<(Place, usize, D::Node)> = loop {
-            let key = self.dom.key(&cur);
+            let (key, id) = self.dom.key_id(&cur);
             if let Some(&place) = self.places.get(key) {
                 break Some((place, key, cur));
             }
             let parent = self.dom.parent(&cur);
-            chain.push((key, cur));
+            chain.push((key, id, cur));
             match parent {
                 Some(p) => cur = p,
                 None => break None,
             }
         };
-        while let Some((key, n)) = chain.pop() {
-            let place = self.step(&n, key, above.as_ref());
+        while let Some((key, id, n)) = chain.pop() {
+            let place = self.step(&n, key, id, above.as_ref());
             self.places.insert(key, place);
             above = Some((place, key, n));
         }
@@ -206,10 +211,12 @@ impl<D: DomView> Planner<'_, D> {
         self.kept_ids.get(key).copied()
     }
 
+    /// `id`: the node's, as [`DomView::key_id`] read it.
     fn step(
         &mut self,
         node: &D::Node,
         key: usize,
+        id: Option<NodeId>,
         above: Option<&(Place, usize, D::Node)>,
     ) -> Place {
         // `is_ignored` is asked only where it decides: a node the console
@@ -236,7 +243,7 @@ impl<D: DomView> Planner<'_, D> {
                     }
                     self.roots.insert(key, ());
                     Place::Added
-                } else if let Some(id) = self.dom.id(node) {
+                } else if let Some(id) = id {
                     self.kept_ids.insert(key, id);
                     Place::Kept
                 } else {
@@ -245,7 +252,7 @@ impl<D: DomView> Planner<'_, D> {
                     Place::Outside
                 }
             }
-            None if self.dom.is_document(node) => match self.dom.id(node) {
+            None if self.dom.is_document(node) => match id {
                 Some(id) => {
                     self.kept_ids.insert(key, id);
                     Place::Kept
