@@ -35,6 +35,8 @@ pub struct MutationTracker {
     nested: Nested,
     /// The planner's keys of known nodes, kept from flush to flush.
     keys: RefCell<KeyTable>,
+    /// Whether the last flush's changes may change the page's resources.
+    resources_touched: Cell<bool>,
     _callback: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
 }
 
@@ -78,6 +80,7 @@ impl MutationTracker {
             queue,
             nested,
             keys: RefCell::default(),
+            resources_touched: Cell::new(false),
             _callback: callback,
         })
     }
@@ -119,6 +122,13 @@ impl MutationTracker {
         changes
     }
 
+    /// Whether the last [`MutationTracker::flush`] saw a change that may
+    /// change the resources the page uses (an add or removal, an attribute
+    /// other than a class no rule matches on, text in a `<style>`).
+    pub fn resources_touched(&self) -> bool {
+        self.resources_touched.get()
+    }
+
     /// Everything that changed since the last flush, as one batch (empty
     /// when nothing mirrored changed).
     pub fn flush(&self, capture: &mut Capture) -> MutationBatch {
@@ -133,6 +143,17 @@ impl MutationTracker {
         // re-check, which does not change it.
         let hold = capture.sent_states_hold();
         recheck_covers(capture, &mut changes, hold);
+        // Class changes that no rule matches on and text outside a
+        // `<style>` (checked while planning) change no URL, nothing's
+        // masking, hence nothing resource discovery finds; a class that
+        // makes the page load something is seen by its own observer.
+        let mut quiet = hold
+            && !capture.cover_may_change("class")
+            && changes.added.is_empty()
+            && changes.removed.is_empty()
+            && changes.attrs.iter().all(|(_, name)| name == "class");
+        let texts = changes.texts.len();
+        let style_parent = Cell::new(false);
         let plan = {
             if let Ok(mut table) = self.keys.try_borrow_mut() {
                 table.next_flush();
@@ -143,9 +164,12 @@ impl MutationTracker {
                 table: &self.keys,
                 keys: js_sys::Map::new(),
                 next_key: Cell::new(0),
+                style_parent: &style_parent,
             };
             plan::plan(&view, changes)
         };
+        quiet = quiet && plan.texts.len() == texts && !style_parent.get();
+        self.resources_touched.set(!quiet);
         let base = base_url(&self.document);
         let mut batch = MutationBatch {
             removes: plan.removes,
@@ -400,6 +424,8 @@ struct LiveDom<'a> {
     table: &'a RefCell<KeyTable>,
     keys: js_sys::Map,
     next_key: Cell<usize>,
+    /// Set when a `<style>` was asked about as a parent.
+    style_parent: &'a Cell<bool>,
 }
 
 impl LiveDom<'_> {
@@ -486,6 +512,10 @@ impl DomView for LiveDom<'_> {
 
     /// A script's source and a blocked element's content never leave.
     fn hides_children(&self, node: &web_sys::Node) -> bool {
-        node.node_name().eq_ignore_ascii_case("script") || self.capture.sent_blocked(node)
+        let name = node.node_name();
+        if name.eq_ignore_ascii_case("style") {
+            self.style_parent.set(true);
+        }
+        name.eq_ignore_ascii_case("script") || self.capture.sent_blocked(node)
     }
 }

@@ -317,3 +317,46 @@ fn an_element_unmasked_by_a_removed_class_sends_its_changes_in_clear() {
         "{batch:?}"
     );
 }
+
+#[wasm_bindgen_test]
+fn only_a_change_that_can_move_a_url_or_a_cover_asks_for_a_resource_rescan() {
+    let (f, mut cap, t) = observed(
+        "cv-res",
+        "<p id='rp'>text</p><img id='ri' src='/a.png'><style id='rs'>p{}</style>",
+        Capture::with_rules(Rules::default()),
+    );
+    let p = f.get("#rp");
+    p.class_list().toggle("on").unwrap();
+    set_text(&p, "other text");
+    let _ = t.flush(&mut cap);
+    assert!(!t.resources_touched(), "a class and a paragraph's text");
+
+    f.get("#ri").set_attribute("src", "/b.png").unwrap();
+    let _ = t.flush(&mut cap);
+    assert!(t.resources_touched(), "an image's source");
+
+    set_text(&f.get("#rs"), "p{background:url(/c.png)}");
+    let _ = t.flush(&mut cap);
+    assert!(t.resources_touched(), "a style's text");
+
+    p.append_child(&document().create_element("img").unwrap())
+        .unwrap();
+    let _ = t.flush(&mut cap);
+    assert!(t.resources_touched(), "an added element");
+
+    p.set_attribute("data-cobrowse-mask", "").unwrap();
+    let _ = t.flush(&mut cap);
+    assert!(t.resources_touched(), "a mask marker");
+}
+
+#[wasm_bindgen_test]
+fn under_a_class_rule_a_class_change_asks_for_a_resource_rescan() {
+    let (f, mut cap, t) = observed(
+        "cv-res-class",
+        "<p id='rc'>text</p>",
+        capture_with(&[".secret"], &[], false),
+    );
+    f.get("#rc").class_list().toggle("on").unwrap();
+    let _ = t.flush(&mut cap);
+    assert!(t.resources_touched());
+}
