@@ -33,6 +33,7 @@
 
 mod attr_value;
 pub mod canvas;
+mod cover_deps;
 pub mod cssom;
 pub mod error;
 pub mod frames;

@@ -28,9 +28,15 @@ pub struct MutationTracker {
     /// The private frame a pristine observer came from, if the page had
     /// replaced `MutationObserver`; removed with the tracker.
     pristine_host: Option<Element>,
-    queue: Rc<RefCell<Vec<MutationRecord>>>,
+    /// The observer's record lists as it handed them over: kept whole, so
+    /// a record is fetched from JS once, when the flush reads it.
+    queue: Rc<RefCell<Vec<js_sys::Array>>>,
     /// Shadow roots and frame documents (`frames.rs`).
     nested: Nested,
+    /// The planner's keys of known nodes, kept from flush to flush.
+    keys: RefCell<KeyTable>,
+    /// Whether the last flush's changes may change the page's resources.
+    resources_touched: Cell<bool>,
     _callback: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
 }
 
@@ -39,14 +45,14 @@ impl MutationTracker {
     /// queued (the session schedules a flush); it must not flush re-entrantly
     /// from inside the observer callback.
     pub fn start(document: &Document, on_records: Box<dyn Fn()>) -> Result<Self, VisitorError> {
-        let queue: Rc<RefCell<Vec<MutationRecord>>> = Rc::default();
+        let queue: Rc<RefCell<Vec<js_sys::Array>>> = Rc::default();
         let sink = Rc::clone(&queue);
         let on_records: Rc<dyn Fn()> = Rc::from(on_records);
         let on_nested = Rc::clone(&on_records);
         let callback = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
             move |records: js_sys::Array, _: MutationObserver| {
                 if let Ok(mut q) = sink.try_borrow_mut() {
-                    q.extend(records.iter().map(JsCast::unchecked_into::<MutationRecord>));
+                    q.push(records);
                 }
                 on_records();
             },
@@ -73,23 +79,20 @@ impl MutationTracker {
             pristine_host,
             queue,
             nested,
+            keys: RefCell::default(),
+            resources_touched: Cell::new(false),
             _callback: callback,
         })
     }
 
     /// Takes every record so far, queued or still inside the observer.
-    fn take(&self) -> Vec<MutationRecord> {
+    fn take(&self) -> Vec<js_sys::Array> {
         let mut records = self
             .queue
             .try_borrow_mut()
             .map(|mut q| std::mem::take(&mut *q))
             .unwrap_or_default();
-        records.extend(
-            self.observer
-                .take_records()
-                .iter()
-                .map(JsCast::unchecked_into::<MutationRecord>),
-        );
+        records.push(self.observer.take_records());
         records
     }
 
@@ -115,29 +118,58 @@ impl MutationTracker {
     pub(crate) fn take_changes(&self, capture: &Capture) -> Changes<web_sys::Node> {
         let mut changes = changes_of(&self.take());
         self.nested.take_changes(&capture.ids, &mut changes);
-        recheck_covers(capture, &mut changes);
+        recheck_covers(capture, &mut changes, false);
         changes
+    }
+
+    /// Whether the last [`MutationTracker::flush`] saw a change that may
+    /// change the resources the page uses (an add or removal, an attribute
+    /// other than a class no rule matches on, text in a `<style>`).
+    pub fn resources_touched(&self) -> bool {
+        self.resources_touched.get()
     }
 
     /// Everything that changed since the last flush, as one batch (empty
     /// when nothing mirrored changed).
     pub fn flush(&self, capture: &mut Capture) -> MutationBatch {
         let records = self.take();
-        if records.is_empty() && !self.nested.has_changes() {
+        if records.iter().all(|r| r.length() == 0) && !self.nested.has_changes() {
             return MutationBatch::default();
         }
         let mut changes = changes_of(&records);
         self.nested.take_changes(&capture.ids, &mut changes);
-        recheck_covers(capture, &mut changes);
+        // Whether the sent states answer for the elements this flush does
+        // not re-check (see `Capture::sent_states_hold`): asked before the
+        // re-check, which does not change it.
+        let hold = capture.sent_states_hold();
+        recheck_covers(capture, &mut changes, hold);
+        // Class changes that no rule matches on and text outside a
+        // `<style>` (checked while planning) change no URL, nothing's
+        // masking, hence nothing resource discovery finds; a class that
+        // makes the page load something is seen by its own observer.
+        let mut quiet = hold
+            && !capture.cover_may_change("class")
+            && changes.added.is_empty()
+            && changes.removed.is_empty()
+            && changes.attrs.iter().all(|(_, name)| name == "class");
+        let texts = changes.texts.len();
+        let style_parent = Cell::new(false);
         let plan = {
+            if let Ok(mut table) = self.keys.try_borrow_mut() {
+                table.next_flush();
+            }
             let view = LiveDom {
                 document: self.document.as_ref(),
                 capture,
+                table: &self.keys,
                 keys: js_sys::Map::new(),
                 next_key: Cell::new(0),
+                style_parent: &style_parent,
             };
             plan::plan(&view, changes)
         };
+        quiet = quiet && plan.texts.len() == texts && !style_parent.get();
+        self.resources_touched.set(!quiet);
         let base = base_url(&self.document);
         let mut batch = MutationBatch {
             removes: plan.removes,
@@ -158,21 +190,31 @@ impl MutationTracker {
             });
         }
         for (id, node, name) in plan.attrs {
-            let Some(el) = frames::as_element(&node) else {
-                continue;
-            };
+            // An `attributes` record's target is always an element.
+            let el: &Element = node.unchecked_ref();
             // The console's box keeps the size it was sent with; nothing
             // of the element's own attributes follows it.
             if capture.sent_blocked(el) {
                 continue;
             }
-            let own_base = frames::base_for(el, &self.document, &base);
-            let value = capture.attr_value(el, &name, own_base.as_deref().unwrap_or(&base));
+            // Re-checked or not, a kept element sent unmasked is unmasked
+            // now when the sent states hold; one sent masked is asked again
+            // (it may have been unmasked since).
+            let masked = (!hold || capture.sent_masked(el)) && capture.is_masked(el);
+            let value = capture.attr_value(el, &name, masked, || {
+                frames::base_for(el, &self.document, &base).unwrap_or_else(|| base.clone())
+            });
             batch.attrs.push(AttrChange { id, name, value });
         }
         for (id, node) in plan.texts {
-            let text = text_of(&node, capture.is_parent_masked(&node));
-            batch.texts.push(TextChange { id, text });
+            let masked = match crate::shadow::containing_element(&node) {
+                Some(p) if hold && !capture.sent_masked(&p) => false,
+                _ => capture.is_parent_masked(&node),
+            };
+            batch.texts.push(TextChange {
+                id,
+                text: text_of(&node, masked),
+            });
         }
         self.nested.observe_found(capture);
         batch
@@ -242,13 +284,19 @@ fn is_native(f: &js_sys::Function) -> bool {
 /// or a class a rule matches was set or removed), or that has descendants a
 /// rule covers now, is sent again whole, as a move in place: the console's
 /// copy is replaced by one serialized under the current rules.
-fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>) {
+///
+/// `skip`: leave out the changes of attributes no rule can match on
+/// (`Capture::cover_may_change`), when the sent states hold.
+fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>, skip: bool) {
     if changes.attrs.is_empty() {
         return;
     }
     let seen = js_sys::Set::new(&JsValue::UNDEFINED);
     let mut resend = Vec::new();
-    for (node, _) in &changes.attrs {
+    for (node, name) in &changes.attrs {
+        if skip && !capture.cover_may_change(name) {
+            continue;
+        }
         if seen.has(node) {
             continue;
         }
@@ -281,10 +329,24 @@ fn first_known(ids: &Ids, from: web_sys::Node) -> Option<NodeId> {
     None
 }
 
-fn changes_of(records: &[MutationRecord]) -> Changes<web_sys::Node> {
+fn changes_of(lists: &[js_sys::Array]) -> Changes<web_sys::Node> {
     let mut changes = Changes::default();
+    let records = lists
+        .iter()
+        .flat_map(|list| list.iter().map(JsCast::unchecked_into::<MutationRecord>));
     for record in records {
         let target = record.target();
+        // Only an `attributes` record names an attribute: asked first, it
+        // spares reading the type string of every attribute record.
+        if let Some(local) = record.attribute_name() {
+            let Some(target) = target else { continue };
+            let name = match record.attribute_namespace().as_deref() {
+                None => local,
+                Some(ns) => qualified(ns, local),
+            };
+            changes.attrs.push((target, name));
+            continue;
+        }
         match record.type_().as_str() {
             "childList" => {
                 let Some(target) = target else { continue };
@@ -303,16 +365,6 @@ fn changes_of(records: &[MutationRecord]) -> Changes<web_sys::Node> {
                         changes.added.push(node);
                     }
                 }
-            }
-            "attributes" => {
-                let (Some(target), Some(local)) = (target, record.attribute_name()) else {
-                    continue;
-                };
-                let name = match record.attribute_namespace().as_deref() {
-                    None => local,
-                    Some(ns) => qualified(ns, local),
-                };
-                changes.attrs.push((target, name));
             }
             "characterData" => {
                 if let Some(target) = target {
@@ -339,31 +391,101 @@ fn qualified(ns: &str, local: String) -> String {
     name
 }
 
+/// The planner's keys of nodes the console knows, found through their ids
+/// (one question to the page, which the planner asks anyway): a slot per
+/// id, stamped with the flush it was numbered in, so the table is reused
+/// and never cleared. It grows to the largest id met, up to [`KeyTable::MAX_ID`].
+#[derive(Default)]
+struct KeyTable {
+    flush: u32,
+    slots: Vec<(u32, u32)>,
+}
+
+impl KeyTable {
+    /// Past this many ids (8 bytes of table each), keys come from the
+    /// per-flush map like an unknown node's.
+    const MAX_ID: usize = 1 << 21;
+
+    fn next_flush(&mut self) {
+        self.flush = self.flush.wrapping_add(1);
+        if self.flush == 0 {
+            self.slots.clear();
+            self.flush = 1;
+        }
+    }
+}
+
 /// The live document as the planner sees it. Keys number JS objects for
-/// the duration of one flush.
+/// the duration of one flush: known nodes through [`KeyTable`], others
+/// through a JS map.
 struct LiveDom<'a> {
     document: &'a web_sys::Node,
     capture: &'a Capture,
+    table: &'a RefCell<KeyTable>,
     keys: js_sys::Map,
     next_key: Cell<usize>,
+    /// Set when a `<style>` was asked about as a parent.
+    style_parent: &'a Cell<bool>,
+}
+
+impl LiveDom<'_> {
+    fn fresh_key(&self) -> usize {
+        let k = self.next_key.get();
+        self.next_key.set(k + 1);
+        k
+    }
+
+    fn table_key(&self, id: NodeId) -> Option<usize> {
+        let slot = usize::try_from(id.0)
+            .ok()
+            .filter(|&i| i < KeyTable::MAX_ID)?;
+        let mut table = self.table.try_borrow_mut().ok()?;
+        let flush = table.flush;
+        if slot >= table.slots.len() {
+            table.slots.resize(slot + 1, (0, 0));
+        }
+        let entry = table.slots.get_mut(slot)?;
+        if entry.0 == flush {
+            return Some(entry.1 as usize);
+        }
+        let k = self.fresh_key();
+        *entry = (flush, u32::try_from(k).ok()?);
+        Some(k)
+    }
+
+    fn map_key(&self, node: &web_sys::Node) -> usize {
+        if let Some(k) = self.keys.get(node).as_f64() {
+            return k as usize;
+        }
+        let k = self.fresh_key();
+        self.keys.set(node, &JsValue::from(k));
+        k
+    }
 }
 
 impl DomView for LiveDom<'_> {
     type Node = web_sys::Node;
 
     fn key(&self, node: &web_sys::Node) -> usize {
-        if let Some(k) = self.keys.get(node).as_f64() {
-            return k as usize;
-        }
-        let k = self.next_key.get();
-        self.next_key.set(k + 1);
-        self.keys.set(node, &JsValue::from(k));
-        k
+        self.key_id(node).0
+    }
+
+    fn key_id(&self, node: &web_sys::Node) -> (usize, Option<NodeId>) {
+        let id = self.capture.ids.get(node);
+        let key = id
+            .and_then(|id| self.table_key(id))
+            .unwrap_or_else(|| self.map_key(node));
+        (key, id)
     }
 
     /// Across roots: a shadow root's parent is its host, a frame's
     /// document's its `<iframe>`.
     fn parent(&self, node: &web_sys::Node) -> Option<web_sys::Node> {
+        // A node with a parent is not the document: asked first, it spares
+        // the comparison for every other node.
+        if let Some(p) = node.parent_node() {
+            return Some(p);
+        }
         if node == self.document {
             return None;
         }
@@ -390,6 +512,10 @@ impl DomView for LiveDom<'_> {
 
     /// A script's source and a blocked element's content never leave.
     fn hides_children(&self, node: &web_sys::Node) -> bool {
-        node.node_name().eq_ignore_ascii_case("script") || self.capture.sent_blocked(node)
+        let name = node.node_name();
+        if name.eq_ignore_ascii_case("style") {
+            self.style_parent.set(true);
+        }
+        name.eq_ignore_ascii_case("script") || self.capture.sent_blocked(node)
     }
 }

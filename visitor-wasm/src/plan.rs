@@ -27,9 +27,15 @@ pub trait DomView {
     /// The id the console already knows this node by (assigned by an earlier
     /// snapshot or batch). Planning never assigns ids.
     fn id(&self, node: &Self::Node) -> Option<NodeId>;
+    /// [`DomView::key`] and [`DomView::id`] at once (a DOM glue that finds
+    /// the key through the id answers both with one question).
+    fn key_id(&self, node: &Self::Node) -> (usize, Option<NodeId>) {
+        (self.key(node), self.id(node))
+    }
     /// The observed document itself: the root of everything mirrored.
     fn is_document(&self, node: &Self::Node) -> bool;
-    /// Never mirrored, nor anything inside (the visitor's own UI).
+    /// Never mirrored, nor anything inside (the visitor's own UI). Never
+    /// true of a node that has an id, so the planner need not ask then.
     fn is_ignored(&self, node: &Self::Node) -> bool;
     /// Mirrored without its children (`<script>`: its source never leaves).
     fn hides_children(&self, node: &Self::Node) -> bool;
@@ -116,6 +122,11 @@ struct Planner<'a, D: DomView> {
     places: Dense<Place>,
     /// Candidates whose parent is [`Place::Kept`]: the subtrees to send.
     roots: Dense<()>,
+    /// Memos of the DOM's answers, each asked once per node in a flush
+    /// (a storm asks them of every child of one parent): the ids of kept
+    /// nodes, and whether a kept node hides its children.
+    kept_ids: Dense<NodeId>,
+    hides: Dense<bool>,
 }
 
 /// A map from dense keys to values: a vector rather than a hash table,
@@ -164,40 +175,76 @@ impl<T> Dense<T> {
 impl<D: DomView> Planner<'_, D> {
     /// The node's place, from its parent's (memoized along the way).
     fn place(&mut self, node: &D::Node) -> Place {
-        let mut chain: Vec<(usize, D::Node)> = Vec::new();
+        self.place_keyed(node).0
+    }
+
+    /// The node's place and key.
+    fn place_keyed(&mut self, node: &D::Node) -> (Place, usize) {
+        let mut chain: Vec<(usize, Option<NodeId>, D::Node)> = Vec::new();
         let mut cur = node.clone();
-        let mut above: Option<(Place, D::Node)> = loop {
-            let key = self.dom.key(&cur);
+        let mut above: Option<(Place, usize, D::Node)> = loop {
+            let (key, id) = self.dom.key_id(&cur);
             if let Some(&place) = self.places.get(key) {
-                break Some((place, cur));
+                break Some((place, key, cur));
             }
             let parent = self.dom.parent(&cur);
-            chain.push((key, cur));
+            chain.push((key, id, cur));
             match parent {
                 Some(p) => cur = p,
                 None => break None,
             }
         };
-        while let Some((key, n)) = chain.pop() {
-            let place = self.step(&n, key, above.as_ref());
+        while let Some((key, id, n)) = chain.pop() {
+            let place = self.step(&n, key, id, above.as_ref());
             self.places.insert(key, place);
-            above = Some((place, n));
+            above = Some((place, key, n));
         }
-        above.map_or(Place::Outside, |(place, _)| place)
+        above.map_or_else(
+            || (Place::Outside, self.dom.key(node)),
+            |(place, key, _)| (place, key),
+        )
     }
 
-    fn step(&mut self, node: &D::Node, key: usize, above: Option<&(Place, D::Node)>) -> Place {
+    /// The id of a node whose place is [`Place::Kept`], as the step that
+    /// placed it read it.
+    fn kept_id(&self, key: usize) -> Option<NodeId> {
+        self.kept_ids.get(key).copied()
+    }
+
+    /// `id`: the node's, as [`DomView::key_id`] read it.
+    fn step(
+        &mut self,
+        node: &D::Node,
+        key: usize,
+        id: Option<NodeId>,
+        above: Option<&(Place, usize, D::Node)>,
+    ) -> Place {
+        // `is_ignored` is asked only where it decides: a node the console
+        // knows (it has an id) was never the ignored UI, whose serialization
+        // hands out no id.
         match above {
-            Some((Place::Outside, _)) => Place::Outside,
-            _ if self.dom.is_ignored(node) => Place::Outside,
-            Some((Place::Added, _)) => Place::Added,
-            Some((Place::Kept, parent)) => {
-                if self.dom.hides_children(parent) {
+            Some((Place::Outside, _, _)) => Place::Outside,
+            Some((Place::Added, _, _)) if self.dom.is_ignored(node) => Place::Outside,
+            Some((Place::Added, _, _)) => Place::Added,
+            Some((Place::Kept, parent_key, parent)) => {
+                let hides = match self.hides.get(*parent_key) {
+                    Some(&h) => h,
+                    None => {
+                        let h = self.dom.hides_children(parent);
+                        self.hides.insert(*parent_key, h);
+                        h
+                    }
+                };
+                if hides {
                     Place::Outside
                 } else if self.candidates.contains(key) {
+                    if self.dom.is_ignored(node) {
+                        return Place::Outside;
+                    }
                     self.roots.insert(key, ());
                     Place::Added
-                } else if self.dom.id(node).is_some() {
+                } else if let Some(id) = id {
+                    self.kept_ids.insert(key, id);
                     Place::Kept
                 } else {
                     // In the document but never sent (a serialization that
@@ -205,7 +252,13 @@ impl<D: DomView> Planner<'_, D> {
                     Place::Outside
                 }
             }
-            None if self.dom.is_document(node) && self.dom.id(node).is_some() => Place::Kept,
+            None if self.dom.is_document(node) => match id {
+                Some(id) => {
+                    self.kept_ids.insert(key, id);
+                    Place::Kept
+                }
+                None => Place::Outside,
+            },
             None => Place::Outside,
         }
     }
@@ -232,6 +285,8 @@ pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
         candidates: Dense::new(),
         places: Dense::new(),
         roots: Dense::new(),
+        kept_ids: Dense::new(),
+        hides: Dense::new(),
     };
 
     let mut candidates = Vec::with_capacity(changes.added.len());
@@ -277,11 +332,13 @@ pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
     // Per node, the names already listed (an element rarely has many).
     let mut seen_attrs: Dense<Vec<String>> = Dense::new();
     for (node, name) in changes.attrs {
-        if planner.place(&node) != Place::Kept {
+        let (place, key) = planner.place_keyed(&node);
+        if place != Place::Kept {
             continue;
         }
-        let Some(id) = dom.id(&node) else { continue };
-        let key = dom.key(&node);
+        let Some(id) = planner.kept_id(key) else {
+            continue;
+        };
         seen_attrs.insert(key, Vec::new());
         let Some(seen) = seen_attrs.get_mut(key) else {
             continue;
@@ -295,11 +352,12 @@ pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
     let mut texts = Vec::new();
     let mut seen_texts = Dense::new();
     for node in changes.texts {
-        if planner.place(&node) != Place::Kept {
+        let (place, key) = planner.place_keyed(&node);
+        if place != Place::Kept {
             continue;
         }
-        if let Some(id) = dom.id(&node) {
-            if seen_texts.insert(dom.key(&node), ()) {
+        if let Some(id) = planner.kept_id(key) {
+            if seen_texts.insert(key, ()) {
                 texts.push((id, node));
             }
         }

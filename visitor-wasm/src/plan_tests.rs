@@ -639,3 +639,74 @@ fn random_edit_sequences_keep_the_console_in_sync() {
         }
     }
 }
+
+/// Counts the questions a plan asks that cost a crossing into JS per call
+/// in the browser.
+struct Counting<'a> {
+    page: &'a Page,
+    ignored: std::cell::Cell<usize>,
+    hides: std::cell::Cell<usize>,
+}
+
+impl DomView for Counting<'_> {
+    type Node = Ix;
+
+    fn key(&self, node: &Ix) -> usize {
+        self.page.key(node)
+    }
+    fn parent(&self, node: &Ix) -> Option<Ix> {
+        self.page.parent(node)
+    }
+    fn next_sibling(&self, node: &Ix) -> Option<Ix> {
+        self.page.next_sibling(node)
+    }
+    fn id(&self, node: &Ix) -> Option<NodeId> {
+        self.page.id(node)
+    }
+    fn is_document(&self, node: &Ix) -> bool {
+        self.page.is_document(node)
+    }
+    fn is_ignored(&self, node: &Ix) -> bool {
+        self.ignored.set(self.ignored.get() + 1);
+        self.page.is_ignored(node)
+    }
+    fn hides_children(&self, node: &Ix) -> bool {
+        self.hides.set(self.hides.get() + 1);
+        self.page.hides_children(node)
+    }
+}
+
+#[test]
+fn a_storm_on_kept_nodes_asks_each_parent_once_and_never_whether_a_kept_node_is_ignored() {
+    let mut w = World::new();
+    let mut cells = Vec::new();
+    for _ in 0..3 {
+        let row = w.page.create("tr");
+        w.page.append(w.body, row);
+        for _ in 0..10 {
+            let cell = w.page.create("td");
+            let text = w.page.create("#text");
+            w.page.append(cell, text);
+            w.page.append(row, cell);
+            cells.push((cell, text));
+        }
+    }
+    w.snapshot();
+    for &(cell, text) in &cells {
+        w.page.set_attr(cell, "class");
+        w.page.set_text(text);
+    }
+    let changes = std::mem::take(&mut w.page.records);
+    let counting = Counting {
+        page: &w.page,
+        ignored: Default::default(),
+        hides: Default::default(),
+    };
+    let plan = plan(&counting, changes);
+    assert_eq!(plan.attrs.len(), 30);
+    assert_eq!(plan.texts.len(), 30);
+    // document, html, body, three rows, thirty cells: each asked once as a
+    // parent.
+    assert_eq!(counting.hides.get(), 36);
+    assert_eq!(counting.ignored.get(), 0);
+}

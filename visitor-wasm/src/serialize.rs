@@ -44,6 +44,16 @@ pub struct Capture {
     /// node was left out for want of room.
     budget: Option<u32>,
     cut_short: bool,
+    /// The attribute names that can change what the rules match
+    /// (`cover_deps.rs`); `None`: any may.
+    cover_names: Option<Vec<String>>,
+    /// Bumped when the rules change; `sent_epoch` is the rules' epoch the
+    /// sent masked/blocked states were last all read under (a complete
+    /// snapshot that began under it), `walk_epoch` the epoch the snapshot
+    /// in progress began under.
+    rules_epoch: u32,
+    sent_epoch: u32,
+    walk_epoch: Option<u32>,
 }
 
 /// One serialization's settings.
@@ -116,6 +126,7 @@ impl Capture {
     pub fn with_rules(rules: Rules) -> Capture {
         Capture {
             ids: Ids::new(),
+            cover_names: crate::cover_deps::names(&rules),
             rules,
             was_password: js_sys::WeakSet::new(),
             sent_masked: js_sys::WeakSet::new(),
@@ -124,6 +135,9 @@ impl Capture {
             max_nodes: crate::options::DEFAULT_MAX_NODES,
             budget: None,
             cut_short: false,
+            rules_epoch: 0,
+            sent_epoch: 0,
+            walk_epoch: None,
         }
     }
 
@@ -137,6 +151,16 @@ impl Capture {
     pub(crate) fn begin_snapshot(&mut self) {
         self.budget = Some(self.max_nodes);
         self.cut_short = false;
+        self.walk_epoch = Some(self.rules_epoch);
+    }
+
+    /// The snapshot begun last was read whole (nothing cut) and sent: every
+    /// mirrored element's sent masked/blocked state is that of the rules it
+    /// began under.
+    pub(crate) fn snapshot_complete(&mut self) {
+        if let Some(epoch) = self.walk_epoch.take() {
+            self.sent_epoch = epoch;
+        }
     }
 
     /// The snapshot's walk is over: `Some(cap)` if nodes were left out.
@@ -150,7 +174,36 @@ impl Capture {
     /// Widens the rules (the relay's masking for this page arrived); the
     /// next walk applies them.
     pub(crate) fn set_rules(&mut self, rules: Rules) {
+        if rules != self.rules {
+            self.rules_epoch = self.rules_epoch.wrapping_add(1);
+            self.cover_names = crate::cover_deps::names(&rules);
+        }
         self.rules = rules;
+    }
+
+    /// Whether a mutation flush may trust the sent states: the rules are
+    /// ones `cover_deps.rs` understands and every sent state was read under
+    /// them. Then, once the flush has re-checked the elements whose changed
+    /// attributes [`Capture::cover_may_change`], an element sent unmasked
+    /// (unblocked) is unmasked (unblocked) now.
+    pub(crate) fn sent_states_hold(&self) -> bool {
+        self.cover_names.is_some() && self.sent_epoch == self.rules_epoch
+    }
+
+    /// Whether a change of the attribute `name` can change what a rule
+    /// matches (always, unless [`Capture::sent_states_hold`]).
+    pub(crate) fn cover_may_change(&self, name: &str) -> bool {
+        match &self.cover_names {
+            Some(names) if self.sent_epoch == self.rules_epoch => {
+                crate::cover_deps::may_matter(names, name)
+            }
+            _ => true,
+        }
+    }
+
+    /// Whether the element was last sent masked.
+    pub(crate) fn sent_masked(&self, node: &JsValue) -> bool {
+        self.sent_masked.has(node.unchecked_ref())
     }
 
     /// Whether the element is masked now: the nearest mask or unmask marker
@@ -203,6 +256,11 @@ impl Capture {
     /// starts matching when `.secret` is added above them).
     pub(crate) fn newly_covered_inside(&self, el: &Element) -> Vec<web_sys::Node> {
         let mut out = Vec::new();
+        // The queries below search the element's own tree only (not shadow
+        // roots nor frames under it): with no element child they find nothing.
+        if el.first_element_child().is_none() {
+            return out;
+        }
         for (selector, sent) in [
             (&self.rules.mask, &self.sent_masked),
             (&self.rules.block, &self.sent_blocked),
@@ -488,18 +546,39 @@ impl Capture {
     }
 
     /// An attribute's current value as the console must see it (`None`:
-    /// removed, or never sent), for mutation batches.
-    pub(crate) fn attr_value(&self, el: &Element, name: &str, base: &str) -> Option<String> {
-        let tag = lower(el.local_name());
-        let masked = self.is_masked(el);
-        let control = if Ns::from_uri(el.namespace_uri().as_deref()) == Ns::Html {
-            self.control(el, &tag, masked)
+    /// removed, or never sent), for mutation batches. `masked`: a mask
+    /// covers the element now; `base` resolves its document's base URL,
+    /// asked only for a URL-carrying attribute.
+    pub(crate) fn attr_value(
+        &self,
+        el: &Element,
+        name: &str,
+        masked: bool,
+        base: impl FnOnce() -> String,
+    ) -> Option<String> {
+        // Only a `value`'s rule depends on the element's kind; a `type`
+        // change is read too, as it may make the input a password one,
+        // which `control` remembers.
+        let star_value = if name == "value" || name.eq_ignore_ascii_case("type") {
+            let tag = lower(el.local_name());
+            let control = if Ns::from_uri(el.namespace_uri().as_deref()) == Ns::Html {
+                self.control(el, &tag, masked)
+            } else {
+                Control::None
+            };
+            mask::masks_value_attr(&tag, control)
         } else {
-            Control::None
+            false
         };
-        let rule = mask::attr_rule(name, mask::masks_value_attr(&tag, control), masked);
-        let attr = el.get_attribute_node(name)?;
-        apply_rule(rule, el, &attr, base)
+        match mask::attr_rule(name, star_value, masked) {
+            // One crossing instead of the `Attr` node and its value.
+            mask::AttrRule::Keep => el.get_attribute(name),
+            mask::AttrRule::Drop => None,
+            rule => {
+                let attr = el.get_attribute_node(name)?;
+                apply_rule(rule, el, &attr, &base())
+            }
+        }
     }
 
     /// The live states an `input`/`change` event on `target` changed: the

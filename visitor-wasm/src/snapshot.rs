@@ -74,7 +74,11 @@ impl SlicedSnapshot {
         if let Ok(root) = root.as_mut() {
             crate::patch::mend(root, dirty, capture, &self.document, &mut scrolls);
         }
-        if let Some(cap) = capture.end_snapshot() {
+        let cut = capture.end_snapshot();
+        if cut.is_none() {
+            capture.snapshot_complete();
+        }
+        if let Some(cap) = cut {
             warn(&format!(
                 "cobrowse: this page has more than {cap} nodes (the maxNodes option); the agent sees the first {cap} and a notice"
             ));

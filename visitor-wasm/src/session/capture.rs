@@ -240,8 +240,9 @@ impl Inner {
             if let Some(c) = live.canvases.as_mut() {
                 c.page_changed();
             }
+            let touched = live.tracker.resources_touched();
             self.send_event(&Event::Mutations(batch));
-            if let Some(service) = self.service.as_mut() {
+            if let Some(service) = self.service.as_mut().filter(|_| touched) {
                 service.page_changed();
             }
         }

@@ -13,6 +13,7 @@
 
 mod canvas;
 mod capture;
+mod covers;
 mod cssom;
 mod limits;
 mod privacy;
