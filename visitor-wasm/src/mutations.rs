@@ -119,6 +119,9 @@ impl MutationTracker {
         let mut changes = changes_of(&self.take());
         self.nested.take_changes(&capture.ids, &mut changes);
         recheck_covers(capture, &mut changes, false);
+        if !capture.sent_states_hold() {
+            recheck_trees(capture, &mut changes);
+        }
         changes
     }
 
@@ -143,6 +146,9 @@ impl MutationTracker {
         // re-check, which does not change it.
         let hold = capture.sent_states_hold();
         recheck_covers(capture, &mut changes, hold);
+        if !hold {
+            recheck_trees(capture, &mut changes);
+        }
         // Class changes that no rule matches on and text outside a
         // `<style>` (checked while planning) change no URL, nothing's
         // masking, hence nothing resource discovery finds; a class that
@@ -312,6 +318,33 @@ fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>, skip:
         } else {
             resend.extend(capture.newly_covered_inside(el));
         }
+    }
+    changes.added.extend(resend);
+}
+
+/// Under rules `cover_deps.rs` does not vouch for, an element can start
+/// being covered through a change beside or below it (`.flag + p`,
+/// `:has(…)`), which the per-element re-check above never looks at: each
+/// tree (document, shadow root, frame document) this flush changed is
+/// searched once for elements a rule covers now that were sent uncovered,
+/// and those are sent again. Under rules it does vouch for (descendant and
+/// child combinators only) no such change exists, and the search is skipped.
+fn recheck_trees(capture: &Capture, changes: &mut Changes<web_sys::Node>) {
+    let roots = js_sys::Set::new(&JsValue::UNDEFINED);
+    let mut resend = Vec::new();
+    let touched = changes
+        .added
+        .iter()
+        .chain(changes.removed.iter().map(|r| &r.old_parent))
+        .chain(changes.attrs.iter().map(|(node, _)| node))
+        .chain(changes.texts.iter());
+    for node in touched {
+        let root = node.get_root_node();
+        if roots.has(&root) {
+            continue;
+        }
+        roots.add(&root);
+        resend.extend(capture.newly_covered_in_tree(&root));
     }
     changes.added.extend(resend);
 }

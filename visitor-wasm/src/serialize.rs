@@ -255,17 +255,50 @@ impl Capture {
     /// now but did not when they were sent (a selector like `.secret p`
     /// starts matching when `.secret` is added above them).
     pub(crate) fn newly_covered_inside(&self, el: &Element) -> Vec<web_sys::Node> {
-        let mut out = Vec::new();
         // The queries below search the element's own tree only (not shadow
         // roots nor frames under it): with no element child they find nothing.
         if el.first_element_child().is_none() {
-            return out;
+            return Vec::new();
         }
+        self.covered_unsent(|selector| el.query_selector_all(selector).ok())
+    }
+
+    /// Elements of the tree `root` (a document, a shadow root or an element,
+    /// of any window) that a mask or block rule covers now but did not when
+    /// they were sent: what a rule that a change beside or below an element
+    /// makes match (`.flag + p`, `:has(…)`) starts covering.
+    pub(crate) fn newly_covered_in_tree(&self, root: &web_sys::Node) -> Vec<web_sys::Node> {
+        // By node type, not `instanceof`: a frame's document is of its own
+        // window's classes.
+        self.covered_unsent(|selector| match root.node_type() {
+            web_sys::Node::DOCUMENT_NODE => root
+                .unchecked_ref::<web_sys::Document>()
+                .query_selector_all(selector)
+                .ok(),
+            web_sys::Node::DOCUMENT_FRAGMENT_NODE => root
+                .unchecked_ref::<web_sys::DocumentFragment>()
+                .query_selector_all(selector)
+                .ok(),
+            web_sys::Node::ELEMENT_NODE => root
+                .unchecked_ref::<Element>()
+                .query_selector_all(selector)
+                .ok(),
+            _ => None,
+        })
+    }
+
+    /// What `query` finds for the mask and the block rules, sent, and not
+    /// sent as covered although a rule covers it now.
+    fn covered_unsent(
+        &self,
+        query: impl Fn(&str) -> Option<web_sys::NodeList>,
+    ) -> Vec<web_sys::Node> {
+        let mut out = Vec::new();
         for (selector, sent) in [
             (&self.rules.mask, &self.sent_masked),
             (&self.rules.block, &self.sent_blocked),
         ] {
-            let Ok(list) = el.query_selector_all(selector) else {
+            let Some(list) = query(selector) else {
                 continue;
             };
             for i in 0..list.length() {

@@ -190,24 +190,24 @@ fn a_not_rule_reacts_to_the_attribute_it_names_inside() {
     assert_absent(&t.flush(&mut cap), &["cnry-n-later"]);
 }
 
-/// A rule that a change beside the element makes match: the change's own
-/// flush does not see it (a known limit: it looks at the changed element
-/// and inside it), but the element's next change of any attribute must,
-/// as before the shortcut existed.
+/// A rule that a change beside the element makes match: the element is sent
+/// again masked in that change's flush (`recheck_trees`), and its next
+/// attribute change stays masked.
 #[wasm_bindgen_test]
-fn under_a_sibling_rule_the_elements_next_attribute_change_still_resends_it_masked() {
+fn under_a_sibling_rule_the_element_is_resent_masked_and_its_next_change_stays_masked() {
     let (f, mut cap, t) = observed(
         "cv-sib",
         "<div id='flag'></div><p id='sp'>cnry-s-text</p>",
         capture_with(&[".flag + p"], &[], false),
     );
-    f.get("#flag").class_list().add_1("flag").unwrap();
-    let _ = t.flush(&mut cap);
     let p = f.get("#sp");
+    f.get("#flag").class_list().add_1("flag").unwrap();
+    let batch = t.flush(&mut cap);
+    assert_absent(&batch, &["cnry-s-text"]);
+    resent(&cap, &batch, &p);
     p.set_attribute("title", "cnry-s-title").unwrap();
     let batch = t.flush(&mut cap);
     assert_absent(&batch, &["cnry-s-text", "cnry-s-title"]);
-    resent(&cap, &batch, &p);
 }
 
 #[wasm_bindgen_test]
@@ -359,4 +359,37 @@ fn under_a_class_rule_a_class_change_asks_for_a_resource_rescan() {
     f.get("#rc").class_list().toggle("on").unwrap();
     let _ = t.flush(&mut cap);
     assert!(t.resources_touched());
+}
+
+/// A rule that a change beside the element makes match: the element is sent
+/// again masked in the same flush, though none of its own attributes changed.
+#[wasm_bindgen_test]
+fn a_sibling_rule_that_starts_matching_resends_the_element_masked_at_once() {
+    let (f, mut cap, t) = observed(
+        "cv-sib-now",
+        "<div id='flag2'></div><p id='sp2' title='cnry-n-title'>cnry-n-text</p>",
+        capture_with(&[".flag + p"], &[], false),
+    );
+    let p = f.get("#sp2");
+    f.get("#flag2").class_list().add_1("flag").unwrap();
+    let batch = t.flush(&mut cap);
+    assert_absent(&batch, &["cnry-n-text", "cnry-n-title"]);
+    assert_eq!(text(&resent(&cap, &batch, &p)), "***********");
+}
+
+/// `:has()`: a child added below an element makes a rule cover it.
+#[wasm_bindgen_test]
+fn a_has_rule_that_an_added_child_makes_match_resends_the_element_masked() {
+    let (f, mut cap, t) = observed(
+        "cv-has",
+        "<div id='box'><p>cnry-h-text</p></div>",
+        capture_with(&["div:has(> .card)"], &[], false),
+    );
+    let child = document().create_element("span").unwrap();
+    child.set_class_name("card");
+    child.set_text_content(Some("cnry-h-added"));
+    f.get("#box").append_child(&child).unwrap();
+    let batch = t.flush(&mut cap);
+    assert_absent(&batch, &["cnry-h-text", "cnry-h-added"]);
+    resent(&cap, &batch, &f.get("#box"));
 }
