@@ -131,6 +131,10 @@ pub(crate) struct Nested {
     sent_docs: js_sys::WeakMap,
     hooks: RefCell<Vec<ShadowHook>>,
     listeners: RefCell<Vec<EventListener>>,
+    /// The open shadow roots observed, in the order met (outer before
+    /// inner): what resource discovery reads sheets from, instead of asking
+    /// every element of the page for one (~80 ms on a page of 100k nodes).
+    shadow_roots: RefCell<Vec<web_sys::Node>>,
 }
 
 fn observe_init() -> MutationObserverInit {
@@ -162,6 +166,7 @@ impl Nested {
             sent_docs: js_sys::WeakMap::new(),
             hooks: RefCell::default(),
             listeners: RefCell::default(),
+            shadow_roots: RefCell::default(),
         };
         nested.hook_realm(document);
         nested.listen(document.as_ref(), false);
@@ -271,9 +276,41 @@ impl Nested {
                 .observe_with_options(&root, &observe_init());
             if root.node_type() == web_sys::Node::DOCUMENT_NODE {
                 self.hook_realm(root.unchecked_ref());
+            } else if let Ok(mut roots) = self.shadow_roots.try_borrow_mut() {
+                roots.push(root.clone());
             }
             self.listen(root.as_ref(), true);
         }
+    }
+
+    /// The open shadow roots observed in `document`'s own tree (not in its
+    /// frames) that are still in it. Those whose host left the page are
+    /// forgotten (a root that comes back is met again when its host is
+    /// sent).
+    pub(crate) fn shadow_roots_in(&self, document: &Document) -> Vec<JsValue> {
+        let own: &web_sys::Node = document.as_ref();
+        self.connected_shadow_roots(|r| {
+            r.owner_document()
+                .is_some_and(|d| AsRef::<web_sys::Node>::as_ref(&d) == own)
+        })
+    }
+
+    /// Every open shadow root observed, in the document and its frames,
+    /// still on the page.
+    pub(crate) fn all_shadow_roots(&self) -> Vec<JsValue> {
+        self.connected_shadow_roots(|_| true)
+    }
+
+    fn connected_shadow_roots(&self, keep: impl Fn(&web_sys::Node) -> bool) -> Vec<JsValue> {
+        let Ok(mut roots) = self.shadow_roots.try_borrow_mut() else {
+            return Vec::new();
+        };
+        roots.retain(|r| r.is_connected());
+        roots
+            .iter()
+            .filter(|r| keep(r))
+            .map(|r| r.clone().into())
+            .collect()
     }
 
     /// Forgets attached roots and loaded frames: a snapshot shows them.

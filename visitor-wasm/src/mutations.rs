@@ -108,6 +108,18 @@ impl MutationTracker {
         self.nested.observe_found(capture);
     }
 
+    /// The open shadow roots of the document (not its frames) observed so
+    /// far and still in it.
+    pub fn shadow_roots(&self) -> Vec<JsValue> {
+        self.nested.shadow_roots_in(&self.document)
+    }
+
+    /// Every open shadow root observed so far, in the document and its
+    /// frames, still on the page.
+    pub fn all_shadow_roots(&self) -> Vec<JsValue> {
+        self.nested.all_shadow_roots()
+    }
+
     /// Where input and scroll events inside shadow roots and frames go.
     pub fn on_root_event(&self, f: Rc<dyn Fn(RootEvent)>) {
         self.nested.on_event(f);

@@ -102,29 +102,6 @@ pub(super) fn canvases(root: &JsValue, out: &mut Vec<HtmlCanvasElement>, depth: 
     }
 }
 
-/// Every open shadow root under `root`, through nested shadow roots and
-/// same-origin frames. This walks every element, so it runs rarely (see
-/// `SHADOWS_EVERY_MS`); the canvases inside are queried each refresh.
-pub(super) fn shadow_roots(root: &JsValue, out: &mut Vec<JsValue>, depth: u32) {
-    if depth > 8 {
-        return;
-    }
-    let Ok(all) = query_all(root, "*") else {
-        return;
-    };
-    for i in 0..all.length() {
-        let Some(node) = all.item(i) else { continue };
-        let el: &Element = node.unchecked_ref();
-        if let Some(shadow) = el.shadow_root() {
-            let shadow = JsValue::from(shadow);
-            shadow_roots(&shadow, out, depth + 1);
-            out.push(shadow);
-        } else if let Some(doc) = frame_document(el) {
-            shadow_roots(&doc, out, depth + 1);
-        }
-    }
-}
-
 /// A frame's document if it is same-origin (null otherwise: its canvases
 /// are not ours to read).
 fn frame_document(el: &Element) -> Option<JsValue> {

@@ -70,8 +70,6 @@ const MAX_PIXELS: u64 = 3840 * 2160;
 /// which the mutation observer does not see).
 const LIST_EVERY_MS: f64 = 1000.0;
 const LIST_AT_LEAST_EVERY_MS: f64 = 5000.0;
-/// Finding shadow roots walks every element: at most this often.
-const SHADOWS_EVERY_MS: f64 = 5000.0;
 #[derive(Default)]
 struct Tracked {
     /// The grid of the last frame sent since the last snapshot.
@@ -139,7 +137,6 @@ pub(crate) struct Canvases {
     /// The page changed since the list was made.
     dirty: bool,
     shadow_roots: Vec<JsValue>,
-    shadows_at: Option<f64>,
     /// Where the next round robin starts.
     cursor: usize,
     /// Bumped by every snapshot: frames encoded before it are dropped.
@@ -183,7 +180,6 @@ impl Canvases {
             listed_at: None,
             dirty: false,
             shadow_roots: Vec::new(),
-            shadows_at: None,
             cursor: 0,
             generation: 0,
             in_flight: false,
@@ -212,7 +208,6 @@ impl Canvases {
             t.unreadable_sent = false;
         }
         self.listed_at = None;
-        self.shadows_at = None;
         self.arm();
     }
 
@@ -265,11 +260,11 @@ impl Canvases {
     /// In the animation frame: reads visible canvases and returns what to
     /// report and encode. Call [`Canvases::finished`] with the encoded batch
     /// (or `arm` if there is none).
-    pub fn read(&mut self, capture: &Capture) -> Read {
+    pub fn read(&mut self, capture: &Capture, shadow_roots: &dyn Fn() -> Vec<JsValue>) -> Read {
         self.frame = None;
         let start = self.now();
         self.budget.captured(start);
-        self.refresh_list(start);
+        self.refresh_list(start, shadow_roots);
         let mut out = Read::default();
         let mut jobs = Vec::new();
         let n = self.list.len();
@@ -323,7 +318,9 @@ impl Canvases {
         out
     }
 
-    fn refresh_list(&mut self, now: f64) {
+    /// `shadow_roots`: the open ones the capture observed (kept by the
+    /// mutation tracker, so no walk over every element is needed here).
+    fn refresh_list(&mut self, now: f64, shadow_roots: &dyn Fn() -> Vec<JsValue>) {
         let due = match self.listed_at {
             None => true,
             Some(t) => {
@@ -335,11 +332,7 @@ impl Canvases {
         }
         self.listed_at = Some(now);
         self.dirty = false;
-        if self.shadows_at.is_none_or(|t| now - t >= SHADOWS_EVERY_MS) {
-            self.shadows_at = Some(now);
-            self.shadow_roots.clear();
-            find::shadow_roots(&self.document, &mut self.shadow_roots, 0);
-        }
+        self.shadow_roots = shadow_roots();
         self.list.clear();
         find::canvases(&self.document, &mut self.list, 0);
         for root in &self.shadow_roots {

@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 
+use wasm_bindgen::JsValue;
 use web_sys::Document;
 
 use super::read;
@@ -29,8 +30,12 @@ thread_local! {
 /// The CSS the DOM does not show, as texts to read URLs from: rules of
 /// `<style>`s with no text or with CSSOM changes, of changed `<link>`s and
 /// of adopted sheets; and the fonts' `src` values. Nothing while no
-/// capture runs.
-pub fn page_css(document: &Document) -> (Vec<String>, Vec<String>) {
+/// capture runs. `shadow_roots`: the open shadow roots to read besides the
+/// document (`None`: every element is asked for one).
+pub fn page_css(
+    document: &Document,
+    shadow_roots: Option<&[JsValue]>,
+) -> (Vec<String>, Vec<String>) {
     let Some((touched, fonts)) = REGISTRY.with(|r| {
         r.borrow()
             .as_ref()
@@ -40,7 +45,13 @@ pub fn page_css(document: &Document) -> (Vec<String>, Vec<String>) {
     };
     let base = crate::snapshot::base_url(document);
     let mut css = Vec::new();
-    for root in read::roots(document) {
+    let roots = match shadow_roots {
+        Some(known) => std::iter::once(JsValue::from(document.clone()))
+            .chain(known.iter().cloned())
+            .collect(),
+        None => read::roots(document),
+    };
+    for root in roots {
         for (sheet, owner) in read::owned_sheets(&root) {
             if read::in_ui(&owner) {
                 continue;

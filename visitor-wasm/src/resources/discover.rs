@@ -50,12 +50,15 @@ const IMAGE_PROPERTIES: [&str; 4] = [
 ];
 
 /// The page's resources as its unmasked DOM and resource timing show them.
-/// `timed` are URLs the timing observer reported since the last round.
+/// `timed` are URLs the timing observer reported since the last round;
+/// `shadow_roots` the open shadow roots the capture knows (`None`: found by
+/// asking every element).
 pub(crate) fn discover(
     window: &Window,
     document: &Document,
     rules: &Rules,
     timed: Vec<String>,
+    shadow_roots: Option<&[wasm_bindgen::JsValue]>,
 ) -> Found {
     let mut found = Found::default();
     let mut hidden = Found::default();
@@ -78,7 +81,7 @@ pub(crate) fn discover(
         }
     }
     // Rules and fonts made in script name URLs the DOM does not show.
-    let (css, fonts) = crate::cssom::page_css(document);
+    let (css, fonts) = crate::cssom::page_css(document, shadow_roots);
     for text in css {
         let refs = css_refs(&text).into_iter().map(|r| r.text);
         found.sheet_refs.extend(resolve_all(refs, &base));

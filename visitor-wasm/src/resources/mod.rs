@@ -103,7 +103,7 @@ pub fn discover_now(rules: &Rules) -> Found {
     let Some(document) = window.document() else {
         return Found::default();
     };
-    discover::discover(&window, &document, rules, Vec::new())
+    discover::discover(&window, &document, rules, Vec::new(), None)
 }
 
 /// Fetches and hashes `url` as the service does (at most `max_bytes`).
@@ -144,6 +144,8 @@ struct Core {
     rescan_due: bool,
     /// URLs the timing observer reported, for the next scan to vet.
     timed: Vec<String>,
+    /// The open shadow roots the capture knows (`set_shadow_roots`).
+    shadow_roots: Vec<wasm_bindgen::JsValue>,
     refusal_warnings: u32,
 }
 
@@ -179,6 +181,7 @@ impl Resources {
                 rescan: None,
                 rescan_due: false,
                 timed: Vec::new(),
+                shadow_roots: Vec::new(),
                 refusal_warnings: 0,
             })
         });
@@ -214,6 +217,12 @@ impl Resources {
             core.rescan_due = false;
             core.timed.clear();
         });
+    }
+
+    /// The open shadow roots the capture knows (the page's sheets inside
+    /// them are read at the next scan).
+    pub fn set_shadow_roots(&mut self, roots: Vec<wasm_bindgen::JsValue>) {
+        with_core(&Rc::downgrade(&self.core), |core| core.shadow_roots = roots);
     }
 
     /// A mutation batch went out: new elements may use new resources.
@@ -259,7 +268,13 @@ impl Core {
                 core.rescan_due = false;
                 let timed = std::mem::take(&mut core.timed);
                 let env = &core.env;
-                let found = discover::discover(&env.window, &env.document, &env.rules, timed);
+                let found = discover::discover(
+                    &env.window,
+                    &env.document,
+                    &env.rules,
+                    timed,
+                    Some(&core.shadow_roots),
+                );
                 core.planner.discovered(found);
                 core.pump();
             });

@@ -56,7 +56,8 @@ impl Inner {
         let Some(c) = live.canvases.as_mut() else {
             return;
         };
-        let read = c.read(&self.capture);
+        let tracker = &live.tracker;
+        let read = c.read(&self.capture, &|| tracker.all_shadow_roots());
         for id in read.unreadable {
             self.send_event(&Event::CanvasUnreadable { id });
         }

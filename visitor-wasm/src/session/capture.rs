@@ -90,6 +90,9 @@ impl Inner {
             ));
         }
         if let Some(service) = self.service.as_mut() {
+            if let Some(live) = self.live.as_ref() {
+                service.set_shadow_roots(live.tracker.shadow_roots());
+            }
             service.watch();
         }
     }
@@ -241,8 +244,10 @@ impl Inner {
                 c.page_changed();
             }
             let touched = live.tracker.resources_touched();
+            let roots = touched.then(|| live.tracker.shadow_roots());
             self.send_event(&Event::Mutations(batch));
-            if let Some(service) = self.service.as_mut().filter(|_| touched) {
+            if let (Some(service), Some(roots)) = (self.service.as_mut(), roots) {
+                service.set_shadow_roots(roots);
                 service.page_changed();
             }
         }

@@ -173,3 +173,39 @@ async fn media_state_is_sent_after_the_snapshot_and_on_changes() {
     assert_eq!(all[1].rate, 2.0);
     session.end();
 }
+
+/// Canvases inside open shadow roots — one there at the snapshot, one in a
+/// root attached during the session — are captured: the capture knows the
+/// roots it met, without walking the page for them.
+#[wasm_bindgen_test]
+async fn canvases_in_shadow_roots_met_at_the_snapshot_or_later_are_sent() {
+    let relay = Relay::install();
+    let f = Fixture::new("cv-shadow", "<div id='h1'></div><div id='h2'></div>");
+    let in_shadow = |host: &web_sys::Element, width: u32| -> web_sys::Element {
+        let root = host
+            .attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))
+            .unwrap();
+        let canvas = document().create_element("canvas").unwrap();
+        canvas.set_attribute("width", &width.to_string()).unwrap();
+        canvas.set_attribute("height", "40").unwrap();
+        root.append_child(&canvas).unwrap();
+        fill(&canvas, "#2266aa", 0.0, 0.0, f64::from(width), 40.0);
+        canvas
+    };
+    in_shadow(&f.get("#h1"), 111);
+    let session = watched(&relay).await;
+    sleep(600).await;
+    assert_eq!(
+        canvas_frames(&relay, 111).len(),
+        1,
+        "the canvas in the snapshot's shadow root"
+    );
+    in_shadow(&f.get("#h2"), 97);
+    sleep(1800).await;
+    assert_eq!(
+        canvas_frames(&relay, 97).len(),
+        1,
+        "the canvas in a shadow root attached during the session"
+    );
+    session.end();
+}

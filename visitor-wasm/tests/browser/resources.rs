@@ -505,3 +505,69 @@ async fn a_session_offers_after_the_snapshot_uploads_what_is_wanted_and_refuses_
     sleep(700).await;
     assert_eq!(net.calls().len(), n, "nothing runs after end()");
 }
+
+/// Discovery reads the sheets of the open shadow roots the capture met —
+/// in the snapshot and attached later — without searching every element of
+/// the page for them.
+#[wasm_bindgen_test]
+async fn a_session_offers_what_shadow_roots_adopted_sheets_use_met_in_the_snapshot_or_later() {
+    use crate::session::{started_with, Relay};
+    use protocol::{AgentId, Mode, ToVisitor, VisitorMsg};
+
+    let net = Net::install();
+    net.0
+        .route(&abs("/r/shadow.png"), "image/png", b"shadow", true);
+    net.0
+        .route(&abs("/r/later.png"), "image/png", b"later!", true);
+    let f = Fixture::new("res-shadow", "<div id='early'></div><div id='late'></div>");
+    let adopt = |host: &web_sys::Element, css: &str| {
+        js_sys::Function::new_with_args(
+            "host, css",
+            "const root = host.attachShadow({ mode: 'open' }); \
+             root.innerHTML = '<p class=\"x\">inside</p>'; \
+             const sheet = new CSSStyleSheet(); sheet.replaceSync(css); \
+             root.adoptedStyleSheets = [sheet];",
+        )
+        .call2(&wasm_bindgen::JsValue::NULL, host, &css.into())
+        .unwrap();
+    };
+    adopt(&f.get("#early"), ".x { background: url(/r/shadow.png) }");
+    let relay = Relay::install();
+    let session = started_with(&relay, "t0k3n").await;
+    relay.say(&ToVisitor::AgentJoined {
+        agent: AgentId(4),
+        name: "Ann".into(),
+        mode: Mode::ViewOnly,
+    });
+    sleep(100).await;
+    ui_button("data-cobrowse-accept").unwrap().click();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    sleep(300).await;
+    let offered = |relay: &Relay| -> Vec<String> {
+        relay
+            .messages()
+            .into_iter()
+            .filter_map(|m| match m {
+                VisitorMsg::Offer(o) => Some(o),
+                _ => None,
+            })
+            .flatten()
+            .map(|o| o.url)
+            .collect()
+    };
+    assert!(
+        offered(&relay).contains(&abs("/r/shadow.png")),
+        "the snapshot's shadow root's sheet: {:?}",
+        offered(&relay)
+    );
+
+    adopt(&f.get("#late"), ".x { background: url(/r/later.png) }");
+    // The flush, then the rescan after it.
+    sleep(1200).await;
+    assert!(
+        offered(&relay).contains(&abs("/r/later.png")),
+        "a shadow root attached during the session: {:?}",
+        offered(&relay)
+    );
+    session.end();
+}
