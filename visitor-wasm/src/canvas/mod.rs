@@ -66,8 +66,8 @@ const BIG_PIXELS: u64 = 1_500_000;
 /// Bigger canvases are not read at all: a 4K canvas already copies 33 MB.
 const MAX_PIXELS: u64 = 3840 * 2160;
 /// The canvas list is refreshed this long after the page changed at the
-/// earliest, and this often anyway (canvases can appear in shadow roots,
-/// which the mutation observer does not see).
+/// earliest, and this often anyway (a safety net for a change the
+/// mutation tracker does not report).
 const LIST_EVERY_MS: f64 = 1000.0;
 const LIST_AT_LEAST_EVERY_MS: f64 = 5000.0;
 #[derive(Default)]

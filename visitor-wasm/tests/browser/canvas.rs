@@ -27,7 +27,12 @@ fn fill(el: &web_sys::Element, color: &str, x: f64, y: f64, w: f64, h: f64) {
 
 /// A session an agent watches, its snapshot sent.
 pub(crate) async fn watched(relay: &Relay) -> visitor_wasm::Session {
-    let session = started_with(relay, "").await;
+    watched_with(relay, "").await
+}
+
+/// [`watched`], for a session whose relay gave `upload_token` (resources).
+pub(crate) async fn watched_with(relay: &Relay, upload_token: &str) -> visitor_wasm::Session {
+    let session = started_with(relay, upload_token).await;
     relay.say(&ToVisitor::AgentJoined {
         agent: AgentId(3),
         name: "Ann".into(),

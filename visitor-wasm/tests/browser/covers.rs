@@ -12,21 +12,6 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::util::*;
 
-fn capture_with(mask: &[&str], block: &[&str], private: bool) -> Capture {
-    let owned = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    Capture::with_rules(Rules::new(&owned(mask), &owned(block), private))
-}
-
-/// Snapshot + tracker, roots observed, like the session on admission.
-fn observed(id: &str, html: &str, cap: Capture) -> (Fixture, Capture, MutationTracker) {
-    let f = Fixture::new(id, html);
-    let mut cap = cap;
-    let t = MutationTracker::start(&document(), Box::new(|| {})).unwrap();
-    snapshot(&document(), &mut cap).unwrap();
-    t.observe_found(&mut cap);
-    (f, cap, t)
-}
-
 fn bytes(batch: &MutationBatch) -> Vec<u8> {
     protocol::encode(&Event::Mutations(batch.clone())).unwrap()
 }

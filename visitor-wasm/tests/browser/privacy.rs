@@ -3,25 +3,11 @@
 //! each place, and the encoded messages must never contain it.
 
 use protocol::{Event, MutationBatch, Node};
-use visitor_wasm::mask::Rules;
-use visitor_wasm::{snapshot, Capture, MutationTracker};
+use visitor_wasm::{snapshot, Capture};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::util::*;
-
-fn capture_with(mask: &[&str], block: &[&str], private: bool) -> Capture {
-    let owned = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    Capture::with_rules(Rules::new(&owned(mask), &owned(block), private))
-}
-
-fn observed(id: &str, html: &str, cap: Capture) -> (Fixture, Capture, MutationTracker) {
-    let f = Fixture::new(id, html);
-    let mut cap = cap;
-    let t = MutationTracker::start(&document(), Box::new(|| {})).unwrap();
-    snapshot(&document(), &mut cap).unwrap();
-    (f, cap, t)
-}
 
 fn snap_bytes(cap: &mut Capture) -> (Vec<u8>, Node) {
     let snap = snapshot(&document(), cap).unwrap();

@@ -402,6 +402,20 @@ async fn a_refused_token_stops_the_upload() {
     assert_eq!(end, UploadEnd::Unauthorized);
 }
 
+/// Every URL the page has offered the relay so far.
+fn offered(relay: &crate::session::Relay) -> Vec<String> {
+    relay
+        .messages()
+        .into_iter()
+        .filter_map(|m| match m {
+            protocol::VisitorMsg::Offer(o) => Some(o),
+            _ => None,
+        })
+        .flatten()
+        .map(|o| o.url)
+        .collect()
+}
+
 #[wasm_bindgen_test]
 async fn a_session_offers_after_the_snapshot_uploads_what_is_wanted_and_refuses_the_rest() {
     use crate::session::{started_with, Relay};
@@ -485,16 +499,7 @@ async fn a_session_offers_after_the_snapshot_uploads_what_is_wanted_and_refuses_
             "never fetched: {c:?}"
         );
     }
-    let later: Vec<String> = relay
-        .messages()
-        .into_iter()
-        .filter_map(|m| match m {
-            VisitorMsg::Offer(o) => Some(o),
-            _ => None,
-        })
-        .flatten()
-        .map(|o| o.url)
-        .collect();
+    let later = offered(&relay);
     assert!(later.contains(&abs("/r/hover.png")), "{later:?}");
 
     session.end();
@@ -511,8 +516,7 @@ async fn a_session_offers_after_the_snapshot_uploads_what_is_wanted_and_refuses_
 /// the page for them.
 #[wasm_bindgen_test]
 async fn a_session_offers_what_shadow_roots_adopted_sheets_use_met_in_the_snapshot_or_later() {
-    use crate::session::{started_with, Relay};
-    use protocol::{AgentId, Mode, ToVisitor, VisitorMsg};
+    use crate::session::Relay;
 
     let net = Net::install();
     net.0
@@ -533,28 +537,8 @@ async fn a_session_offers_what_shadow_roots_adopted_sheets_use_met_in_the_snapsh
     };
     adopt(&f.get("#early"), ".x { background: url(/r/shadow.png) }");
     let relay = Relay::install();
-    let session = started_with(&relay, "t0k3n").await;
-    relay.say(&ToVisitor::AgentJoined {
-        agent: AgentId(4),
-        name: "Ann".into(),
-        mode: Mode::ViewOnly,
-    });
-    sleep(100).await;
-    ui_button("data-cobrowse-accept").unwrap().click();
-    relay.say(&ToVisitor::SnapshotNeeded);
+    let session = crate::canvas::watched_with(&relay, "t0k3n").await;
     sleep(300).await;
-    let offered = |relay: &Relay| -> Vec<String> {
-        relay
-            .messages()
-            .into_iter()
-            .filter_map(|m| match m {
-                VisitorMsg::Offer(o) => Some(o),
-                _ => None,
-            })
-            .flatten()
-            .map(|o| o.url)
-            .collect()
-    };
     assert!(
         offered(&relay).contains(&abs("/r/shadow.png")),
         "the snapshot's shadow root's sheet: {:?}",

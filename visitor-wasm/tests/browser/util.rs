@@ -112,3 +112,31 @@ pub fn ui_button(attr: &str) -> Option<web_sys::HtmlElement> {
         .unwrap()
         .map(|b| b.unchecked_into::<web_sys::HtmlElement>())
 }
+
+/// A capture under these mask/block rules (the markup markers always apply).
+pub fn capture_with(mask: &[&str], block: &[&str], private: bool) -> visitor_wasm::Capture {
+    let owned = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    visitor_wasm::Capture::with_rules(visitor_wasm::mask::Rules::new(
+        &owned(mask),
+        &owned(block),
+        private,
+    ))
+}
+
+/// A fixture, snapshotted by `cap`, with a tracker observing it and the roots
+/// the snapshot met, as the session does on admission.
+pub fn observed(
+    id: &str,
+    html: &str,
+    mut cap: visitor_wasm::Capture,
+) -> (
+    Fixture,
+    visitor_wasm::Capture,
+    visitor_wasm::MutationTracker,
+) {
+    let f = Fixture::new(id, html);
+    let t = visitor_wasm::MutationTracker::start(&document(), Box::new(|| {})).unwrap();
+    visitor_wasm::snapshot(&document(), &mut cap).unwrap();
+    t.observe_found(&mut cap);
+    (f, cap, t)
+}
