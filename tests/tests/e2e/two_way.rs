@@ -41,6 +41,24 @@ async fn console_box(console: &Tab, selector: &str) -> Result<[f64; 4]> {
         .await
 }
 
+/// Clicks the mirrored `selector` until the mirror's focus is on it: right
+/// after the page appears the console may still be scaling or rebuilding the
+/// mirror, and a click measured before that lands beside the field.
+async fn focus_in_mirror(console: &Tab, selector: &str) -> Result<()> {
+    let focused = format!("{FRAME}.contentDocument.activeElement?.matches({selector:?}) === true");
+    for _ in 0..5 {
+        let field = console_box(console, selector).await?;
+        console.page.click(spot(field, 0.5, 0.5)).await?;
+        for _ in 0..20 {
+            if console.eval::<bool>(&format!("return {focused};")).await? {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    anyhow::bail!("a click on the console's {selector} never gave it the focus")
+}
+
 /// Where a drawn cursor's tip is, or `None` while it is hidden.
 async fn cursor_tip(tab: &Tab, query: &str) -> Result<Option<[f64; 2]>> {
     tab.eval(&format!(
@@ -410,8 +428,7 @@ async fn a_shared_agent_fills_a_react_style_input_and_a_select() -> Result<()> {
         .await?;
 
     step("the agent types into the name field in the console");
-    let name = console_box(&console, "#name").await?;
-    console.page.click(spot(name, 0.5, 0.5)).await?;
+    focus_in_mirror(&console, "#name").await?;
     console
         .page
         .execute(chromiumoxide::cdp::browser_protocol::input::InsertTextParams::new("Jane Agent"))
