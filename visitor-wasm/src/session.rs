@@ -344,10 +344,23 @@ impl Inner {
         }
         self.resume.before_send(self.next_seq);
         let bytes = wire::encode_event(self.next_seq, event);
+        self.send_numbered(matches!(event, Event::Snapshot(_)), bytes);
+    }
+
+    /// Sends a snapshot event encoded already (`payload`, in slices:
+    /// `session/sliced.rs`) as the next frame.
+    fn send_snapshot_payload(&mut self, payload: Vec<u8>) {
+        self.resume.before_send(self.next_seq);
+        let bytes = wire::event_frame(self.next_seq, true, &payload);
+        drop(payload);
+        self.send_numbered(true, bytes);
+    }
+
+    /// Sends a frame numbered `next_seq` and keeps it for a resume.
+    fn send_numbered(&mut self, snapshot: bool, bytes: Vec<u8>) {
         // While reconnecting nothing goes on the socket before the relay
         // says where it stands (`Resumed`): the frame only waits.
         if self.resume.is_reconnecting() || self.send(&bytes) {
-            let snapshot = matches!(event, Event::Snapshot(_));
             self.outbox.push(self.next_seq.0, snapshot, bytes);
             self.next_seq = self.next_seq.next();
         }

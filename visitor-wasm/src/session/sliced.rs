@@ -4,11 +4,16 @@
 //!
 //! Owns: the walk in progress ([`Walking`]), its generation (a walk that was
 //! replaced or cancelled finds it changed and stops), the events held while
-//! it runs, and the last two tasks: mending what changed meanwhile and
-//! sending the snapshot; then, in the next, what follows every snapshot and
-//! what waited. Does not own: the walk itself
-//! (`walk.rs`), the mending (`patch.rs`), what follows every snapshot
-//! (`capture.rs`).
+//! it runs, and the tasks after the walk: mending what changed meanwhile;
+//! encoding the mended snapshot in slices too (`wire/stream.rs`) and
+//! sending it; then, in the next, what follows every snapshot and what
+//! waited. Does not own: the walk itself (`walk.rs`), the mending
+//! (`patch.rs`), what follows every snapshot (`capture.rs`).
+//!
+//! The snapshot is the page at the moment it was mended. A change made
+//! while it is encoded is left in the observer's records (the flush waits
+//! for the walk), so it goes out once, as a mutation after the snapshot;
+//! input then marks nothing to read again but is held as an event.
 //!
 //! Between slices the page runs. Nothing of this session goes on the wire
 //! before the snapshot: flushes wait (their records mend the snapshot
@@ -28,9 +33,14 @@ use crate::error::warn;
 use crate::patch::Dirty;
 use crate::schedule;
 use crate::snapshot::SlicedSnapshot;
+use crate::wire::SnapshotEncoder;
 
 /// How many nodes a slice reads between looks at the clock.
 const CHECK_EVERY: u32 = 32;
+
+/// How many nodes an encoding slice writes between looks at the clock
+/// (writing one is much quicker than reading one).
+const ENCODE_CHECK_EVERY: u32 = 256;
 
 /// A snapshot being walked, then sent and followed.
 pub(super) struct Walking {
@@ -51,11 +61,17 @@ pub(super) struct Walking {
 
 enum Stage {
     Walk(SlicedSnapshot),
+    /// The mended snapshot being encoded, a slice at a time. It is the
+    /// page as it was when mended: changes made meanwhile are ordinary
+    /// mutations after it (the flush that sends them waits for it).
+    Encode {
+        encoder: SnapshotEncoder,
+        shadow_roots: Vec<JsValue>,
+    },
     /// The snapshot went out in the last task; what follows it goes in the
-    /// next (the CSSOM, the top layer, media, what was held), and the sent
-    /// tree is freed there, keeping each task short.
+    /// next (the CSSOM, the top layer, media, what was held), keeping each
+    /// task short.
     Sent {
-        snapshot: Event,
         shadow_roots: Vec<JsValue>,
     },
 }
@@ -186,13 +202,11 @@ impl Inner {
         };
         match walking.stage.take() {
             Some(Stage::Walk(snap)) => self.slice(walking, snap),
-            Some(Stage::Sent {
-                snapshot,
+            Some(Stage::Encode {
+                encoder,
                 shadow_roots,
-            }) => {
-                drop(snapshot);
-                self.after_walk(walking, shadow_roots);
-            }
+            }) => self.encode_slice(walking, encoder, shadow_roots),
+            Some(Stage::Sent { shadow_roots }) => self.after_walk(walking, shadow_roots),
             None => {}
         }
     }
@@ -225,7 +239,8 @@ impl Inner {
     }
 
     /// The walk's last task: the changes made while it ran mend the
-    /// snapshot, which goes out; what follows it waits one more task.
+    /// snapshot, whose encoding starts in the next task (a page read
+    /// within one slice is encoded and sent in this one, as before).
     fn send_walked(&mut self, mut walking: Walking, snap: SlicedSnapshot) {
         let Some(live) = self.live.as_ref() else {
             return;
@@ -242,13 +257,12 @@ impl Inner {
         // Roots met while mending.
         live.tracker.observe_found(&mut self.capture);
         let snapshot = match snap {
-            Ok(snap) => Event::Snapshot(snap),
+            Ok(snap) => snap,
             Err(e) => {
                 warn(&e.to_string());
                 return self.after_walk(walking, Vec::new());
             }
         };
-        self.send_event(&snapshot);
         // Once each; those whose host left the page meanwhile are not in
         // the snapshot.
         let seen = js_sys::Set::new(&JsValue::UNDEFINED);
@@ -260,14 +274,44 @@ impl Inner {
                 r.into()
             })
             .collect();
+        let encoder = SnapshotEncoder::new(snapshot);
         if walking.slices == 1 {
             // A page read within one slice: all in this task, as before.
-            drop(snapshot);
+            self.send_snapshot_payload(encoder.finish());
             return self.after_walk(walking, shadow_roots);
         }
-        walking.stage = Some(Stage::Sent {
-            snapshot,
+        walking.stage = Some(Stage::Encode {
+            encoder,
             shadow_roots,
+        });
+        walking.next.post();
+        self.walk = Some(walking);
+    }
+
+    /// Encodes for one slice's budget; once all is written, sends the
+    /// snapshot and posts what follows it.
+    fn encode_slice(
+        &mut self,
+        mut walking: Walking,
+        mut encoder: SnapshotEncoder,
+        shadow_roots: Vec<JsValue>,
+    ) {
+        walking.slices += 1;
+        let deadline = schedule::now(&self.window) + schedule::slice_ms();
+        let window = self.window.clone();
+        let mut written = 0u32;
+        let done = encoder.step(&mut || {
+            written = written.wrapping_add(1);
+            !written.is_multiple_of(ENCODE_CHECK_EVERY) || schedule::now(&window) < deadline
+        });
+        walking.stage = Some(if done {
+            self.send_snapshot_payload(encoder.finish());
+            Stage::Sent { shadow_roots }
+        } else {
+            Stage::Encode {
+                encoder,
+                shadow_roots,
+            }
         });
         walking.next.post();
         self.walk = Some(walking);

@@ -10,12 +10,12 @@ use protocol::{
     Viewport, PROTOCOL_VERSION,
 };
 
-struct Out {
-    buf: Vec<u8>,
+pub(super) struct Out {
+    pub(super) buf: Vec<u8>,
 }
 
 impl Out {
-    fn new() -> Out {
+    pub(super) fn new() -> Out {
         Out {
             buf: Vec::with_capacity(64),
         }
@@ -59,7 +59,7 @@ impl Out {
         }
     }
 
-    fn str(&mut self, s: &str) {
+    pub(super) fn str(&mut self, s: &str) {
         self.len(s.len(), Some((0xa0, 31)), Some(0xd9), 0xda, 0xdb);
         self.buf.extend_from_slice(s.as_bytes());
     }
@@ -69,12 +69,12 @@ impl Out {
         self.buf.extend_from_slice(b);
     }
 
-    fn array(&mut self, n: usize) {
+    pub(super) fn array(&mut self, n: usize) {
         self.len(n, Some((0x90, 15)), None, 0xdc, 0xdd);
     }
 
     /// A variant with data: `{name: data}`.
-    fn variant(&mut self, name: &str) {
+    pub(super) fn variant(&mut self, name: &str) {
         self.buf.push(0x81);
         self.str(name);
     }
@@ -119,6 +119,15 @@ impl Out {
     /// array led by its kind, attributes flat, the common HTML element
     /// without its namespace and form state.
     fn node(&mut self, node: &Node) {
+        for child in self.node_head(node) {
+            self.node(child);
+        }
+    }
+
+    /// A node up to and including the length of its child list, which
+    /// comes last in every shape; returns the children to encode next
+    /// (`stream.rs` encodes them a slice at a time).
+    pub(super) fn node_head<'n>(&mut self, node: &'n Node) -> &'n [Node] {
         match node {
             Node::Element {
                 id,
@@ -133,7 +142,8 @@ impl Out {
                 self.id(*id);
                 self.str(tag);
                 self.flat_attrs(attrs);
-                self.nodes(children);
+                self.array(children.len());
+                children
             }
             Node::Element {
                 id,
@@ -153,7 +163,8 @@ impl Out {
                     Some(s) => self.form_state(s),
                     None => self.nil(),
                 }
-                self.nodes(children);
+                self.array(children.len());
+                children
             }
             Node::Text { id, text } | Node::Comment { id, text } => {
                 self.array(3);
@@ -164,6 +175,7 @@ impl Out {
                 });
                 self.id(*id);
                 self.str(text);
+                &[]
             }
             Node::Document {
                 id,
@@ -174,7 +186,8 @@ impl Out {
                 self.uint(4);
                 self.id(*id);
                 self.bool(*quirks);
-                self.nodes(children);
+                self.array(children.len());
+                children
             }
             Node::Doctype {
                 id,
@@ -188,12 +201,14 @@ impl Out {
                 self.str(name);
                 self.str(public_id);
                 self.str(system_id);
+                &[]
             }
             Node::ShadowRoot { id, children } => {
                 self.array(3);
                 self.uint(6);
                 self.id(*id);
-                self.nodes(children);
+                self.array(children.len());
+                children
             }
         }
     }
@@ -324,13 +339,6 @@ impl Out {
         }
     }
 
-    fn nodes(&mut self, nodes: &[Node]) {
-        self.array(nodes.len());
-        for n in nodes {
-            self.node(n);
-        }
-    }
-
     fn ns(&mut self, ns: &Ns) {
         match ns {
             Ns::Html => self.uint(0),
@@ -351,14 +359,14 @@ impl Out {
         }
     }
 
-    fn viewport(&mut self, v: &Viewport) {
+    pub(super) fn viewport(&mut self, v: &Viewport) {
         self.array(3);
         self.uint(u64::from(v.width));
         self.uint(u64::from(v.height));
         self.f32(v.device_pixel_ratio);
     }
 
-    fn scroll(&mut self, s: &ScrollPos) {
+    pub(super) fn scroll(&mut self, s: &ScrollPos) {
         self.array(3);
         self.id(s.target);
         self.f64(s.x);
@@ -552,14 +560,19 @@ pub fn encode_offer(offers: &[Offered]) -> Vec<u8> {
 pub fn encode_event(seq: Seq, event: &Event) -> Vec<u8> {
     let mut payload = Out::new();
     payload.event(event);
+    event_frame(seq, matches!(event, Event::Snapshot(_)), &payload.buf)
+}
+
+/// The frame around an event already encoded (`payload`), numbered `seq`.
+pub fn event_frame(seq: Seq, snapshot: bool, payload: &[u8]) -> Vec<u8> {
     let mut out = Out {
-        buf: Vec::with_capacity(payload.buf.len() + 16),
+        buf: Vec::with_capacity(payload.len() + 16),
     };
     out.variant("Event");
     out.array(3);
     out.uint(seq.0);
-    out.bool(matches!(event, Event::Snapshot(_)));
-    out.bin(&payload.buf);
+    out.bool(snapshot);
+    out.bin(payload);
     out.buf
 }
 

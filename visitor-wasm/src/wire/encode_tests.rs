@@ -285,6 +285,34 @@ fn events_encode_exactly_as_protocol_does() {
 }
 
 #[test]
+fn a_snapshot_encoded_in_slices_is_the_same_frame_as_in_one_go() {
+    let Some(Event::Snapshot(snap)) = events().into_iter().next() else {
+        panic!("the first sample is a snapshot");
+    };
+    let whole = encode_event(Seq(70_000), &Event::Snapshot(snap.clone()));
+    for every in [1u32, 7, 1000] {
+        let mut encoder = crate::wire::SnapshotEncoder::new(snap.clone());
+        let mut slices = 0;
+        loop {
+            let mut n = 0;
+            slices += 1;
+            if encoder.step(&mut || {
+                n += 1;
+                n < every
+            }) {
+                break;
+            }
+        }
+        assert!(slices > 1, "stopped every {every} nodes");
+        let got = event_frame(Seq(70_000), true, &encoder.finish());
+        assert!(
+            got == whole,
+            "stopping every {every} nodes changed the bytes"
+        );
+    }
+}
+
+#[test]
 fn offers_encode_exactly_as_protocol_does() {
     for n in [0usize, 1, 15, 16, 70_000] {
         let offers: Vec<Offered> = (0..n)

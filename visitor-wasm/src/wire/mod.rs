@@ -13,8 +13,11 @@
 mod agent;
 mod decode;
 mod encode;
+mod stream;
 
 pub use decode::decode_to_visitor;
 pub use encode::{
     encode_consent, encode_end, encode_event, encode_hello, encode_offer, encode_set_mode,
+    event_frame,
 };
+pub use stream::SnapshotEncoder;
