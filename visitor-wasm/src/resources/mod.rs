@@ -40,6 +40,8 @@ use task::{Spawner, Tasks};
 
 /// Quiet time after a mutation batch before the page is scanned again.
 const RESCAN_MS: u32 = 500;
+/// How many elements a scan slice reads between looks at the clock.
+const SCAN_CHECK_EVERY: u32 = 16;
 /// Refused relay requests logged per session (then silence).
 const MAX_REFUSAL_WARNINGS: u32 = 3;
 
@@ -142,6 +144,14 @@ struct Core {
     /// replaced by the next, never dropped inside its own callback).
     rescan: Option<Timeout>,
     rescan_due: bool,
+    /// The scan being read, a slice per task, and how its next slice comes.
+    scan: Option<discover::Scan>,
+    scan_next: Option<Timeout>,
+    /// The slice timer that fired last: kept until the next one, never
+    /// dropped inside its own callback.
+    scan_fired: Option<Timeout>,
+    /// A scan was asked for while one was being read: another follows it.
+    scan_again: bool,
     /// URLs the timing observer reported, for the next scan to vet.
     timed: Vec<String>,
     /// The open shadow roots the capture knows (`set_shadow_roots`).
@@ -180,6 +190,10 @@ impl Resources {
                 socket,
                 rescan: None,
                 rescan_due: false,
+                scan: None,
+                scan_next: None,
+                scan_fired: None,
+                scan_again: false,
                 timed: Vec::new(),
                 shadow_roots: Vec::new(),
                 refusal_warnings: 0,
@@ -215,6 +229,10 @@ impl Resources {
         with_core(&Rc::downgrade(&self.core), |core| {
             core.rescan = None;
             core.rescan_due = false;
+            core.scan = None;
+            core.scan_next = None;
+            core.scan_fired = None;
+            core.scan_again = false;
             core.timed.clear();
         });
     }
@@ -266,19 +284,45 @@ impl Core {
         self.rescan = Some(Timeout::new(delay_ms, move || {
             with_core(&me, |core| {
                 core.rescan_due = false;
+                if core.scan.is_some() {
+                    // The page may have changed behind the part being read.
+                    core.scan_again = true;
+                    return;
+                }
                 let timed = std::mem::take(&mut core.timed);
-                let env = &core.env;
-                let found = discover::discover(
-                    &env.window,
-                    &env.document,
-                    &env.rules,
-                    timed,
-                    Some(&core.shadow_roots),
-                );
-                core.planner.discovered(found);
-                core.pump();
+                let roots = core.shadow_roots.clone();
+                core.scan = Some(discover::Scan::new(&core.env.document, timed, Some(roots)));
+                core.scan_slice();
             });
         }));
+    }
+
+    /// Reads the scan in progress for one slice's budget; then posts the
+    /// next slice, or hands what it found to the planner.
+    fn scan_slice(&mut self) {
+        let Some(mut scan) = self.scan.take() else {
+            return;
+        };
+
+        let env = Rc::clone(&self.env);
+        let deadline = crate::schedule::now(&env.window) + crate::schedule::slice_ms();
+        let mut read = 0u32;
+        let found = scan.step(&env.window, &env.document, &env.rules, &mut || {
+            read = read.wrapping_add(1);
+            !read.is_multiple_of(SCAN_CHECK_EVERY) || crate::schedule::now(&env.window) < deadline
+        });
+        let Some(found) = found else {
+            self.scan = Some(scan);
+            let me = self.me.clone();
+            let next = Timeout::new(0, move || with_core(&me, Core::scan_slice));
+            self.scan_fired = self.scan_next.replace(next);
+            return;
+        };
+        self.planner.discovered(found);
+        self.pump();
+        if std::mem::take(&mut self.scan_again) {
+            self.schedule_scan(0);
+        }
     }
 
     /// Starts what may start, and sends the offer that is ready.

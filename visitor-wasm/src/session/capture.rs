@@ -48,10 +48,12 @@ impl Inner {
         self.start_walk();
     }
 
-    /// Right after a snapshot: the CSSOM state its markup does not carry
-    /// (`shadow_roots`: the open ones the snapshot met), the top layer, then
-    /// every canvas and media element in full.
-    pub(super) fn after_snapshot(&mut self, shadow_roots: Vec<wasm_bindgen::JsValue>) {
+    /// Right after a snapshot, first: the CSSOM state its markup does not
+    /// carry (`shadow_roots`: the open ones the snapshot met). Then come
+    /// [`Inner::send_top_layer`] and every canvas and media element in full
+    /// (`resend_pixels_and_media`), each its own task on a large page
+    /// (`sliced.rs`).
+    pub(super) fn send_sheet_state(&mut self, shadow_roots: Vec<wasm_bindgen::JsValue>) {
         let sheets = self.live.as_ref().map_or_else(Vec::new, |live| {
             live.cssom
                 .after_snapshot_in(&self.capture.ids, Some(shadow_roots))
@@ -59,6 +61,10 @@ impl Inner {
         for event in &sheets {
             self.send_event(event);
         }
+    }
+
+    /// Right after a snapshot: what is in the top layer, in its order.
+    pub(super) fn send_top_layer(&mut self) {
         let top = self.live.as_mut().and_then(|live| {
             let now = crate::toplayer::read(&self.document, &self.capture.ids, &mut live.opened);
             live.top_layer.after_snapshot(now)
@@ -66,7 +72,6 @@ impl Inner {
         if let Some(entries) = top {
             self.send_event(&Event::TopLayer(entries));
         }
-        self.resend_pixels_and_media();
     }
 
     /// Starts (or resumes) the resource service after a snapshot went out;

@@ -68,12 +68,24 @@ enum Stage {
         encoder: SnapshotEncoder,
         shadow_roots: Vec<JsValue>,
     },
-    /// The snapshot went out in the last task; what follows it goes in the
-    /// next (the CSSOM, the top layer, media, what was held), keeping each
-    /// task short.
-    Sent {
-        shadow_roots: Vec<JsValue>,
-    },
+    /// The snapshot went out; what follows it goes one part per task (on
+    /// a page of 100k nodes each part asks the whole document something:
+    /// 5–30 ms apiece, too much for one task together).
+    After(After),
+}
+
+/// What follows every snapshot, in the order it goes out.
+enum After {
+    /// The CSSOM state its markup does not carry (`shadow_roots`: the open
+    /// ones the snapshot met).
+    Sheets(Vec<JsValue>),
+    /// What is in the top layer.
+    TopLayer,
+    /// Every canvas's pixels and media element's state.
+    Media,
+    /// What was held while the snapshot was taken; then flushes and the
+    /// resource service resume.
+    Held,
 }
 
 /// The way back after a slice: a channel message, or a timer where the
@@ -206,7 +218,7 @@ impl Inner {
                 encoder,
                 shadow_roots,
             }) => self.encode_slice(walking, encoder, shadow_roots),
-            Some(Stage::Sent { shadow_roots }) => self.after_walk(walking, shadow_roots),
+            Some(Stage::After(step)) => self.after_walk(walking, step),
             None => {}
         }
     }
@@ -260,7 +272,7 @@ impl Inner {
             Ok(snap) => snap,
             Err(e) => {
                 warn(&e.to_string());
-                return self.after_walk(walking, Vec::new());
+                return self.after_walk(walking, After::Sheets(Vec::new()));
             }
         };
         // Once each; those whose host left the page meanwhile are not in
@@ -278,7 +290,7 @@ impl Inner {
         if walking.slices == 1 {
             // A page read within one slice: all in this task, as before.
             self.send_snapshot_payload(encoder.finish());
-            return self.after_walk(walking, shadow_roots);
+            return self.after_walk(walking, After::Sheets(shadow_roots));
         }
         walking.stage = Some(Stage::Encode {
             encoder,
@@ -306,7 +318,7 @@ impl Inner {
         });
         walking.stage = Some(if done {
             self.send_snapshot_payload(encoder.finish());
-            Stage::Sent { shadow_roots }
+            Stage::After(After::Sheets(shadow_roots))
         } else {
             Stage::Encode {
                 encoder,
@@ -317,15 +329,40 @@ impl Inner {
         self.walk = Some(walking);
     }
 
-    /// The task after the snapshot: what follows every snapshot, then what
-    /// was held, in order; then flushes and resources resume.
-    fn after_walk(&mut self, walking: Walking, shadow_roots: Vec<JsValue>) {
-        self.after_snapshot(shadow_roots);
-        for event in &walking.held {
-            self.send_event(event);
+    /// What follows the snapshot, from `step` on: one part per task after
+    /// a sliced walk, all in this task after a page read within one slice.
+    /// Events made meanwhile are still held, so the order on the wire is
+    /// the snapshot, what follows it, then what was held.
+    fn after_walk(&mut self, mut walking: Walking, mut step: After) {
+        loop {
+            step = match step {
+                After::Sheets(roots) => {
+                    self.send_sheet_state(roots);
+                    After::TopLayer
+                }
+                After::TopLayer => {
+                    self.send_top_layer();
+                    After::Media
+                }
+                After::Media => {
+                    self.resend_pixels_and_media();
+                    After::Held
+                }
+                After::Held => {
+                    for event in std::mem::take(&mut walking.held) {
+                        self.send_event(&event);
+                    }
+                    self.watch_resources();
+                    // Scrolls, resizes and changes met meanwhile.
+                    return self.arm_flush();
+                }
+            };
+            if walking.slices > 1 {
+                walking.stage = Some(Stage::After(step));
+                walking.next.post();
+                self.walk = Some(walking);
+                return;
+            }
         }
-        self.watch_resources();
-        // Scrolls, resizes and changes met meanwhile.
-        self.arm_flush();
     }
 }

@@ -555,3 +555,62 @@ async fn a_session_offers_what_shadow_roots_adopted_sheets_use_met_in_the_snapsh
     );
     session.end();
 }
+
+/// A page whose scan takes many slices (each reads a few elements, then
+/// the page runs): every resource is still offered once, each query's and
+/// the `style` attributes' alike, and nothing a mask covers.
+#[wasm_bindgen_test]
+async fn a_scan_read_in_slices_offers_every_resource_of_the_page_and_nothing_masked() {
+    use crate::session::Relay;
+
+    let _net = Net::install();
+    let mut html = String::new();
+    for i in 0..90 {
+        let img = format!("<img src='/r/many-{i}.png'>");
+        if i % 10 == 3 {
+            html += &format!("<div data-cobrowse-mask>{img}</div>");
+        } else {
+            html += &img;
+        }
+    }
+    html += "<p style='background: url(/r/bg-open.png)'>x</p>\
+             <div data-cobrowse-mask><p style='background: url(/r/bg-masked.png)'>y</p></div>\
+             <img src='/r/both-src.png' style='background: url(/r/both-bg.png)'>\
+             <svg><image href='/r/svg.png'></image></svg>";
+    let _f = Fixture::new("res-sliced", &html);
+    let _tiny = TinySlices::on();
+    let relay = Relay::install();
+    let session = crate::canvas::watched_with(&relay, "t0k3n").await;
+    let mut expected: Vec<String> = (0..90)
+        .filter(|i| i % 10 != 3)
+        .map(|i| abs(&format!("/r/many-{i}.png")))
+        .chain(
+            [
+                "/r/bg-open.png",
+                "/r/both-src.png",
+                "/r/both-bg.png",
+                "/r/svg.png",
+            ]
+            .into_iter()
+            .map(abs),
+        )
+        .collect();
+    expected.sort();
+    let ours = |relay: &Relay| {
+        let mut urls: Vec<String> = offered(relay)
+            .into_iter()
+            .filter(|u| u.contains("/r/"))
+            .collect();
+        urls.sort();
+        urls
+    };
+    for _ in 0..60 {
+        if ours(&relay).len() >= expected.len() {
+            break;
+        }
+        sleep(50).await;
+    }
+    sleep(200).await;
+    assert_eq!(ours(&relay), expected, "each once, none masked");
+    session.end();
+}

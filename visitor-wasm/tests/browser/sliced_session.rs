@@ -33,22 +33,6 @@ extern "C" {
     fn stop(this: &LongTasks);
 }
 
-/// Small slices for the length of a test, the default after it.
-struct TinySlices;
-
-impl TinySlices {
-    fn on() -> TinySlices {
-        visitor_wasm::set_slice_budget_ms(0.0);
-        TinySlices
-    }
-}
-
-impl Drop for TinySlices {
-    fn drop(&mut self) {
-        visitor_wasm::set_slice_budget_ms(8.0);
-    }
-}
-
 const AGENT: AgentId = AgentId(4);
 
 async fn admitted(relay: &Relay) -> visitor_wasm::Session {
@@ -218,6 +202,54 @@ async fn a_snapshot_of_twenty_thousand_nodes_runs_in_short_tasks() {
 }
 
 #[wasm_bindgen_test]
+async fn what_follows_a_sliced_snapshot_comes_after_it_in_order_each_part_once() {
+    let relay = Relay::install();
+    let f = Fixture::new(
+        "after-parts",
+        &format!(
+            "<style id='sheet'></style><dialog id='d'>modal</dialog>{}",
+            rows(600)
+        ),
+    );
+    // A rule the markup does not show: sent right after the snapshot.
+    js_sys::Function::new_with_args("s", "s.sheet.insertRule('.row { margin: 1px }', 0)")
+        .call1(&JsValue::NULL, &f.get("#sheet"))
+        .unwrap();
+    let session = admitted(&relay).await;
+    relay.say(&ToVisitor::SnapshotNeeded);
+    until_snapshots(&relay, 1).await;
+    sleep(200).await;
+    f.get("#d")
+        .unchecked_into::<web_sys::HtmlDialogElement>()
+        .show_modal()
+        .unwrap();
+    sleep(200).await;
+    let before = relay.events().len();
+    let _tiny = TinySlices::on();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    assert_eq!(
+        relay.events().len(),
+        before,
+        "a page past one slice is not sent in the first task"
+    );
+    until_snapshots(&relay, 2).await;
+    sleep(300).await;
+
+    let kinds: Vec<&str> = relay.events()[before..]
+        .iter()
+        .map(|(_, e)| match e {
+            Event::Snapshot(_) => "snapshot",
+            Event::Sheet(_) => "sheet",
+            Event::TopLayer(_) => "top layer",
+            _ => "other",
+        })
+        .filter(|k| *k != "other")
+        .collect();
+    assert_eq!(kinds, ["snapshot", "sheet", "top layer"]);
+    session.end();
+}
+
+#[wasm_bindgen_test]
 async fn a_page_read_within_one_slice_is_sent_with_what_follows_it_in_the_same_task() {
     let relay = Relay::install();
     let _f = Fixture::new(
@@ -246,6 +278,86 @@ async fn a_page_read_within_one_slice_is_sent_with_what_follows_it_in_the_same_t
             .iter()
             .any(|(_, e)| matches!(e, Event::TopLayer(_))),
         "and the top layer right after it, in the same task"
+    );
+    session.end();
+}
+
+/// The items of `#list` a node shows (their texts).
+fn items(node: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    if tag(node) == Some("li") {
+        out.push(text(node));
+    }
+    for c in node.children() {
+        out.extend(items(c));
+    }
+    out
+}
+
+#[wasm_bindgen_test]
+async fn a_change_made_while_the_snapshot_is_encoded_arrives_once_after_it() {
+    let relay = Relay::install();
+    let f = Fixture::new(
+        "encoded-live",
+        &format!("{}<ul id='list'></ul>", rows(3000)),
+    );
+    let session = admitted(&relay).await;
+    sleep(100).await;
+    let _tiny = TinySlices::on();
+    let sent = relay.frames().len();
+    relay.say(&ToVisitor::SnapshotNeeded);
+    // At every turn the page gets until the snapshot is on the wire: the
+    // walk's slices, then the encoding's.
+    let list = f.get("#list");
+    let row = f.get(".row");
+    let mut added = 0;
+    while relay.frames().len() == sent && added < 5000 {
+        let li = document().create_element("li").unwrap();
+        li.set_text_content(Some(&format!("item {added}")));
+        list.append_child(&li).unwrap();
+        row.set_attribute("title", &format!("t{added}")).unwrap();
+        added += 1;
+        sleep(0).await;
+    }
+    sleep(300).await;
+
+    let events = relay.events();
+    let Some((_, Event::Snapshot(snap))) = events.first() else {
+        panic!("the snapshot comes first");
+    };
+    let list_id = match find_id(&snap.root, "list") {
+        Node::Element { id, .. } => *id,
+        _ => panic!("no list"),
+    };
+    let mut seen = items(find_id(&snap.root, "list"));
+    let in_snapshot = seen.len();
+    let mut title =
+        attr(&find_id(&snap.root, "encoded-live").children()[0], "title").map(str::to_owned);
+    for (_, e) in &events[1..] {
+        if let Event::Mutations(b) = e {
+            // Adds are listed later siblings first.
+            for add in b.adds.iter().rev() {
+                if add.parent == list_id {
+                    seen.extend(items(&add.node));
+                }
+            }
+            for change in &b.attrs {
+                if change.name == "title" {
+                    title = change.value.clone();
+                }
+            }
+        }
+    }
+    let expected: Vec<String> = (0..added).map(|i| format!("item {i}")).collect();
+    assert_eq!(seen, expected, "every item once, in order");
+    assert!(
+        in_snapshot < added,
+        "items added while the snapshot was encoded (before it was sent) follow it: {in_snapshot} of {added} in it"
+    );
+    assert_eq!(
+        title,
+        Some(format!("t{}", added - 1)),
+        "the last title wins"
     );
     session.end();
 }

@@ -140,3 +140,20 @@ pub fn observed(
     t.observe_found(&mut cap);
     (f, cap, t)
 }
+
+/// Small slices for the length of a test (every sliced task stops at its
+/// first look at the clock), the default after it.
+pub struct TinySlices;
+
+impl TinySlices {
+    pub fn on() -> TinySlices {
+        visitor_wasm::set_slice_budget_ms(0.0);
+        TinySlices
+    }
+}
+
+impl Drop for TinySlices {
+    fn drop(&mut self) {
+        visitor_wasm::set_slice_budget_ms(8.0);
+    }
+}
