@@ -303,7 +303,6 @@ impl Core {
         let Some(mut scan) = self.scan.take() else {
             return;
         };
-
         let env = Rc::clone(&self.env);
         let deadline = crate::schedule::now(&env.window) + crate::schedule::slice_ms();
         let mut read = 0u32;
