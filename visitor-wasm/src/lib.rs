@@ -46,6 +46,7 @@ pub mod outbox;
 pub mod plan;
 pub mod pointing;
 pub mod policy;
+mod read;
 pub mod resources;
 pub mod resume;
 pub mod serialize;

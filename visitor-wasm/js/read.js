@@ -1,0 +1,36 @@
+// What the walk needs of an element in one call (`src/read.rs` reads the
+// packing): flags, local name, namespace, then attribute names and values,
+// separated by NUL. Kept small: the dist step folds it into the glue.
+export function cobrowseReadElement(el, mask, unmask, block) {
+  const is = (selector) => {
+    try {
+      return el.matches(selector);
+    } catch (e) {
+      return false;
+    }
+  };
+  const ns = el.namespaceURI;
+  const name = el.localName;
+  let flags = is(mask) ? 1 : is(unmask) ? 2 : 0;
+  if (is(block)) flags |= 4;
+  let attrs = "";
+  const html = ns === null || ns === "http://www.w3.org/1999/xhtml";
+  const lower = html ? name.toLowerCase() : "";
+  if (flags & 4 || lower === "input" || lower === "textarea") {
+    flags |= 8;
+  } else {
+    const list = el.attributes;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i];
+      const n = a.name;
+      const v = a.value;
+      if (n.indexOf("\0") >= 0 || v.indexOf("\0") >= 0) {
+        flags |= 8;
+        attrs = "";
+        break;
+      }
+      attrs += "\0" + n + "\0" + v;
+    }
+  }
+  return String.fromCharCode(64 + flags) + name + "\0" + (ns === null ? "" : ns) + attrs;
+}
