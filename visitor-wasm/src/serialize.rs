@@ -492,7 +492,7 @@ impl Capture {
                 packed
                     .filter_map(|(name, value)| {
                         let rule = mask::attr_rule(name, star_value, masked);
-                        let value = apply_rule_to(rule, value.to_owned(), || svg, &ctx.base)?;
+                        let value = apply_rule_to(rule, value.to_owned(), svg, &ctx.base)?;
                         Some(Attr {
                             name: name.to_owned(),
                             value,
