@@ -1,16 +1,26 @@
 // What the walk needs of an element in one call (`src/read.rs` reads the
 // packing): flags, local name, namespace, then attribute names and values,
 // separated by NUL. Kept small: the dist step folds it into the glue.
+// Element.prototype's own functions and getters, not the element's
+// properties: a <form> exposes its controls by name over them (a control
+// named "matches" or "localName" would otherwise answer for the form).
+const cobrowseProto = Element.prototype;
+const cobrowseMatches = cobrowseProto.matches;
+const cobrowseGetter = (name) => Object.getOwnPropertyDescriptor(cobrowseProto, name).get;
+const cobrowseLocalName = cobrowseGetter("localName");
+const cobrowseNamespace = cobrowseGetter("namespaceURI");
+const cobrowseAttributes = cobrowseGetter("attributes");
+
 export function cobrowseReadElement(el, mask, unmask, block) {
   const is = (selector) => {
     try {
-      return el.matches(selector);
+      return cobrowseMatches.call(el, selector);
     } catch (e) {
       return false;
     }
   };
-  const ns = el.namespaceURI;
-  const name = el.localName;
+  const ns = cobrowseNamespace.call(el);
+  const name = cobrowseLocalName.call(el);
   let flags = is(mask) ? 1 : is(unmask) ? 2 : 0;
   if (is(block)) flags |= 4;
   let attrs = "";
@@ -19,7 +29,7 @@ export function cobrowseReadElement(el, mask, unmask, block) {
   if (flags & 4 || lower === "input" || lower === "textarea") {
     flags |= 8;
   } else {
-    const list = el.attributes;
+    const list = cobrowseAttributes.call(el);
     for (let i = 0; i < list.length; i++) {
       const a = list[i];
       const n = a.name;

@@ -145,3 +145,27 @@ fn masked_attributes_read_in_one_go_stay_masked() {
     }
     drop(f);
 }
+
+#[wasm_bindgen_test]
+fn a_form_whose_controls_are_named_like_element_members_is_read_as_a_form() {
+    // A form's controls shadow its members by name (`form.matches` is the
+    // control named "matches"): the read must ask the element itself.
+    let f = Fixture::new(
+        "clobbered-form",
+        r#"<form id="cf" class="secret-form" data-x="kept">
+             <input name="matches"><input name="localName">
+             <input name="attributes"><input name="namespaceURI">
+             <p id="cft">clobber-secret-text</p>
+           </form>"#,
+    );
+    let mut cap = Capture::new(".secret-form".into());
+    let snap = snapshot(&document(), &mut cap).unwrap();
+    assert_eq!(tag(find_id(&snap.root, "cf")), Some("form"));
+    // Its attributes are read (masked, as the form is).
+    assert!(attrs_of(&snap.root, "cf")
+        .iter()
+        .any(|a| a.name == "data-x" && a.value == "****"));
+    let shown = text(find_id(&snap.root, "cft"));
+    assert!(!shown.contains("clobber-secret"), "masked: {shown}");
+    drop(f);
+}
