@@ -305,7 +305,7 @@ impl World {
             );
             batch.attrs.push((*id, name.clone()));
         }
-        for (id, _) in &plan.texts {
+        for (id, _, _) in &plan.texts {
             assert!(
                 self.console.parent.contains_key(id),
                 "text on unknown {id:?}"
