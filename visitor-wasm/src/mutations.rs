@@ -435,7 +435,7 @@ fn changes_of(
                 // selectors read; its value now against the record's old one.
                 let quiet = plain && name == "class" && {
                     let el: &Element = target.unchecked_ref();
-                    let now = el.get_attribute_ns(None, "class");
+                    let now = el.get_attribute_ns(None, wasm_bindgen::intern("class"));
                     let old = record.old_value();
                     !crate::cover_deps::class_change_matters(
                         classes,
