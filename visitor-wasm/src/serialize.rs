@@ -47,6 +47,9 @@ pub struct Capture {
     /// The attribute names that can change what the rules match
     /// (`cover_deps.rs`); `None`: any may.
     cover_names: Option<Vec<String>>,
+    /// The class names the rules name, when only `.name` selectors name
+    /// them (`cover_deps::classes`); `None`: any class change may matter.
+    cover_classes: Option<Vec<String>>,
     /// Bumped when the rules change; `sent_epoch` is the rules' epoch the
     /// sent masked/blocked states were last all read under (a complete
     /// snapshot that began under it), `walk_epoch` the epoch the snapshot
@@ -127,6 +130,7 @@ impl Capture {
         Capture {
             ids: Ids::new(),
             cover_names: crate::cover_deps::names(&rules),
+            cover_classes: crate::cover_deps::classes(&rules),
             rules,
             was_password: js_sys::WeakSet::new(),
             sent_masked: js_sys::WeakSet::new(),
@@ -177,6 +181,7 @@ impl Capture {
         if rules != self.rules {
             self.rules_epoch = self.rules_epoch.wrapping_add(1);
             self.cover_names = crate::cover_deps::names(&rules);
+            self.cover_classes = crate::cover_deps::classes(&rules);
         }
         self.rules = rules;
     }
@@ -199,6 +204,16 @@ impl Capture {
             }
             _ => true,
         }
+    }
+
+    /// The class names to compare a class change's tokens against, when
+    /// the flush may (the sent states hold and the rules name classes only
+    /// as `.name`, and some): then a change that adds or removes none of
+    /// them cannot change a match ([`crate::cover_deps::class_change_matters`]).
+    pub(crate) fn named_classes(&self) -> Option<&[String]> {
+        self.cover_classes
+            .as_deref()
+            .filter(|c| !c.is_empty() && self.sent_states_hold())
     }
 
     /// Whether the element was last sent masked.

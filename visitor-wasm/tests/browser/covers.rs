@@ -335,7 +335,7 @@ fn only_a_change_that_can_move_a_url_or_a_cover_asks_for_a_resource_rescan() {
 }
 
 #[wasm_bindgen_test]
-fn under_a_class_rule_a_class_change_asks_for_a_resource_rescan() {
+fn under_a_class_rule_only_a_change_of_a_named_class_asks_for_a_resource_rescan() {
     let (f, mut cap, t) = observed(
         "cv-res-class",
         "<p id='rc'>text</p>",
@@ -343,7 +343,10 @@ fn under_a_class_rule_a_class_change_asks_for_a_resource_rescan() {
     );
     f.get("#rc").class_list().toggle("on").unwrap();
     let _ = t.flush(&mut cap);
-    assert!(t.resources_touched());
+    assert!(!t.resources_touched(), "a class no rule names");
+    f.get("#rc").class_list().toggle("secret").unwrap();
+    let _ = t.flush(&mut cap);
+    assert!(t.resources_touched(), "a class a rule names");
 }
 
 /// A rule that a change beside the element makes match: the element is sent
