@@ -38,9 +38,7 @@ pub(crate) fn apply_rule(
 /// console (another document) would draw nothing.
 fn svg_self_reference(el: &Element, attr: &web_sys::Attr) -> bool {
     attr.value().trim_start().starts_with('#')
-        && el
-            .namespace_uri()
-            .is_some_and(|ns| ns == protocol::Ns::SVG_URI)
+        && crate::dom::namespace_uri(el).is_some_and(|ns| ns == protocol::Ns::SVG_URI)
 }
 
 /// URL attributes made absolute against the document's base URL, so the

@@ -240,7 +240,7 @@ impl Capture {
     /// Whether the element is, or ever was, a password input.
     pub(crate) fn is_password(&self, el: &Element) -> bool {
         self.was_password.has(el.as_ref())
-            || (el.local_name() == "input"
+            || (crate::dom::local_name(el) == "input"
                 && mask::is_password_type(&el.get_attribute(intern("type")).unwrap_or_default()))
     }
 
@@ -249,7 +249,7 @@ impl Capture {
     /// itself follows the private-by-default option.
     pub fn is_parent_masked(&self, node: &web_sys::Node) -> bool {
         match shadow::containing_element(node) {
-            Some(p) => !mask::text_is_code(&p.local_name()) && self.is_masked(&p),
+            Some(p) => !mask::text_is_code(&crate::dom::local_name(&p)) && self.is_masked(&p),
             None => self.rules.private_by_default,
         }
     }
@@ -463,11 +463,11 @@ impl Capture {
         scrolls: Option<&mut Vec<ScrollPos>>,
         masked: bool,
     ) -> Option<Opened> {
-        let local = el.local_name();
+        let local = crate::dom::local_name(el);
         if local.eq_ignore_ascii_case(mask::UI_TAG) {
             return None;
         }
-        let ns = Ns::from_uri(el.namespace_uri().as_deref());
+        let ns = Ns::from_uri(crate::dom::namespace_uri(el).as_deref());
         let tag = if ns == Ns::Html { lower(local) } else { local };
         let id = self.ids.get_or_assign(el);
         let marker = if matches(el, &self.rules.mask) {
@@ -579,7 +579,7 @@ impl Capture {
         masked: bool,
         base: &str,
     ) -> Vec<Attr> {
-        let map = el.attributes();
+        let map = crate::dom::attributes(el);
         let star_value = mask::masks_value_attr(tag, control);
         let mut out = Vec::with_capacity(map.length() as usize);
         for i in 0..map.length() {
@@ -608,8 +608,8 @@ impl Capture {
         // change is read too, as it may make the input a password one,
         // which `control` remembers.
         let star_value = if name == "value" || name.eq_ignore_ascii_case("type") {
-            let tag = lower(el.local_name());
-            let control = if Ns::from_uri(el.namespace_uri().as_deref()) == Ns::Html {
+            let tag = lower(crate::dom::local_name(el));
+            let control = if Ns::from_uri(crate::dom::namespace_uri(el).as_deref()) == Ns::Html {
                 self.control(el, &tag, masked)
             } else {
                 Control::None
@@ -641,7 +641,7 @@ impl Capture {
         {
             return Vec::new();
         }
-        let tag = lower(target.local_name());
+        let tag = lower(crate::dom::local_name(target));
         let masked = self.is_masked(target);
         if tag == "select" && !masked && reflect(target, "multiple").as_bool() == Some(true) {
             let mut out = Vec::new();
@@ -677,7 +677,7 @@ pub(crate) fn masked_by(rules: &Rules, el: &Element) -> bool {
 }
 
 fn matches(el: &Element, selector: &str) -> bool {
-    matches!(el.matches(selector), Ok(true))
+    matches!(crate::dom::matches(el, selector), Ok(true))
 }
 
 fn remember(set: &js_sys::WeakSet, el: &Element, yes: bool) {
