@@ -65,8 +65,7 @@ fn is_fragment(value: &str) -> bool {
 }
 
 fn is_svg(el: &Element) -> bool {
-    el.namespace_uri()
-        .is_some_and(|ns| ns == protocol::Ns::SVG_URI)
+    crate::dom::namespace_uri(el).is_some_and(|ns| ns == protocol::Ns::SVG_URI)
 }
 
 /// URL attributes made absolute against the document's base URL, so the

@@ -26,11 +26,50 @@ use crate::mask::Rules;
 /// The attribute names (ASCII lower-case) that may change what `rules`
 /// match, or `None` when the rules say more than this reading understands.
 pub fn names(rules: &Rules) -> Option<Vec<String>> {
+    read_rules(rules).map(|(names, _)| names)
+}
+
+/// The class names the mask, block and unmask rules name with `.name`
+/// selectors, as written, when the rules depend on `class` only through
+/// such selectors: then a class change that adds or removes none of them
+/// changes no match ([`class_change_matters`]). `None` when a rule names
+/// `class` as an attribute (`[class~=x]`, `[class^=x]`… match the text,
+/// not the tokens) or [`names`] gives up.
+pub fn classes(rules: &Rules) -> Option<Vec<String>> {
+    read_rules(rules).and_then(|(_, classes)| classes)
+}
+
+fn read_rules(rules: &Rules) -> Option<(Vec<String>, Option<Vec<String>>)> {
     let mut out = Vec::new();
-    read(&rules.mask, true, &mut out)?;
-    read(&rules.block, true, &mut out)?;
-    read(&rules.unmask, false, &mut out)?;
-    Some(out)
+    let mut classes = Some(Vec::new());
+    read(&rules.mask, true, &mut out, &mut classes)?;
+    read(&rules.block, true, &mut out, &mut classes)?;
+    read(&rules.unmask, false, &mut out, &mut classes)?;
+    Some((out, classes))
+}
+
+/// Whether a class attribute going from `old` to `new` (`None`: absent)
+/// may change what rules naming the classes `named` ([`classes`]) match:
+/// whether the tokens that are a named class, ignoring ASCII case, differ.
+/// Tokens are split on ASCII white space as the DOM splits them. Compared
+/// exactly once picked (`Secret` → `secret` is a change): a standards-mode
+/// page matches classes with their case, a quirks-mode one without, and
+/// the same picked tokens give the same answer under both.
+pub fn class_change_matters(named: &[String], old: Option<&str>, new: Option<&str>) -> bool {
+    picked(named, old) != picked(named, new)
+}
+
+/// The tokens of a class value that are one of `named` (ASCII case aside),
+/// sorted and deduplicated.
+fn picked<'v>(named: &[String], value: Option<&'v str>) -> Vec<&'v str> {
+    let mut out: Vec<&str> = value
+        .unwrap_or("")
+        .split([' ', '\t', '\n', '\r', '\x0c'])
+        .filter(|t| named.iter().any(|n| n.eq_ignore_ascii_case(t)))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Whether a change to the attribute `changed` (as a mutation record names
@@ -49,7 +88,14 @@ fn is_name_byte(b: u8) -> bool {
 /// Adds the attribute names `selector` depends on to `out`; `None` if it
 /// uses anything outside the understood subset (`combinators`: whether
 /// descendant and child combinators are allowed).
-fn read(selector: &str, combinators: bool, out: &mut Vec<String>) -> Option<()> {
+/// (`classes`: the class names met, set to `None` when `class` is met as
+/// an attribute.)
+fn read(
+    selector: &str,
+    combinators: bool,
+    out: &mut Vec<String>,
+    classes: &mut Option<Vec<String>>,
+) -> Option<()> {
     let s = selector.as_bytes();
     let mut i = 0;
     // Whether the last thing read ended a compound selector with white
@@ -96,9 +142,21 @@ fn read(selector: &str, combinators: bool, out: &mut Vec<String>) -> Option<()> 
                     return None;
                 }
                 add(if b == b'.' { "class" } else { "id" }, out);
+                if b == b'.' {
+                    if let Some(list) = classes.as_mut() {
+                        let name = std::str::from_utf8(&s[i + 1..end]).ok()?;
+                        list.push(name.to_owned());
+                    }
+                }
                 i = end;
             }
-            b'[' => i = attribute(s, i + 1, out, &mut add)?,
+            b'[' => {
+                let (end, name) = attribute(s, i + 1, out, &mut add)?;
+                if name.eq_ignore_ascii_case("class") {
+                    *classes = None;
+                }
+                i = end;
+            }
             _ if b.is_ascii_alphabetic() => i = name_end(s, i),
             // Pseudo-classes and elements, `+`, `~`, `|`, escapes, strings
             // outside brackets, non-ASCII: not understood.
@@ -124,13 +182,13 @@ fn name_end(s: &[u8], mut i: usize) -> usize {
 }
 
 /// Reads `name]`, `name op value]` from just after `[`; returns the index
-/// after `]`.
-fn attribute(
-    s: &[u8],
+/// after `]` and the name.
+fn attribute<'s>(
+    s: &'s [u8],
     mut i: usize,
     out: &mut Vec<String>,
     add: &mut impl FnMut(&str, &mut Vec<String>),
-) -> Option<usize> {
+) -> Option<(usize, &'s str)> {
     let skip_ws = |mut i: usize| {
         while i < s.len() && s[i].is_ascii_whitespace() {
             i += 1;
@@ -148,7 +206,7 @@ fn attribute(
     match s.get(i)? {
         b']' => {
             add(name, out);
-            return Some(i + 1);
+            return Some((i + 1, name));
         }
         b'=' => i += 1,
         // `|=` is an operator; a lone `|` a namespace prefix.
@@ -182,7 +240,7 @@ fn attribute(
     if matches!(s.get(i), Some(b'i' | b'I' | b's' | b'S')) {
         i = skip_ws(i + 1);
     }
-    (s.get(i)? == &b']').then_some(i + 1)
+    (s.get(i)? == &b']').then_some((i + 1, name))
 }
 
 #[cfg(test)]
@@ -192,7 +250,7 @@ mod tests {
 
     fn of(sel: &str) -> Option<Vec<String>> {
         let mut out = Vec::new();
-        read(sel, true, &mut out).map(|()| out)
+        read(sel, true, &mut out, &mut Some(Vec::new())).map(|()| out)
     }
 
     #[test]
@@ -264,6 +322,46 @@ mod tests {
         assert!(names(&rules).is_some());
         rules.unmask = ".public>p".into();
         assert_eq!(names(&rules), None);
+    }
+
+    fn rules(mask: &[&str]) -> Rules {
+        let mask: Vec<String> = mask.iter().map(|s| s.to_string()).collect();
+        Rules::new(&mask, &[], false)
+    }
+
+    #[test]
+    fn the_classes_named_by_class_selectors_are_listed_as_written() {
+        let named = classes(&rules(&[".Secret td", "div > .a.b", "#x"])).unwrap();
+        assert_eq!(named, ["Secret", "a", "b"]);
+        assert_eq!(classes(&Rules::default()).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_rule_on_the_class_attribute_itself_lists_no_classes() {
+        assert_eq!(classes(&rules(&[".a", "[class~=secret]"])), None);
+        assert_eq!(classes(&rules(&["[CLASS]"])), None);
+        assert_eq!(classes(&rules(&[".a:hover"])), None);
+        assert_eq!(classes(&rules(&[".a\\:b"])), None);
+    }
+
+    #[test]
+    fn a_class_change_matters_when_a_named_token_comes_or_goes() {
+        let named = vec!["secret".to_owned()];
+        let matters = |old, new| class_change_matters(&named, old, new);
+        assert!(!matters(Some("a secret"), Some("secret a")));
+        assert!(!matters(Some("a"), Some("a on")));
+        assert!(!matters(None, Some("on")));
+        assert!(!matters(Some("secret"), Some("secret\tsecret  on")));
+        assert!(matters(Some("a"), Some("a secret")));
+        assert!(matters(Some("a secret"), Some("a")));
+        assert!(matters(None, Some("secret")));
+        assert!(matters(Some("secret"), None));
+        assert!(matters(Some("x\nsecret"), Some("x")));
+        // Case: a standards page matches `secret` only, a quirks page both.
+        assert!(matters(Some("Secret"), Some("secret")));
+        assert!(matters(Some("a"), Some("SECRET")));
+        // Not white space to the DOM: one token.
+        assert!(!matters(Some("a"), Some("a\u{a0}secret")));
     }
 
     #[test]

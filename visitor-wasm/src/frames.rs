@@ -137,10 +137,15 @@ pub(crate) struct Nested {
     shadow_roots: RefCell<Vec<web_sys::Node>>,
 }
 
-fn observe_init() -> MutationObserverInit {
+pub(crate) fn observe_init() -> MutationObserverInit {
     let init = MutationObserverInit::new();
     init.set_child_list(true);
     init.set_attributes(true);
+    // A class change's old value: the flush compares its tokens with the
+    // classes the rules name (`cover_deps::class_change_matters`). Every
+    // root the tracker observes is observed with this, so a record's
+    // missing old value means the attribute was absent.
+    init.set_attribute_old_value(true);
     init.set_character_data(true);
     init.set_subtree(true);
     init

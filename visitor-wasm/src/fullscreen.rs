@@ -77,7 +77,7 @@ fn leave_top_layer(host: &Element) {
 }
 
 fn is_open(host: &Element) -> bool {
-    matches!(host.matches(intern(":popover-open")), Ok(true))
+    matches!(crate::dom::matches(host, intern(":popover-open")), Ok(true))
 }
 
 /// `host.<method>()`: the popover methods are newer than web-sys's stable

@@ -7,7 +7,20 @@
 //! Does not own: deciding which nodes get ids (`serialize.rs`).
 
 use protocol::NodeId;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The id map seen as holding numbers: `get` hands its answer back as
+    /// an `f64` in one call (through `js_sys::WeakMap` an id costs a second
+    /// call to read the number out of the returned value; every storm asks
+    /// this several times per record).
+    #[wasm_bindgen(js_name = WeakMap)]
+    type IdMap;
+    #[wasm_bindgen(method, js_name = get)]
+    fn get_number(this: &IdMap, key: &web_sys::Node) -> f64;
+}
 
 pub struct Ids {
     map: js_sys::WeakMap,
@@ -35,10 +48,9 @@ impl Ids {
 
     /// The node's id, if it was ever serialized.
     pub fn get(&self, node: &web_sys::Node) -> Option<NodeId> {
-        self.map
-            .get(node.as_ref())
-            .as_f64()
-            .map(|id| NodeId(id as u32))
+        let id = self.map.unchecked_ref::<IdMap>().get_number(node);
+        // `undefined` (no id) arrives as NaN; the map holds only ids.
+        (!id.is_nan()).then_some(NodeId(id as u32))
     }
 
     /// The element (or the document) of `document` that has `id`, if it is

@@ -47,7 +47,7 @@ pub fn worth_sending(kind: &str, last_sent_ms: Option<f64>, now_ms: f64) -> bool
 /// The element's playback state. Cast unchecked: a media element of a
 /// same-origin frame belongs to another realm (the tag is checked first).
 pub fn state_of(el: &Element, id: NodeId) -> Option<MediaState> {
-    if !matches!(el.local_name().as_str(), "video" | "audio") {
+    if !matches!(crate::dom::local_name(el).as_str(), "video" | "audio") {
         return None;
     }
     let m: &HtmlMediaElement = el.unchecked_ref();

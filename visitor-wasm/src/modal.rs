@@ -108,7 +108,7 @@ impl Lift {
             let opened_modal = event
                 .target()
                 .and_then(|t| t.dyn_into::<Element>().ok())
-                .is_some_and(|el| matches!(el.matches("dialog:modal"), Ok(true)));
+                .is_some_and(|el| matches!(crate::dom::matches(&el, "dialog:modal"), Ok(true)));
             // The browser stamps a dialog's `toggle` when it queues it (at
             // `showModal()`) and fires it a task later: a press that came in
             // between was on the page as it already was, with that modal open.

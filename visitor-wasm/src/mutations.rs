@@ -12,7 +12,7 @@ use std::rc::Rc;
 use protocol::{AddedNode, AttrChange, MutationBatch, NodeId, TextChange};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, MutationObserver, MutationObserverInit, MutationRecord};
+use web_sys::{Document, Element, MutationObserver, MutationRecord};
 
 use crate::error::VisitorError;
 use crate::frames::{self, Nested, RootEvent};
@@ -64,13 +64,8 @@ impl MutationTracker {
         )
         .map_err(VisitorError::js)?
         .unchecked_into::<MutationObserver>();
-        let init = MutationObserverInit::new();
-        init.set_child_list(true);
-        init.set_attributes(true);
-        init.set_character_data(true);
-        init.set_subtree(true);
         observer
-            .observe_with_options(document, &init)
+            .observe_with_options(document, &frames::observe_init())
             .map_err(VisitorError::js)?;
         let nested = Nested::start(document, &observer, on_nested);
         Ok(MutationTracker {
@@ -128,9 +123,9 @@ impl MutationTracker {
     /// Every change since the last flush, unplanned: what a snapshot taken
     /// in slices mends itself with before it is sent (`patch.rs`).
     pub(crate) fn take_changes(&self, capture: &Capture) -> Changes<web_sys::Node> {
-        let mut changes = changes_of(&self.take());
+        let (mut changes, _) = changes_of(&self.take(), None);
         self.nested.take_changes(&capture.ids, &mut changes);
-        recheck_covers(capture, &mut changes, false);
+        recheck_covers(capture, &mut changes, None);
         if !capture.sent_states_hold() {
             recheck_trees(capture, &mut changes);
         }
@@ -151,13 +146,13 @@ impl MutationTracker {
         if records.iter().all(|r| r.length() == 0) && !self.nested.has_changes() {
             return MutationBatch::default();
         }
-        let mut changes = changes_of(&records);
+        let (mut changes, settled) = changes_of(&records, capture.named_classes());
         self.nested.take_changes(&capture.ids, &mut changes);
         // Whether the sent states answer for the elements this flush does
         // not re-check (see `Capture::sent_states_hold`): asked before the
         // re-check, which does not change it.
         let hold = capture.sent_states_hold();
-        recheck_covers(capture, &mut changes, hold);
+        recheck_covers(capture, &mut changes, hold.then_some(&settled));
         if !hold {
             recheck_trees(capture, &mut changes);
         }
@@ -166,10 +161,11 @@ impl MutationTracker {
         // masking, hence nothing resource discovery finds; a class that
         // makes the page load something is seen by its own observer.
         let mut quiet = hold
-            && !capture.cover_may_change("class")
             && changes.added.is_empty()
             && changes.removed.is_empty()
-            && changes.attrs.iter().all(|(_, name)| name == "class");
+            && changes.attrs.iter().enumerate().all(|(i, (_, name))| {
+                name == "class" && (!capture.cover_may_change(name) || settled.get(i))
+            });
         let texts = changes.texts.len();
         let style_parent = Cell::new(false);
         let plan = {
@@ -224,8 +220,17 @@ impl MutationTracker {
             });
             batch.attrs.push(AttrChange { id, name, value });
         }
-        for (id, node) in plan.texts {
-            let masked = match crate::shadow::containing_element(&node) {
+        for (id, node, parent) in plan.texts {
+            // The parent the planner read is the containing element when it
+            // is an element (`nodeType`, a cheaper question than asking for
+            // the parent element again); a shadow root or a document is not.
+            let parent = match parent {
+                Some(p) if p.node_type() == web_sys::Node::ELEMENT_NODE => {
+                    Some(p.unchecked_into::<Element>())
+                }
+                _ => crate::shadow::containing_element(&node),
+            };
+            let masked = match parent {
                 Some(p) if hold && !capture.sent_masked(&p) => false,
                 _ => capture.is_parent_masked(&node),
             };
@@ -303,17 +308,20 @@ fn is_native(f: &js_sys::Function) -> bool {
 /// rule covers now, is sent again whole, as a move in place: the console's
 /// copy is replaced by one serialized under the current rules.
 ///
-/// `skip`: leave out the changes of attributes no rule can match on
-/// (`Capture::cover_may_change`), when the sent states hold.
-fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>, skip: bool) {
+/// `skip` (given when the sent states hold): leave out the changes of
+/// attributes no rule can match on (`Capture::cover_may_change`) and the
+/// class changes it marks settled.
+fn recheck_covers(capture: &Capture, changes: &mut Changes<web_sys::Node>, skip: Option<&Settled>) {
     if changes.attrs.is_empty() {
         return;
     }
     let seen = js_sys::Set::new(&JsValue::UNDEFINED);
     let mut resend = Vec::new();
-    for (node, name) in &changes.attrs {
-        if skip && !capture.cover_may_change(name) {
-            continue;
+    for (i, (node, name)) in changes.attrs.iter().enumerate() {
+        if let Some(settled) = skip {
+            if !capture.cover_may_change(name) || settled.get(i) {
+                continue;
+            }
         }
         if seen.has(node) {
             continue;
@@ -374,52 +382,90 @@ fn first_known(ids: &Ids, from: web_sys::Node) -> Option<NodeId> {
     None
 }
 
-fn changes_of(lists: &[js_sys::Array]) -> Changes<web_sys::Node> {
+/// Which attribute changes of a flush (by their index in
+/// [`Changes::attrs`]) are class changes that added or removed none of the
+/// classes the rules name: they cannot change a match.
+#[derive(Default)]
+struct Settled(Vec<bool>);
+
+impl Settled {
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i).copied().unwrap_or(false)
+    }
+}
+
+/// The records' changes. `classes`: the class names the rules name
+/// ([`Capture::named_classes`]), to tell which class changes are
+/// [`Settled`]; `None` settles none.
+fn changes_of(
+    lists: &[js_sys::Array],
+    classes: Option<&[String]>,
+) -> (Changes<web_sys::Node>, Settled) {
     let mut changes = Changes::default();
+    let mut settled = Settled::default();
     let records = lists
         .iter()
         .flat_map(|list| list.iter().map(JsCast::unchecked_into::<MutationRecord>));
     for record in records {
-        let target = record.target();
-        // Only an `attributes` record names an attribute: asked first, it
-        // spares reading the type string of every attribute record.
+        let Some(target) = record.target() else {
+            continue;
+        };
+        // The record's type follows from its target, asked with one cheap
+        // number instead of a string: a `childList` record's target can
+        // have children (an element, a document, a fragment), an
+        // `attributes` record's is an element and names an attribute, and
+        // anything else (text, comment, CDATA, processing instruction) can
+        // only be the target of a `characterData` record.
+        if !matches!(
+            target.node_type(),
+            web_sys::Node::ELEMENT_NODE
+                | web_sys::Node::DOCUMENT_NODE
+                | web_sys::Node::DOCUMENT_FRAGMENT_NODE
+        ) {
+            changes.texts.push(target);
+            continue;
+        }
         if let Some(local) = record.attribute_name() {
-            let Some(target) = target else { continue };
-            let name = match record.attribute_namespace().as_deref() {
-                None => local,
-                Some(ns) => qualified(ns, local),
+            let (name, plain) = match record.attribute_namespace().as_deref() {
+                None => (local, true),
+                Some(ns) => (qualified(ns, local), false),
             };
+            if let Some(classes) = classes {
+                // Only the class attribute in no namespace is the one class
+                // selectors read; its value now against the record's old one.
+                let quiet = plain && name == "class" && {
+                    let el: &Element = target.unchecked_ref();
+                    let now = el.get_attribute_ns(None, wasm_bindgen::intern("class"));
+                    let old = record.old_value();
+                    !crate::cover_deps::class_change_matters(
+                        classes,
+                        old.as_deref(),
+                        now.as_deref(),
+                    )
+                };
+                settled.0.resize(changes.attrs.len(), false);
+                settled.0.push(quiet);
+            }
             changes.attrs.push((target, name));
             continue;
         }
-        match record.type_().as_str() {
-            "childList" => {
-                let Some(target) = target else { continue };
-                let removed = record.removed_nodes();
-                for i in 0..removed.length() {
-                    if let Some(node) = removed.item(i) {
-                        changes.removed.push(Removed {
-                            node,
-                            old_parent: target.clone(),
-                        });
-                    }
-                }
-                let added = record.added_nodes();
-                for i in 0..added.length() {
-                    if let Some(node) = added.item(i) {
-                        changes.added.push(node);
-                    }
-                }
+        let removed = record.removed_nodes();
+        for i in 0..removed.length() {
+            if let Some(node) = removed.item(i) {
+                changes.removed.push(Removed {
+                    node,
+                    old_parent: target.clone(),
+                });
             }
-            "characterData" => {
-                if let Some(target) = target {
-                    changes.texts.push(target);
-                }
+        }
+        let added = record.added_nodes();
+        for i in 0..added.length() {
+            if let Some(node) = added.item(i) {
+                changes.added.push(node);
             }
-            _ => {}
         }
     }
-    changes
+    (changes, settled)
 }
 
 /// A namespaced attribute's name as `Attr.name` spells it in practice.

@@ -80,7 +80,7 @@ impl Dirty {
     /// (a select's options, the other radio buttons of its group).
     pub(crate) fn touched(&mut self, ids: &Ids, el: &Element) {
         self.mark(ids, el.as_ref(), |m| m.shell = true);
-        let tag = el.local_name();
+        let tag = crate::dom::local_name(el);
         let related = if tag.eq_ignore_ascii_case("select") {
             el.query_selector_all(intern("option")).ok()
         } else if tag.eq_ignore_ascii_case("input")

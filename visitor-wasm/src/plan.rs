@@ -99,7 +99,9 @@ pub struct Plan<N> {
     /// Attribute changes on nodes the console keeps (not on added subtrees,
     /// which carry their current attributes).
     pub attrs: Vec<(NodeId, N, String)>,
-    pub texts: Vec<(NodeId, N)>,
+    /// A text's id, the text, and its parent as the planner read it, when
+    /// it did (the flush asks the parent whether it was sent masked).
+    pub texts: Vec<(NodeId, N, Option<N>)>,
 }
 
 /// Where a node stands in the current tree, relative to what the console has.
@@ -178,8 +180,9 @@ impl<D: DomView> Planner<'_, D> {
         self.place_keyed(node).0
     }
 
-    /// The node's place and key.
-    fn place_keyed(&mut self, node: &D::Node) -> (Place, usize) {
+    /// The node's place and key, and the parent it was placed through
+    /// when this call placed it (`None` if it had been placed before).
+    fn place_keyed(&mut self, node: &D::Node) -> (Place, usize, Option<D::Node>) {
         let mut chain: Vec<(usize, Option<NodeId>, D::Node)> = Vec::new();
         let mut cur = node.clone();
         let mut above: Option<(Place, usize, D::Node)> = loop {
@@ -194,15 +197,17 @@ impl<D: DomView> Planner<'_, D> {
                 None => break None,
             }
         };
+        let mut parent = None;
         while let Some((key, id, n)) = chain.pop() {
             let place = self.step(&n, key, id, above.as_ref());
             self.places.insert(key, place);
+            parent = above.take().map(|(_, _, p)| p);
             above = Some((place, key, n));
         }
-        above.map_or_else(
-            || (Place::Outside, self.dom.key(node)),
-            |(place, key, _)| (place, key),
-        )
+        match above {
+            Some((place, key, _)) => (place, key, parent),
+            None => (Place::Outside, self.dom.key(node), None),
+        }
     }
 
     /// The id of a node whose place is [`Place::Kept`], as the step that
@@ -332,7 +337,7 @@ pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
     // Per node, the names already listed (an element rarely has many).
     let mut seen_attrs: Dense<Vec<String>> = Dense::new();
     for (node, name) in changes.attrs {
-        let (place, key) = planner.place_keyed(&node);
+        let (place, key, _) = planner.place_keyed(&node);
         if place != Place::Kept {
             continue;
         }
@@ -352,13 +357,13 @@ pub fn plan<D: DomView>(dom: &D, changes: Changes<D::Node>) -> Plan<D::Node> {
     let mut texts = Vec::new();
     let mut seen_texts = Dense::new();
     for node in changes.texts {
-        let (place, key) = planner.place_keyed(&node);
+        let (place, key, parent) = planner.place_keyed(&node);
         if place != Place::Kept {
             continue;
         }
         if let Some(id) = planner.kept_id(key) {
             if seen_texts.insert(key, ()) {
-                texts.push((id, node));
+                texts.push((id, node, parent));
             }
         }
     }

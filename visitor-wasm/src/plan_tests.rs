@@ -305,7 +305,12 @@ impl World {
             );
             batch.attrs.push((*id, name.clone()));
         }
-        for (id, _) in &plan.texts {
+        for (id, node, parent) in &plan.texts {
+            // The parent handed back is the text's own (the flush asks it
+            // whether it was sent masked).
+            if let Some(parent) = parent {
+                assert_eq!(Some(*parent), self.page.parent(node), "text {id:?}");
+            }
             assert!(
                 self.console.parent.contains_key(id),
                 "text on unknown {id:?}"
@@ -513,6 +518,21 @@ fn attribute_and_text_changes_on_kept_nodes_are_sent_once_each() {
         [(pid, "class".to_owned()), (pid, "title".to_owned())]
     );
     assert_eq!(batch.texts, [w.id(text).unwrap()]);
+}
+
+#[test]
+fn a_changed_text_comes_with_the_parent_it_was_placed_through() {
+    let mut w = World::new();
+    let p = w.page.create("p");
+    let text = w.page.create("#text");
+    w.page.append(w.body, p);
+    w.page.append(p, text);
+    w.flush();
+    w.page.set_text(text);
+    let changes = std::mem::take(&mut w.page.records);
+    let plan = plan(&w.page, changes);
+    assert_eq!(plan.texts.len(), 1);
+    assert_eq!(plan.texts[0].2, Some(p));
 }
 
 #[test]

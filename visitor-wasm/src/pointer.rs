@@ -40,7 +40,7 @@ pub fn spot(ids: &Ids, node: Option<Node>) -> Spot {
     let mut found = None;
     while let Some(node) = at {
         if let Some(el) = node.dyn_ref::<Element>() {
-            if el.local_name() == UI_TAG {
+            if crate::dom::local_name(el) == UI_TAG {
                 return Spot::Ui;
             }
             if found.is_none() {

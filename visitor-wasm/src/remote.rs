@@ -92,7 +92,7 @@ impl Page<'_> {
 
     fn facts(&self, el: &Element) -> Target {
         Target {
-            inside_ui: matches!(el.closest(UI_TAG), Ok(Some(_))),
+            inside_ui: matches!(crate::dom::closest(el, UI_TAG), Ok(Some(_))),
             password: self.capture.is_password(el),
             masked: self.capture.is_masked(el),
             blocked: self.capture.in_block(el),
@@ -123,7 +123,7 @@ pub fn prepare(page: &Page<'_>, control: &Control) -> Result<Action, Outcome> {
             let el = page.element(*target)?;
             let mut facts = page.facts(&el);
             // A dispatched click follows links like a real one: where to?
-            if let Ok(Some(link)) = el.closest(intern("a[href],area[href]")) {
+            if let Ok(Some(link)) = crate::dom::closest(&el, intern("a[href],area[href]")) {
                 let href = Reflect::get(&link, &JsValue::from_str("href"))
                     .ok()
                     .and_then(|v| v.as_string())
@@ -175,7 +175,7 @@ pub fn prepare(page: &Page<'_>, control: &Control) -> Result<Action, Outcome> {
         Control::Submit { form } => {
             let form = page.element(*form)?;
             refuse(Act::Submit, page.facts(&form))?;
-            if form.local_name() != "form" {
+            if crate::dom::local_name(&form) != "form" {
                 return Err(Outcome::Failed("not a form"));
             }
             Ok(Action::Submit { form })
@@ -195,7 +195,7 @@ pub fn prepare(page: &Page<'_>, control: &Control) -> Result<Action, Outcome> {
 }
 
 fn field_of(el: &Element) -> Option<Field> {
-    match el.local_name().as_str() {
+    match crate::dom::local_name(el).as_str() {
         "textarea" => Some(Field::Value),
         "select" => Some(Field::Select),
         "input" => {

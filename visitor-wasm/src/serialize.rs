@@ -50,6 +50,9 @@ pub struct Capture {
     /// The attribute names that can change what the rules match
     /// (`cover_deps.rs`); `None`: any may.
     cover_names: Option<Vec<String>>,
+    /// The class names the rules name, when only `.name` selectors name
+    /// them (`cover_deps::classes`); `None`: any class change may matter.
+    cover_classes: Option<Vec<String>>,
     /// Bumped when the rules change; `sent_epoch` is the rules' epoch the
     /// sent masked/blocked states were last all read under (a complete
     /// snapshot that began under it), `walk_epoch` the epoch the snapshot
@@ -130,6 +133,7 @@ impl Capture {
         Capture {
             ids: Ids::new(),
             cover_names: crate::cover_deps::names(&rules),
+            cover_classes: crate::cover_deps::classes(&rules),
             selectors: Selectors::new(&rules.mask, &rules.unmask, &rules.block),
             rules,
             was_password: js_sys::WeakSet::new(),
@@ -181,6 +185,7 @@ impl Capture {
         if rules != self.rules {
             self.rules_epoch = self.rules_epoch.wrapping_add(1);
             self.cover_names = crate::cover_deps::names(&rules);
+            self.cover_classes = crate::cover_deps::classes(&rules);
         }
         self.selectors = Selectors::new(&rules.mask, &rules.unmask, &rules.block);
         self.rules = rules;
@@ -204,6 +209,16 @@ impl Capture {
             }
             _ => true,
         }
+    }
+
+    /// The class names to compare a class change's tokens against, when
+    /// the flush may (the sent states hold and the rules name classes only
+    /// as `.name`, and some): then a change that adds or removes none of
+    /// them cannot change a match ([`crate::cover_deps::class_change_matters`]).
+    pub(crate) fn named_classes(&self) -> Option<&[String]> {
+        self.cover_classes
+            .as_deref()
+            .filter(|c| !c.is_empty() && self.sent_states_hold())
     }
 
     /// Whether the element was last sent masked.
@@ -230,7 +245,7 @@ impl Capture {
     /// Whether the element is, or ever was, a password input.
     pub(crate) fn is_password(&self, el: &Element) -> bool {
         self.was_password.has(el.as_ref())
-            || (el.local_name() == "input"
+            || (crate::dom::local_name(el) == "input"
                 && mask::is_password_type(&el.get_attribute(intern("type")).unwrap_or_default()))
     }
 
@@ -239,7 +254,7 @@ impl Capture {
     /// itself follows the private-by-default option.
     pub fn is_parent_masked(&self, node: &web_sys::Node) -> bool {
         match shadow::containing_element(node) {
-            Some(p) => !mask::text_is_code(&p.local_name()) && self.is_masked(&p),
+            Some(p) => !mask::text_is_code(&crate::dom::local_name(&p)) && self.is_masked(&p),
             None => self.rules.private_by_default,
         }
     }
@@ -516,8 +531,8 @@ impl Capture {
         let mask = matches(el, &self.rules.mask);
         let unmask = !mask && matches(el, &self.rules.unmask);
         ElementRead::unpacked(
-            &el.local_name(),
-            el.namespace_uri().as_deref(),
+            &crate::dom::local_name(el),
+            crate::dom::namespace_uri(el).as_deref(),
             [mask, unmask, self.is_blocked(el)],
         )
     }
@@ -616,7 +631,7 @@ impl Capture {
         masked: bool,
         base: &str,
     ) -> Vec<Attr> {
-        let map = el.attributes();
+        let map = crate::dom::attributes(el);
         let star_value = mask::masks_value_attr(tag, control);
         let mut out = Vec::with_capacity(map.length() as usize);
         for i in 0..map.length() {
@@ -645,8 +660,8 @@ impl Capture {
         // change is read too, as it may make the input a password one,
         // which `control` remembers.
         let star_value = if name == "value" || name.eq_ignore_ascii_case("type") {
-            let tag = lower(el.local_name());
-            let control = if Ns::from_uri(el.namespace_uri().as_deref()) == Ns::Html {
+            let tag = lower(crate::dom::local_name(el));
+            let control = if Ns::from_uri(crate::dom::namespace_uri(el).as_deref()) == Ns::Html {
                 self.control(el, &tag, masked)
             } else {
                 Control::None
@@ -678,7 +693,7 @@ impl Capture {
         {
             return Vec::new();
         }
-        let tag = lower(target.local_name());
+        let tag = lower(crate::dom::local_name(target));
         let masked = self.is_masked(target);
         if tag == "select" && !masked && reflect(target, "multiple").as_bool() == Some(true) {
             let mut out = Vec::new();
@@ -726,7 +741,7 @@ fn push_scroll(scrolls: &mut Vec<ScrollPos>, el: &Element, id: NodeId, ctx: &Doc
 }
 
 fn matches(el: &Element, selector: &str) -> bool {
-    matches!(el.matches(selector), Ok(true))
+    matches!(crate::dom::matches(el, selector), Ok(true))
 }
 
 fn remember(set: &js_sys::WeakSet, el: &Element, yes: bool) {

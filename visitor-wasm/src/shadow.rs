@@ -115,8 +115,8 @@ pub(crate) fn nearest_pair(el: &Element, a: &str, b: &str) -> (bool, bool, bool)
     let mut cur = el.clone();
     // Shadow roots and frames nest only as deep as the page does.
     for _ in 0..64 {
-        let ma = cur.closest(a).ok().flatten();
-        let mb = cur.closest(b).ok().flatten();
+        let ma = crate::dom::closest(&cur, a).ok().flatten();
+        let mb = crate::dom::closest(&cur, b).ok().flatten();
         if ma.is_some() || mb.is_some() {
             let b_nearer = match (&ma, &mb) {
                 (Some(m), Some(u)) => m != u && m.contains(Some(u)),
@@ -137,7 +137,7 @@ pub(crate) fn nearest_pair(el: &Element, a: &str, b: &str) -> (bool, bool, bool)
 pub(crate) fn composed_closest(el: &Element, selector: &str) -> Option<Element> {
     let mut cur = el.clone();
     for _ in 0..64 {
-        if let Ok(Some(found)) = cur.closest(selector) {
+        if let Ok(Some(found)) = crate::dom::closest(&cur, selector) {
             return Some(found);
         }
         cur = root_owner(&cur.get_root_node())?;

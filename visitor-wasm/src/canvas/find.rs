@@ -94,7 +94,7 @@ pub(super) fn canvases(root: &JsValue, out: &mut Vec<HtmlCanvasElement>, depth: 
     for i in 0..found.length() {
         let Some(node) = found.item(i) else { continue };
         let el: &Element = node.unchecked_ref();
-        if el.local_name() == "canvas" {
+        if crate::dom::local_name(el) == "canvas" {
             out.push(node.clone().unchecked_into());
         } else if let Some(doc) = frame_document(el) {
             canvases(&doc, out, depth + 1);
@@ -105,7 +105,7 @@ pub(super) fn canvases(root: &JsValue, out: &mut Vec<HtmlCanvasElement>, depth: 
 /// A frame's document if it is same-origin (null otherwise: its canvases
 /// are not ours to read).
 fn frame_document(el: &Element) -> Option<JsValue> {
-    if !matches!(el.local_name().as_str(), "iframe" | "frame") {
+    if !matches!(crate::dom::local_name(el).as_str(), "iframe" | "frame") {
         return None;
     }
     js_sys::Reflect::get(el, &JsValue::from_str("contentDocument"))

@@ -181,7 +181,7 @@ impl Cssom {
             for (sheet, owner) in read::owned_sheets(&root) {
                 let Some(id) = ids.get(&owner) else { continue };
                 let changed = st.touched.has(sheet.unchecked_ref())
-                    || (owner.local_name() == "style"
+                    || (crate::dom::local_name(&owner) == "style"
                         && read::differs_from_text(&sheet, &owner, &self.replace_sync));
                 if !changed {
                     continue;

@@ -298,7 +298,7 @@ fn covered_styles(
 /// or a block or mask rule covers it. A selector that fails to match counts
 /// as covering (fail closed).
 fn covered(rules: &Rules, el: &Element) -> bool {
-    let inside = |selector: &str| !matches!(el.closest(selector), Ok(None));
+    let inside = |selector: &str| !matches!(crate::dom::closest(el, selector), Ok(None));
     inside(UI_TAG) || inside(&rules.block) || masked_by(rules, el)
 }
 
@@ -317,7 +317,7 @@ fn element(el: &Element, base: &str, found: &mut Found) {
             });
         }
     };
-    match el.local_name().as_str() {
+    match crate::dom::local_name(el).as_str() {
         "img" => {
             // What the browser chose from `srcset`/`<picture>`; the other
             // candidates are referenced (an agent's screen may pick one).
@@ -334,7 +334,7 @@ fn element(el: &Element, base: &str, found: &mut Found) {
             // through the element (`currentSrc`); the others only if asked.
             let in_media = el
                 .parent_element()
-                .is_some_and(|p| matches!(p.local_name().as_str(), "video" | "audio"));
+                .is_some_and(|p| matches!(crate::dom::local_name(&p).as_str(), "video" | "audio"));
             if in_media {
                 found
                     .referenced

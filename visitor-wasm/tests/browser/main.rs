@@ -24,6 +24,7 @@ mod session;
 mod shadow;
 mod sliced_session;
 mod slices;
+mod text_covers;
 mod toplayer;
 mod twoway;
 mod util;

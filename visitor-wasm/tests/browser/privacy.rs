@@ -366,3 +366,36 @@ fn a_masked_elements_style_sends_no_url_query_or_string_before_or_after_the_snap
         .iter()
         .any(|a| a.name == "style" && a.value.as_deref().is_some_and(|v| v.contains("/b.png"))));
 }
+
+/// A form's controls shadow the form's own members by name (`form.matches`
+/// is the control named "matches"): the capture must ask the element
+/// itself, or the form reads as unmasked, or as no element at all.
+#[wasm_bindgen_test]
+fn a_form_whose_controls_are_named_like_element_members_is_read_and_masked_as_a_form() {
+    let f = Fixture::new(
+        "clobbered-form",
+        r#"<form id="cf" class="secret-form" data-x="cnry-form-data" title="cnry-form-title"
+                 action="/submit?u=cnry-action">
+             <input name="matches" value="cnry-v1"><input name="localName" value="cnry-v2">
+             <input name="attributes" value="cnry-v3"><input name="namespaceURI">
+             <input name="closest">
+             <p id="cft">cnry-form-text</p>
+           </form>"#,
+    );
+    let mut cap = capture_with(&[".secret-form"], &[], false);
+    let (bytes, root) = snap_bytes(&mut cap);
+    assert_eq!(tag(find_id(&root, "cf")), Some("form"));
+    assert_absent(
+        &bytes,
+        &[
+            "cnry-form-data",
+            "cnry-form-title",
+            "cnry-action",
+            "cnry-v1",
+            "cnry-v2",
+            "cnry-v3",
+            "cnry-form-text",
+        ],
+    );
+    drop(f);
+}

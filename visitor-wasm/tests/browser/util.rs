@@ -157,3 +157,33 @@ impl Drop for TinySlices {
         visitor_wasm::set_slice_budget_ms(8.0);
     }
 }
+
+/// Asserts no canary is anywhere in the batch's encoded bytes.
+pub fn assert_absent_from_batch(batch: &protocol::MutationBatch, canaries: &[&str]) {
+    let bytes = protocol::encode(&protocol::Event::Mutations(batch.clone())).unwrap();
+    for c in canaries {
+        assert!(!contains(&bytes, c), "{c} left the page: {batch:?}");
+    }
+}
+
+/// The node `el` is sent again as in `batch`: removed, then added anew.
+pub fn resent(
+    cap: &visitor_wasm::Capture,
+    batch: &protocol::MutationBatch,
+    el: &web_sys::Node,
+) -> Node {
+    let id = cap.ids.get(el).expect("the element was sent");
+    assert!(batch.removes.contains(&id), "{batch:?}");
+    batch
+        .adds
+        .iter()
+        .find(|a| a.node.id() == id)
+        .unwrap_or_else(|| panic!("the element is sent again: {batch:?}"))
+        .node
+        .clone()
+}
+
+/// Sets the text of `el`'s first child (a text node).
+pub fn set_text(el: &Element, text: &str) {
+    el.first_child().unwrap().set_node_value(Some(text));
+}
