@@ -18,27 +18,54 @@ pub(crate) fn apply_rule(
     attr: &web_sys::Attr,
     base: &str,
 ) -> Option<String> {
+    match rule {
+        // Its length is read in JS: the value never enters Rust.
+        AttrRule::Stars => Some(mask::stars(js_len(attr, "value"))),
+        AttrRule::Drop => None,
+        rule => {
+            let value = attr.value();
+            // Asked only where it matters: one call fewer per attribute.
+            let svg = matches!(rule, AttrRule::Url(_)) && is_fragment(&value) && is_svg(el);
+            apply_rule_to(rule, value, svg, base)
+        }
+    }
+}
+
+/// [`apply_rule`] on a value read already (`svg`: whether the element is
+/// SVG's; it matters only for a URL). Never given [`AttrRule::Stars`]: a value
+/// that must not enter Rust is not read whole (that rule gives no stars
+/// here rather than a length read from it).
+pub(crate) fn apply_rule_to(
+    rule: AttrRule,
+    value: String,
+    svg: bool,
+    base: &str,
+) -> Option<String> {
     Some(match rule {
-        AttrRule::Keep => attr.value(),
-        AttrRule::Url(_) if svg_self_reference(el, attr) => attr.value(),
-        AttrRule::Url(kind) => rewrite(kind, attr.value(), base),
-        AttrRule::MaskedUrl(kind) => masked_url(kind, &attr.value(), base),
-        AttrRule::Stars => mask::stars(js_len(attr, "value")),
-        AttrRule::MaskText => mask::mask_text(&attr.value()),
-        AttrRule::MaskedStyle => mask::mask_style(&attr.value(), |u| {
+        AttrRule::Keep => value,
+        AttrRule::Url(_) if svg && is_fragment(&value) => value,
+        AttrRule::Url(kind) => rewrite(kind, value, base),
+        AttrRule::MaskedUrl(kind) => masked_url(kind, &value, base),
+        AttrRule::Stars => String::new(),
+        AttrRule::MaskText => mask::mask_text(&value),
+        AttrRule::MaskedStyle => mask::mask_style(&value, |u| {
             mask::strip_url(&absolute(u, base).unwrap_or_default())
         }),
         AttrRule::Drop => return None,
     })
 }
 
-/// An SVG reference into the page itself (`<use href="#icon">`, a
-/// gradient's `href="#base"`). Made absolute, it would name the visitor's
-/// page as another document, which SVG loads as an external resource: the
-/// console (another document) would draw nothing.
-fn svg_self_reference(el: &Element, attr: &web_sys::Attr) -> bool {
-    attr.value().trim_start().starts_with('#')
-        && crate::dom::namespace_uri(el).is_some_and(|ns| ns == protocol::Ns::SVG_URI)
+/// Whether a URL is a reference into the page itself. On an SVG element
+/// (`<use href="#icon">`, a gradient's `href="#base"`) it stays as it is:
+/// made absolute, it would name the visitor's page as another document,
+/// which SVG loads as an external resource: the console (another
+/// document) would draw nothing.
+fn is_fragment(value: &str) -> bool {
+    value.trim_start().starts_with('#')
+}
+
+fn is_svg(el: &Element) -> bool {
+    crate::dom::namespace_uri(el).is_some_and(|ns| ns == protocol::Ns::SVG_URI)
 }
 
 /// URL attributes made absolute against the document's base URL, so the

@@ -47,6 +47,7 @@ pub mod outbox;
 pub mod plan;
 pub mod pointing;
 pub mod policy;
+mod read;
 pub mod resources;
 pub mod resume;
 pub mod serialize;

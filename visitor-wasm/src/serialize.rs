@@ -18,9 +18,10 @@ use protocol::{Attr, FormState, Node, NodeId, Ns, ScrollPos};
 use wasm_bindgen::{intern, JsCast, JsValue};
 use web_sys::Element;
 
-use crate::attr_value::apply_rule;
+use crate::attr_value::{apply_rule, apply_rule_to};
 use crate::ids::Ids;
 use crate::mask::{self, Control, Marker, Rules};
+use crate::read::{ElementRead, Selectors};
 use crate::walk::{DocCtx, Walker};
 use crate::{frames, shadow};
 
@@ -28,6 +29,8 @@ use crate::{frames, shadow};
 pub struct Capture {
     pub ids: Ids,
     rules: Rules,
+    /// The rules' selectors as JS strings, for [`ElementRead`].
+    selectors: Selectors,
     /// Inputs that were `type=password` when we looked: a "show password"
     /// toggle must not unmask them.
     was_password: js_sys::WeakSet,
@@ -131,6 +134,7 @@ impl Capture {
             ids: Ids::new(),
             cover_names: crate::cover_deps::names(&rules),
             cover_classes: crate::cover_deps::classes(&rules),
+            selectors: Selectors::new(&rules.mask, &rules.unmask, &rules.block),
             rules,
             was_password: js_sys::WeakSet::new(),
             sent_masked: js_sys::WeakSet::new(),
@@ -183,6 +187,7 @@ impl Capture {
             self.cover_names = crate::cover_deps::names(&rules);
             self.cover_classes = crate::cover_deps::classes(&rules);
         }
+        self.selectors = Selectors::new(&rules.mask, &rules.unmask, &rules.block);
         self.rules = rules;
     }
 
@@ -463,40 +468,87 @@ impl Capture {
         scrolls: Option<&mut Vec<ScrollPos>>,
         masked: bool,
     ) -> Option<Opened> {
-        let local = crate::dom::local_name(el);
+        // One crossing for the name, the rules and the attributes.
+        let read = ElementRead::of(el, &self.selectors).unwrap_or_else(|| self.read_slowly(el));
+        let local = read.local_name();
         if local.eq_ignore_ascii_case(mask::UI_TAG) {
             return None;
         }
-        let ns = Ns::from_uri(crate::dom::namespace_uri(el).as_deref());
-        let tag = if ns == Ns::Html { lower(local) } else { local };
+        let ns = Ns::from_uri(read.namespace_uri());
+        let tag = if ns == Ns::Html {
+            lower(local.to_owned())
+        } else {
+            local.to_owned()
+        };
         let id = self.ids.get_or_assign(el);
-        let marker = if matches(el, &self.rules.mask) {
+        let marker = if read.matches_mask() {
             Some(Marker::Mask)
-        } else if matches(el, &self.rules.unmask) {
+        } else if read.matches_unmask() {
             Some(Marker::Unmask)
         } else {
             None
         };
         let masked = mask::masked_here(masked, marker);
         remember(&self.sent_masked, el, masked);
-        let blocked = self.is_blocked(el);
+        let blocked = read.matches_block();
         remember(&self.sent_blocked, el, blocked);
         if blocked {
             return Some(Opened::Leaf(blocked_box(el, id, tag, ns)));
         }
-        let (attrs, state) = self.shell(el, &tag, &ns, masked, &ctx.base);
-
-        if let Some(scrolls) = scrolls {
-            let (x, y) = (el.scroll_left(), el.scroll_top());
-            if (x != 0 || y != 0) && ctx.scrolling_element.as_ref() != Some(el) {
-                scrolls.push(ScrollPos {
-                    target: id,
-                    x: f64::from(x),
-                    y: f64::from(y),
-                });
+        let control = if ns == Ns::Html {
+            self.control(el, &tag, masked)
+        } else {
+            Control::None
+        };
+        let star_value = mask::masks_value_attr(&tag, control);
+        let attrs = match read.attrs().filter(|_| !star_value) {
+            Some(packed) => {
+                let svg = ns == Ns::Svg;
+                packed
+                    .filter_map(|(name, value)| {
+                        let rule = mask::attr_rule(name, star_value, masked);
+                        let value = apply_rule_to(rule, value.to_owned(), svg, &ctx.base)?;
+                        Some(Attr {
+                            name: name.to_owned(),
+                            value,
+                        })
+                    })
+                    .collect()
             }
+            // A masked field's value never enters Rust: one by one.
+            None => self.attrs(el, &tag, control, masked, &ctx.base),
+        };
+        let state = form_state(el, control);
+        if let Some(scrolls) = scrolls {
+            push_scroll(scrolls, el, id, ctx);
         }
+        self.element_children(el, id, tag, ns, masked, attrs, state)
+    }
 
+    /// What [`ElementRead::of`] gives, one call at a time (never needed on
+    /// a live element; the attributes are then read one by one too).
+    fn read_slowly(&self, el: &Element) -> ElementRead {
+        let mask = matches(el, &self.rules.mask);
+        let unmask = !mask && matches(el, &self.rules.unmask);
+        ElementRead::unpacked(
+            &crate::dom::local_name(el),
+            crate::dom::namespace_uri(el).as_deref(),
+            [mask, unmask, self.is_blocked(el)],
+        )
+    }
+
+    /// What an element read so far becomes, and where its children are.
+    #[allow(clippy::too_many_arguments)]
+    fn element_children(
+        &mut self,
+        el: &Element,
+        id: NodeId,
+        tag: String,
+        ns: Ns,
+        masked: bool,
+        attrs: Vec<Attr>,
+        state: Option<FormState>,
+    ) -> Option<Opened> {
         let children = if tag == "script" {
             // A script's source never leaves the page.
             None
@@ -674,6 +726,18 @@ impl Capture {
 pub(crate) fn masked_by(rules: &Rules, el: &Element) -> bool {
     let (mask, unmask, unmask_is_nearer) = shadow::nearest_pair(el, &rules.mask, &rules.unmask);
     mask::masked_from_nearest(mask, unmask, unmask_is_nearer, rules.private_by_default)
+}
+
+/// Records `el`'s scroll position, unless it is zero or the window's.
+fn push_scroll(scrolls: &mut Vec<ScrollPos>, el: &Element, id: NodeId, ctx: &DocCtx) {
+    let (x, y) = (el.scroll_left(), el.scroll_top());
+    if (x != 0 || y != 0) && ctx.scrolling_element.as_ref() != Some(el) {
+        scrolls.push(ScrollPos {
+            target: id,
+            x: f64::from(x),
+            y: f64::from(y),
+        });
+    }
 }
 
 fn matches(el: &Element, selector: &str) -> bool {

@@ -17,6 +17,7 @@ mod covers;
 mod cssom;
 mod limits;
 mod privacy;
+mod read;
 mod resources;
 mod resume;
 mod session;
