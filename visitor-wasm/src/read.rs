@@ -23,7 +23,13 @@ use web_sys::Element;
 #[wasm_bindgen(module = "/js/read.js")]
 extern "C" {
     #[wasm_bindgen(js_name = cobrowseReadElement)]
-    fn read_element(el: &Element, mask: &JsValue, unmask: &JsValue, block: &JsValue) -> String;
+    fn read_element(
+        el: &Element,
+        mask: &JsValue,
+        unmask: &JsValue,
+        block: &JsValue,
+        scrolls: bool,
+    ) -> String;
 }
 
 const MASK: u8 = 1;
@@ -31,6 +37,9 @@ const UNMASK: u8 = 2;
 const BLOCK: u8 = 4;
 /// The attributes are not in the string: read them one by one.
 const UNPACKED: u8 = 8;
+/// Its box may be scrolled (its overflow is not `visible`): asked only
+/// when the caller wants scroll offsets.
+const MAY_SCROLL: u8 = 16;
 
 /// Selectors kept as JS strings: passed by reference on every element,
 /// not converted from UTF-8 each time.
@@ -60,9 +69,10 @@ pub(crate) struct ElementRead {
 }
 
 impl ElementRead {
-    /// Reads `el`. `None` if the packing is not what this code writes.
-    pub(crate) fn of(el: &Element, sel: &Selectors) -> Option<ElementRead> {
-        let packed = read_element(el, &sel.mask, &sel.unmask, &sel.block);
+    /// Reads `el` (`scrolls`: also whether it may be scrolled). `None` if
+    /// the packing is not what this code writes.
+    pub(crate) fn of(el: &Element, sel: &Selectors, scrolls: bool) -> Option<ElementRead> {
+        let packed = read_element(el, &sel.mask, &sel.unmask, &sel.block, scrolls);
         let flags = packed.as_bytes().first()?.checked_sub(b'@')?;
         let local_end = packed.get(1..)?.find('\0')? + 1;
         let ns_end = packed[local_end + 1..]
@@ -80,6 +90,7 @@ impl ElementRead {
     /// rules' verdicts; the attributes are to be read one by one.
     pub(crate) fn unpacked(local: &str, ns: Option<&str>, rules: [bool; 3]) -> ElementRead {
         let flags = UNPACKED
+            | MAY_SCROLL
             | if rules[0] { MASK } else { 0 }
             | if rules[1] { UNMASK } else { 0 }
             | if rules[2] { BLOCK } else { 0 };
@@ -116,6 +127,12 @@ impl ElementRead {
 
     pub(crate) fn matches_block(&self) -> bool {
         self.flags & BLOCK != 0
+    }
+
+    /// Whether the element may have a scroll offset (always, when it was
+    /// not asked or read by other means).
+    pub(crate) fn may_scroll(&self) -> bool {
+        self.flags & MAY_SCROLL != 0
     }
 
     /// The attributes' names and values in order, if they were packed.

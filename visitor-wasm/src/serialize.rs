@@ -469,7 +469,8 @@ impl Capture {
         masked: bool,
     ) -> Option<Opened> {
         // One crossing for the name, the rules and the attributes.
-        let read = ElementRead::of(el, &self.selectors).unwrap_or_else(|| self.read_slowly(el));
+        let read = ElementRead::of(el, &self.selectors, scrolls.is_some())
+            .unwrap_or_else(|| self.read_slowly(el));
         let local = read.local_name();
         if local.eq_ignore_ascii_case(mask::UI_TAG) {
             return None;
@@ -519,7 +520,7 @@ impl Capture {
             None => self.attrs(el, &tag, control, masked, &ctx.base),
         };
         let state = form_state(el, control);
-        if let Some(scrolls) = scrolls {
+        if let Some(scrolls) = scrolls.filter(|_| read.may_scroll()) {
             push_scroll(scrolls, el, id, ctx);
         }
         self.element_children(el, id, tag, ns, masked, attrs, state)

@@ -74,6 +74,82 @@ fn odd_attribute_names_and_values_arrive_byte_for_byte() {
 }
 
 #[wasm_bindgen_test]
+fn names_that_do_not_find_their_own_value_by_name_arrive_as_the_dom_holds_them() {
+    // Read by name, these would answer with another attribute's value:
+    // `getAttribute` lower-cases a name on an HTML element, and finds the
+    // first of two attributes that share a qualified name.
+    let f = Fixture::new(
+        "name-lookups",
+        "<div id='case' dataupper='lower one'></div><div id='twins'></div>",
+    );
+    let case = f.get("#case");
+    case.set_attribute_ns(None, "dataUpper", "upper one")
+        .unwrap();
+    let twins = f.get("#twins");
+    twins
+        .set_attribute_ns(Some("urn:a"), "p:x", "first")
+        .unwrap();
+    twins
+        .set_attribute_ns(Some("urn:b"), "p:x", "second")
+        .unwrap();
+    let mut cap = Capture::new("[data-cobrowse-mask]".into());
+    let snap = snapshot(&document(), &mut cap).unwrap();
+    for id in ["case", "twins"] {
+        let el = f.get(&format!("#{id}"));
+        assert_eq!(attrs_of(&snap.root, id), dom_attrs(&el), "#{id}");
+    }
+    assert!(attrs_of(&snap.root, "twins")
+        .iter()
+        .any(|a| a.name == "p:x" && a.value == "second"));
+}
+
+#[wasm_bindgen_test]
+async fn every_scrolled_box_has_its_offsets_in_the_snapshot_and_only_those() {
+    // Only a box whose overflow is not `visible` is asked for its offsets:
+    // a textarea (auto), a text field (clip), a div scrolled by script
+    // under `overflow: hidden`, one scrolled sideways only.
+    let f = Fixture::new(
+        "scrolled",
+        &format!(
+            "<textarea id='ta' rows='2'>{lines}</textarea>\
+             <input id='in' style='width:40px' value='{wide}'>\
+             <div id='hid' style='height:20px;overflow:hidden'>{brs}</div>\
+             <div id='side' style='width:40px;overflow:auto;white-space:nowrap'>{wide}</div>\
+             <div id='plain' style='height:20px'>{brs}</div>\
+             <div id='still' style='height:20px;overflow:auto'>{brs}</div>",
+            lines = "line\n".repeat(40),
+            wide = "x".repeat(300),
+            brs = "text<br>".repeat(20),
+        ),
+    );
+    for id in ["ta", "hid", "plain"] {
+        f.get(&format!("#{id}")).set_scroll_top(30);
+    }
+    for id in ["in", "side"] {
+        f.get(&format!("#{id}")).set_scroll_left(25);
+    }
+    sleep(50).await;
+    let mut cap = Capture::new("[data-cobrowse-mask]".into());
+    let snap = snapshot(&document(), &mut cap).unwrap();
+    let at = |id: &str| {
+        let target = find_id(&snap.root, id).id();
+        snap.scrolls
+            .iter()
+            .find(|s| s.target == target)
+            .map(|s| (s.x, s.y))
+    };
+    assert_eq!(at("ta"), Some((0.0, 30.0)));
+    assert_eq!(at("hid"), Some((0.0, 30.0)));
+    assert_eq!(at("in"), Some((25.0, 0.0)));
+    assert_eq!(at("side"), Some((25.0, 0.0)));
+    // `overflow: visible` cannot scroll (its setter did nothing); a
+    // scroller left at the top is not listed.
+    assert_eq!(at("plain"), None);
+    assert_eq!(at("still"), None);
+    drop(f);
+}
+
+#[wasm_bindgen_test]
 fn a_lone_surrogate_reads_as_it_does_one_attribute_at_a_time() {
     let f = Fixture::new("surrogates", "<p id='s'></p>");
     let el = f.get("#s");
