@@ -14,56 +14,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::util::*;
 
-#[wasm_bindgen(inline_js = r#"
-export function install_fake_fetch() {
-  const calls = [];
-  const routes = new Map();
-  const store = new Map();
-  let dropPut = 0;
-  const real = window.fetch;
-  const json = (status, value) => new Response(JSON.stringify(value), {
-    status, headers: { "content-type": "application/json" } });
-  window.fetch = async (input, init) => {
-    init = init || {};
-    const url = String(input);
-    const headers = {};
-    new Headers(init.headers || {}).forEach((v, k) => { headers[k] = v; });
-    const body = init.body ? new Uint8Array(init.body).slice() : null;
-    calls.push({ url, method: init.method || "GET", mode: init.mode,
-      credentials: init.credentials, cache: init.cache, auth: headers.authorization || "",
-      size: body ? body.length : 0 });
-    const up = url.match(/\/res\/up\/([0-9a-f]{64})(?:\?offset=(\d+)&total=(\d+))?$/);
-    if (up) {
-      if (headers.authorization !== "Bearer t0k3n") return json(401, { error: "bad token" });
-      const have = store.get(up[1]) || new Uint8Array(0);
-      if ((init.method || "GET") === "GET") return json(200, { received: have.length });
-      const offset = Number(up[2]), total = Number(up[3]);
-      if (offset !== have.length) return json(400, { error: "bad offset" });
-      const next = new Uint8Array(have.length + body.length);
-      next.set(have); next.set(body, have.length);
-      store.set(up[1], next);
-      // A dropped connection: the relay kept the chunk, the answer is lost.
-      if (dropPut > 0) { dropPut -= 1; throw new TypeError("Failed to fetch"); }
-      if (next.length === total) return json(201, { received: total, more: ["https://page.test/more.png"] });
-      return json(200, { received: next.length });
-    }
-    const r = routes.get(url);
-    if (!r) return new Response("not found", { status: 404, headers: { "content-type": "text/html" } });
-    if (r.cors === false) throw new TypeError("Failed to fetch (CORS)");
-    const h = { "content-type": r.type };
-    if (r.length !== undefined) h["content-length"] = String(r.length);
-    return new Response(r.body, { status: 200, headers: h });
-  };
-  return {
-    restore() { window.fetch = real; },
-    route(url, type, body, cors) { routes.set(url, { type, body, cors }); },
-    routeLying(url, type, body, length) { routes.set(url, { type, body, length }); },
-    dropPuts(n) { dropPut = n; },
-    calls() { return JSON.stringify(calls); },
-    stored(hex) { return store.get(hex) || new Uint8Array(0); },
-  };
-}
-"#)]
+#[wasm_bindgen(module = "/tests/browser/support.js")]
 extern "C" {
     type FakeFetch;
     fn install_fake_fetch() -> FakeFetch;

@@ -8,53 +8,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::util::*;
 
-#[wasm_bindgen(inline_js = r#"
-export function install_fake_socket() {
-  const sent = [];
-  const sockets = [];
-  class FakeSocket extends EventTarget {
-    constructor(url) {
-      super();
-      this.url = url;
-      this.readyState = 0;
-      this.binaryType = "blob";
-      sockets.push(this);
-      setTimeout(() => { this.readyState = 1; this.dispatchEvent(new Event("open")); }, 0);
-    }
-    send(data) { sent.push(new Uint8Array(data).slice()); }
-    close() {
-      if (this.readyState === 3) return;
-      this.readyState = 3;
-      setTimeout(() => this.dispatchEvent(new CloseEvent("close", { code: 1000 })), 0);
-    }
-  }
-  FakeSocket.CONNECTING = 0; FakeSocket.OPEN = 1; FakeSocket.CLOSING = 2; FakeSocket.CLOSED = 3;
-  const real = window.WebSocket;
-  window.WebSocket = FakeSocket;
-  return {
-    restore() { window.WebSocket = real; },
-    url() { return sockets.length ? sockets[sockets.length - 1].url : ""; },
-    closed() { return sockets.length > 0 && sockets[sockets.length - 1].readyState === 3; },
-    count() { return sent.length; },
-    frame(i) { return sent[i]; },
-    deliver(bytes) {
-      const s = sockets[sockets.length - 1];
-      s.dispatchEvent(new MessageEvent("message", { data: bytes.slice().buffer }));
-    },
-    refuse() {
-      const s = sockets[sockets.length - 1];
-      s.readyState = 3;
-      s.dispatchEvent(new CloseEvent("close", { code: 1006 }));
-    },
-    closeWith(code, reason) {
-      const s = sockets[sockets.length - 1];
-      s.readyState = 3;
-      s.dispatchEvent(new CloseEvent("close", { code, reason }));
-    },
-    made() { return sockets.length; },
-  };
-}
-"#)]
+#[wasm_bindgen(module = "/tests/browser/support.js")]
 extern "C" {
     #[derive(Clone)]
     type Fake;

@@ -9,21 +9,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 use crate::session::{started_with, Relay};
 use crate::util::*;
 
-#[wasm_bindgen(inline_js = r#"
-export function watch_long_tasks() {
-  const seen = [];
-  const keep = (list) => { for (const e of list) seen.push([e.startTime, e.duration]); };
-  const obs = new PerformanceObserver((l) => keep(l.getEntries()));
-  obs.observe({ type: "longtask" });
-  return {
-    longest(since) {
-      keep(obs.takeRecords());
-      return seen.filter((s) => s[0] >= since).reduce((m, s) => Math.max(m, s[1]), 0);
-    },
-    stop() { obs.disconnect(); },
-  };
-}
-"#)]
+#[wasm_bindgen(module = "/tests/browser/support.js")]
 extern "C" {
     type LongTasks;
     fn watch_long_tasks() -> LongTasks;

@@ -15,35 +15,7 @@ use web_sys::Element;
 use crate::session::{started_with, Relay};
 use crate::util::*;
 
-#[wasm_bindgen(inline_js = r#"
-export function pointer(el, type, x, y) {
-  el.dispatchEvent(new PointerEvent(type, {
-    bubbles: true, composed: true, clientX: x, clientY: y, relatedTarget: null }));
-}
-export function react_like(input) {
-  // React's value tracking: a `value` property on the instance that records
-  // every value set through it; onChange fires on 'input' only when the
-  // node's real value differs from the recorded one.
-  const desc = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value");
-  let tracked = "" + input.value;
-  Object.defineProperty(input, "value", {
-    configurable: true,
-    get() { return desc.get.call(this); },
-    set(v) { tracked = "" + v; desc.set.call(this, v); },
-  });
-  const changes = [];
-  input.addEventListener("input", () => {
-    const now = desc.get.call(input);
-    if (now !== tracked) { tracked = now; changes.push(now); }
-  });
-  return changes;
-}
-export function record(el, types) {
-  const seen = [];
-  for (const t of types) el.addEventListener(t, (e) => seen.push(e.type + (e.isTrusted ? "!" : "")));
-  return seen;
-}
-"#)]
+#[wasm_bindgen(module = "/tests/browser/support.js")]
 extern "C" {
     fn pointer(el: &Element, kind: &str, x: f64, y: f64);
     fn react_like(input: &Element) -> js_sys::Array;
