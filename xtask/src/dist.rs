@@ -42,6 +42,7 @@ pub fn build(root: &Path) -> Result<()> {
     }
 
     bindgen(&wasm_dir.join("visitor_wasm.wasm"), &sdk)?;
+    fold_snippets(&sdk, &sdk.join("visitor_wasm.js"))?;
     copy(
         &root.join("visitor-wasm/js/cobrowse.js"),
         &sdk.join("cobrowse.js"),
@@ -109,6 +110,50 @@ fn bindgen(wasm: &Path, out: &Path) -> Result<()> {
         .arg(wasm))
 }
 
+/// Moves the JS modules the crate declares (wasm-bindgen's `snippets/`)
+/// into the glue that imports them, so that the SDK stays the files the
+/// loader, the relay and CONTRACT.md know (and one request fewer). A
+/// snippet here is plain functions: `export` goes, the rest is copied.
+fn fold_snippets(dir: &Path, glue: &Path) -> Result<()> {
+    let snippets = dir.join("snippets");
+    if !snippets.exists() {
+        return Ok(());
+    }
+    let text = fs::read_to_string(glue)?;
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        match snippet_import(line) {
+            Some(rel) => {
+                let module = fs::read_to_string(dir.join(rel))
+                    .with_context(|| format!("reading the snippet {rel}"))?;
+                for code in module.lines() {
+                    out.push_str(code.strip_prefix("export ").unwrap_or(code));
+                    out.push('\n');
+                }
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if out.contains("snippets/") {
+        anyhow::bail!("{}: a snippet import was left unfolded", glue.display());
+    }
+    fs::write(glue, out)?;
+    fs::remove_dir_all(&snippets).with_context(|| format!("removing {}", snippets.display()))
+}
+
+/// The path of the module a glue line imports, if it is a snippet's:
+/// `import { f } from './snippets/crate-hash/js/dom.js';`.
+fn snippet_import(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix("import ")?;
+    let (_, from) = rest.split_once(" from ")?;
+    let path = from.trim().trim_end_matches(';').trim_matches(['\'', '"']);
+    path.strip_prefix("./")
+        .filter(|p| p.starts_with("snippets/"))
+}
+
 fn copy(from: &Path, to: &Path) -> Result<()> {
     fs::copy(from, to)
         .map(|_| ())
@@ -123,4 +168,24 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snippet_import;
+
+    #[test]
+    fn only_snippet_imports_are_folded() {
+        assert_eq!(
+            snippet_import(
+                "import { cbDomFirstChild, cbDomNodeType } from './snippets/visitor-wasm-1a2b/js/dom.js';"
+            ),
+            Some("snippets/visitor-wasm-1a2b/js/dom.js")
+        );
+        assert_eq!(
+            snippet_import("import * as x from './visitor_wasm_bg.js';"),
+            None
+        );
+        assert_eq!(snippet_import("let imports = {};"), None);
+    }
 }
