@@ -130,7 +130,9 @@ impl World {
             .await?;
         tab.wait_for(
             "the SDK to load",
-            "window.Cobrowse && document.readyState === 'complete'",
+            // Through Document.prototype: a page may name an element
+            // `readyState` (tests/fixtures/clobber/doc.html).
+            "window.Cobrowse && Object.getOwnPropertyDescriptor(Document.prototype, 'readyState').get.call(document) === 'complete'",
             WAIT,
         )
         .await?;
@@ -171,7 +173,12 @@ pub fn step(what: &str) {
 
 /// JavaScript: the `<cobrowse-ui>` shadow root's element matching `sel`.
 pub fn ui(sel: &str) -> String {
-    format!("document.querySelector('cobrowse-ui')?.shadowRoot?.querySelector('{sel}')")
+    // The document's querySelector through its prototype: a page may name
+    // a form `querySelector` (tests/fixtures/clobber/doc.html).
+    format!(
+        "Document.prototype.querySelector.call(document, 'cobrowse-ui')\
+         ?.shadowRoot?.querySelector('{sel}')"
+    )
 }
 
 /// Presses the page's own "Get live help" button and reads the 6-digit code
