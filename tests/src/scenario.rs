@@ -130,7 +130,9 @@ impl World {
             .await?;
         tab.wait_for(
             "the SDK to load",
-            "window.Cobrowse && document.readyState === 'complete'",
+            // Through Document.prototype: a page may name an element
+            // `readyState` (tests/fixtures/clobber/doc.html).
+            "window.Cobrowse && Object.getOwnPropertyDescriptor(Document.prototype, 'readyState').get.call(document) === 'complete'",
             WAIT,
         )
         .await?;
@@ -171,7 +173,12 @@ pub fn step(what: &str) {
 
 /// JavaScript: the `<cobrowse-ui>` shadow root's element matching `sel`.
 pub fn ui(sel: &str) -> String {
-    format!("document.querySelector('cobrowse-ui')?.shadowRoot?.querySelector('{sel}')")
+    // The document's querySelector through its prototype: a page may name
+    // a form `querySelector` (tests/fixtures/clobber/doc.html).
+    format!(
+        "Document.prototype.querySelector.call(document, 'cobrowse-ui')\
+         ?.shadowRoot?.querySelector('{sel}')"
+    )
 }
 
 /// Presses the page's own "Get live help" button and reads the 6-digit code
@@ -286,6 +293,21 @@ pub async fn live_session(world: &World, page: &str) -> Result<(Tab, Tab)> {
 /// a canvas's `content` (the console's way to show its pixels) is left out.
 const NORMALISE: &str = r#"
 const norm = (doc) => {
+  // Members through the prototypes, as the capture reads them: a form's
+  // controls and named images shadow a form's or the document's members
+  // (`<input name="nextSibling">`), and a comparison that read them on the
+  // node would misread both sides alike and miss what the mirror lost.
+  const own = (p, k) => Object.getOwnPropertyDescriptor(p, k);
+  const NP = Node.prototype, EP = Element.prototype, DP = Document.prototype;
+  const get = (p, k) => { const g = own(p, k).get; return (n) => g.call(n); };
+  const call = (p, k) => { const f = own(p, k).value; return (n, ...a) => f.call(n, ...a); };
+  const firstChild = get(NP, 'firstChild'), nextSibling = get(NP, 'nextSibling');
+  const nodeType = get(NP, 'nodeType'), parentElement = get(NP, 'parentElement');
+  const localName = get(EP, 'localName'), namespaceURI = get(EP, 'namespaceURI');
+  const attributes = get(EP, 'attributes'), shadowRoot = get(EP, 'shadowRoot');
+  const closest = call(EP, 'closest'), matches = call(EP, 'matches'), contains = call(NP, 'contains');
+  const baseURI = get(NP, 'baseURI')(doc), compatMode = get(DP, 'compatMode')(doc);
+  const createElement = call(DP, 'createElement');
   const URLS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'cite', 'data', 'background', 'xlink:href']);
   const unrelay = (v) => {
     const m = /\/res\/s\/[^/]+\/([A-Za-z0-9_-]+)(#.*)?$/.exec(v);
@@ -296,10 +318,10 @@ const norm = (doc) => {
       return new TextDecoder().decode(Uint8Array.from(bin, c => c.charCodeAt(0))) + (m[2] || '');
     } catch (e) { return v; }
   };
-  const abs = (v) => { try { return unrelay(new URL(v, doc.baseURI).href); } catch (e) { return v; } };
+  const abs = (v) => { try { return unrelay(new URL(v, baseURI).href); } catch (e) { return v; } };
   const masked = (el) => {
-    const m = el.closest('[data-cobrowse-mask]'), u = el.closest('[data-cobrowse-unmask]');
-    return m && u ? (m === u || !m.contains(u)) : !!m;
+    const m = closest(el, '[data-cobrowse-mask]'), u = closest(el, '[data-cobrowse-unmask]');
+    return m && u ? (m === u || !contains(m, u)) : !!m;
   };
   const stars = (s) => s.replace(/\S/g, '*');
   const strip = (v) => /^https?:\/\//i.test(v) ? v.replace(/[?#].*$/, '') : '';
@@ -309,8 +331,8 @@ const norm = (doc) => {
     .replace(/\[data-cobrowse-(hover|focus-within|focus|active)\]/g, ':$1')
     .replace(/:focus-visible/g, ':focus');
   const textOf = (n) => {
-    const p = n.parentElement;
-    if (p && p.localName === 'style') return css(n.nodeValue);
+    const p = parentElement(n);
+    if (p && localName(p) === 'style') return css(n.nodeValue);
     return p && masked(p) ? stars(n.nodeValue) : n.nodeValue;
   };
   // The HTML spec's srcset split: a URL may hold commas; only trailing ones
@@ -341,19 +363,19 @@ const norm = (doc) => {
     return out.join(', ');
   };
   // Siblings, not childNodes: some pages replace the childNodes getter.
-  const childrenOf = (n) => { const out = []; for (let c = n.firstChild; c; c = c.nextSibling) out.push(c); return out; };
+  const childrenOf = (n) => { const out = []; for (let c = firstChild(n); c; c = nextSibling(c)) out.push(c); return out; };
   const walk = (n) => {
-    switch (n.nodeType) {
+    switch (nodeType(n)) {
       case 10: return ['doctype', n.name, n.publicId, n.systemId];
       case 3: return ['text', textOf(n)];
       case 8: return ['comment', textOf(n)];
       case 1: {
-        const tag = n.localName;
+        const tag = localName(n);
         if (tag === 'cobrowse-ui') return null;
-        if (n.matches('[data-cobrowse-block],[data-cobrowse-blocked]')) return ['blocked', tag];
+        if (matches(n, '[data-cobrowse-block],[data-cobrowse-blocked]')) return ['blocked', tag];
         const m = masked(n);
         const attrs = [];
-        for (const a of n.attributes) {
+        for (const a of attributes(n)) {
           if (/^on/i.test(a.name)) continue;
           // The console's own state attributes (the visitor's pointer and focus).
           if (/^data-cobrowse-(hover|focus|focus-within|active)$/.test(a.name)) continue;
@@ -365,7 +387,7 @@ const norm = (doc) => {
           let v = a.value;
           // An SVG reference into the document itself stays as written
           // (made absolute it would name another document).
-          const local = n.namespaceURI === 'http://www.w3.org/2000/svg' && /^\s*#/.test(v);
+          const local = namespaceURI(n) === 'http://www.w3.org/2000/svg' && /^\s*#/.test(v);
           if (URLS.has(a.name) && v && !local) v = abs(v);
           if (m) v = URLS.has(a.name) ? strip(v) : stars(v);
           if (a.name === 'srcset' && v) v = srcset(v);
@@ -373,7 +395,7 @@ const norm = (doc) => {
           // its style (re-serialised by the CSSOM): compare the rest, both
           // sides serialised alike.
           if (tag === 'canvas' && a.name === 'style') {
-            const d = doc.createElement('div');
+            const d = createElement(doc, 'div');
             d.setAttribute('style', v);
             d.style.removeProperty('content');
             v = d.style.cssText;
@@ -392,8 +414,9 @@ const norm = (doc) => {
           }
         }
         // An open shadow root first, as the protocol sends it.
-        if (n.shadowRoot && tag !== 'cobrowse-ui') kids.unshift(['#shadow', childrenOf(n.shadowRoot).map(walk).filter(Boolean)]);
-        const out = [tag, n.namespaceURI, attrs, kids];
+        const sr = shadowRoot(n);
+        if (sr && tag !== 'cobrowse-ui') kids.unshift(['#shadow', childrenOf(sr).map(walk).filter(Boolean)]);
+        const out = [tag, namespaceURI(n), attrs, kids];
         if (tag === 'input' || tag === 'textarea' || tag === 'select') {
           out.push(n.type === 'password' || m ? n.value.length : n.value);
           if (tag === 'input') out.push(m ? null : n.checked);
@@ -404,7 +427,7 @@ const norm = (doc) => {
     }
     return null;
   };
-  return [doc.compatMode, childrenOf(doc).map(walk).filter(Boolean)];
+  return [compatMode, childrenOf(doc).map(walk).filter(Boolean)];
 };
 "#;
 

@@ -19,7 +19,12 @@
   "use strict";
   if (window.Cobrowse) return; // included twice: keep the first
 
-  var script = document.currentScript;
+  // The document's members through Document.prototype: an <img
+  // name="currentScript"> (or "createElement") on the page shadows them on
+  // the document itself ([LegacyOverrideBuiltIns]).
+  var docProto = Document.prototype;
+  var createElement = docProto.createElement;
+  var script = Object.getOwnPropertyDescriptor(docProto, "currentScript").get.call(document);
   // data-webgl="off": the page's WebGL contexts stay exactly as the page
   // made them (a canvas drawn once may then reach the agent blank).
   if (!(script && script.getAttribute("data-webgl") === "off")) keepWebglPictures();
@@ -98,7 +103,7 @@
         try {
           var copy = copies.get(canvas);
           if (!copy) {
-            copy = document.createElement("canvas");
+            copy = createElement.call(document, "canvas");
             copies.set(canvas, copy);
           }
           if (copy.width !== canvas.width) copy.width = canvas.width;

@@ -22,7 +22,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gloo_events::{EventListener, EventListenerOptions};
+use crate::dom::Listener as EventListener;
+use gloo_events::EventListenerOptions;
 use js_sys::Reflect;
 use protocol::ScrollPos;
 use wasm_bindgen::{intern, JsCast, JsValue};
@@ -44,7 +45,7 @@ pub(crate) fn content_document(frame: &Element) -> Option<Document> {
 /// The `<iframe>` a document is shown in, seen from its parent.
 pub(crate) fn frame_of(document: &web_sys::Node) -> Option<Element> {
     let doc: &Document = document.unchecked_ref();
-    let window = doc.default_view()?;
+    let window = crate::dom::default_view(doc)?;
     Reflect::get(&window, &JsValue::from_str(intern("frameElement")))
         .ok()
         .filter(JsValue::is_object)
@@ -58,15 +59,15 @@ pub fn is_frame(tag: &str) -> bool {
 
 /// `node` as an element, whatever realm it comes from.
 pub(crate) fn as_element(node: &web_sys::Node) -> Option<&Element> {
-    (node.node_type() == web_sys::Node::ELEMENT_NODE).then(|| node.unchecked_ref())
+    (crate::dom::node_type(&node) == web_sys::Node::ELEMENT_NODE).then(|| node.unchecked_ref())
 }
 
 /// The base URL nodes added under `node` resolve against: its own
 /// document's, when that is a frame's.
 pub(crate) fn base_for(node: &web_sys::Node, top: &Document, top_base: &str) -> Option<String> {
-    let doc = match node.node_type() {
+    let doc = match crate::dom::node_type(&node) {
         web_sys::Node::DOCUMENT_NODE => node.unchecked_ref::<Document>().clone(),
-        _ => node.owner_document()?,
+        _ => crate::dom::owner_document(&node)?,
     };
     (doc != *top)
         .then(|| crate::snapshot::base_url(&doc))
@@ -80,18 +81,18 @@ pub(crate) fn scroll_pos(ids: &Ids, target: &EventTarget) -> Option<ScrollPos> {
     if !Reflect::has(target, &JsValue::from_str(intern("nodeType"))).unwrap_or(false) {
         return None;
     }
-    match node.node_type() {
+    match crate::dom::node_type(&node) {
         web_sys::Node::DOCUMENT_NODE => {
             let id = ids.get(node)?;
-            let window = node.unchecked_ref::<Document>().default_view()?;
+            let window = crate::dom::default_view(node.unchecked_ref::<Document>())?;
             Some(crate::snapshot::window_scroll(&window, id))
         }
         web_sys::Node::ELEMENT_NODE => {
             let el: &Element = node.unchecked_ref();
             Some(ScrollPos {
                 target: ids.get(node)?,
-                x: f64::from(el.scroll_left()),
-                y: f64::from(el.scroll_top()),
+                x: f64::from(crate::dom::scroll_left(el)),
+                y: f64::from(crate::dom::scroll_top(el)),
             })
         }
         _ => None,
@@ -184,7 +185,7 @@ impl Nested {
     }
 
     fn hook_realm(&self, document: &Document) {
-        let Some(window) = document.default_view() else {
+        let Some(window) = crate::dom::default_view(document) else {
             return;
         };
         let window: JsValue = window.into();
@@ -226,8 +227,8 @@ impl Nested {
                 let Some(shared) = weak.upgrade() else { return };
                 let Some(target) = e.target() else { return };
                 let node: &web_sys::Node = target.unchecked_ref();
-                let is_frame = node.node_type() == web_sys::Node::ELEMENT_NODE
-                    && is_frame(&node.node_name().to_ascii_lowercase());
+                let is_frame = crate::dom::node_type(&node) == web_sys::Node::ELEMENT_NODE
+                    && is_frame(&crate::dom::node_name(&node).to_ascii_lowercase());
                 if is_frame {
                     if let Ok(mut loaded) = shared.loaded.try_borrow_mut() {
                         loaded.push(node.unchecked_ref::<Element>().clone());
@@ -266,7 +267,7 @@ impl Nested {
     /// once), hooking the realm of every frame document.
     pub(crate) fn observe_found(&self, capture: &mut Capture) {
         for root in capture.take_found() {
-            if root.node_type() == web_sys::Node::DOCUMENT_NODE {
+            if crate::dom::node_type(&root) == web_sys::Node::DOCUMENT_NODE {
                 if let Some(frame) = frame_of(&root) {
                     self.sent_docs.set(frame.as_ref(), &root);
                 }
@@ -279,7 +280,7 @@ impl Nested {
                 .shared
                 .observer
                 .observe_with_options(&root, &observe_init());
-            if root.node_type() == web_sys::Node::DOCUMENT_NODE {
+            if crate::dom::node_type(&root) == web_sys::Node::DOCUMENT_NODE {
                 self.hook_realm(root.unchecked_ref());
             } else if let Ok(mut roots) = self.shadow_roots.try_borrow_mut() {
                 roots.push(root.clone());
@@ -295,7 +296,7 @@ impl Nested {
     pub(crate) fn shadow_roots_in(&self, document: &Document) -> Vec<JsValue> {
         let own: &web_sys::Node = document.as_ref();
         self.connected_shadow_roots(|r| {
-            r.owner_document()
+            crate::dom::owner_document(&r)
                 .is_some_and(|d| AsRef::<web_sys::Node>::as_ref(&d) == own)
         })
     }
@@ -310,7 +311,7 @@ impl Nested {
         let Ok(mut roots) = self.shadow_roots.try_borrow_mut() else {
             return Vec::new();
         };
-        roots.retain(|r| r.is_connected());
+        roots.retain(|r| crate::dom::is_connected(&r));
         roots
             .iter()
             .filter(|r| keep(r))

@@ -16,7 +16,7 @@
 //! or the page's modal dialogs (`modal.rs`). Never mirrored: the host has
 //! no node id, so the top-layer capture (`toplayer.rs`) leaves it out.
 
-use gloo_events::EventListener;
+use crate::dom::Listener as EventListener;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{intern, JsCast, JsValue};
 use web_sys::{Document, Element};
@@ -51,16 +51,16 @@ impl Drop for AboveFullscreen {
 }
 
 fn follow(document: &Document, host: &Element) {
-    match document.fullscreen_element() {
+    match crate::dom::fullscreen_element(document) {
         Some(full) if full != *host => {
             // Shown again even if open: only the newest entry is on top.
             leave_top_layer(host);
-            if let Err(e) = host.set_attribute(intern("popover"), intern("manual")) {
+            if let Err(e) = crate::dom::set_attribute(host, intern("popover"), intern("manual")) {
                 return warn_js("cobrowse: cannot keep the panel over a fullscreen page", &e);
             }
             if let Err(e) = call(host, "showPopover") {
                 warn_js("cobrowse: cannot keep the panel over a fullscreen page", &e);
-                let _ = host.remove_attribute(intern("popover"));
+                let _ = crate::dom::remove_attribute(host, intern("popover"));
             }
         }
         _ => leave_top_layer(host),
@@ -68,11 +68,11 @@ fn follow(document: &Document, host: &Element) {
 }
 
 fn leave_top_layer(host: &Element) {
-    if host.has_attribute(intern("popover")) {
+    if crate::dom::has_attribute(host, intern("popover")) {
         if is_open(host) {
             let _ = call(host, "hidePopover");
         }
-        let _ = host.remove_attribute(intern("popover"));
+        let _ = crate::dom::remove_attribute(host, intern("popover"));
     }
 }
 

@@ -59,14 +59,14 @@ impl Ids {
     pub fn find(&self, document: &web_sys::Document, id: NodeId) -> Option<web_sys::Node> {
         let cached = self.found.borrow().clone();
         if let Some((cached_id, node)) = cached {
-            if cached_id == id && node.is_connected() && self.get(&node) == Some(id) {
+            if cached_id == id && crate::dom::is_connected(&node) && self.get(&node) == Some(id) {
                 return Some(node);
             }
         }
         let node = if self.get(document) == Some(id) {
             Some(document.clone().into())
         } else {
-            let all = document.query_selector_all("*").ok()?;
+            let all = crate::dom::query_selector_all(&document, "*").ok()?;
             (0..all.length())
                 .filter_map(|i| all.item(i))
                 .find(|n| self.get(n) == Some(id))

@@ -35,7 +35,7 @@ mod attr_value;
 pub mod canvas;
 mod cover_deps;
 pub mod cssom;
-mod dom;
+pub mod dom;
 pub mod error;
 pub mod frames;
 pub mod ids;

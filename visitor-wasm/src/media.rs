@@ -13,7 +13,8 @@
 
 use std::rc::Rc;
 
-use gloo_events::{EventListener, EventListenerOptions};
+use crate::dom::Listener as EventListener;
+use gloo_events::EventListenerOptions;
 use protocol::{MediaState, NodeId};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, HtmlMediaElement};
@@ -65,7 +66,7 @@ pub fn state_of(el: &Element, id: NodeId) -> Option<MediaState> {
 
 /// The page's media elements (the main document's).
 pub fn all(document: &Document) -> Vec<Element> {
-    let Ok(list) = document.query_selector_all("video, audio") else {
+    let Ok(list) = crate::dom::query_selector_all(&document, "video, audio") else {
         return Vec::new();
     };
     (0..list.length())

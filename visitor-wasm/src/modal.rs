@@ -24,7 +24,8 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
+use crate::dom::Listener as EventListener;
+use gloo_events::{EventListenerOptions, EventListenerPhase};
 use wasm_bindgen::{intern, JsCast};
 use web_sys::{Document, Element, HtmlDialogElement, ShadowRoot};
 
@@ -72,8 +73,7 @@ impl Lift {
         root: &ShadowRoot,
         panel: &Element,
     ) -> Result<Lift, VisitorError> {
-        let dialog: HtmlDialogElement = document
-            .create_element(intern("dialog"))
+        let dialog: HtmlDialogElement = crate::dom::create_element(document, intern("dialog"))
             .map_err(VisitorError::js)?
             .dyn_into()
             .map_err(|_| VisitorError::Js("<dialog> is no HTMLDialogElement".into()))?;
@@ -81,13 +81,9 @@ impl Lift {
         // The dialog itself takes the focus when shown, not the panel's
         // first button (Decline): a stray Enter must not answer for the
         // visitor.
-        dialog
-            .set_attribute(intern("tabindex"), "-1")
-            .map_err(VisitorError::js)?;
-        dialog
-            .set_attribute(intern("autofocus"), "")
-            .map_err(VisitorError::js)?;
-        root.append_child(&dialog).map_err(VisitorError::js)?;
+        crate::dom::set_attribute(&dialog, intern("tabindex"), "-1").map_err(VisitorError::js)?;
+        crate::dom::set_attribute(&dialog, intern("autofocus"), "").map_err(VisitorError::js)?;
+        crate::dom::append_child(&root, &dialog).map_err(VisitorError::js)?;
         let state = Rc::new(State {
             document: document.clone(),
             root: root.clone(),
@@ -170,7 +166,7 @@ impl Lift {
                 if s.dialog.open() || !s.actionable.get() || !s.page_modal() {
                     return;
                 }
-                let r = s.panel.get_bounding_client_rect();
+                let r = crate::dom::get_bounding_client_rect(&s.panel);
                 let (x, y) = (f64::from(pointer.client_x()), f64::from(pointer.client_y()));
                 if r.width() > 0.0
                     && x >= r.left()
@@ -222,7 +218,7 @@ impl State {
     /// open, to be above a page modal that opened after it.
     fn page_modal(&self) -> bool {
         matches!(
-            self.document.query_selector(intern("dialog:modal")),
+            crate::dom::query_selector(&self.document, intern("dialog:modal")),
             Ok(Some(_))
         )
     }
@@ -242,9 +238,9 @@ impl State {
         // it looks faded, so it does not pretend otherwise.
         let behind = page_modal && self.actionable.get() && !want;
         let _ = if behind {
-            self.panel.set_attribute(intern("data-behind"), "")
+            crate::dom::set_attribute(&self.panel, intern("data-behind"), "")
         } else {
-            self.panel.remove_attribute(intern("data-behind"))
+            crate::dom::remove_attribute(&self.panel, intern("data-behind"))
         };
         if want {
             if self.dialog.open() {
@@ -261,7 +257,7 @@ impl State {
             // Opening: a `close` still queued from an earlier close finds
             // ours open and is ignored, so no flag may outlive this.
             self.closing.set(false);
-            if let Err(e) = self.dialog.append_child(&self.panel) {
+            if let Err(e) = crate::dom::append_child(&self.dialog, &self.panel) {
                 warn_js("cobrowse: cannot lift the panel", &e);
                 return;
             }
@@ -280,12 +276,10 @@ impl State {
 
     /// The panel back in the shadow root (last, where it was), if lifted.
     fn put_back(&self) {
-        let lifted = self
-            .panel
-            .parent_node()
+        let lifted = crate::dom::parent_node(&self.panel)
             .is_some_and(|p| p == *self.dialog.unchecked_ref::<web_sys::Node>());
         if lifted {
-            if let Err(e) = self.root.append_child(&self.panel) {
+            if let Err(e) = crate::dom::append_child(&self.root, &self.panel) {
                 warn_js("cobrowse: cannot put the panel back", &e);
             }
         }

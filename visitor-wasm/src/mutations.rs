@@ -225,7 +225,7 @@ impl MutationTracker {
             // is an element (`nodeType`, a cheaper question than asking for
             // the parent element again); a shadow root or a document is not.
             let parent = match parent {
-                Some(p) if p.node_type() == web_sys::Node::ELEMENT_NODE => {
+                Some(p) if crate::dom::node_type(&p) == web_sys::Node::ELEMENT_NODE => {
                     Some(p.unchecked_into::<Element>())
                 }
                 _ => crate::shadow::containing_element(&node),
@@ -268,26 +268,18 @@ fn observer_constructor(
     {
         return Ok((native.clone(), None));
     }
-    let host = document
-        .create_element(crate::mask::UI_TAG)
-        .map_err(VisitorError::js)?;
+    let host =
+        crate::dom::create_element(document, crate::mask::UI_TAG).map_err(VisitorError::js)?;
     let root = host
         .attach_shadow(&web_sys::ShadowRootInit::new(
             web_sys::ShadowRootMode::Closed,
         ))
         .map_err(VisitorError::js)?;
-    let frame = document
-        .create_element("iframe")
-        .map_err(VisitorError::js)?;
-    frame
-        .set_attribute("style", "display:none")
-        .map_err(VisitorError::js)?;
-    root.append_child(&frame).map_err(VisitorError::js)?;
-    document
-        .document_element()
-        .ok_or(VisitorError::NoDocument)?
-        .append_child(&host)
-        .map_err(VisitorError::js)?;
+    let frame = crate::dom::create_element(document, "iframe").map_err(VisitorError::js)?;
+    crate::dom::set_attribute(&frame, "style", "display:none").map_err(VisitorError::js)?;
+    crate::dom::append_child(&root, &frame).map_err(VisitorError::js)?;
+    let top = crate::dom::document_element(document).ok_or(VisitorError::NoDocument)?;
+    crate::dom::append_child(&top, &host).map_err(VisitorError::js)?;
     let window = js_sys::Reflect::get(&frame, &JsValue::from_str("contentWindow"))
         .map_err(VisitorError::js)?;
     let constructor = js_sys::Reflect::get(&window, &JsValue::from_str("MutationObserver"))
@@ -359,7 +351,7 @@ fn recheck_trees(capture: &Capture, changes: &mut Changes<web_sys::Node>) {
         .chain(changes.attrs.iter().map(|(node, _)| node))
         .chain(changes.texts.iter());
     for node in touched {
-        let root = node.get_root_node();
+        let root = crate::dom::get_root_node(&node);
         if roots.has(&root) {
             continue;
         }
@@ -377,7 +369,7 @@ fn first_known(ids: &Ids, from: web_sys::Node) -> Option<NodeId> {
         if let Some(id) = ids.get(&n) {
             return Some(id);
         }
-        node = n.next_sibling();
+        node = crate::dom::next_sibling(&n);
     }
     None
 }
@@ -417,7 +409,7 @@ fn changes_of(
         // anything else (text, comment, CDATA, processing instruction) can
         // only be the target of a `characterData` record.
         if !matches!(
-            target.node_type(),
+            crate::dom::node_type(&target),
             web_sys::Node::ELEMENT_NODE
                 | web_sys::Node::DOCUMENT_NODE
                 | web_sys::Node::DOCUMENT_FRAGMENT_NODE
@@ -435,7 +427,7 @@ fn changes_of(
                 // selectors read; its value now against the record's old one.
                 let quiet = plain && name == "class" && {
                     let el: &Element = target.unchecked_ref();
-                    let now = el.get_attribute_ns(None, wasm_bindgen::intern("class"));
+                    let now = crate::dom::get_attribute_ns(el, None, wasm_bindgen::intern("class"));
                     let old = record.old_value();
                     !crate::cover_deps::class_change_matters(
                         classes,
@@ -574,7 +566,7 @@ impl DomView for LiveDom<'_> {
     fn parent(&self, node: &web_sys::Node) -> Option<web_sys::Node> {
         // A node with a parent is not the document: asked first, it spares
         // the comparison for every other node.
-        if let Some(p) = node.parent_node() {
+        if let Some(p) = crate::dom::parent_node(&node) {
             return Some(p);
         }
         if node == self.document {
@@ -584,7 +576,7 @@ impl DomView for LiveDom<'_> {
     }
 
     fn next_sibling(&self, node: &web_sys::Node) -> Option<web_sys::Node> {
-        node.next_sibling()
+        crate::dom::next_sibling(&node)
     }
 
     fn id(&self, node: &web_sys::Node) -> Option<NodeId> {
@@ -598,12 +590,12 @@ impl DomView for LiveDom<'_> {
     // `nodeName` is `#text`, `#comment`… for non-elements, so one call
     // tells both the kind and the tag.
     fn is_ignored(&self, node: &web_sys::Node) -> bool {
-        node.node_name().eq_ignore_ascii_case(crate::mask::UI_TAG)
+        crate::dom::node_name(&node).eq_ignore_ascii_case(crate::mask::UI_TAG)
     }
 
     /// A script's source and a blocked element's content never leave.
     fn hides_children(&self, node: &web_sys::Node) -> bool {
-        let name = node.node_name();
+        let name = crate::dom::node_name(&node);
         if name.eq_ignore_ascii_case("style") {
             self.style_parent.set(true);
         }

@@ -159,7 +159,7 @@ impl Options {
     pub fn check_selectors(&self, document: &web_sys::Document) -> Result<(), VisitorError> {
         for (option, list) in [("mask", &self.mask), ("block", &self.block)] {
             for selector in list {
-                if document.query_selector(selector).is_err() {
+                if crate::dom::query_selector(&document, selector).is_err() {
                     return Err(VisitorError::InvalidSelector {
                         option,
                         selector: selector.clone(),

@@ -54,7 +54,8 @@ impl Dirty {
     pub(crate) fn from_changes(changes: &Changes<web_sys::Node>, ids: &Ids) -> Dirty {
         let mut dirty = Dirty::default();
         // The visitor's own panel coming or going changes nothing mirrored.
-        let ours = |n: &web_sys::Node| n.node_name().eq_ignore_ascii_case(crate::mask::UI_TAG);
+        let ours =
+            |n: &web_sys::Node| crate::dom::node_name(&n).eq_ignore_ascii_case(crate::mask::UI_TAG);
         for removed in changes.removed.iter().filter(|r| !ours(&r.node)) {
             dirty.mark(ids, &removed.old_parent, |m| m.children = true);
         }
@@ -82,14 +83,13 @@ impl Dirty {
         self.mark(ids, el.as_ref(), |m| m.shell = true);
         let tag = crate::dom::local_name(el);
         let related = if tag.eq_ignore_ascii_case("select") {
-            el.query_selector_all(intern("option")).ok()
+            crate::dom::query_selector_all(&el, intern("option")).ok()
         } else if tag.eq_ignore_ascii_case("input")
-            && el
-                .get_attribute(intern("type"))
+            && crate::dom::get_attribute(el, intern("type"))
                 .is_some_and(|t| t.eq_ignore_ascii_case("radio"))
         {
-            let name = el.get_attribute(intern("name")).unwrap_or_default();
-            el.owner_document()
+            let name = crate::dom::get_attribute(el, intern("name")).unwrap_or_default();
+            crate::dom::owner_document(&el)
                 .filter(|_| !name.is_empty())
                 .map(|d| d.get_elements_by_name(&name))
         } else {
@@ -243,9 +243,11 @@ impl Mend<'_> {
         let masked = self.capture.is_parent_masked(live);
         let own_base = frames::base_for(live, self.document, &self.base);
         let base = own_base.as_deref().unwrap_or(&self.base);
-        let scrolling = match live.node_type() {
-            web_sys::Node::DOCUMENT_NODE => live.unchecked_ref::<Document>().scrolling_element(),
-            _ => live.owner_document().and_then(|d| d.scrolling_element()),
+        let scrolling = match crate::dom::node_type(&live) {
+            web_sys::Node::DOCUMENT_NODE => {
+                crate::dom::scrolling_element(live.unchecked_ref::<Document>())
+            }
+            _ => crate::dom::owner_document(&live).and_then(|d| crate::dom::scrolling_element(&d)),
         };
         let mut walk = Walk::with_scrolls(base, self.scrolls, scrolling);
         self.capture.serialize(live, &mut walk, masked)
@@ -291,7 +293,7 @@ fn live_children(
     live: &web_sys::Node,
 ) -> Option<Vec<web_sys::Node>> {
     let first = match node {
-        Node::Document { .. } | Node::ShadowRoot { .. } => live.first_child(),
+        Node::Document { .. } | Node::ShadowRoot { .. } => crate::dom::first_child(&live),
         Node::Element { tag, ns, .. } => {
             let el = frames::as_element(live)?;
             if capture.sent_blocked(el.as_ref()) || tag == "script" {
@@ -299,9 +301,9 @@ fn live_children(
             }
             let html = *ns == Ns::Html;
             if html && tag == "template" {
-                el.unchecked_ref::<web_sys::HtmlTemplateElement>()
-                    .content()
-                    .first_child()
+                crate::dom::first_child(
+                    &el.unchecked_ref::<web_sys::HtmlTemplateElement>().content(),
+                )
             } else if html && frames::is_frame(tag) {
                 return Some(
                     frames::content_document(el)
@@ -314,9 +316,9 @@ fn live_children(
                 if html {
                     out.extend(shadow::open_root(el, tag).map(web_sys::Node::from));
                 }
-                let mut child = el.first_child();
+                let mut child = crate::dom::first_child(&el);
                 while let Some(c) = child {
-                    child = c.next_sibling();
+                    child = crate::dom::next_sibling(&c);
                     out.push(c);
                 }
                 return Some(out);
@@ -327,7 +329,7 @@ fn live_children(
     let mut out = Vec::new();
     let mut child = first;
     while let Some(c) = child {
-        child = c.next_sibling();
+        child = crate::dom::next_sibling(&c);
         out.push(c);
     }
     Some(out)

@@ -51,7 +51,7 @@ pub fn spot(ids: &Ids, node: Option<Node>) -> Spot {
         }
         // Keep climbing even after a find: the UI check must see every
         // ancestor (the panel's inside has no ids, but be sure).
-        at = match node.parent_node() {
+        at = match crate::dom::parent_node(&node) {
             Some(p) => Some(p),
             None => node
                 .dyn_ref::<web_sys::ShadowRoot>()
@@ -65,7 +65,7 @@ pub fn spot(ids: &Ids, node: Option<Node>) -> Spot {
 }
 
 pub fn rect_of(el: &Element) -> Rect {
-    let r = el.get_bounding_client_rect();
+    let r = crate::dom::get_bounding_client_rect(el);
     Rect {
         left: r.left(),
         top: r.top(),

@@ -71,8 +71,8 @@ impl Presence {
                 el.set_inner_html(ARROW);
                 let label = self.element("span")?;
                 label.set_text_content(Some(name));
-                el.append_child(&label).map_err(VisitorError::js)?;
-                self.layer.append_child(&el).map_err(VisitorError::js)?;
+                crate::dom::append_child(&el, &label).map_err(VisitorError::js)?;
+                crate::dom::append_child(&self.layer, &el).map_err(VisitorError::js)?;
                 self.cursors.push(Cursor {
                     agent,
                     el: el.clone(),
@@ -80,7 +80,7 @@ impl Presence {
                 el
             }
         };
-        let _ = el.remove_attribute("hidden");
+        let _ = crate::dom::remove_attribute(&el, "hidden");
         // The arrow's tip is the element's top-left corner.
         style(&el, &translate(x, y))
     }
@@ -88,7 +88,7 @@ impl Presence {
     /// The agent's pointer left the page: its cursor hides until it moves.
     pub fn hide_cursor(&self, agent: AgentId) {
         if let Some(c) = self.cursors.iter().find(|c| c.agent == agent) {
-            let _ = c.el.set_attribute(intern("hidden"), "");
+            let _ = crate::dom::set_attribute(&c.el, intern("hidden"), "");
         }
     }
 
@@ -132,8 +132,8 @@ impl Presence {
 
     fn mark(&mut self, el: Element, ms: u32) -> Result<(), VisitorError> {
         // Marks whose timer fired have removed themselves already.
-        self.marks.retain(|m| m.el.is_connected());
-        self.layer.append_child(&el).map_err(VisitorError::js)?;
+        self.marks.retain(|m| crate::dom::is_connected(&m.el));
+        crate::dom::append_child(&self.layer, &el).map_err(VisitorError::js)?;
         let gone = el.clone();
         self.marks.push(Mark {
             el,
@@ -143,9 +143,7 @@ impl Presence {
     }
 
     fn element(&self, tag: &str) -> Result<Element, VisitorError> {
-        self.document
-            .create_element(intern(tag))
-            .map_err(VisitorError::js)
+        crate::dom::create_element(&self.document, intern(tag)).map_err(VisitorError::js)
     }
 }
 
@@ -187,8 +185,7 @@ fn left_top(x: f64, y: f64) -> String {
 }
 
 fn set(el: &Element, name: &str, value: &str) -> Result<(), VisitorError> {
-    el.set_attribute(intern(name), value)
-        .map_err(VisitorError::js)
+    crate::dom::set_attribute(el, intern(name), value).map_err(VisitorError::js)
 }
 
 fn style(el: &Element, css: &str) -> Result<(), VisitorError> {

@@ -102,7 +102,7 @@ impl Page<'_> {
 
     /// Whether a URL (relative to the page) stays on the page's origin.
     fn same_origin(&self, url: &str) -> bool {
-        let base = self.document.url().unwrap_or_default();
+        let base = crate::dom::url(self.document);
         let origin = self.window.location().origin().unwrap_or_default();
         web_sys::Url::new_with_base(url, &base)
             .is_ok_and(|u| policy::may_navigate(&origin, &u.origin()))
@@ -199,7 +199,7 @@ fn field_of(el: &Element) -> Option<Field> {
         "textarea" => Some(Field::Value),
         "select" => Some(Field::Select),
         "input" => {
-            let ty = el.get_attribute(intern("type")).unwrap_or_default();
+            let ty = crate::dom::get_attribute(el, intern("type")).unwrap_or_default();
             let is = |t: &str| ty.eq_ignore_ascii_case(t);
             if is("checkbox") || is("radio") {
                 Some(Field::Checkable)
@@ -339,7 +339,7 @@ fn fill(el: &Element, set: &Fill) -> Result<(), Outcome> {
 
 /// A `<select>`'s options: exactly those at `selected` chosen.
 fn choose(select: &Element, selected: &[u32]) -> bool {
-    let Ok(options) = select.query_selector_all(intern("option")) else {
+    let Ok(options) = crate::dom::query_selector_all(&select, intern("option")) else {
         return false;
     };
     let mut ok = true;
@@ -373,10 +373,13 @@ fn native_set(el: &JsValue, prop: &str, value: &JsValue) -> bool {
 }
 
 /// `requestSubmit()` runs validation and the page's submit handlers, as the
-/// form's submit button would; old browsers only have `submit()`.
+/// form's submit button would; old browsers only have `submit()`. Both are
+/// read from the form's prototype: a control named `submit` (the usual
+/// `<input type=submit name=submit>`) shadows them on the form itself.
 fn submit(form: &Element) -> Result<(), Outcome> {
+    let proto = Object::get_prototype_of(form);
     for name in ["requestSubmit", "submit"] {
-        let f = Reflect::get(form, &JsValue::from_str(name))
+        let f = Reflect::get(&proto, &JsValue::from_str(name))
             .ok()
             .and_then(|f| f.dyn_into::<Function>().ok());
         if let Some(f) = f {

@@ -39,7 +39,7 @@ pub fn changed(last: Option<Option<TextRange>>, now: Option<TextRange>) -> bool 
 
 /// Reads `document`'s selection.
 pub fn read(document: &Document, ids: &Ids) -> Reading {
-    let Ok(Some(selection)) = document.get_selection() else {
+    let Ok(Some(selection)) = crate::dom::get_selection(document) else {
         return Reading::Range(None);
     };
     if selection.range_count() == 0 || selection.is_collapsed() {
@@ -94,11 +94,11 @@ pub fn find_node(ids: &Ids, document: &Document, id: NodeId) -> Option<Node> {
 
 /// A node's length as a range offset counts it.
 fn node_len(node: &Node) -> u32 {
-    match node.node_type() {
+    match crate::dom::node_type(&node) {
         Node::TEXT_NODE | Node::COMMENT_NODE | Node::CDATA_SECTION_NODE => node
             .dyn_ref::<web_sys::CharacterData>()
             .map_or(0, web_sys::CharacterData::length),
-        _ => node.child_nodes().length(),
+        _ => crate::dom::child_nodes(&node).length(),
     }
 }
 
@@ -205,11 +205,9 @@ impl Marks {
             if r.width() < 0.5 || r.height() < 0.5 {
                 continue;
             }
-            let el = self
-                .document
-                .create_element(intern("div"))
+            let el = crate::dom::create_element(&self.document, intern("div"))
                 .map_err(VisitorError::js)?;
-            el.set_attribute(intern("data-cobrowse-selection"), "")
+            crate::dom::set_attribute(&el, intern("data-cobrowse-selection"), "")
                 .map_err(VisitorError::js)?;
             // Whole pixels as integers: `f64`'s `Display` would pull Rust's
             // float formatting into the shipped wasm.
@@ -221,9 +219,8 @@ impl Marks {
                 px(r.width()),
                 px(r.height())
             );
-            el.set_attribute(intern("style"), &css)
-                .map_err(VisitorError::js)?;
-            self.layer.append_child(&el).map_err(VisitorError::js)?;
+            crate::dom::set_attribute(&el, intern("style"), &css).map_err(VisitorError::js)?;
+            crate::dom::append_child(&self.layer, &el).map_err(VisitorError::js)?;
             rects.push(el);
         }
         Ok(rects)
@@ -277,14 +274,14 @@ mod browser {
     fn page() -> (Document, Ids, Node, Node, Element) {
         let document = web_sys::window().unwrap().document().unwrap();
         let body = document.body().unwrap();
-        let p = document.create_element("p").unwrap();
-        let a = document.create_text_node("Hello selected ");
-        let b = document.create_text_node("world of text");
-        p.append_child(&a).unwrap();
-        p.append_child(&b).unwrap();
-        body.append_child(&p).unwrap();
-        let layer = document.create_element("div").unwrap();
-        body.append_child(&layer).unwrap();
+        let p = crate::dom::create_element(&document, "p").unwrap();
+        let a = crate::dom::create_text_node(&document, "Hello selected ");
+        let b = crate::dom::create_text_node(&document, "world of text");
+        crate::dom::append_child(&p, &a).unwrap();
+        crate::dom::append_child(&p, &b).unwrap();
+        crate::dom::append_child(&body, &p).unwrap();
+        let layer = crate::dom::create_element(&document, "div").unwrap();
+        crate::dom::append_child(&body, &layer).unwrap();
         let mut ids = Ids::new();
         ids.get_or_assign(&p);
         ids.get_or_assign(&a);
@@ -295,7 +292,7 @@ mod browser {
     #[wasm_bindgen_test]
     fn the_visitors_selection_reads_as_text_node_ids_and_offsets() {
         let (document, ids, a, b, _) = page();
-        let selection = document.get_selection().unwrap().unwrap();
+        let selection = crate::dom::get_selection(&document).unwrap().unwrap();
         // Selected backwards: anchor after focus, as a right-to-left drag.
         selection.set_base_and_extent(&b, 5, &a, 6).unwrap();
         let Reading::Range(Some(range)) = read(&document, &ids) else {
@@ -312,7 +309,7 @@ mod browser {
     #[wasm_bindgen_test]
     fn an_agents_selection_is_drawn_in_the_layer_and_leaves_the_page_alone() {
         let (document, ids, a, b, layer) = page();
-        let selection = document.get_selection().unwrap().unwrap();
+        let selection = crate::dom::get_selection(&document).unwrap().unwrap();
         selection.remove_all_ranges().unwrap();
         let find = |id| find_node(&ids, &document, id);
         let mut marks = Marks::new(&document, &layer);
@@ -324,9 +321,7 @@ mod browser {
             focus_offset: 0,
         };
         marks.set(AgentId(1), Some(range), &find).unwrap();
-        let drawn = layer
-            .query_selector_all("[data-cobrowse-selection]")
-            .unwrap();
+        let drawn = crate::dom::query_selector_all(&layer, "[data-cobrowse-selection]").unwrap();
         assert!(drawn.length() >= 1, "rectangles over the text");
         assert_eq!(
             selection.range_count(),

@@ -246,7 +246,9 @@ impl Capture {
     pub(crate) fn is_password(&self, el: &Element) -> bool {
         self.was_password.has(el.as_ref())
             || (crate::dom::local_name(el) == "input"
-                && mask::is_password_type(&el.get_attribute(intern("type")).unwrap_or_default()))
+                && mask::is_password_type(
+                    &crate::dom::get_attribute(el, intern("type")).unwrap_or_default(),
+                ))
     }
 
     /// Whether a text (or an element) under this node's parent is masked:
@@ -277,10 +279,10 @@ impl Capture {
     pub(crate) fn newly_covered_inside(&self, el: &Element) -> Vec<web_sys::Node> {
         // The queries below search the element's own tree only (not shadow
         // roots nor frames under it): with no element child they find nothing.
-        if el.first_element_child().is_none() {
+        if crate::dom::first_element_child(el).is_none() {
             return Vec::new();
         }
-        self.covered_unsent(|selector| el.query_selector_all(selector).ok())
+        self.covered_unsent(|selector| crate::dom::query_selector_all(&el, selector).ok())
     }
 
     /// Elements of the tree `root` (a document, a shadow root or an element,
@@ -290,19 +292,10 @@ impl Capture {
     pub(crate) fn newly_covered_in_tree(&self, root: &web_sys::Node) -> Vec<web_sys::Node> {
         // By node type, not `instanceof`: a frame's document is of its own
         // window's classes.
-        self.covered_unsent(|selector| match root.node_type() {
-            web_sys::Node::DOCUMENT_NODE => root
-                .unchecked_ref::<web_sys::Document>()
-                .query_selector_all(selector)
-                .ok(),
-            web_sys::Node::DOCUMENT_FRAGMENT_NODE => root
-                .unchecked_ref::<web_sys::DocumentFragment>()
-                .query_selector_all(selector)
-                .ok(),
-            web_sys::Node::ELEMENT_NODE => root
-                .unchecked_ref::<Element>()
-                .query_selector_all(selector)
-                .ok(),
+        self.covered_unsent(|selector| match crate::dom::node_type(root) {
+            web_sys::Node::DOCUMENT_NODE
+            | web_sys::Node::DOCUMENT_FRAGMENT_NODE
+            | web_sys::Node::ELEMENT_NODE => crate::dom::query_selector_all(root, selector).ok(),
             _ => None,
         })
     }
@@ -364,7 +357,7 @@ impl Capture {
     pub(crate) fn found_shadow_roots(&self) -> impl Iterator<Item = &web_sys::Node> {
         self.found
             .iter()
-            .filter(|n| n.node_type() == web_sys::Node::DOCUMENT_FRAGMENT_NODE)
+            .filter(|n| crate::dom::node_type(&n) == web_sys::Node::DOCUMENT_FRAGMENT_NODE)
     }
 
     /// The shadow roots and frame documents serialized since the last call.
@@ -399,7 +392,7 @@ impl Capture {
             }
             self.budget = Some(left - 1);
         }
-        match node.node_type() {
+        match crate::dom::node_type(&node) {
             web_sys::Node::ELEMENT_NODE => {
                 let el = node.unchecked_ref::<Element>();
                 self.open_element(el, ctx, scrolls, masked)
@@ -421,7 +414,7 @@ impl Capture {
             web_sys::Node::DOCUMENT_NODE => {
                 let id = self.ids.get_or_assign(node);
                 let doc = node.unchecked_ref::<web_sys::Document>();
-                let quirks = doc.compat_mode() == "BackCompat";
+                let quirks = crate::dom::compat_mode(doc) == "BackCompat";
                 // A frame's document inherits its frame's masking.
                 let top = masked || self.rules.private_by_default;
                 if shadow::root_owner(node).is_some() {
@@ -433,7 +426,7 @@ impl Capture {
                         quirks,
                         children: Vec::new(),
                     },
-                    children: Children::of(node.first_child(), top),
+                    children: Children::of(crate::dom::first_child(&node), top),
                 })
             }
             web_sys::Node::DOCUMENT_TYPE_NODE => {
@@ -454,7 +447,7 @@ impl Capture {
                         id,
                         children: Vec::new(),
                     },
-                    children: Children::of(node.first_child(), masked),
+                    children: Children::of(crate::dom::first_child(&node), masked),
                 })
             }
             _ => None,
@@ -555,10 +548,9 @@ impl Capture {
             None
         } else if ns == Ns::Html && tag == "template" {
             // Unchecked: a frame's template is not this realm's class.
-            let content = el
-                .unchecked_ref::<web_sys::HtmlTemplateElement>()
-                .content()
-                .first_child();
+            let content = crate::dom::first_child(
+                &el.unchecked_ref::<web_sys::HtmlTemplateElement>().content(),
+            );
             Some(Children::of(content, masked))
         } else if ns == Ns::Html && frames::is_frame(&tag) {
             // The frame's document is its only child (none if cross-origin).
@@ -573,7 +565,7 @@ impl Capture {
             };
             Some(Children {
                 shadow,
-                first: el.first_child(),
+                first: crate::dom::first_child(&el),
                 masked,
             })
         };
@@ -615,7 +607,7 @@ impl Capture {
         if tag != "input" {
             return mask::control_kind(tag, "", false, masked);
         }
-        let ty = el.get_attribute(intern("type")).unwrap_or_default();
+        let ty = crate::dom::get_attribute(el, intern("type")).unwrap_or_default();
         let mut password = self.was_password.has(el.as_ref());
         if !password && mask::is_password_type(&ty) {
             self.was_password.add(el.as_ref());
@@ -673,10 +665,10 @@ impl Capture {
         };
         match mask::attr_rule(name, star_value, masked) {
             // One crossing instead of the `Attr` node and its value.
-            mask::AttrRule::Keep => el.get_attribute(name),
+            mask::AttrRule::Keep => crate::dom::get_attribute(el, name),
             mask::AttrRule::Drop => None,
             rule => {
-                let attr = el.get_attribute_node(name)?;
+                let attr = crate::dom::get_attribute_node(el, name)?;
                 apply_rule(rule, el, &attr, &base())
             }
         }
@@ -698,7 +690,7 @@ impl Capture {
         let masked = self.is_masked(target);
         if tag == "select" && !masked && reflect(target, "multiple").as_bool() == Some(true) {
             let mut out = Vec::new();
-            if let Ok(options) = target.query_selector_all(intern("option")) {
+            if let Ok(options) = crate::dom::query_selector_all(&target, intern("option")) {
                 for i in 0..options.length() {
                     let Some(opt) = options.item(i) else { continue };
                     let (Some(oid), Some(el)) = (self.ids.get(&opt), frames::as_element(&opt))
@@ -731,7 +723,7 @@ pub(crate) fn masked_by(rules: &Rules, el: &Element) -> bool {
 
 /// Records `el`'s scroll position, unless it is zero or the window's.
 fn push_scroll(scrolls: &mut Vec<ScrollPos>, el: &Element, id: NodeId, ctx: &DocCtx) {
-    let (x, y) = (el.scroll_left(), el.scroll_top());
+    let (x, y) = (crate::dom::scroll_left(el), crate::dom::scroll_top(el));
     if (x != 0 || y != 0) && ctx.scrolling_element.as_ref() != Some(el) {
         scrolls.push(ScrollPos {
             target: id,
@@ -756,16 +748,15 @@ fn remember(set: &js_sys::WeakSet, el: &Element, yes: bool) {
 /// The empty box that stands in for a blocked element: its layout
 /// attributes and its current size, nothing it contains.
 fn blocked_box(el: &Element, id: NodeId, tag: String, ns: Ns) -> Node {
-    let rect = el.get_bounding_client_rect();
-    let inline = el
-        .owner_document()
-        .and_then(|d| d.default_view())
+    let rect = crate::dom::get_bounding_client_rect(el);
+    let inline = crate::dom::owner_document(&el)
+        .and_then(|d| crate::dom::default_view(&d))
         .and_then(|w| w.get_computed_style(el).ok().flatten())
         .and_then(|s| s.get_property_value(intern("display")).ok())
         .is_some_and(|d| d == "inline");
     let own: Vec<(&str, String)> = ["id", "class"]
         .into_iter()
-        .filter_map(|n| el.get_attribute(intern(n)).map(|v| (n, v)))
+        .filter_map(|n| crate::dom::get_attribute(el, intern(n)).map(|v| (n, v)))
         .collect();
     let attrs = mask::blocked_box_attrs(
         own.iter().map(|(n, v)| (*n, v.as_str())),

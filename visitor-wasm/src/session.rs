@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_events::EventListener;
+use crate::dom::Listener as EventListener;
 use protocol::{Event, FormState, JoinCode, NodeId, ScrollPos, Seq, ToVisitor};
 use wasm_bindgen::JsValue;
 use web_sys::{Document, Window};
@@ -400,7 +400,7 @@ impl Inner {
     fn on_socket(&mut self, event: SocketEvent) {
         match event {
             SocketEvent::Open => {
-                let page_url = self.document.url().unwrap_or_default();
+                let page_url = crate::dom::url(&self.document);
                 let resume = self.resume.hello_token();
                 // An invitation starts a session; a resume continues one.
                 let invitation = match resume {

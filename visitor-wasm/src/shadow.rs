@@ -55,12 +55,12 @@ pub(crate) fn open_root(el: &Element, tag: &str) -> Option<web_sys::ShadowRoot> 
     if !can_host(tag) || tag.eq_ignore_ascii_case(mask::UI_TAG) {
         return None;
     }
-    el.shadow_root()
+    crate::dom::shadow_root(el)
 }
 
 /// `node` is a shadow root: its host.
 pub(crate) fn host_of(node: &web_sys::Node) -> Option<Element> {
-    if node.node_type() != web_sys::Node::DOCUMENT_FRAGMENT_NODE {
+    if crate::dom::node_type(&node) != web_sys::Node::DOCUMENT_FRAGMENT_NODE {
         return None;
     }
     Reflect::get(node, &JsValue::from_str(intern("host")))
@@ -74,7 +74,7 @@ pub(crate) fn host_of(node: &web_sys::Node) -> Option<Element> {
 /// visitor's own document has none, even when the page sits in a frame of
 /// its own (that outer page is not captured).
 pub(crate) fn root_owner(root: &web_sys::Node) -> Option<Element> {
-    match root.node_type() {
+    match crate::dom::node_type(&root) {
         web_sys::Node::DOCUMENT_FRAGMENT_NODE => host_of(root),
         web_sys::Node::DOCUMENT_NODE => {
             let top = web_sys::window().and_then(|w| w.document());
@@ -90,7 +90,7 @@ pub(crate) fn root_owner(root: &web_sys::Node) -> Option<Element> {
 /// The node's parent in the composed tree: its parent node, or for a root
 /// the element it hangs from.
 pub(crate) fn composed_parent(node: &web_sys::Node) -> Option<web_sys::Node> {
-    match node.parent_node() {
+    match crate::dom::parent_node(&node) {
         Some(p) => Some(p),
         None => root_owner(node).map(Into::into),
     }
@@ -99,10 +99,10 @@ pub(crate) fn composed_parent(node: &web_sys::Node) -> Option<web_sys::Node> {
 /// The element that contains `node` as far as masking goes: its parent
 /// element, or the host / `<iframe>` above the root it is in (or it is).
 pub(crate) fn containing_element(node: &web_sys::Node) -> Option<Element> {
-    if let Some(p) = node.parent_element() {
+    if let Some(p) = crate::dom::parent_element(&node) {
         return Some(p);
     }
-    match node.parent_node() {
+    match crate::dom::parent_node(&node) {
         Some(root) => root_owner(&root),
         None => root_owner(node),
     }
@@ -119,12 +119,12 @@ pub(crate) fn nearest_pair(el: &Element, a: &str, b: &str) -> (bool, bool, bool)
         let mb = crate::dom::closest(&cur, b).ok().flatten();
         if ma.is_some() || mb.is_some() {
             let b_nearer = match (&ma, &mb) {
-                (Some(m), Some(u)) => m != u && m.contains(Some(u)),
+                (Some(m), Some(u)) => m != u && crate::dom::contains(m, Some(u.as_ref())),
                 _ => false,
             };
             return (ma.is_some(), mb.is_some(), b_nearer);
         }
-        let root = cur.get_root_node();
+        let root = crate::dom::get_root_node(&cur);
         match root_owner(&root) {
             Some(owner) => cur = owner,
             None => break,
@@ -140,7 +140,7 @@ pub(crate) fn composed_closest(el: &Element, selector: &str) -> Option<Element> 
         if let Ok(Some(found)) = crate::dom::closest(&cur, selector) {
             return Some(found);
         }
-        cur = root_owner(&cur.get_root_node())?;
+        cur = root_owner(&crate::dom::get_root_node(&cur))?;
     }
     None
 }

@@ -36,15 +36,14 @@ pub struct SlicedSnapshot {
 impl SlicedSnapshot {
     /// Starts the walk of `document`; the node cap starts counting.
     pub fn begin(document: &Document, capture: &mut Capture) -> Result<Self, VisitorError> {
-        let window = document
-            .default_view()
+        let window = crate::dom::default_view(document)
             .or_else(web_sys::window)
             .ok_or(VisitorError::NoDocument)?;
         let base_url = base_url(document);
-        let url = document.url().map_err(VisitorError::js)?;
+        let url = crate::dom::url(document);
         let ctx = DocCtx {
             base: base_url.clone(),
-            scrolling_element: document.scrolling_element(),
+            scrolling_element: crate::dom::scrolling_element(document),
         };
         capture.begin_snapshot();
         Ok(SlicedSnapshot {
@@ -170,7 +169,7 @@ fn add_cut_notice(root: &mut Node, [id, text_id]: [NodeId; 2], cap: u32) {
 
 /// The URL relative URLs on the page resolve against.
 pub fn base_url(document: &Document) -> String {
-    document.base_uri().ok().flatten().unwrap_or_default()
+    crate::dom::base_uri(document).unwrap_or_default()
 }
 
 pub fn viewport(window: &Window) -> Viewport {

@@ -116,7 +116,7 @@ pub fn read(
         ("dialog:modal", TopLayerKind::ModalDialog),
         (":popover-open", TopLayerKind::Popover),
     ] {
-        let Ok(list) = document.query_selector_all(selector) else {
+        let Ok(list) = crate::dom::query_selector_all(&document, selector) else {
             continue;
         };
         for node in (0..list.length()).filter_map(|i| list.item(i)) {
@@ -125,7 +125,7 @@ pub fn read(
             }
         }
     }
-    if let Some(el) = document.fullscreen_element() {
+    if let Some(el) = crate::dom::fullscreen_element(document) {
         out.push((el, TopLayerKind::Fullscreen));
     }
     // Document order: the two queries each are; merged, they are sorted.

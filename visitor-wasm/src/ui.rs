@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gloo_events::EventListener;
+use crate::dom::Listener as EventListener;
 use gloo_timers::callback::Timeout;
 use protocol::{AgentId, EndReason, Mode};
 use wasm_bindgen::{intern, JsCast};
@@ -155,9 +155,8 @@ impl Ui {
         document: &Document,
         on_action: Rc<dyn Fn(UiAction)>,
     ) -> Result<Ui, VisitorError> {
-        let host = document
-            .create_element(intern(UI_TAG))
-            .map_err(VisitorError::js)?;
+        let host =
+            crate::dom::create_element(document, intern(UI_TAG)).map_err(VisitorError::js)?;
         let root = host
             .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
             .map_err(VisitorError::js)?;
@@ -173,7 +172,7 @@ impl Ui {
         let layer = element(document, "div", None)?;
         layer.set_class_name("presence");
         for child in [&style, &frame, &layer, &panel] {
-            root.append_child(child).map_err(VisitorError::js)?;
+            crate::dom::append_child(&root, child).map_err(VisitorError::js)?;
         }
         let lift = Lift::new(document, &root, &panel)?;
         let click = EventListener::new(&root, "click", move |event| {
@@ -182,10 +181,8 @@ impl Ui {
                 on_action(action);
             }
         });
-        let parent = document
-            .document_element()
-            .ok_or(VisitorError::NoDocument)?;
-        parent.append_child(&host).map_err(VisitorError::js)?;
+        let parent = crate::dom::document_element(document).ok_or(VisitorError::NoDocument)?;
+        crate::dom::append_child(&parent, &host).map_err(VisitorError::js)?;
         let above = AboveFullscreen::new(document, &host);
         Ok(Ui {
             _above: above,
@@ -225,7 +222,7 @@ impl Ui {
     /// Redraws the panel; `watched` shows the frame around the viewport.
     pub fn render(&self, view: &View<'_>, watched: bool) -> Result<(), VisitorError> {
         if watched {
-            let _ = self.frame.remove_attribute("hidden");
+            let _ = crate::dom::remove_attribute(&self.frame, "hidden");
         } else {
             set(&self.frame, "hidden", "")?;
         }
@@ -243,7 +240,7 @@ impl Ui {
                 code_el.set_class_name("code");
                 set(&code_el, "data-cobrowse-code", code)?;
                 append_text(d, &text, "Your co-browsing code: ")?;
-                text.append_child(&code_el).map_err(VisitorError::js)?;
+                crate::dom::append_child(&text, &code_el).map_err(VisitorError::js)?;
                 append_text(d, &text, " — read it to the agent")?;
                 add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
             }
@@ -326,10 +323,10 @@ impl Ui {
                 add(&row, &button(d, "end", "data-cobrowse-end", "", "End")?)?;
             }
         }
-        self.panel.append_child(&text).map_err(VisitorError::js)?;
+        crate::dom::append_child(&self.panel, &text).map_err(VisitorError::js)?;
         let actionable = row.child_element_count() > 0;
         if actionable {
-            self.panel.append_child(&row).map_err(VisitorError::js)?;
+            crate::dom::append_child(&self.panel, &row).map_err(VisitorError::js)?;
         }
         let asking = matches!(view, View::Asking { .. } | View::AskingControl { .. });
         self.lift.rendered(actionable, asking);
@@ -355,8 +352,7 @@ fn action_of(target: &Element) -> Option<UiAction> {
         )
         .ok()??;
     let agent = |attr: &str| {
-        button
-            .get_attribute(attr)
+        crate::dom::get_attribute(&button, attr)
             .and_then(|v| v.parse().ok())
             .map(AgentId)
     };
@@ -370,7 +366,7 @@ fn action_of(target: &Element) -> Option<UiAction> {
         Some(UiAction::DenyControl(a))
     } else if let Some(a) = agent("data-cobrowse-view-only") {
         Some(UiAction::ViewOnly(a))
-    } else if button.has_attribute("data-cobrowse-end") {
+    } else if crate::dom::has_attribute(&button, "data-cobrowse-end") {
         Some(UiAction::End)
     } else {
         None
@@ -378,7 +374,7 @@ fn action_of(target: &Element) -> Option<UiAction> {
 }
 
 fn element(d: &Document, tag: &str, text: Option<&str>) -> Result<Element, VisitorError> {
-    let el = d.create_element(intern(tag)).map_err(VisitorError::js)?;
+    let el = crate::dom::create_element(d, intern(tag)).map_err(VisitorError::js)?;
     if text.is_some() {
         el.set_text_content(text);
     }
@@ -386,20 +382,17 @@ fn element(d: &Document, tag: &str, text: Option<&str>) -> Result<Element, Visit
 }
 
 fn add(parent: &Element, child: &Element) -> Result<(), VisitorError> {
-    parent
-        .append_child(child)
+    crate::dom::append_child(&parent, child)
         .map(drop)
         .map_err(VisitorError::js)
 }
 
 fn set(el: &Element, name: &str, value: &str) -> Result<(), VisitorError> {
-    el.set_attribute(intern(name), value)
-        .map_err(VisitorError::js)
+    crate::dom::set_attribute(el, intern(name), value).map_err(VisitorError::js)
 }
 
 fn append_text(d: &Document, parent: &Element, text: &str) -> Result<(), VisitorError> {
-    parent
-        .append_child(&d.create_text_node(text))
+    crate::dom::append_child(&parent, &crate::dom::create_text_node(d, text))
         .map(drop)
         .map_err(VisitorError::js)
 }

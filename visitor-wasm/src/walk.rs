@@ -89,7 +89,7 @@ impl Walker {
                 None => level.next.take().inspect(|c| {
                     // Read now: if `c` moves away meanwhile, its old
                     // parent's record gets that parent read again.
-                    level.next = c.next_sibling();
+                    level.next = crate::dom::next_sibling(&c);
                 }),
             };
             let Some(child) = child else {
@@ -127,7 +127,7 @@ impl Walker {
             Opened::Leaf(n) => return self.attach(n),
             Opened::Parent { node: n, children } => (n, children),
         };
-        let ctx = if !root && node.node_type() == web_sys::Node::DOCUMENT_NODE {
+        let ctx = if !root && crate::dom::node_type(&node) == web_sys::Node::DOCUMENT_NODE {
             self.enter_frame_document(node, &node_out)
         } else {
             ctx
@@ -153,7 +153,9 @@ impl Walker {
     /// window's scroll in a snapshot.
     fn enter_frame_document(&mut self, node: &web_sys::Node, out: &Node) -> Rc<DocCtx> {
         let doc: &Document = node.unchecked_ref();
-        if let (Some(window), Some(scrolls)) = (doc.default_view(), self.scrolls.as_mut()) {
+        if let (Some(window), Some(scrolls)) =
+            (crate::dom::default_view(doc), self.scrolls.as_mut())
+        {
             let pos = crate::snapshot::window_scroll(&window, out.id());
             if pos.x != 0.0 || pos.y != 0.0 {
                 scrolls.push(pos);
@@ -161,7 +163,7 @@ impl Walker {
         }
         Rc::new(DocCtx {
             base: crate::snapshot::base_url(doc),
-            scrolling_element: doc.scrolling_element(),
+            scrolling_element: crate::dom::scrolling_element(doc),
         })
     }
 

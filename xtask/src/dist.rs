@@ -113,7 +113,12 @@ fn bindgen(wasm: &Path, out: &Path) -> Result<()> {
 /// Moves the JS modules the crate declares (wasm-bindgen's `snippets/`)
 /// into the glue that imports them, so that the SDK stays the files the
 /// loader, the relay and CONTRACT.md know (and one request fewer). A
-/// snippet here is plain functions: `export` goes, the rest is copied.
+/// snippet here is plain functions: `export` goes, the rest is copied once.
+/// The glue imports a snippet two ways: by name (`import { f } from …`, for
+/// functions it wraps) and whole (`import * as import1 from …`, handed to
+/// the wasm, which imports the functions that need no wrapping straight
+/// from the module): the whole import becomes an object of the exported
+/// functions, under the name the glue gives the wasm.
 fn fold_snippets(dir: &Path, glue: &Path) -> Result<()> {
     let snippets = dir.join("snippets");
     if !snippets.exists() {
@@ -121,37 +126,72 @@ fn fold_snippets(dir: &Path, glue: &Path) -> Result<()> {
     }
     let text = fs::read_to_string(glue)?;
     let mut out = String::with_capacity(text.len());
+    // Per folded module: its exported functions, and the binding of its
+    // first whole import (later ones, one per wasm import group, alias it).
+    let mut folded: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
     for line in text.lines() {
-        match snippet_import(line) {
-            Some(rel) => {
+        let Some((rel, whole)) = snippet_import(line) else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let at = match folded.iter().position(|(path, ..)| path == rel) {
+            Some(at) => at,
+            None => {
                 let module = fs::read_to_string(dir.join(rel))
                     .with_context(|| format!("reading the snippet {rel}"))?;
+                let mut names = Vec::new();
                 for code in module.lines() {
-                    out.push_str(code.strip_prefix("export ").unwrap_or(code));
+                    let code = match code.strip_prefix("export ") {
+                        Some(rest) => {
+                            names.extend(exported_function(rest).map(str::to_owned));
+                            rest
+                        }
+                        None => code,
+                    };
+                    out.push_str(code);
                     out.push('\n');
                 }
+                folded.push((rel.to_owned(), names, None));
+                folded.len() - 1
             }
-            None => {
-                out.push_str(line);
-                out.push('\n');
+        };
+        if let Some(binding) = whole {
+            let (_, names, first) = &mut folded[at];
+            match first {
+                Some(first) => out.push_str(&format!("const {binding} = {first};\n")),
+                None => {
+                    out.push_str(&format!("const {binding} = {{ {} }};\n", names.join(", ")));
+                    *first = Some(binding.to_owned());
+                }
             }
         }
     }
-    if out.contains("snippets/") {
+    if out.contains("from \"./snippets/") || out.contains("from './snippets/") {
         anyhow::bail!("{}: a snippet import was left unfolded", glue.display());
     }
     fs::write(glue, out)?;
     fs::remove_dir_all(&snippets).with_context(|| format!("removing {}", snippets.display()))
 }
 
-/// The path of the module a glue line imports, if it is a snippet's:
-/// `import { f } from './snippets/crate-hash/js/read.js';`.
-fn snippet_import(line: &str) -> Option<&str> {
+/// The name of the function an `export` line declares: `function f(…`.
+fn exported_function(rest: &str) -> Option<&str> {
+    let name = rest.strip_prefix("function ")?.split('(').next()?.trim();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The path of the module a glue line imports, if it is a snippet's, and
+/// the binding of a whole-module import: `import { f } from
+/// './snippets/crate-hash/js/dom.js';` or `import * as import1 from "…"`.
+fn snippet_import(line: &str) -> Option<(&str, Option<&str>)> {
     let rest = line.trim().strip_prefix("import ")?;
-    let (_, from) = rest.split_once(" from ")?;
+    let (what, from) = rest.split_once(" from ")?;
     let path = from.trim().trim_end_matches(';').trim_matches(['\'', '"']);
-    path.strip_prefix("./")
-        .filter(|p| p.starts_with("snippets/"))
+    let path = path
+        .strip_prefix("./")
+        .filter(|p| p.starts_with("snippets/"))?;
+    let whole = what.trim().strip_prefix("* as ").map(str::trim);
+    Some((path, whole))
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {
@@ -172,20 +212,29 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::snippet_import;
+    use super::{exported_function, snippet_import};
 
     #[test]
     fn only_snippet_imports_are_folded() {
         assert_eq!(
             snippet_import(
-                "import { cobrowseReadElement } from './snippets/visitor-wasm-1a2b/js/read.js';"
+                "import { cbDomFirstChild, cbDomNodeType } from './snippets/visitor-wasm-1a2b/js/dom.js';"
             ),
-            Some("snippets/visitor-wasm-1a2b/js/read.js")
+            Some(("snippets/visitor-wasm-1a2b/js/dom.js", None))
+        );
+        assert_eq!(
+            snippet_import("import * as import3 from \"./snippets/visitor-wasm-1a2b/js/dom.js\""),
+            Some(("snippets/visitor-wasm-1a2b/js/dom.js", Some("import3")))
         );
         assert_eq!(
             snippet_import("import * as x from './visitor_wasm_bg.js';"),
             None
         );
         assert_eq!(snippet_import("let imports = {};"), None);
+        assert_eq!(
+            exported_function("function cbDomNodeType(n) { }"),
+            Some("cbDomNodeType")
+        );
+        assert_eq!(exported_function("const x = 1;"), None);
     }
 }

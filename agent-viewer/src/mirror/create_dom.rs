@@ -24,6 +24,11 @@ use crate::sanitize::ElementKind;
 // (lengths in UTF-16 units in `lens`). A name the browser refuses gives
 // `null` in its place.
 #[wasm_bindgen(inline_js = r#"
+// Through Document.prototype: an <img name="createElement"> in the mirror
+// shadows the document's own (see proto_dom.rs).
+const D = Document.prototype;
+const createElement = D.createElement, createElementNS = D.createElementNS;
+const createTextNode = D.createTextNode, createComment = D.createComment;
 export function create_nodes(doc, kinds, lens, text) {
   const out = new Array(kinds.length);
   let at = 0, l = 0;
@@ -32,14 +37,14 @@ export function create_nodes(doc, kinds, lens, text) {
     const kind = kinds[i];
     if (kind === 0) {
       const tag = take();
-      try { out[i] = doc.createElement(tag); } catch (e) { out[i] = null; }
+      try { out[i] = createElement.call(doc, tag); } catch (e) { out[i] = null; }
     } else if (kind === 1) {
       const ns = take(), tag = take();
-      try { out[i] = doc.createElementNS(ns, tag); } catch (e) { out[i] = null; }
+      try { out[i] = createElementNS.call(doc, ns, tag); } catch (e) { out[i] = null; }
     } else if (kind === 2) {
-      out[i] = doc.createTextNode(take());
+      out[i] = createTextNode.call(doc, take());
     } else {
-      out[i] = doc.createComment(take());
+      out[i] = createComment.call(doc, take());
     }
   }
   return out;

@@ -18,6 +18,7 @@ use web_sys::{Document, Element, HtmlDocument, HtmlIFrameElement, Node};
 use std::cell::RefCell;
 
 use super::create_dom::Pool;
+use super::proto_dom as proto;
 use super::writes_dom::Writes;
 use super::{DomBackend, FormView, Reset};
 use crate::layout::MAX_SIDE;
@@ -167,7 +168,7 @@ impl WebDom {
         if got_quirks != quirks {
             Self::rewrite(doc, mode_only)?;
         }
-        if let Some(root) = doc.document_element() {
+        if let Some(root) = proto::document_element(doc) {
             root.remove();
         }
         Ok(())
@@ -295,8 +296,8 @@ impl DomBackend for WebDom {
             None => {
                 let doc = self.document()?;
                 match ns {
-                    Ns::Html => doc.create_element(tag),
-                    other => doc.create_element_ns(Some(other.uri()), tag),
+                    Ns::Html => proto::create_element(&doc, tag),
+                    other => proto::create_element_ns(&doc, Some(other.uri()), tag),
                 }
                 .map(Node::from)
                 .map_err(js_error)?
@@ -321,14 +322,14 @@ impl DomBackend for WebDom {
         if let Some(made) = self.pool.text(text) {
             return Ok(made);
         }
-        Ok(self.document()?.create_text_node(text).into())
+        Ok(proto::create_text_node(&self.document()?, text).into())
     }
 
     fn create_comment(&mut self, text: &str) -> Result<Node, ViewerError> {
         if let Some(made) = self.pool.comment(text) {
             return Ok(made);
         }
-        Ok(self.document()?.create_comment(text).into())
+        Ok(proto::create_comment(&self.document()?, text).into())
     }
 
     fn create_doctype(
@@ -371,8 +372,8 @@ impl DomBackend for WebDom {
         self.flush();
         let el = element(node);
         match ns {
-            Some(ns) => el.set_attribute_ns(Some(ns), name, value),
-            None => el.set_attribute(name, value),
+            Some(ns) => proto::set_attribute_ns(el, Some(ns), name, value),
+            None => proto::set_attribute(el, name, value),
         }
         .map_err(js_error)?;
         self.canvas_attribute_changed(node, name);
@@ -387,7 +388,7 @@ impl DomBackend for WebDom {
     ) -> Result<(), ViewerError> {
         self.flush();
         // By qualified name: finds `xlink:href` whatever its namespace.
-        element(node).remove_attribute(name).map_err(js_error)?;
+        proto::remove_attribute(element(node), name).map_err(js_error)?;
         self.canvas_attribute_changed(node, name);
         Ok(())
     }
@@ -402,8 +403,7 @@ impl DomBackend for WebDom {
         // The subtree being built is whole: what is left in the pool is
         // what the build skipped.
         self.pool.clear();
-        parent
-            .insert_before(child, before)
+        proto::insert_before(parent, child, before)
             .map(drop)
             .map_err(js_error)
     }
@@ -425,9 +425,9 @@ impl DomBackend for WebDom {
 
     fn detach(&mut self, node: &Node) {
         self.flush();
-        if let Some(parent) = node.parent_node() {
+        if let Some(parent) = proto::parent_node(node) {
             // Only fails if `node` is not `parent`'s child, which it is.
-            let _ = parent.remove_child(node);
+            let _ = proto::remove_child(&parent, node);
         }
     }
 
@@ -515,8 +515,8 @@ impl DomBackend for WebDom {
         let existing = Reflect::get(host, &"shadowRoot".into()).map_err(js_error)?;
         if existing.is_object() {
             let root: Node = existing.unchecked_into();
-            while let Some(child) = root.first_child() {
-                root.remove_child(&child).map_err(js_error)?;
+            while let Some(child) = proto::first_child(&root) {
+                proto::remove_child(&root, &child).map_err(js_error)?;
             }
             return Ok(root);
         }

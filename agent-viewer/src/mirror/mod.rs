@@ -14,6 +14,8 @@ pub mod dom;
 pub(crate) mod fake;
 pub mod frames;
 pub mod presence;
+#[cfg(target_arch = "wasm32")]
+mod proto_dom;
 pub mod selection;
 #[cfg(target_arch = "wasm32")]
 mod selection_dom;

@@ -16,6 +16,7 @@ use protocol::TopLayerKind;
 use web_sys::Node;
 
 use super::dom::{element, function, js_error};
+use super::proto_dom as proto;
 use crate::ViewerError;
 
 /// The copies in the top layer and the listeners holding each there.
@@ -47,12 +48,12 @@ impl Held {
             return Ok(());
         };
         let el = element(node);
-        if !el.matches(state).unwrap_or(false) {
-            if kind == TopLayerKind::ModalDialog && el.has_attribute("open") {
+        if !proto::matches(el, state).unwrap_or(false) {
+            if kind == TopLayerKind::ModalDialog && proto::has_attribute(el, "open") {
                 // The visitor's `open` came with the batch before this
                 // event; `showModal()` refuses a dialog that is open
                 // already, and sets `open` again itself.
-                el.remove_attribute("open").map_err(js_error)?;
+                proto::remove_attribute(el, "open").map_err(js_error)?;
             }
             call(node, show)?;
         }
@@ -91,14 +92,14 @@ impl Held {
             return;
         };
         let el = element(node);
-        if !el.matches(state).unwrap_or(false) {
+        if !proto::matches(el, state).unwrap_or(false) {
             return;
         }
-        if kind == TopLayerKind::ModalDialog && !el.has_attribute("open") {
+        if kind == TopLayerKind::ModalDialog && !proto::has_attribute(el, "open") {
             // The visitor's batch removed `open` first; `close()` does
             // nothing to a dialog without it, leaving it modal. It takes
             // `open` away again itself.
-            let _ = el.set_attribute("open", "");
+            let _ = proto::set_attribute(el, "open", "");
         }
         let _ = call(node, hide);
     }

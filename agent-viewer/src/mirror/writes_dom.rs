@@ -19,6 +19,12 @@ use web_sys::Node;
 // UTF-16 units, as JavaScript slices). Returns how many writes the browser
 // refused (an invalid attribute name), so the caller can say so.
 #[wasm_bindgen(inline_js = r#"
+// Through the prototypes: a mirrored form's controls shadow its members by
+// name (an <input name="appendChild"> in it makes form.appendChild that
+// input), see proto_dom.rs.
+const setAttribute = Element.prototype.setAttribute;
+const setAttributeNS = Element.prototype.setAttributeNS;
+const appendChild = Node.prototype.appendChild;
 export function replay_writes(ops, nodes, text, ids) {
   let n = 0, at = 0, refused = 0;
   const take = (len) => { const s = text.substring(at, at + len); at += len; return s; };
@@ -26,13 +32,13 @@ export function replay_writes(ops, nodes, text, ids) {
     const op = ops[i++];
     if (op === 0) {
       const el = nodes[n++], name = take(ops[i++]), value = take(ops[i++]);
-      try { el.setAttribute(name, value); } catch (e) { refused++; }
+      try { setAttribute.call(el, name, value); } catch (e) { refused++; }
     } else if (op === 1) {
       const el = nodes[n++], ns = take(ops[i++]), name = take(ops[i++]), value = take(ops[i++]);
-      try { el.setAttributeNS(ns, name, value); } catch (e) { refused++; }
+      try { setAttributeNS.call(el, ns, name, value); } catch (e) { refused++; }
     } else if (op === 2) {
       const parent = nodes[n++], child = nodes[n++];
-      try { parent.appendChild(child); } catch (e) { refused++; }
+      try { appendChild.call(parent, child); } catch (e) { refused++; }
     } else if (op === 3) {
       ids.set(nodes[n++], ops[i++]);
     } else {

@@ -3,6 +3,7 @@
 //! and Chromium on free ports.
 
 mod canvas;
+mod clobber;
 mod corpus;
 mod ending;
 mod fidelity;

@@ -61,7 +61,7 @@ pub(super) fn kept_copy(window: &Window, el: &HtmlCanvasElement) -> Option<HtmlC
 /// the element's box, so `display: none` (an empty box) and scrolled-away
 /// canvases are skipped without a style query.
 pub(super) fn visible(window: &Window, el: &Element) -> bool {
-    let r = el.get_bounding_client_rect();
+    let r = crate::dom::get_bounding_client_rect(el);
     let vw = window
         .inner_width()
         .ok()

@@ -190,7 +190,7 @@ pub(crate) fn differs_from_text(sheet: &JsValue, owner: &Element, replace_sync: 
     let Some(live) = rules(sheet) else {
         return false;
     };
-    let text = owner.text_content().unwrap_or_default();
+    let text = crate::dom::text_content(&owner).unwrap_or_default();
     if text.trim().is_empty() {
         return !live.is_empty();
     }

@@ -57,7 +57,7 @@ pub fn page_css(
                 continue;
             }
             let silent = crate::dom::local_name(&owner) == "style"
-                && owner.text_content().is_none_or(|t| t.trim().is_empty());
+                && crate::dom::text_content(&owner).is_none_or(|t| t.trim().is_empty());
             if silent || touched.has(wasm_bindgen::JsCast::unchecked_ref(&sheet)) {
                 css.extend(read::rules_of(&sheet, &base).unwrap_or_default());
             }

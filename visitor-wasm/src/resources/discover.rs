@@ -118,11 +118,7 @@ impl Scan {
         timed: Vec<String>,
         shadow_roots: Option<Vec<wasm_bindgen::JsValue>>,
     ) -> Scan {
-        let base = document
-            .base_uri()
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| document.url().unwrap_or_default());
+        let base = crate::dom::base_uri(document).unwrap_or_else(|| crate::dom::url(document));
         Scan {
             base,
             timed,
@@ -150,8 +146,7 @@ impl Scan {
             match &mut self.part {
                 Part::Elements { query, list, next } => {
                     let list = list.get_or_insert_with(|| {
-                        document
-                            .query_selector_all(QUERIES[*query])
+                        crate::dom::query_selector_all(&document, QUERIES[*query])
                             .unwrap_or_else(|_| empty_list(document))
                     });
                     while *next < list.length() {
@@ -241,7 +236,7 @@ impl Scan {
 /// An empty `NodeList`, for a query the page refused (it never does for
 /// these selectors).
 fn empty_list(document: &Document) -> NodeList {
-    document.create_document_fragment().child_nodes()
+    crate::dom::child_nodes(&crate::dom::create_document_fragment(document))
 }
 
 /// Adds the images that covered elements' computed styles load (a
@@ -254,10 +249,12 @@ fn covered_styles(
     out: &mut Vec<String>,
 ) -> bool {
     let roots = if rules.private_by_default {
-        document.document_element().into_iter().collect::<Vec<_>>()
+        crate::dom::document_element(document)
+            .into_iter()
+            .collect::<Vec<_>>()
     } else {
         let selector = format!("{},{}", rules.block, rules.mask);
-        let Ok(list) = document.query_selector_all(&selector) else {
+        let Ok(list) = crate::dom::query_selector_all(&document, &selector) else {
             return false;
         };
         (0..list.length())
@@ -266,7 +263,7 @@ fn covered_styles(
     };
     let mut budget = MAX_COVERED_STYLES;
     for root in roots {
-        let Ok(inside) = root.query_selector_all("*") else {
+        let Ok(inside) = crate::dom::query_selector_all(&root, "*") else {
             return false;
         };
         let all = std::iter::once(Some(root))
@@ -286,7 +283,7 @@ fn covered_styles(
                 let value = style.get_property_value(property).unwrap_or_default();
                 if value.contains("url(") {
                     let refs = css_refs(&value).into_iter().map(|r| r.text);
-                    out.extend(resolve_all(refs, &document.url().unwrap_or_default()));
+                    out.extend(resolve_all(refs, &crate::dom::url(document)));
                 }
             }
         }
@@ -303,7 +300,7 @@ fn covered(rules: &Rules, el: &Element) -> bool {
 }
 
 fn element(el: &Element, base: &str, found: &mut Found) {
-    let attr = |name: &str| el.get_attribute(name).filter(|v| !v.trim().is_empty());
+    let attr = |name: &str| crate::dom::get_attribute(el, name).filter(|v| !v.trim().is_empty());
     let offer = |found: &mut Found, raw: Option<String>| {
         if let Some(url) = raw.and_then(|r| resolve(&r, base)) {
             found.offer.push(url);
@@ -332,8 +329,7 @@ fn element(el: &Element, base: &str, found: &mut Found) {
             srcset(found, attr("srcset"));
             // A media element's candidates: the one it plays is offered
             // through the element (`currentSrc`); the others only if asked.
-            let in_media = el
-                .parent_element()
+            let in_media = crate::dom::parent_element(&el)
                 .is_some_and(|p| matches!(crate::dom::local_name(&p).as_str(), "video" | "audio"));
             if in_media {
                 found
@@ -385,7 +381,7 @@ fn element(el: &Element, base: &str, found: &mut Found) {
         }
         "image" | "use" => {
             let href = attr("href").or_else(|| {
-                el.get_attribute_ns(Some(XLINK), "href")
+                crate::dom::get_attribute_ns(el, Some(XLINK), "href")
                     .filter(|v| !v.trim().is_empty())
             });
             // `#id` points into this document: nothing to fetch.
@@ -393,7 +389,7 @@ fn element(el: &Element, base: &str, found: &mut Found) {
         }
         "style" => {
             // Rules not applied yet (hover states) are referenced, not loaded.
-            let text = el.text_content().unwrap_or_default();
+            let text = crate::dom::text_content(&el).unwrap_or_default();
             let refs = css_refs(&text).into_iter().map(|r| r.text);
             found.sheet_refs.extend(resolve_all(refs, base));
         }
@@ -404,7 +400,7 @@ fn element(el: &Element, base: &str, found: &mut Found) {
 /// The images an element's `style` attribute loads (any element: found by
 /// [`STYLE_QUERY`], apart from the element's own URLs).
 fn style_attribute(el: &Element, base: &str, found: &mut Found) {
-    if let Some(style) = el.get_attribute("style").filter(|v| !v.trim().is_empty()) {
+    if let Some(style) = crate::dom::get_attribute(el, "style").filter(|v| !v.trim().is_empty()) {
         let refs = css_refs(&style)
             .into_iter()
             .filter(|r| r.in_url)

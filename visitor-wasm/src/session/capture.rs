@@ -9,7 +9,8 @@
 
 use std::rc::Rc;
 
-use gloo_events::{EventListener, EventListenerOptions};
+use crate::dom::Listener as EventListener;
+use gloo_events::EventListenerOptions;
 use protocol::Event;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
@@ -173,7 +174,8 @@ impl Inner {
             "fullscreenchange",
             move |_| {
                 with(&me, |i| {
-                    if let (Some(live), Some(el)) = (i.live.as_mut(), document.fullscreen_element())
+                    if let (Some(live), Some(el)) =
+                        (i.live.as_mut(), crate::dom::fullscreen_element(&document))
                     {
                         live.opened.entering(el);
                     }

@@ -57,7 +57,7 @@ fn joined(options: &crate::options::Options, relay: &MaskRules) -> Rules {
 }
 
 fn parses(document: &Document, selector: &str) -> bool {
-    let ok = document.query_selector(selector).is_ok();
+    let ok = crate::dom::query_selector(&document, selector).is_ok();
     if !ok {
         // Quoted by hand: `{:?}` would pull Rust's string escaping into the
         // shipped wasm for this one message.

@@ -8,7 +8,7 @@
 //! with the session). Does not own: the entry's format, its checks and the
 //! retry schedule (`crate::resume`, plain Rust).
 
-use gloo_events::EventListener;
+use crate::dom::Listener as EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use protocol::WatchingAgent;
 use wasm_bindgen::JsValue;

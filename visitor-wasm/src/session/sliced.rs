@@ -280,7 +280,7 @@ impl Inner {
         let seen = js_sys::Set::new(&JsValue::UNDEFINED);
         let shadow_roots = roots
             .into_iter()
-            .filter(|r| r.is_connected() && !seen.has(r))
+            .filter(|r| crate::dom::is_connected(&r) && !seen.has(r))
             .map(|r| {
                 seen.add(&r);
                 r.into()

@@ -6,7 +6,8 @@
 //! decisions (`policy.rs`, `pointing.rs`), drawing (`presence.rs`), acting
 //! (`remote.rs`), reading the DOM (`pointer.rs`).
 
-use gloo_events::{EventListener, EventListenerOptions};
+use crate::dom::Listener as EventListener;
+use gloo_events::EventListenerOptions;
 use gloo_timers::callback::Timeout;
 use protocol::{
     AgentId, Event, FromAgent, Mode, NodeId, Point, PointerKind, PointerPos, TextRange,

@@ -13,6 +13,7 @@
 
 mod canvas;
 mod capture;
+mod clobber;
 mod covers;
 mod cssom;
 mod limits;

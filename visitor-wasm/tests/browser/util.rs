@@ -16,11 +16,16 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(id: &str, html: &str) -> Fixture {
+        // Through the prototypes: a test that failed may have left named
+        // elements that shadow the document's members (clobber.rs).
         let doc = document();
-        let root = doc.create_element("div").unwrap();
+        let root = visitor_wasm::dom::create_element(&doc, "div").unwrap();
         root.set_id(id);
         root.set_inner_html(html);
-        doc.body().unwrap().append_child(&root).unwrap();
+        let body = visitor_wasm::dom::query_selector(&doc, "body")
+            .unwrap()
+            .unwrap();
+        body.append_child(&root).unwrap();
         Fixture { root }
     }
 
@@ -105,7 +110,7 @@ pub async fn sleep(ms: i32) {
 }
 
 pub fn ui_button(attr: &str) -> Option<web_sys::HtmlElement> {
-    let host = document().query_selector("cobrowse-ui").unwrap()?;
+    let host = visitor_wasm::dom::query_selector(&document(), "cobrowse-ui").unwrap()?;
     let root = host.shadow_root()?;
     let sel = format!("[{attr}]");
     root.query_selector(&sel)
