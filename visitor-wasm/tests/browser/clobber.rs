@@ -283,7 +283,14 @@ fn a_document_whose_members_are_shadowed_by_named_elements_still_snapshots() {
 
 #[wasm_bindgen_test]
 async fn a_session_starts_snapshots_and_follows_a_document_shadowed_by_named_elements() {
-    let f = Fixture::new("doc-clob-session", DOCUMENT_NAMES);
+    // Held across awaits, so the test runner's own page script runs while
+    // the document is shadowed: it reads its output with
+    // `document.querySelector`, which this one name would break (the
+    // snapshot test above keeps it: it gives the document back before the
+    // runner can look).
+    let names = DOCUMENT_NAMES.replace(r#"<form name="querySelector"></form>"#, "");
+    assert_ne!(names, DOCUMENT_NAMES);
+    let f = Fixture::new("doc-clob-session", &names);
     let relay = Relay::install();
     let session = started_with(&relay, "").await;
     relay.say(&ToVisitor::AgentJoined {
