@@ -6,7 +6,7 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use protocol::{AddedNode, AttrChange, Event, MutationBatch, Node, NodeId, Snapshot, Viewport};
+use protocol::{AddedNode, AttrChange, Event, MutationBatch, Node, NodeId};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::HtmlIFrameElement;
@@ -73,26 +73,15 @@ fn page() -> Event {
         &[("id", "after")],
         vec![text(43, "after the form")],
     ));
-    Event::Snapshot(Snapshot {
-        url: "https://shop.example/".into(),
-        base_url: "https://shop.example/".into(),
-        viewport: Viewport {
-            width: 800,
-            height: 600,
-            device_pixel_ratio: 1.0,
-        },
-        root: Node::Document {
-            id: NodeId(1),
-            quirks: false,
-            children: vec![el(
-                2,
-                "html",
-                &[],
-                vec![el(3, "head", &[], vec![]), el(4, "body", &[], body)],
-            )],
-        },
-        scrolls: vec![],
-    })
+    snapshot(
+        false,
+        vec![el(
+            2,
+            "html",
+            &[],
+            vec![el(3, "head", &[], vec![]), el(4, "body", &[], body)],
+        )],
+    )
 }
 
 /// `selector`'s matches in the mirror, through `Document.prototype` (the

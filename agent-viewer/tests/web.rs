@@ -9,8 +9,7 @@ use agent_viewer::mirror::dom::WebDom;
 use agent_viewer::mirror::Mirror;
 use agent_viewer::ViewerError;
 use protocol::{
-    AddedNode, AttrChange, Event, FormState, MutationBatch, Node, NodeId, Ns, Snapshot, TextChange,
-    Viewport,
+    AddedNode, AttrChange, Event, FormState, MutationBatch, Node, NodeId, Ns, TextChange,
 };
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlIFrameElement};
@@ -33,24 +32,6 @@ fn doctype(id: u32, public_id: &str, system_id: &str) -> Node {
         public_id: public_id.into(),
         system_id: system_id.into(),
     }
-}
-
-fn snapshot(quirks: bool, children: Vec<Node>) -> Event {
-    Event::Snapshot(Snapshot {
-        url: "https://shop.example/".into(),
-        base_url: "https://shop.example/".into(),
-        viewport: Viewport {
-            width: 1024,
-            height: 640,
-            device_pixel_ratio: 1.0,
-        },
-        root: Node::Document {
-            id: NodeId(1),
-            quirks,
-            children,
-        },
-        scrolls: vec![],
-    })
 }
 
 /// A page with a head, a paragraph, an SVG using xlink and a comment.

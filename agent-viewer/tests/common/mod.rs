@@ -6,7 +6,7 @@
 
 use agent_viewer::mirror::dom::WebDom;
 use agent_viewer::mirror::Mirror;
-use protocol::{Attr, Node, NodeId, Ns};
+use protocol::{Attr, Event, Node, NodeId, Ns, Snapshot, Viewport};
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlIFrameElement};
 
@@ -60,4 +60,24 @@ pub fn text(id: u32, t: &str) -> Node {
         id: NodeId(id),
         text: t.into(),
     }
+}
+
+/// A snapshot of a document (of `shop.example`, in a 1024×640 viewport)
+/// holding `children`.
+pub fn snapshot(quirks: bool, children: Vec<Node>) -> Event {
+    Event::Snapshot(Snapshot {
+        url: "https://shop.example/".into(),
+        base_url: "https://shop.example/".into(),
+        viewport: Viewport {
+            width: 1024,
+            height: 640,
+            device_pixel_ratio: 1.0,
+        },
+        root: Node::Document {
+            id: NodeId(1),
+            quirks,
+            children,
+        },
+        scrolls: vec![],
+    })
 }
